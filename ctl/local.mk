@@ -1,0 +1,4 @@
+# ctl/: magentactl, the administration tool.
+bin_PROGRAMS += ctl/magentactl
+ctl_magentactl_SOURCES = ctl/magentactl.c ctl/magentactl.h ctl/migrate.c
+ctl_magentactl_LDADD = $(MAGENTA_LIBS)

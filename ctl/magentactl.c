@@ -1,0 +1,67 @@
+/* magentactl: administration of a Magenta installation. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "magentactl.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{ "migrate", cmd_migrate,
+	  "migrate [--create] [users|auth|all]\n"
+	  "      apply the SQL migrations not yet recorded in schema_migrations;\n"
+	  "      --create makes missing databases first" },
+};
+
+/* Print the commands. */
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: magentactl [-f FILE] COMMAND [ARGS]\n"
+		     "  -f FILE   configuration file (default $MAGENTA_CONFIG, then\n"
+		     "            " MAGENTA_SYSCONFDIR "/magenta/magenta.conf if present)\n"
+		     "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL;
+	char err[512];
+	int c;
+
+	while ((c = getopt(argc, argv, "+f:h")) != -1) {
+		switch (c) {
+		case 'f': file = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("magentactl", LOG_LVL_WARN);
+	if (conf_load(file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "magentactl: %s\n", err);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			optind++;
+			return commands[i].fn(argc - optind + 1, argv + optind - 1);
+		}
+	}
+	fprintf(stderr, "magentactl: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,258 @@
+/* register: POST /api/registration/register. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "conf.h"
+#include "event.h"
+#include "log.h"
+#include "pwhash.h"
+#include "registration.h"
+#include "uuid7.h"
+
+/* One statement, hence one transaction: the user, its UserCreated outbox
+ * row, and the wake-up for the relay (delivered at commit). */
+static const char sql_insert[] =
+	"WITH u AS ("
+	" INSERT INTO users (id, username, email, password_hash, security_stamp,"
+	"  display_name, created_at, updated_at, version)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) RETURNING id),"
+	" o AS ("
+	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
+	"  routing_key, payload, created_at)"
+	" SELECT $8, u.id, 1, 'UserCreated', 'user.created', $9::jsonb, $7 FROM u"
+	" RETURNING event_id)"
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o";
+
+static const char sql_taken[] =
+	"SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1)),"
+	" EXISTS (SELECT 1 FROM users WHERE email = $2)";
+
+struct reg_input {
+	const char *username, *email, *password, *confirm, *display_name;
+	size_t ulen, elen, plen, clen, dlen;
+	char email_lc[EMAIL_MAX + 1];
+};
+
+/* Fetch a required string member; adds an error and returns -1 if absent
+ * or not a string or holding a NUL character. */
+static int need_str(struct json_object *body, const char *key, const char **s, size_t *len,
+		    struct json_object *errors, const char *label)
+{
+	char msg[128];
+	int rc = json_get_str(body, key, s, len);
+
+	if (rc == 1) {
+		snprintf(msg, sizeof(msg), "%s is required.", label);
+		http_errors_add(errors, key, "required", msg);
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "%s must be a string.", label);
+		http_errors_add(errors, key, "invalid_type", msg);
+		return -1;
+	}
+	if (strlen(*s) != *len) {
+		snprintf(msg, sizeof(msg), "%s must not contain NUL characters.", label);
+		http_errors_add(errors, key, "invalid_characters", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Apply every rule, collecting all violations into errors. */
+static void reg_validate(struct json_object *body, struct reg_input *in, struct json_object *errors)
+{
+	char msg[160];
+	int have_u, have_e, have_p, have_c, rc;
+	long cps;
+
+	have_u = need_str(body, "username", &in->username, &in->ulen, errors, "Username") == 0;
+	have_e = need_str(body, "email", &in->email, &in->elen, errors, "Email") == 0;
+	have_p = need_str(body, "password", &in->password, &in->plen, errors, "Password") == 0;
+	have_c = need_str(body, "confirmPassword", &in->confirm, &in->clen, errors,
+			  "Password confirmation") == 0;
+
+	if (have_u && !valid_username(in->username, in->ulen)) {
+		http_errors_add(errors, "username", "invalid_format",
+				"Username must be 3 to 50 characters: letters, digits, '_' or '-'.");
+		have_u = 0;
+	}
+	if (have_e) {
+		if (!valid_email(in->email, in->elen)) {
+			http_errors_add(errors, "email", "invalid_format",
+					"Email must be a valid address of at most 254 characters.");
+			have_e = 0;
+		} else {
+			for (size_t i = 0; i <= in->elen; i++)
+				in->email_lc[i] = (char)((in->email[i] >= 'A' && in->email[i] <= 'Z')
+								 ? in->email[i] + 32
+								 : in->email[i]);
+		}
+	}
+	if (have_p) {
+		cps = utf8_codepoints(in->password, in->plen);
+		if (cps < conf_int(CONF_PASSWORD_MIN)) {
+			snprintf(msg, sizeof(msg), "Password must be at least %ld characters.",
+				 conf_int(CONF_PASSWORD_MIN));
+			http_errors_add(errors, "password", "too_short", msg);
+		} else if (cps > conf_int(CONF_PASSWORD_MAX)) {
+			snprintf(msg, sizeof(msg), "Password must be at most %ld characters.",
+				 conf_int(CONF_PASSWORD_MAX));
+			http_errors_add(errors, "password", "too_long", msg);
+		} else if (blocklist_contains(reg.blocked, in->password, in->plen)) {
+			http_errors_add(errors, "password", "common_password",
+					"Password is too common; choose another.");
+		} else if ((have_u && str_eq_nocase(in->password, in->plen, in->username, in->ulen)) ||
+			   (have_e && str_eq_nocase(in->password, in->plen, in->email, in->elen))) {
+			http_errors_add(errors, "password", "matches_identity",
+					"Password must not be your username or email.");
+		}
+	}
+	if (have_p && have_c &&
+	    (in->plen != in->clen || sodium_memcmp(in->password, in->confirm, in->plen) != 0))
+		http_errors_add(errors, "confirmPassword", "mismatch",
+				"Password confirmation does not match the password.");
+
+	in->display_name = NULL;
+	rc = json_get_str(body, "displayName", &in->display_name, &in->dlen);
+	if (rc < 0) {
+		http_errors_add(errors, "displayName", "invalid_type", "Display name must be a string.");
+	} else if (rc == 0) {
+		cps = utf8_codepoints(in->display_name, in->dlen);
+		if (cps < 0 || cps > 100)
+			http_errors_add(errors, "displayName", "invalid_format",
+					"Display name must be at most 100 characters.");
+		for (size_t i = 0; i < in->dlen; i++)
+			if ((unsigned char)in->display_name[i] < 0x20) {
+				http_errors_add(errors, "displayName", "invalid_characters",
+						"Display name must not contain control characters.");
+				break;
+			}
+		if (in->dlen == 0)
+			in->display_name = NULL;
+	}
+}
+
+/* Add the conflict entries for whatever is taken; 1 if any. */
+static int add_taken(struct json_object *errors, int user_taken, int email_taken)
+{
+	if (user_taken)
+		http_errors_add(errors, "username", "username_taken", "Username is already taken.");
+	if (email_taken)
+		http_errors_add(errors, "email", "email_taken", "Email is already registered.");
+	return user_taken || email_taken;
+}
+
+/* Create the user and its UserCreated event. */
+void h_register(struct http_req *r)
+{
+	struct json_object *body = NULL, *errors = json_object_new_array(), *env = NULL, *o;
+	struct reg_input in;
+	char id[UUID_STRLEN + 1], event_id[UUID_STRLEN + 1], now[TIME_STRLEN + 1];
+	char stamp[33], hash[PWHASH_STRBYTES], loc[96];
+	unsigned char rnd[16];
+	PGresult *res = NULL;
+
+	memset(&in, 0, sizeof(in));
+	hash[0] = '\0';
+	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
+		goto out;
+	reg_validate(body, &in, errors);
+	if (json_object_array_length(errors) > 0) {
+		http_errors(r, 400, errors);
+		errors = NULL;
+		goto out;
+	}
+
+	/* Cheap check before the costly hash; the unique indexes decide races. */
+	{
+		const char *p[] = { in.username, in.email_lc };
+		res = db_exec(&reg.db, sql_taken, 2, p, 1);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (db_unavailable(&reg.db, res)) {
+			http_unavailable(r, conf_int(CONF_RETRY_AFTER));
+		} else {
+			db_log_error("register_check", res);
+			http_error(r, 500, "internal_error", "Internal error.", NULL);
+		}
+		goto out;
+	}
+	if (add_taken(errors, PQgetvalue(res, 0, 0)[0] == 't', PQgetvalue(res, 0, 1)[0] == 't')) {
+		log_info("event=register_conflict");
+		http_errors(r, 409, errors);
+		errors = NULL;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+
+	if (pwhash_hash(hash, in.password, in.plen) != 0) {
+		log_error("event=pwhash_failed");
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		goto out;
+	}
+	uuid7_new(id);
+	uuid7_new(event_id);
+	event_time_now(now);
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(stamp, sizeof(stamp), rnd, sizeof(rnd));
+	{
+		struct event_user u = { .username = in.username,
+					.email = in.email_lc,
+					.password_hash = hash,
+					.security_stamp = stamp,
+					.email_confirmed = 0,
+					.lockout_enabled = 1,
+					.lockout_end = NULL,
+					.created_at = now,
+					.updated_at = now };
+		env = event_envelope_new(event_id, "UserCreated", now, id, 1, NULL, &u);
+	}
+	{
+		const char *p[] = { id, in.username, in.email_lc, hash, stamp, in.display_name,
+				    now, event_id, json_plain(env) };
+		/* not retried: a lost connection may have committed */
+		res = db_exec(&reg.db, sql_insert, 9, p, 0);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (db_unique_violation(res)) {
+			const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+			int email = cons && strstr(cons, "email");
+			add_taken(errors, !email, email);
+			log_info("event=register_conflict race=1");
+			http_errors(r, 409, errors);
+			errors = NULL;
+		} else if (db_unavailable(&reg.db, res)) {
+			http_unavailable(r, conf_int(CONF_RETRY_AFTER));
+		} else {
+			db_log_error("register_insert", res);
+			http_error(r, 500, "internal_error", "Internal error.", NULL);
+		}
+		goto out;
+	}
+
+	log_info("event=user_registered user=%s event_id=%s", id, event_id);
+	snprintf(loc, sizeof(loc), "Location: /api/registration/users/%s\r\n", id);
+	o = json_object_new_object();
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "userId", json_object_new_string(id));
+	json_object_object_add(o, "username", json_object_new_string(in.username));
+	json_object_object_add(o, "email", json_object_new_string(in.email_lc));
+	http_reply(r, 201, loc, o);
+out:
+	/* json-c keeps its own copies of the strings: wipe them before freeing */
+	if (in.password)
+		sodium_memzero((char *)in.password, in.plen);
+	if (in.confirm)
+		sodium_memzero((char *)in.confirm, in.clen);
+	sodium_memzero(hash, sizeof(hash));
+	PQclear(res);
+	json_object_put(env);
+	json_object_put(errors);
+	json_object_put(body);
+}

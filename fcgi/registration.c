@@ -1,0 +1,76 @@
+/* magenta-registration: the registration FastCGI program. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pwhash.h"
+#include "registration.h"
+#include "service.h"
+
+struct registration reg;
+
+/* GET /api/registration/health: the process answers. */
+static void h_health(struct http_req *r)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "status", json_object_new_string("ok"));
+	json_object_object_add(o, "service", json_object_new_string("registration"));
+	http_reply(r, 200, NULL, o);
+}
+
+/* GET /api/registration/ready: the database answers too. */
+static void h_ready(struct http_req *r)
+{
+	struct json_object *o = json_object_new_object();
+	PGresult *res = db_exec(&reg.db, "SELECT 1", 0, NULL, 1);
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	PQclear(res);
+	json_object_object_add(o, "status", json_object_new_string(ok ? "ready" : "unavailable"));
+	json_object_object_add(o, "service", json_object_new_string("registration"));
+	json_object_object_add(o, "database", json_object_new_string(ok ? "up" : "down"));
+	http_reply(r, ok ? 200 : 503, ok ? NULL : "Retry-After: 5\r\n", o);
+}
+
+static const struct http_route routes[] = {
+	{ "POST", "/api/registration/register", h_register, 0 },
+	{ "GET", "/api/registration/health", h_health, 0 },
+	{ "GET", "/api/registration/ready", h_ready, 0 },
+};
+
+/* Hashing parameters, blocklist, database handle. */
+static int reg_init(char *err, size_t errlen)
+{
+	const char *bl = conf_str(CONF_PASSWORD_BLOCKLIST);
+
+	if (conf_int(CONF_PASSWORD_MIN) > conf_int(CONF_PASSWORD_MAX)) {
+		snprintf(err, errlen, "key 'password_min' is larger than 'password_max'");
+		return -1;
+	}
+	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
+			(size_t)conf_int(CONF_ARGON2_MEMLIMIT_KIB) * 1024) != 0) {
+		snprintf(err, errlen, "argon2 parameters refused by libsodium");
+		return -1;
+	}
+	/* the default names optional files; a configured list must exist */
+	reg.blocked = blocklist_load(bl, conf_is_default(CONF_PASSWORD_BLOCKLIST), err, errlen);
+	if (!reg.blocked)
+		return -1;
+	log_info("event=blocklist entries=%zu", blocklist_size(reg.blocked));
+	db_init(&reg.db, conf_str(CONF_USERS_DB), "magenta-registration");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct service svc = { "registration", routes,
+					    sizeof(routes) / sizeof(routes[0]), reg_init };
+	int rc = service_main(&svc, argc, argv);
+
+	db_close(&reg.db);
+	blocklist_free(reg.blocked);
+	return rc;
+}

@@ -1,0 +1,302 @@
+/* conf: typed key table, file and environment loading. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	const char *def;
+	long min, max;
+	const char *desc;
+};
+
+#define CONF_ROW(id, name, type, def, min, max, desc) { name, type, def, min, max, desc },
+static const struct conf_key conf_keys[CONF__COUNT] = { CONF_KEYS(CONF_ROW) };
+#undef CONF_ROW
+
+static char *conf_val[CONF__COUNT];
+static long conf_num[CONF__COUNT];
+static char conf_file[1024];
+
+/* Find a key's index by name, or -1. */
+static int conf_find(const char *name)
+{
+	for (int i = 0; i < CONF__COUNT; i++)
+		if (strcmp(conf_keys[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Does value appear among the '|'-separated choices before the ':' of desc? */
+static int conf_choice_ok(const char *desc, const char *value)
+{
+	size_t vlen = strlen(value);
+	const char *p = desc, *end = strchr(desc, ':');
+
+	if (!end)
+		return 0;
+	while (p < end) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+		const char *stop = bar ? bar : end;
+		if ((size_t)(stop - p) == vlen && strncmp(p, value, vlen) == 0)
+			return 1;
+		p = stop + 1;
+	}
+	return 0;
+}
+
+/* Parse a boolean word; 0/1, or -1 when it is none. */
+static int conf_parse_bool(const char *s)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Validate and store value for key i. */
+static int conf_store(int i, const char *value, char *err, size_t errlen)
+{
+	const struct conf_key *k = &conf_keys[i];
+	long num = 0;
+	char *copy, *end;
+
+	switch (k->type) {
+	case CONF_INT:
+		errno = 0;
+		num = strtol(value, &end, 10);
+		if (errno || end == value || *end != '\0') {
+			snprintf(err, errlen, "key '%s': '%s' is not an integer", k->name, value);
+			return -1;
+		}
+		if (num < k->min || num > k->max) {
+			snprintf(err, errlen, "key '%s': %ld is outside %ld..%ld", k->name, num, k->min,
+				 k->max);
+			return -1;
+		}
+		break;
+	case CONF_BOOL:
+		num = conf_parse_bool(value);
+		if (num < 0) {
+			snprintf(err, errlen, "key '%s': '%s' is not a boolean", k->name, value);
+			return -1;
+		}
+		break;
+	case CONF_ENUM:
+		if (!conf_choice_ok(k->desc, value)) {
+			const char *colon = strchr(k->desc, ':');
+			snprintf(err, errlen, "key '%s': '%s' is not one of %.*s", k->name, value,
+				 (int)(colon - k->desc), k->desc);
+			return -1;
+		}
+		break;
+	case CONF_STR:
+		break;
+	}
+	copy = strdup(value);
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(conf_val[i]);
+	conf_val[i] = copy;
+	conf_num[i] = num;
+	return 0;
+}
+
+/* Reset every key to its default. */
+void conf_defaults(void)
+{
+	char err[256];
+
+	for (int i = 0; i < CONF__COUNT; i++)
+		if (conf_store(i, conf_keys[i].def, err, sizeof(err)) != 0)
+			abort(); /* a bad default is a programming error */
+	conf_file[0] = '\0';
+}
+
+/* Set one key by name. */
+int conf_set(const char *name, const char *value, char *err, size_t errlen)
+{
+	int i = conf_find(name);
+
+	if (i < 0) {
+		snprintf(err, errlen, "unknown key '%s'", name);
+		return -1;
+	}
+	return conf_store(i, value, err, errlen);
+}
+
+/* Trim ASCII white space at both ends, in place. */
+static char *conf_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Read a key=value file. */
+int conf_load_file(const char *path, char *err, size_t errlen)
+{
+	char line[4096], sub[512];
+	unsigned lineno = 0;
+	int rc = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *key, *val, *eq;
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			goto out;
+		}
+		key = conf_trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%u: expected key = value", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = conf_trim(key);
+		val = conf_trim(eq + 1);
+		if (conf_set(key, val, sub, sizeof(sub)) != 0) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, sub);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "cannot read '%s'", path);
+		goto out;
+	}
+	snprintf(conf_file, sizeof(conf_file), "%s", path);
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+/* Apply MAGENTA_<KEY> variables. */
+int conf_load_env(char *err, size_t errlen)
+{
+	char var[96], sub[512];
+
+	for (int i = 0; i < CONF__COUNT; i++) {
+		const char *v;
+		size_t o = snprintf(var, sizeof(var), "MAGENTA_");
+		for (const char *p = conf_keys[i].name; *p && o < sizeof(var) - 1; p++)
+			var[o++] = (char)toupper((unsigned char)*p);
+		var[o] = '\0';
+		v = getenv(var);
+		if (!v)
+			continue;
+		if (conf_store(i, v, sub, sizeof(sub)) != 0) {
+			snprintf(err, errlen, "environment %s: %s", var, sub);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Defaults, file, environment. */
+int conf_load(const char *path, char *err, size_t errlen)
+{
+	const char *installed = MAGENTA_SYSCONFDIR "/magenta/magenta.conf";
+
+	conf_defaults();
+	if (!path || !*path)
+		path = getenv("MAGENTA_CONFIG");
+	if (path && *path) {
+		if (conf_load_file(path, err, errlen) != 0)
+			return -1;
+	} else {
+		FILE *f = fopen(installed, "r");
+		if (f) {
+			fclose(f);
+			if (conf_load_file(installed, err, errlen) != 0)
+				return -1;
+		}
+	}
+	return conf_load_env(err, errlen);
+}
+
+/* Compare a value with its default. */
+int conf_is_default(enum conf_id id)
+{
+	return strcmp(conf_str(id), conf_keys[id].def) == 0;
+}
+
+/* The file conf_load read. */
+const char *conf_path(void)
+{
+	return conf_file;
+}
+
+/* String value of a key. */
+const char *conf_str(enum conf_id id)
+{
+	return conf_val[id] ? conf_val[id] : conf_keys[id].def;
+}
+
+/* Integer value of a key. */
+long conf_int(enum conf_id id)
+{
+	return conf_num[id];
+}
+
+/* Boolean value of a key. */
+int conf_bool(enum conf_id id)
+{
+	return conf_num[id] != 0;
+}
+
+static const char *const type_names[] = { "string", "integer", "boolean", "choice" };
+
+/* Describe every key for --help. */
+void conf_print_help(FILE *out)
+{
+	fprintf(out, "configuration keys (file key = value, or environment MAGENTA_<KEY>):\n");
+	for (int i = 0; i < CONF__COUNT; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		fprintf(out, "  %-22s %-8s default '%s'\n      %s\n", k->name, type_names[k->type], k->def,
+			k->desc);
+	}
+}
+
+/* Write a sample file with every default commented out. */
+void conf_print_sample(FILE *out)
+{
+	fprintf(out, "# magenta.conf: every key with its default; uncomment to change.\n"
+		     "# Each key can also be set by the environment as MAGENTA_<KEY>.\n");
+	for (int i = 0; i < CONF__COUNT; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		fprintf(out, "\n# %s (%s", k->desc, type_names[k->type]);
+		if (k->type == CONF_INT)
+			fprintf(out, ", %ld..%ld", k->min, k->max);
+		fprintf(out, ")\n#%s = %s\n", k->name, k->def);
+	}
+}

@@ -1,0 +1,104 @@
+/* conf: the one typed configuration table of every Magenta program.
+ *
+ * Values come from, in order: the defaults below, a key=value file
+ * (magenta.conf), then MAGENTA_<KEY> environment variables.  Each program
+ * reads the keys it needs; unknown keys in the file are an error with the
+ * line number.  One process has one configuration (global state). */
+#ifndef MAGENTA_CONF_H
+#define MAGENTA_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
+
+/* X(id, name, type, default, min, max, description).  For CONF_ENUM the
+ * min/max columns are unused and the choices follow the default as
+ * "a|b|c" in the description's first word (see conf.c). */
+#define CONF_KEYS(X)                                                                         \
+	X(LOG_LEVEL, "log_level", CONF_ENUM, "info", 0, 0, "debug|info|warn|error: lowest level logged") \
+	X(PG_HOST, "pg_host", CONF_STR, "127.0.0.1", 0, 0, "PostgreSQL host name, address or socket directory") \
+	X(PG_PORT, "pg_port", CONF_INT, "5432", 1, 65535, "PostgreSQL port") \
+	X(PG_USER, "pg_user", CONF_STR, "postgres", 0, 0, "PostgreSQL role") \
+	X(PG_PASSWORD, "pg_password", CONF_STR, "", 0, 0, "PostgreSQL password (empty: none or ~/.pgpass)") \
+	X(PG_CONNECT_TIMEOUT, "pg_connect_timeout", CONF_INT, "3", 1, 60, "seconds to wait for a PostgreSQL connection") \
+	X(USERS_DB, "users_db", CONF_STR, "MagentaUsers", 0, 0, "registration database name") \
+	X(AUTH_DB, "auth_db", CONF_STR, "MagentaAuthentication", 0, 0, "authentication database name") \
+	X(MIGRATIONS_DIR, "migrations_dir", CONF_STR, MAGENTA_PKGDATADIR "/sql", 0, 0, "directory holding users/ and auth/ migrations") \
+	X(BODY_LIMIT, "body_limit", CONF_INT, "16384", 256, 1048576, "largest accepted request body, bytes") \
+	X(RETRY_AFTER, "retry_after", CONF_INT, "5", 1, 3600, "Retry-After seconds sent with a 503") \
+	X(PASSWORD_MIN, "password_min", CONF_INT, "12", 8, 1024, "shortest password, Unicode code points") \
+	X(PASSWORD_MAX, "password_max", CONF_INT, "128", 16, 4096, "longest password, Unicode code points") \
+	X(PASSWORD_BLOCKLIST, "password_blocklist", CONF_STR, MAGENTA_PKGDATADIR "/common-passwords.txt:/usr/share/john/password.lst", 0, 0, "':'-separated files of forbidden passwords, one per line; missing files are skipped") \
+	X(ARGON2_OPSLIMIT, "argon2_opslimit", CONF_INT, "2", 1, 64, "argon2id iterations (t)") \
+	X(ARGON2_MEMLIMIT_KIB, "argon2_memlimit_kib", CONF_INT, "19456", 8, 4194304, "argon2id memory (m), KiB") \
+	X(FCGI_LISTEN, "fcgi_listen", CONF_STR, "", 0, 0, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
+	X(AMQP_HOST, "amqp_host", CONF_STR, "127.0.0.1", 0, 0, "RabbitMQ host") \
+	X(AMQP_PORT, "amqp_port", CONF_INT, "5672", 1, 65535, "RabbitMQ AMQP port") \
+	X(AMQP_USER, "amqp_user", CONF_STR, "guest", 0, 0, "RabbitMQ user") \
+	X(AMQP_PASSWORD, "amqp_password", CONF_STR, "guest", 0, 0, "RabbitMQ password") \
+	X(AMQP_VHOST, "amqp_vhost", CONF_STR, "/", 0, 0, "RabbitMQ virtual host") \
+	X(AMQP_HEARTBEAT, "amqp_heartbeat", CONF_INT, "30", 0, 3600, "AMQP heartbeat, seconds (0: off)") \
+	X(EXCHANGE, "exchange", CONF_STR, "magenta.events", 0, 0, "topic exchange for user events") \
+	X(QUEUE, "queue", CONF_STR, "authentication.user.events", 0, 0, "queue the consumer reads") \
+	X(QUEUE_TYPE, "queue_type", CONF_ENUM, "quorum", 0, 0, "quorum|classic: type of the consumer's queue") \
+	X(DELIVERY_LIMIT, "delivery_limit", CONF_INT, "10", 1, 1000, "deliveries before the broker dead-letters (quorum)") \
+	X(PREFETCH, "prefetch", CONF_INT, "100", 1, 65535, "unacknowledged messages the consumer may hold") \
+	X(RELAY_POLL_MS, "relay_poll_ms", CONF_INT, "1000", 10, 60000, "relay polls the outbox at least this often, ms") \
+	X(RELAY_BATCH, "relay_batch", CONF_INT, "100", 1, 10000, "outbox rows published per transaction") \
+	X(OUTBOX_RETENTION_DAYS, "outbox_retention_days", CONF_INT, "7", 0, 3650, "published outbox rows are kept this long") \
+	X(JWT_ISSUER, "jwt_issuer", CONF_STR, "http://127.0.0.1:8080", 0, 0, "iss of access tokens") \
+	X(JWT_AUDIENCE, "jwt_audience", CONF_STR, "magenta", 0, 0, "aud of access tokens") \
+	X(JWT_ALG, "jwt_alg", CONF_ENUM, "ES256", 0, 0, "ES256|RS256: access token signature") \
+	X(JWT_KEYS, "jwt_keys", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/signing.pem", 0, 0, "':'-separated private key PEM files, newest first; the first signs") \
+	X(JWT_LEEWAY, "jwt_leeway", CONF_INT, "30", 0, 600, "clock skew tolerated on exp and nbf, seconds") \
+	X(ACCESS_TTL, "access_ttl", CONF_INT, "900", 30, 86400, "access token lifetime, seconds") \
+	X(REFRESH_TTL, "refresh_ttl", CONF_INT, "86400", 60, 31536000, "refresh token lifetime, seconds") \
+	X(REFRESH_TTL_REMEMBER, "refresh_ttl_remember", CONF_INT, "2592000", 60, 31536000, "refresh token lifetime with rememberMe, seconds") \
+	X(SESSION_MAX, "session_max", CONF_INT, "7776000", 60, 31536000, "absolute session lifetime, seconds") \
+	X(REFRESH_GRACE, "refresh_grace", CONF_INT, "10", 0, 300, "seconds a rotated refresh token still returns the current pair") \
+	X(LOCKOUT_THRESHOLD, "lockout_threshold", CONF_INT, "5", 1, 1000, "consecutive failed logins before a lock") \
+	X(LOCKOUT_BASE, "lockout_base", CONF_INT, "60", 1, 86400, "first lock window, seconds (doubles)") \
+	X(LOCKOUT_MAX, "lockout_max", CONF_INT, "900", 1, 86400, "longest lock window, seconds") \
+	X(IP_FAIL_LIMIT, "ip_fail_limit", CONF_INT, "30", 1, 1000000, "failed logins per minute per client address before 429") \
+	X(TRUSTED_PROXIES, "trusted_proxies", CONF_STR, "", 0, 0, "space-separated addresses whose X-Forwarded-For is believed")
+
+#define CONF_ID(id, name, type, def, min, max, desc) CONF_##id,
+enum conf_id { CONF_KEYS(CONF_ID) CONF__COUNT };
+#undef CONF_ID
+
+/* Reset every key to its default. */
+void conf_defaults(void);
+
+/* Set one key by name from text, validating it; 0 or -1 with err filled. */
+int conf_set(const char *name, const char *value, char *err, size_t errlen);
+
+/* Read a key=value file ('#' comments, blank lines); 0 or -1 with err
+ * naming the file, line and key. */
+int conf_load_file(const char *path, char *err, size_t errlen);
+
+/* Apply MAGENTA_<KEY> environment variables; 0 or -1 with err. */
+int conf_load_env(char *err, size_t errlen);
+
+/* Defaults, then path (NULL: $MAGENTA_CONFIG, else the installed file if
+ * it exists), then the environment.  0 or -1 with err. */
+int conf_load(const char *path, char *err, size_t errlen);
+
+/* 1 when the key still holds its default text. */
+int conf_is_default(enum conf_id id);
+
+/* The path conf_load read, or "" when none. */
+const char *conf_path(void);
+
+/* Typed getters; the string stays owned by conf until the next set. */
+const char *conf_str(enum conf_id id);
+long conf_int(enum conf_id id);
+int conf_bool(enum conf_id id);
+
+/* --help text: every key, its type, default and description. */
+void conf_print_help(FILE *out);
+
+/* A commented sample magenta.conf with every default. */
+void conf_print_sample(FILE *out);
+
+#endif

@@ -1,0 +1,137 @@
+/* db: connection handling and parameterized statements. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+
+/* Remember what to connect to. */
+void db_init(struct db *db, const char *dbname, const char *app)
+{
+	memset(db, 0, sizeof(*db));
+	snprintf(db->dbname, sizeof(db->dbname), "%s", dbname);
+	snprintf(db->app, sizeof(db->app), "%s", app);
+}
+
+/* Open a fresh connection from the configuration. */
+static PGconn *db_connect(struct db *db)
+{
+	char port[16], timeout[16];
+	const char *keys[12], *vals[12];
+	int n = 0;
+
+	snprintf(port, sizeof(port), "%ld", conf_int(CONF_PG_PORT));
+	snprintf(timeout, sizeof(timeout), "%ld", conf_int(CONF_PG_CONNECT_TIMEOUT));
+	keys[n] = "host", vals[n++] = conf_str(CONF_PG_HOST);
+	keys[n] = "port", vals[n++] = port;
+	keys[n] = "user", vals[n++] = conf_str(CONF_PG_USER);
+	if (*conf_str(CONF_PG_PASSWORD)) /* else libpq may use ~/.pgpass */
+		keys[n] = "password", vals[n++] = conf_str(CONF_PG_PASSWORD);
+	keys[n] = "dbname", vals[n++] = db->dbname;
+	keys[n] = "application_name", vals[n++] = db->app;
+	keys[n] = "connect_timeout", vals[n++] = timeout;
+	keys[n] = "keepalives", vals[n++] = "1";
+	keys[n] = "keepalives_idle", vals[n++] = "30";
+	keys[n] = NULL, vals[n] = NULL;
+	return PQconnectdbParams(keys, vals, 0);
+}
+
+/* Connected handle or NULL. */
+PGconn *db_conn(struct db *db)
+{
+	char q[300];
+
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return db->conn;
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = db_connect(db);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		if (!db->was_down)
+			log_error("event=db_down db=%s err=%s", db->dbname,
+				  log_q(q, sizeof(q), PQerrorMessage(db->conn)));
+		db->was_down = 1;
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return NULL;
+	}
+	if (db->was_down)
+		log_info("event=db_up db=%s", db->dbname);
+	db->was_down = 0;
+	return db->conn;
+}
+
+/* A result that stands for "no connection". */
+static PGresult *db_down_result(void)
+{
+	return PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
+}
+
+/* Execute with text parameters, reconnecting once if allowed. */
+PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params, int retry)
+{
+	PGresult *res;
+	PGconn *c = db_conn(db);
+
+	if (!c)
+		return db_down_result();
+	res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (res && PQresultStatus(res) != PGRES_FATAL_ERROR)
+		return res;
+	if (PQstatus(c) == CONNECTION_BAD && retry) {
+		/* the server went away since the last request: one fresh try */
+		PQclear(res);
+		c = db_conn(db);
+		if (!c)
+			return db_down_result();
+		res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	}
+	return res ? res : db_down_result();
+}
+
+/* SQLSTATE text of a failed result. */
+const char *db_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
+
+/* Transient "database not there" conditions. */
+int db_unavailable(struct db *db, const PGresult *res)
+{
+	const char *st = db_sqlstate(res);
+
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK)
+		return 1;
+	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && !*st)
+		return 1; /* no SQLSTATE: client-side failure such as a lost connection */
+	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+	       strcmp(st, "57P03") == 0 || strcmp(st, "25006") == 0 || strcmp(st, "53300") == 0;
+}
+
+/* Unique constraint violated. */
+int db_unique_violation(const PGresult *res)
+{
+	return strcmp(db_sqlstate(res), "23505") == 0;
+}
+
+/* Log a failed statement. */
+void db_log_error(const char *what, const PGresult *res)
+{
+	char q[400];
+	const char *msg = res ? PQresultErrorMessage(res) : "";
+
+	log_error("event=db_error what=%s sqlstate=%s err=%s", what, db_sqlstate(res),
+		  log_q(q, sizeof(q), *msg ? msg : "no connection"));
+}
+
+/* Close the connection. */
+void db_close(struct db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+}

@@ -1,0 +1,49 @@
+/* db: one PostgreSQL connection per process, re-established on demand.
+ *
+ * Statements are always parameterized (PQexecParams); nothing here builds
+ * SQL from input. */
+#ifndef MAGENTA_DB_H
+#define MAGENTA_DB_H
+
+#include <libpq-fe.h>
+
+struct db {
+	PGconn *conn;
+	char dbname[128];
+	char app[64];
+	int was_down; /* to log the state change once */
+};
+
+/* Prepare (without connecting) a handle for database dbname, using the
+ * pg_* configuration keys; app is the application_name. */
+void db_init(struct db *db, const char *dbname, const char *app);
+
+/* Return a usable connection, connecting or reconnecting when needed;
+ * NULL when the server cannot be reached (logged once per outage). */
+PGconn *db_conn(struct db *db);
+
+/* Run sql with n text parameters (NULL = SQL NULL).  When the connection
+ * turns out to be broken before the statement could run and retry is
+ * set, reconnect and run it once more: only for statements that are safe
+ * to repeat.  Returns the result (caller PQclear()s; never NULL: a
+ * connection failure comes back as a fatal-error result). */
+PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params, int retry);
+
+/* 1 when res (or the connection) shows the database unavailable: no
+ * connection, SQLSTATE class 08, 57P01-57P03, or a read-only standby.
+ * Such failures are transient: answer 503, retry later. */
+int db_unavailable(struct db *db, const PGresult *res);
+
+/* The SQLSTATE of a failed result, or "" */
+const char *db_sqlstate(const PGresult *res);
+
+/* 1 when res failed with a unique violation (23505). */
+int db_unique_violation(const PGresult *res);
+
+/* Log a failed result once, at error level, with context. */
+void db_log_error(const char *what, const PGresult *res);
+
+/* Close the connection. */
+void db_close(struct db *db);
+
+#endif

@@ -1,0 +1,365 @@
+/* http: FastCGI request handling and JSON replies. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "log.h"
+#include "uuid7.h"
+#include "validate.h"
+
+/* A parameter, or "" */
+static const char *param_or_empty(struct http_req *r, const char *name)
+{
+	const char *v = FCGX_GetParam(name, r->fcgx.envp);
+	return v ? v : "";
+}
+
+/* A request header by CGI name. */
+const char *http_param(struct http_req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->fcgx.envp);
+}
+
+/* 1 when id is 1-64 of [A-Za-z0-9._-]: safe to log and echo. */
+static int request_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_' || id[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/* Fill r from the FastCGI parameters. */
+void http_req_begin(struct http_req *r)
+{
+	const char *uri = param_or_empty(r, "REQUEST_URI");
+	const char *rid = param_or_empty(r, "HTTP_X_REQUEST_ID");
+	size_t plen = strcspn(uri, "?");
+
+	r->method = param_or_empty(r, "REQUEST_METHOD");
+	r->content_type = param_or_empty(r, "CONTENT_TYPE");
+	r->remote_addr = param_or_empty(r, "REMOTE_ADDR");
+	if (plen < sizeof(r->path)) {
+		memcpy(r->path, uri, plen);
+		r->path[plen] = '\0';
+	} else {
+		r->path[0] = '\0';
+	}
+	if (request_id_ok(rid))
+		snprintf(r->id, sizeof(r->id), "%s", rid);
+	else
+		uuid7_new(r->id);
+	r->body = NULL;
+	r->body_len = 0;
+	r->status = 0;
+	log_set_request_id(r->id);
+}
+
+/* Release the body. */
+void http_req_end(struct http_req *r)
+{
+	if (r->body) {
+		/* the body may hold a password */
+		memset(r->body, 0, r->body_len);
+		free(r->body);
+	}
+	r->body = NULL;
+	r->body_len = 0;
+	log_set_request_id(NULL);
+}
+
+/* Reason phrase for the statuses we send. */
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+/* Serialize compactly. */
+const char *json_plain(struct json_object *obj)
+{
+	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* Write status line, headers and body. */
+void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body)
+{
+	const char *text = body ? json_plain(body) : "";
+
+	FCGX_FPrintF(r->fcgx.out,
+		     "Status: %d %s\r\n"
+		     "Content-Type: application/json\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "X-Request-Id: %s\r\n"
+		     "%s\r\n",
+		     status, status_text(status), r->id, extra_headers ? extra_headers : "");
+	if (body) {
+		FCGX_PutStr(text, (int)strlen(text), r->fcgx.out);
+		json_object_put(body);
+	}
+	r->status = status;
+}
+
+/* Append one error entry. */
+void http_errors_add(struct json_object *errors, const char *field, const char *code,
+		     const char *message)
+{
+	struct json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "field", field ? json_object_new_string(field) : NULL);
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object_array_add(errors, e);
+}
+
+/* Reply a list of errors. */
+void http_errors(struct http_req *r, int status, struct json_object *errors)
+{
+	struct json_object *body = json_object_new_object();
+	struct json_object *first = json_object_array_get_idx(errors, 0);
+	struct json_object *code = NULL, *msg = NULL;
+
+	if (first) {
+		json_object_object_get_ex(first, "code", &code);
+		json_object_object_get_ex(first, "message", &msg);
+	}
+	json_object_object_add(body, "success", json_object_new_boolean(0));
+	json_object_object_add(body, "error", json_object_get(code));
+	json_object_object_add(body, "message", json_object_get(msg));
+	json_object_object_add(body, "errors", errors);
+	log_info("event=reply status=%d code=%s", status,
+		 code ? json_object_get_string(code) : "-");
+	http_reply(r, status, NULL, body);
+}
+
+/* Reply one error. */
+void http_error(struct http_req *r, int status, const char *code, const char *message,
+		const char *field)
+{
+	struct json_object *errors = json_object_new_array();
+
+	http_errors_add(errors, field, code, message);
+	http_errors(r, status, errors);
+}
+
+/* 503 with Retry-After. */
+void http_unavailable(struct http_req *r, long retry_after)
+{
+	char hdr[64];
+	struct json_object *errors = json_object_new_array();
+	struct json_object *body = json_object_new_object();
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", retry_after);
+	http_errors_add(errors, NULL, "service_unavailable",
+			"The service is temporarily unavailable; try again later.");
+	json_object_object_add(body, "success", json_object_new_boolean(0));
+	json_object_object_add(body, "error", json_object_new_string("service_unavailable"));
+	json_object_object_add(body, "message", json_object_new_string(
+		"The service is temporarily unavailable; try again later."));
+	json_object_object_add(body, "errors", errors);
+	log_warnx("event=reply status=503 code=service_unavailable");
+	http_reply(r, 503, hdr, body);
+}
+
+/* Route by path, then method. */
+void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n)
+{
+	char allow[128] = "", hdr[160];
+	size_t alen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct http_route *rt = &routes[i];
+		int match = rt->prefix ? strncmp(r->path, rt->path, strlen(rt->path)) == 0 &&
+						 r->path[strlen(rt->path)] != '\0'
+				       : strcmp(r->path, rt->path) == 0;
+		if (!match)
+			continue;
+		if (strcmp(r->method, rt->method) == 0) {
+			rt->fn(r);
+			return;
+		}
+		if (!strstr(allow, rt->method) && alen + strlen(rt->method) + 3 < sizeof(allow))
+			alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen, "%s%s",
+						 alen ? ", " : "", rt->method);
+	}
+	if (alen) {
+		struct json_object *errors = json_object_new_array();
+		struct json_object *body = json_object_new_object();
+		char msg[200];
+
+		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+		snprintf(msg, sizeof(msg), "Method not allowed; use %s.", allow);
+		http_errors_add(errors, NULL, "method_not_allowed", msg);
+		json_object_object_add(body, "success", json_object_new_boolean(0));
+		json_object_object_add(body, "error", json_object_new_string("method_not_allowed"));
+		json_object_object_add(body, "message", json_object_new_string(msg));
+		json_object_object_add(body, "errors", errors);
+		log_info("event=reply status=405 code=method_not_allowed");
+		http_reply(r, 405, hdr, body);
+		return;
+	}
+	http_error(r, 404, "not_found", "No such resource.", NULL);
+}
+
+/* Read at most limit bytes of body. */
+int http_read_body(struct http_req *r, size_t limit)
+{
+	const char *cl = param_or_empty(r, "CONTENT_LENGTH");
+	char *end;
+	unsigned long long want;
+	int got;
+
+	errno = 0;
+	want = *cl ? strtoull(cl, &end, 10) : 0;
+	if (*cl && (errno || *end || cl[0] == '-')) {
+		http_error(r, 400, "bad_request", "Invalid Content-Length.", NULL);
+		return 400;
+	}
+	if (want > limit) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "Request body exceeds %zu bytes.", limit);
+		http_error(r, 413, "payload_too_large", msg, NULL);
+		return 413;
+	}
+	r->body = malloc((size_t)want + 1);
+	if (!r->body) {
+		http_error(r, 500, "internal_error", "Out of memory.", NULL);
+		return 500;
+	}
+	got = want ? FCGX_GetStr(r->body, (int)want, r->fcgx.in) : 0;
+	if (got < 0 || (unsigned long long)got != want) {
+		r->body_len = got > 0 ? (size_t)got : 0;
+		http_error(r, 400, "bad_request", "Request body shorter than Content-Length.", NULL);
+		return 400;
+	}
+	r->body_len = (size_t)want;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+/* 1 when the media type is application/json with no charset or UTF-8. */
+static int content_type_json(const char *ct)
+{
+	size_t n = strcspn(ct, "; \t");
+	const char *cs;
+
+	if (n != strlen("application/json") || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	cs = strcasestr(ct + n, "charset=");
+	if (!cs)
+		return 1;
+	cs += strlen("charset=");
+	if (*cs == '"')
+		cs++;
+	return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
+}
+
+/* Content type, size, encoding and syntax checks, then parse. */
+int http_json_body(struct http_req *r, size_t limit, struct json_object **out)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+
+	*out = NULL;
+	if (!content_type_json(r->content_type)) {
+		http_error(r, 415, "unsupported_media_type",
+			   "Content-Type must be application/json.", NULL);
+		return -1;
+	}
+	if (http_read_body(r, limit) != 0)
+		return -1;
+	if (memchr(r->body, '\0', r->body_len)) {
+		http_error(r, 400, "invalid_body", "Request body contains a NUL byte.", NULL);
+		return -1;
+	}
+	if (utf8_codepoints(r->body, r->body_len) < 0) {
+		http_error(r, 400, "invalid_utf8", "Request body is not valid UTF-8.", NULL);
+		return -1;
+	}
+	tok = json_tokener_new_ex(32);
+	if (!tok) {
+		http_error(r, 500, "internal_error", "Out of memory.", NULL);
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	jerr = json_tokener_get_error(tok);
+	if (obj && jerr == json_tokener_success) {
+		/* only white space may follow the value */
+		for (size_t i = json_tokener_get_parse_end(tok); i < r->body_len; i++)
+			if (!isspace((unsigned char)r->body[i]))
+				jerr = json_tokener_error_parse_unexpected;
+	} else if (jerr == json_tokener_continue) {
+		jerr = json_tokener_error_parse_eof;
+	}
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success) {
+		json_object_put(obj);
+		http_error(r, 400, "malformed_json", "Request body is not valid JSON.", NULL);
+		return -1;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		http_error(r, 400, "malformed_json", "Request body must be a JSON object.", NULL);
+		return -1;
+	}
+	*out = obj;
+	return 0;
+}
+
+/* String member. */
+int json_get_str(struct json_object *obj, const char *key, const char **s, size_t *len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return 1;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*s = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	return 0;
+}
+
+/* Boolean member. */
+int json_get_bool(struct json_object *obj, const char *key, int *b)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return 1;
+	if (!json_object_is_type(v, json_type_boolean))
+		return -1;
+	*b = json_object_get_boolean(v);
+	return 0;
+}

@@ -1,0 +1,90 @@
+/* http: one FastCGI request, its body, routing and JSON replies.
+ *
+ * Every reply is JSON, carries X-Request-Id, Cache-Control: no-store and
+ * X-Content-Type-Options: nosniff.  Error bodies have one shape for both
+ * services:
+ *   {"success":false,"error":CODE,"message":TEXT,
+ *    "errors":[{"field":FIELD|null,"code":CODE,"message":TEXT},...]}
+ */
+#ifndef MAGENTA_HTTP_H
+#define MAGENTA_HTTP_H
+
+#include <stddef.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+struct http_req {
+	FCGX_Request fcgx;
+	const char *method;       /* REQUEST_METHOD, never NULL */
+	char path[512];           /* REQUEST_URI up to '?', "" when too long */
+	const char *content_type; /* never NULL */
+	const char *remote_addr;  /* never NULL */
+	char id[65];              /* X-Request-Id received (if sane) or made */
+	char *body;               /* NUL-terminated after http_read_body */
+	size_t body_len;
+	int status;               /* status replied, 0 before */
+};
+
+typedef void (*http_handler)(struct http_req *r);
+
+struct http_route {
+	const char *method;
+	const char *path; /* exact, or a prefix when it ends in '/' and prefix is set */
+	http_handler fn;
+	int prefix;
+};
+
+/* Fill the fields of r after FCGX_Accept_r succeeded. */
+void http_req_begin(struct http_req *r);
+
+/* Free the body; the caller then calls FCGX_Finish_r or accepts again. */
+void http_req_end(struct http_req *r);
+
+/* A request header by CGI name ("HTTP_AUTHORIZATION"), or NULL. */
+const char *http_param(struct http_req *r, const char *name);
+
+/* Run the route for r: 404 when no path matches, 405 with Allow when the
+ * path matches under another method. */
+void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n);
+
+/* Read the body, at most limit bytes: 0, or an HTTP status (413, 400)
+ * already replied. */
+int http_read_body(struct http_req *r, size_t limit);
+
+/* Check Content-Type, read (limit) and parse a JSON object body.  0 with
+ * *out set (caller json_object_put()s), or -1 after replying 415, 413 or
+ * 400 (malformed JSON, invalid UTF-8, NUL bytes, not an object). */
+int http_json_body(struct http_req *r, size_t limit, struct json_object **out);
+
+/* Reply status with body (consumed; NULL for none) and extra header lines,
+ * each ending in "\r\n" (NULL for none). */
+void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);
+
+/* Reply the one-error shape; field may be NULL. */
+void http_error(struct http_req *r, int status, const char *code, const char *message,
+		const char *field);
+
+/* Reply the error shape with a list of {"field","code","message"} objects
+ * (consumed); the top-level code and message are the first entry's. */
+void http_errors(struct http_req *r, int status, struct json_object *errors);
+
+/* Append {"field","code","message"} to the array errors. */
+void http_errors_add(struct json_object *errors, const char *field, const char *code,
+		     const char *message);
+
+/* 503 with Retry-After (retry_after seconds). */
+void http_unavailable(struct http_req *r, long retry_after);
+
+/* Read member key of obj as a string: 0 with *s,*len set; 1 when absent or
+ * null; -1 when of another type. */
+int json_get_str(struct json_object *obj, const char *key, const char **s, size_t *len);
+
+/* Read member key as a boolean: 0 with *b set; 1 when absent or null; -1
+ * when of another type. */
+int json_get_bool(struct json_object *obj, const char *key, int *b);
+
+/* Serialize without escaping '/' and without spaces. */
+const char *json_plain(struct json_object *obj);
+
+#endif

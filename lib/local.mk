@@ -1,0 +1,14 @@
+# lib/: the shared core, linked into every program.
+noinst_LIBRARIES += lib/libmagenta.a
+lib_libmagenta_a_SOURCES = \
+	lib/conf.c lib/conf.h \
+	lib/db.c lib/db.h \
+	lib/event.c lib/event.h \
+	lib/http.c lib/http.h \
+	lib/log.c lib/log.h \
+	lib/pwhash.c lib/pwhash.h \
+	lib/service.c lib/service.h \
+	lib/uuid7.c lib/uuid7.h \
+	lib/validate.c lib/validate.h
+
+MAGENTA_LIBS = lib/libmagenta.a $(LIBPQ_LIBS) $(JSONC_LIBS) $(SODIUM_LIBS) $(FCGI_LIBS)

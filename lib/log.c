@@ -1,0 +1,147 @@
+/* log: logfmt lines on stderr. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static char log_service[32] = "magenta";
+static enum log_level log_min = LOG_LVL_INFO;
+static const char *log_req_id;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* Remember the service name and threshold. */
+void log_init(const char *service, enum log_level min)
+{
+	snprintf(log_service, sizeof(log_service), "%s", service);
+	log_min = min;
+}
+
+/* Map a level name to its value. */
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Attach (or with NULL detach) the current request id. */
+void log_set_request_id(const char *id)
+{
+	log_req_id = id;
+}
+
+/* Format the fixed prefix and the caller's pairs into one write. */
+static void log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
+{
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s service=%s",
+		     ts.tv_nsec / 1000000, level_names[lvl], log_service);
+	if (r > 0)
+		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	if (log_req_id && n < sizeof(line) - 1) {
+		r = snprintf(line + n, sizeof(line) - n, " req=%s", log_req_id);
+		if (r > 0)
+			n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	}
+	if (n < sizeof(line) - 2) {
+		line[n++] = ' ';
+		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		if (r > 0)
+			n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	}
+	if (suffix && n < sizeof(line) - 1) {
+		r = snprintf(line + n, sizeof(line) - n, "%s", suffix);
+		if (r > 0)
+			n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	}
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
+	fflush(stderr);
+}
+
+/* Write one line if lvl passes the threshold. */
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lvl < log_min)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(lvl, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Warn with the current errno appended. */
+void log_warn(const char *fmt, ...)
+{
+	char suffix[160], q[140];
+	int saved = errno;
+	va_list ap;
+
+	if (LOG_LVL_WARN < log_min)
+		return;
+	snprintf(suffix, sizeof(suffix), " err=%s", log_q(q, sizeof(q), strerror(saved)));
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_WARN, suffix, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* Quote and escape s as one logfmt value. */
+const char *log_q(char *buf, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	if (n < 3) {
+		if (n)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[o++] = '"';
+	for (; s && *s && o + 3 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			buf[o++] = ' ';
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Log at error level and exit: start-up failures only. */
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

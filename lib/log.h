@@ -1,0 +1,42 @@
+/* log: one logfmt line per event on stderr.
+ *
+ * Every line carries ts, level, service and, inside a request, req.  Callers
+ * pass the rest as "key=value" pairs; values that may hold spaces or quotes
+ * go through log_q().  Never pass a password, hash or token. */
+#ifndef MAGENTA_LOG_H
+#define MAGENTA_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
+
+/* Set the service name (copied) and the lowest level written. */
+void log_init(const char *service, enum log_level min);
+
+/* Parse "debug|info|warn|error"; 0 on success, -1 otherwise. */
+int log_level_parse(const char *s, enum log_level *out);
+
+/* Attach a request id to every following line; NULL detaches. Not copied:
+ * the caller keeps it alive until it detaches. */
+void log_set_request_id(const char *id);
+
+/* Write one line: fmt expands to the key=value pairs after the fixed ones. */
+void log_msg(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Like log_msg at warn level, with err=strerror(errno) appended. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Quote s for a logfmt value into buf (always NUL-terminated, truncated
+ * to n); control characters become spaces.  Returns buf. */
+const char *log_q(char *buf, size_t n, const char *s);
+
+/* Write an error line and exit(1): start-up only, never in a handler. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_warnx(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+
+#endif

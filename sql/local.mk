@@ -4,4 +4,5 @@ sqlusersdir = $(pkgdatadir)/sql/users
 dist_sqlusers_DATA = \
 	sql/users/001_users.sql
 sqlauthdir = $(pkgdatadir)/sql/auth
-dist_sqlauth_DATA =
+dist_sqlauth_DATA = \
+	sql/auth/001_auth_users.sql

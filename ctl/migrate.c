@@ -52,7 +52,8 @@ static char *slurp(const char *path)
 /* Run a command that returns no rows; 0 or -1 with a message. */
 static int run(PGconn *c, const char *sql, int n, const char *const *p, const char *what)
 {
-	PGresult *res = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+	/* the simple protocol (PQexec) runs a file of several statements */
+	PGresult *res = n ? PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0) : PQexec(c, sql);
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok)

@@ -91,13 +91,20 @@ static const char *status_text(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 408: return "Request Timeout";
 	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Entity";
 	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return "Unknown";
 	}
 }
@@ -190,11 +197,51 @@ void http_unavailable(struct http_req *r, long retry_after)
 	http_reply(r, 503, hdr, body);
 }
 
+/* The web server's own error (REDIRECT_STATUS from server.error-handler
+ * or ErrorDocument) answered in our JSON shape. */
+static void error_document(struct http_req *r, int status)
+{
+	static const struct {
+		int status;
+		const char *code, *message;
+	} map[] = {
+		{ 400, "bad_request", "Malformed request." },
+		{ 403, "forbidden", "Forbidden." },
+		{ 404, "not_found", "No such resource." },
+		{ 405, "method_not_allowed", "Method not allowed." },
+		{ 408, "request_timeout", "Request timed out." },
+		{ 411, "length_required", "Content-Length required." },
+		{ 413, "payload_too_large", "Request body too large." },
+		{ 414, "uri_too_long", "Request URI too long." },
+		{ 417, "expectation_failed", "Expectation failed." },
+		{ 431, "headers_too_large", "Request headers too large." },
+		{ 500, "internal_error", "Internal error." },
+		{ 501, "not_implemented", "Not implemented." },
+		{ 502, "bad_gateway", "Bad gateway." },
+		{ 503, "service_unavailable", "The service is temporarily unavailable." },
+		{ 504, "gateway_timeout", "Gateway timeout." },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (map[i].status == status) {
+			http_error(r, status, map[i].code, map[i].message, NULL);
+			return;
+		}
+	}
+	http_error(r, status >= 400 && status <= 599 ? status : 500, "http_error", "HTTP error.",
+		   NULL);
+}
+
 /* Route by path, then method. */
 void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n)
 {
 	char allow[128] = "", hdr[160];
 	size_t alen = 0;
+	const char *redirect = http_param(r, "REDIRECT_STATUS");
+
+	if (redirect && atoi(redirect) >= 400) {
+		error_document(r, atoi(redirect));
+		return;
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const struct http_route *rt = &routes[i];

@@ -13,13 +13,26 @@ struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *usage;
+	int no_conf; /* runs without loading the configuration */
 };
 
+/* sample-config: every key with its default, commented. */
+static int cmd_sample_config(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	conf_defaults();
+	conf_print_sample(stdout);
+	return 0;
+}
+
 static const struct command commands[] = {
+	{ "sample-config", cmd_sample_config,
+	  "sample-config\n      print a commented magenta.conf with every key and its default", 1 },
 	{ "migrate", cmd_migrate,
 	  "migrate [--create] [users|auth|all]\n"
 	  "      apply the SQL migrations not yet recorded in schema_migrations;\n"
-	  "      --create makes missing databases first" },
+	  "      --create makes missing databases first", 0 },
 };
 
 /* Print the commands. */
@@ -51,12 +64,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("magentactl", LOG_LVL_WARN);
-	if (conf_load(file, err, sizeof(err)) != 0) {
-		fprintf(stderr, "magentactl: %s\n", err);
-		return 1;
-	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
+			if (!commands[i].no_conf && conf_load(file, err, sizeof(err)) != 0) {
+				fprintf(stderr, "magentactl: %s\n", err);
+				return 1;
+			}
 			optind++;
 			return commands[i].fn(argc - optind + 1, argv + optind - 1);
 		}

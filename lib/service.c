@@ -5,8 +5,11 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -17,23 +20,100 @@
 
 static volatile sig_atomic_t service_stop;
 
-/* Only set a flag: accept() then returns EINTR and the loop ends. */
+/* Only set flags: FCGX_ShutdownPending() just sets libfcgi's own, which
+ * makes its accept() give up on EINTR instead of retrying. */
 static void on_term(int sig)
 {
 	(void)sig;
 	service_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+/* Serve requests on sock until told to stop; returns the count served. */
+static unsigned long serve(const struct service *svc, int sock)
+{
+	struct http_req req;
+	unsigned long served = 0;
+
+	if (FCGX_InitRequest(&req.fcgx, sock, 0) != 0)
+		fatal("event=fcgi_init_failed");
+	while (!service_stop && FCGX_Accept_r(&req.fcgx) >= 0) {
+		http_req_begin(&req);
+		http_dispatch(&req, svc->routes, svc->nroutes);
+		http_req_end(&req);
+		FCGX_Finish_r(&req.fcgx);
+		served++;
+	}
+	return served;
+}
+
+/* Fork one worker; its pid, or -1. */
+static pid_t spawn_worker(const struct service *svc, int sock)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		unsigned long served = serve(svc, sock);
+		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
+		_exit(0);
+	}
+	if (pid < 0)
+		log_warn("event=fork_failed");
+	return pid;
+}
+
+/* Keep procs workers alive on sock until SIGTERM, then stop them all. */
+static void supervise(const struct service *svc, int sock, int procs)
+{
+	pid_t workers[256];
+	time_t last_respawn = 0;
+	int alive = 0;
+
+	for (int i = 0; i < procs; i++)
+		if ((workers[i] = spawn_worker(svc, sock)) > 0)
+			alive++;
+	while (alive > 0) {
+		int st;
+		pid_t pid = waitpid(-1, &st, 0);
+
+		if (pid < 0) {
+			if (errno != EINTR)
+				break;
+			if (service_stop)
+				for (int i = 0; i < procs; i++)
+					if (workers[i] > 0)
+						kill(workers[i], SIGTERM);
+			continue;
+		}
+		for (int i = 0; i < procs; i++) {
+			if (workers[i] != pid)
+				continue;
+			workers[i] = -1;
+			alive--;
+			if (service_stop)
+				break;
+			log_error("event=worker_died pid=%ld status=%d", (long)pid, st);
+			/* a worker that dies at once must not make us spin */
+			if (time(NULL) == last_respawn)
+				sleep(1);
+			last_respawn = time(NULL);
+			if ((workers[i] = spawn_worker(svc, sock)) > 0)
+				alive++;
+		}
+	}
 }
 
 /* Usage text with the configuration keys. */
 static void usage(const struct service *svc, FILE *out)
 {
 	fprintf(out,
-		"usage: magenta-%s [-f FILE] [-l ADDR] [-t]\n"
+		"usage: magenta-%s [-f FILE] [-l ADDR] [-p N] [-t]\n"
 		"  FastCGI program, normally started by lighttpd, Apache or spawn-fcgi\n"
 		"  (the listening socket is then its standard input).\n"
 		"  -f FILE          configuration file (default $MAGENTA_CONFIG, then\n"
 		"                   " MAGENTA_SYSCONFDIR "/magenta/magenta.conf if present)\n"
 		"  -l ADDR          listen on ADDR (host:port or a socket path) itself\n"
+		"  -p N             run N worker processes on the socket (default 1)\n"
 		"  -t               check the configuration and exit\n"
 		"  --sample-config  print a commented configuration file\n"
 		"  -h, --help       this text\n\n",
@@ -56,17 +136,22 @@ int service_main(const struct service *svc, int argc, char **argv)
 						  { "sample-config", no_argument, NULL, 'S' },
 						  { NULL, 0, NULL, 0 } };
 	const char *file = NULL, *listen_addr = NULL;
-	int check_only = 0, c, sock = 0;
+	int check_only = 0, c, sock = 0, procs = 1;
 	char err[512];
 	enum log_level lvl;
-	struct http_req req;
 	struct sigaction sa;
-	unsigned long served = 0;
 
-	while ((c = getopt_long(argc, argv, "f:l:th", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:l:p:th", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
 		case 'l': listen_addr = optarg; break;
+		case 'p':
+			procs = atoi(optarg);
+			if (procs < 1 || procs > 256) {
+				fprintf(stderr, "magenta-%s: -p wants 1..256\n", svc->name);
+				return 2;
+			}
+			break;
 		case 't': check_only = 1; break;
 		case 'h': usage(svc, stdout); return 0;
 		case 'S': conf_defaults(); conf_print_sample(stdout); return 0;
@@ -103,16 +188,13 @@ int service_main(const struct service *svc, int argc, char **argv)
 	} else if (!stdin_is_socket()) {
 		fatal("event=no_socket msg=\"not started by a FastCGI server: use -l ADDR\"");
 	}
-	if (FCGX_InitRequest(&req.fcgx, sock, 0) != 0)
-		fatal("event=fcgi_init_failed");
-	log_info("event=start pid=%ld config=\"%s\"", (long)getpid(), conf_path());
-	while (!service_stop && FCGX_Accept_r(&req.fcgx) >= 0) {
-		http_req_begin(&req);
-		http_dispatch(&req, svc->routes, svc->nroutes);
-		http_req_end(&req);
-		FCGX_Finish_r(&req.fcgx);
-		served++;
+	log_info("event=start pid=%ld procs=%d config=\"%s\"", (long)getpid(), procs, conf_path());
+	if (procs > 1) {
+		supervise(svc, sock, procs);
+		log_info("event=stop pid=%ld", (long)getpid());
+	} else {
+		unsigned long served = serve(svc, sock);
+		log_info("event=stop pid=%ld served=%lu", (long)getpid(), served);
 	}
-	log_info("event=stop pid=%ld served=%lu", (long)getpid(), served);
 	return 0;
 }

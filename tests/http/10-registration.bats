@@ -6,6 +6,11 @@ load ../lib/common
 
 PW='TestPassword123!'
 
+# A test that stopped the relay and failed half-way must not leave it stopped.
+teardown() {
+	stack_daemon_start relay >/dev/null
+}
+
 # register USERNAME EMAIL [PASSWORD [CONFIRM]]: POST the seed's body.
 register() {
 	local pw="${3:-$PW}" confirm="${4:-${3:-$PW}}"
@@ -51,13 +56,16 @@ error_codes() {
 }
 
 @test "register: the UserCreated outbox row carries the full envelope, written in the same transaction" {
+	# the relay would publish (and so rewrite) the row: hold it for this test
+	stack_daemon_stop relay
 	register outboxer Outboxer@Example.com
 	[ "$code" = 201 ]
 	id=$(jq -r .userId <<<"$body")
-	# same transaction: the two rows were written by the same xid
+	# same transaction: the two rows were written by the same xid (the relay
+	# was stopped until the request was answered and has not touched the row)
 	[ "$(psql_users "SELECT count(*) FROM users u JOIN outbox o ON o.aggregate_id = u.id WHERE u.id = '$id' AND u.xmin = o.xmin")" = 1 ]
 	row=$(psql_users "SELECT routing_key || ' ' || event_type || ' ' || aggregate_version || ' ' || (published_at IS NULL) || ' ' || attempts FROM outbox WHERE aggregate_id = '$id'")
-	[ "$row" = "user.created UserCreated 1 t 0" ]
+	[ "$row" = "user.created UserCreated 1 true 0" ]
 	payload=$(psql_users "SELECT payload FROM outbox WHERE aggregate_id = '$id'")
 	user=$(psql_users "SELECT json_build_object('hash', password_hash, 'stamp', security_stamp, 'created', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) FROM users WHERE id = '$id'")
 	event_id=$(psql_users "SELECT event_id FROM outbox WHERE aggregate_id = '$id'")
@@ -77,6 +85,7 @@ error_codes() {
 	[ "$(jq -r .data.lockoutEnabled <<<"$payload")" = true ]
 	[ "$(jq -r .data.lockoutEnd <<<"$payload")" = null ]
 	[ "$(jq -r '.data | has("password")' <<<"$payload")" = false ]
+	stack_daemon_start relay
 }
 
 @test "register: every violation is listed at once" {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench/registration.sh: registrations per second through lighttpd against the
+# ceiling that bounds them — raw crypto_pwhash_str with the same parameters
+# and the same number of processes, measured in the same run.
+#
+#   bench/registration.sh [SECONDS]      (default 10)
+#
+# Starts its own private stack (PostgreSQL + lighttpd; no RabbitMQ needed)
+# in a temporary directory and stops it afterwards.  Target: >= 90 %.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+secs=${1:-10}
+procs=${STACK_FCGI_PROCS:-4}
+export STACK_FCGI_PROCS=$procs
+# shellcheck source=scripts/lib/stack.sh
+. "$top/scripts/lib/stack.sh"
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/magenta-bench.XXXXXX")
+cleanup() {
+	set +e
+	[[ -f $dir/env ]] && STACK_DIR=$dir stack_down >/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+stack_deps >/dev/null
+stack_init "$dir" >/dev/null
+bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null
+# shellcheck source=/dev/null
+. "$dir/env"
+stack_pg_start >/dev/null
+stack_migrate >/dev/null
+stack_lighttpd_start >/dev/null
+
+echo "registration benchmark: $procs FastCGI processes, $(nproc) cores, ${secs} s each"
+grep -E '^(argon2|#argon2)' "$MAGENTA_CONFIG" || true
+
+raw=$(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/pwhash-rate" "$procs" "$secs")
+echo "raw crypto_pwhash_str, $procs processes: $raw hashes/s"
+
+# warm up the processes and the database connection
+wrk -t1 -c2 -d2s -s "$top/bench/register.lua" "$BASE_URL" >/dev/null
+out=$(wrk -t2 -c$((procs * 2)) -d"${secs}s" --latency -s "$top/bench/register.lua" "$BASE_URL")
+rate=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+non2xx=$(sed -n 's/^non2xx=//p' <<<"$out")
+p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+echo "POST /api/registration/register: $rate req/s (p50 $p50, p99 $p99, non-2xx $non2xx)"
+users=$(psql -X -At -d MagentaUsers -c 'SELECT count(*) FROM users')
+events=$(psql -X -At -d MagentaUsers -c 'SELECT count(*) FROM outbox')
+echo "rows written: $users users, $events outbox events"
+awk -v r="$rate" -v raw="$raw" 'BEGIN { printf "ratio: %.1f %% of the raw hash rate (target >= 90 %%)\n", 100 * r / raw }'

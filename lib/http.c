@@ -116,24 +116,31 @@ const char *json_plain(struct json_object *obj)
 							   JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
+/* Write status line, headers and an already serialized JSON body. */
+void http_reply_text(struct http_req *r, int status, const char *cache_control,
+		     const char *extra_headers, const char *json, size_t len)
+{
+	FCGX_FPrintF(r->fcgx.out,
+		     "Status: %d %s\r\n"
+		     "Content-Type: application/json\r\n"
+		     "Cache-Control: %s\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "X-Request-Id: %s\r\n"
+		     "%s\r\n",
+		     status, status_text(status), cache_control ? cache_control : "no-store", r->id,
+		     extra_headers ? extra_headers : "");
+	if (json && len)
+		FCGX_PutStr(json, (int)len, r->fcgx.out);
+	r->status = status;
+}
+
 /* Write status line, headers and body. */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body)
 {
 	const char *text = body ? json_plain(body) : "";
 
-	FCGX_FPrintF(r->fcgx.out,
-		     "Status: %d %s\r\n"
-		     "Content-Type: application/json\r\n"
-		     "Cache-Control: no-store\r\n"
-		     "X-Content-Type-Options: nosniff\r\n"
-		     "X-Request-Id: %s\r\n"
-		     "%s\r\n",
-		     status, status_text(status), r->id, extra_headers ? extra_headers : "");
-	if (body) {
-		FCGX_PutStr(text, (int)strlen(text), r->fcgx.out);
-		json_object_put(body);
-	}
-	r->status = status;
+	http_reply_text(r, status, NULL, extra_headers, text, strlen(text));
+	json_object_put(body);
 }
 
 /* Append one error entry. */
@@ -313,8 +320,8 @@ int http_read_body(struct http_req *r, size_t limit)
 	return 0;
 }
 
-/* 1 when the media type is application/json with no charset or UTF-8. */
-static int content_type_json(const char *ct)
+/* application/json with no charset or UTF-8. */
+int http_content_type_is_json(const char *ct)
 {
 	size_t n = strcspn(ct, "; \t");
 	const char *cs;
@@ -333,51 +340,92 @@ static int content_type_json(const char *ct)
 /* Content type, size, encoding and syntax checks, then parse. */
 int http_json_body(struct http_req *r, size_t limit, struct json_object **out)
 {
-	struct json_tokener *tok;
-	struct json_object *obj;
-	enum json_tokener_error jerr;
+	const char *code, *message;
 
 	*out = NULL;
-	if (!content_type_json(r->content_type)) {
+	if (!http_content_type_is_json(r->content_type)) {
 		http_error(r, 415, "unsupported_media_type",
 			   "Content-Type must be application/json.", NULL);
 		return -1;
 	}
 	if (http_read_body(r, limit) != 0)
 		return -1;
-	if (memchr(r->body, '\0', r->body_len)) {
-		http_error(r, 400, "invalid_body", "Request body contains a NUL byte.", NULL);
+	if (json_parse_object(r->body, r->body_len, out, &code, &message) != 0) {
+		http_error(r, strcmp(code, "internal_error") == 0 ? 500 : 400, code, message, NULL);
 		return -1;
 	}
-	if (utf8_codepoints(r->body, r->body_len) < 0) {
-		http_error(r, 400, "invalid_utf8", "Request body is not valid UTF-8.", NULL);
+	return 0;
+}
+
+/* 1 when a ' appears outside every string: json-c 0.16 accepts
+ * single-quoted member names even in strict mode; JSON does not. */
+static int has_bare_quote(const char *s, size_t len)
+{
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = 0;
+		} else if (s[i] == '"') {
+			in_str = 1;
+		} else if (s[i] == '\'') {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* NUL, UTF-8 and syntax checks, then one strict parse. */
+int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
+		      const char **message)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+
+	*out = NULL;
+	if (memchr(body, '\0', len)) {
+		*code = "invalid_body";
+		*message = "Request body contains a NUL byte.";
+		return -1;
+	}
+	if (utf8_codepoints(body, len) < 0) {
+		*code = "invalid_utf8";
+		*message = "Request body is not valid UTF-8.";
 		return -1;
 	}
 	tok = json_tokener_new_ex(32);
 	if (!tok) {
-		http_error(r, 500, "internal_error", "Out of memory.", NULL);
+		*code = "internal_error";
+		*message = "Out of memory.";
 		return -1;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
 	jerr = json_tokener_get_error(tok);
+	if (obj && jerr == json_tokener_success && has_bare_quote(body, len))
+		jerr = json_tokener_error_parse_unexpected;
 	if (obj && jerr == json_tokener_success) {
 		/* only white space may follow the value */
-		for (size_t i = json_tokener_get_parse_end(tok); i < r->body_len; i++)
-			if (!isspace((unsigned char)r->body[i]))
+		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+			if (!isspace((unsigned char)body[i]))
 				jerr = json_tokener_error_parse_unexpected;
 	} else if (jerr == json_tokener_continue) {
 		jerr = json_tokener_error_parse_eof;
 	}
 	json_tokener_free(tok);
+	*code = "malformed_json";
 	if (jerr != json_tokener_success) {
 		json_object_put(obj);
-		http_error(r, 400, "malformed_json", "Request body is not valid JSON.", NULL);
+		*message = "Request body is not valid JSON.";
 		return -1;
 	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
-		http_error(r, 400, "malformed_json", "Request body must be a JSON object.", NULL);
+		*message = "Request body must be a JSON object.";
 		return -1;
 	}
 	*out = obj;

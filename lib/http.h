@@ -57,9 +57,25 @@ int http_read_body(struct http_req *r, size_t limit);
  * 400 (malformed JSON, invalid UTF-8, NUL bytes, not an object). */
 int http_json_body(struct http_req *r, size_t limit, struct json_object **out);
 
+/* 1 when ct is application/json, with no charset parameter or UTF-8. */
+int http_content_type_is_json(const char *ct);
+
+/* Parse len bytes as exactly one JSON object (strict, UTF-8, no NUL byte,
+ * nothing but white space after it): 0 with *out set (caller
+ * json_object_put()s), or -1 with *code ("invalid_body", "invalid_utf8",
+ * "malformed_json", "internal_error") and *message, static strings. */
+int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
+		      const char **message);
+
 /* Reply status with body (consumed; NULL for none) and extra header lines,
  * each ending in "\r\n" (NULL for none). */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);
+
+/* Like http_reply with a body already serialized (len bytes, not consumed)
+ * and a Cache-Control value (NULL: "no-store"), for fixed and cacheable
+ * answers. */
+void http_reply_text(struct http_req *r, int status, const char *cache_control,
+		     const char *extra_headers, const char *json, size_t len);
 
 /* Reply the one-error shape; field may be NULL. */
 void http_error(struct http_req *r, int status, const char *code, const char *message,

@@ -224,7 +224,7 @@ error_codes() {
 }
 
 @test "register: malformed JSON, non-objects, invalid UTF-8 and NUL are 400" {
-	for raw in '{"username":' '{"username":"a",}' '[1,2]' '"text"' '{"a":1} trailing' ''; do
+	for raw in '{"username":' '{"username":"a",}' "{'username':\"a\"}" '[1,2]' '"text"' '{"a":1} trailing' ''; do
 		post_raw "$raw"
 		[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = malformed_json ] || { echo "not refused: $raw"; return 1; }
 	done

@@ -1,0 +1,1094 @@
+# shellcheck shell=bash
+# stack.sh: Magenta's private stack (PostgreSQL, RabbitMQ, lighttpd + the
+# FastCGI programs, the daemons) under one directory, $STACK_DIR.
+#
+# Sourced by scripts/run, scripts/test and the bats tests (tests/lib/common.bash).
+# Re-entrant: every piece of state lives in files under $STACK_DIR (env,
+# magenta.conf, *.pid, logs), so any shell that sources $STACK_DIR/env and this
+# file can start, stop or kill any component another shell started.
+#
+# The contract (others call these):
+#   stack_deps                     install missing Debian packages
+#   stack_init DIR [fixed]         create DIR, choose ports, write DIR/env and DIR/magenta.conf
+#   stack_build                    out-of-tree configure + make + make install
+#   stack_pg_start|stop|kill       private PostgreSQL
+#   stack_migrate                  magentactl migrate --create
+#   stack_rabbit_start|stop|kill   private RabbitMQ node (+ its own epmd)
+#   stack_rabbitmqctl ARGS...      rabbitmqctl against our node (right HOME/cookie)
+#   stack_lighttpd_start|stop|restart
+#   stack_daemons_start|stop, stack_daemon_start|stop NAME, stack_daemon_kill NAME [SIG]
+#                                  NAME is relay or consumer (binary magenta-NAME)
+#   stack_up, stack_down, stack_status
+# Functions print one progress line each; on failure they print what failed and
+# the tail of the relevant log to stderr and return non-zero.  They never exit.
+#
+# Process handling: every process we start is recorded as "PID STARTTIME" in
+# $STACK_DIR/NAME.pid, and only a live process with that PID *and* that start
+# time is ever signalled, so a recycled PID is never hit.
+
+STACK_LIB="${BASH_SOURCE[0]}"
+# the source tree: this file is scripts/lib/stack.sh in it
+STACK_SRC_DEFAULT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STACK_RABBIT_BIN=/usr/lib/rabbitmq/bin
+
+STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
+	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
+	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
+	python3-jwt python3-cryptography wrk apache2-utils)
+
+# ---------------------------------------------------------------- helpers
+
+# One progress line.
+_stack_say() { printf 'stack: %s\n' "$*"; }
+
+# A failure: message, then the last lines of LOG if given.
+_stack_fail() {
+	local msg=$1 log=${2:-}
+	printf 'stack: FAILED: %s\n' "$msg" >&2
+	if [[ -n $log && -s $log ]]; then
+		printf 'stack: --- last lines of %s ---\n' "$log" >&2
+		tail -n "${STACK_LOG_LINES:-30}" "$log" | sed 's/^/  | /' >&2
+	fi
+	return 1
+}
+
+# Seconds since the epoch with microseconds (bash 5 EPOCHREALTIME).
+_stack_now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+
+# Elapsed seconds since START (one decimal).
+_stack_since() { awk -v a="$1" -v b="$(_stack_now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# 1 if the deadline DEADLINE (from _stack_now) has passed.
+_stack_past() { awk -v d="$1" -v n="$(_stack_now)" 'BEGIN { exit !(n > d) }'; }
+
+# Deadline SECONDS from now.
+_stack_deadline() { awk -v n="$(_stack_now)" -v s="$1" 'BEGIN { printf "%.6f", n + s }'; }
+
+# Fields of /proc/PID/stat into _ST=(STATE PPID STARTTIME); fails if no such
+# process.  No subshell: this runs for every process on the machine.
+_stack_stat() {
+	local s
+	_ST=()
+	{ read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+	[[ -n $s ]] || return 1
+	s=${s##*) } # after the command name, which may hold spaces
+	local -a f
+	read -r -a f <<<"$s"
+	_ST=("${f[0]}" "${f[1]}" "${f[19]}")
+}
+
+# PID [STARTTIME]: a live (not zombie) process, with that start time if given.
+_stack_alive() {
+	local pid=$1 start=${2:-}
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	_stack_stat "$pid" || return 1
+	[[ ${_ST[0]} != Z && ${_ST[0]} != X ]] || return 1
+	[[ -z $start || $start == "${_ST[2]}" ]]
+}
+
+# Record PID (with its start time) in FILE.
+_stack_pid_write() {
+	_stack_stat "$2" || _ST=('?' '?' '?')
+	printf '%s %s\n' "$2" "${_ST[2]}" >"$1"
+}
+
+# Print the PID recorded in FILE if that process is still the live one.
+_stack_pid_read() {
+	local pid="" start=""
+	[[ -f $1 ]] || return 1
+	read -r pid start <"$1" || [[ -n $pid ]] || return 1
+	_stack_alive "$pid" "$start" || return 1
+	printf '%s\n' "$pid"
+}
+
+# Direct children of PID.
+_stack_children() {
+	local p
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		_stack_stat "$p" || continue
+		[[ ${_ST[1]} == "$1" && ${_ST[0]} != Z ]] && printf '%s\n' "$p"
+	done
+	return 0
+}
+
+# PIDs of live processes whose executable lies under DIR/ (our own build),
+# except those whose executable is named one of EXCLUDE...
+_stack_pids_under() {
+	local dir=$1 p arg0 exe x
+	shift
+	for p in /proc/[0-9]*; do
+		# argv[0] first (a builtin read), the executable for candidates only
+		arg0=""
+		{ IFS= read -r -d '' arg0 <"$p/cmdline"; } 2>/dev/null || [[ -n ${arg0:-} ]] || continue
+		[[ $arg0 == "$dir"/* ]] || continue
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		exe=${exe% (deleted)} # reinstalled since it started
+		[[ $exe == "$dir"/* ]] || continue
+		for x in "$@"; do
+			[[ ${exe##*/} == "$x" ]] && continue 2
+		done
+		_stack_alive "${p#/proc/}" && printf '%s\n' "${p#/proc/}"
+	done
+	return 0
+}
+
+# Wait until none of PIDs is alive, at most SECONDS; fails on timeout.
+_stack_wait_gone() {
+	local secs=$1 d p left
+	shift
+	d=$(_stack_deadline "$secs")
+	while :; do
+		left=0
+		for p in "$@"; do
+			_stack_alive "$p" && left=1
+		done
+		((left)) || return 0
+		_stack_past "$d" && return 1
+		sleep 0.1
+	done
+}
+
+# Stop PID (NAME for messages): signal SIG, wait SECONDS, then SIGKILL.
+_stack_terminate() {
+	local name=$1 pid=$2 secs=$3 sig=${4:-TERM}
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	_stack_wait_gone "$secs" "$pid" && return 0
+	printf 'stack: %s (pid %s) still there after %ss: SIGKILL\n' "$name" "$pid" "$secs" >&2
+	kill -s KILL "$pid" 2>/dev/null || true
+	_stack_wait_gone 5 "$pid" && return 0
+	_stack_fail "$name (pid $pid) survived SIGKILL"
+}
+
+# 0 if something accepts TCP connections on 127.0.0.1:PORT.
+_stack_port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Wait until 127.0.0.1:PORT accepts, at most SECONDS, while PID (if given) lives.
+_stack_wait_port() {
+	local port=$1 secs=$2 pid=${3:-} d
+	d=$(_stack_deadline "$secs")
+	until _stack_port_open "$port"; do
+		if [[ -n $pid ]] && ! _stack_alive "$pid"; then
+			return 2
+		fi
+		_stack_past "$d" && return 1
+		sleep 0.1
+	done
+}
+
+# Print COUNT distinct free TCP ports on 127.0.0.1, below the ephemeral range.
+_stack_free_ports() {
+	local count=$1 lo=20000 hi=32000
+	if [[ -x /usr/bin/python3 ]]; then
+		# bind() without SO_REUSEADDR also refuses ports in TIME_WAIT; the
+		# sockets stay bound until all ports are chosen, so they differ.
+		/usr/bin/python3 - "$count" "$lo" "$hi" <<'EOF'
+import random, socket, sys
+count, lo, hi = map(int, sys.argv[1:])
+held = []
+while len(held) < count:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(lo, hi)))
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+EOF
+		return
+	fi
+	local -a ports=()
+	local p
+	while ((${#ports[@]} < count)); do
+		p=$((lo + RANDOM % (hi - lo)))
+		[[ " ${ports[*]} " == *" $p "* ]] && continue
+		_stack_port_open "$p" && continue
+		ports+=("$p")
+	done
+	echo "${ports[*]}"
+}
+
+# Run a command as the postgres system user when we are root.
+_stack_as_pg() {
+	if ((EUID == 0)); then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Start CMD... in the background in its own session (so a Ctrl-C in the
+# terminal or the end of the calling shell does not reach it), stdin from
+# /dev/null, stdout+stderr appended to LOG, no other descriptor inherited, in
+# directory DIR; sets STACK_LAST_PID.
+# setsid execs (no fork) because a background job of a shell without job
+# control is not a process group leader; with job control, setsid would fork,
+# so it is left out (the job has its own process group then anyway).
+_stack_spawn() {
+	local log=$1 dir=$2
+	shift 2
+	local -a pre=(setsid)
+	[[ $- == *m* ]] && pre=()
+	(
+		# none of the caller's traps or errexit (bats sets them)
+		set +eE
+		trap - ERR DEBUG RETURN
+		cd "$dir" || exit 1
+		# keep no descriptor of the caller open (bats waits for its fd 3
+		# and pipes to close: a server holding them would hang the suite)
+		local fd
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			if ((fd > 2)); then
+				{ eval "exec $fd>&-"; } 2>/dev/null
+			fi
+		done
+		exec "${pre[@]}" "$@"
+	) </dev/null >>"$log" 2>&1 &
+	STACK_LAST_PID=$!
+	# not a job of this shell: no "Killed" notices when a test kills it
+	disown "$STACK_LAST_PID" 2>/dev/null || true
+}
+
+# Load $STACK_DIR/env if this shell does not have it yet.
+_stack_load() {
+	if [[ -z ${STACK_DIR:-} ]]; then
+		_stack_fail "STACK_DIR is not set (stack_init first, or source \$STACK_DIR/env)"
+		return 1
+	fi
+	if [[ ${_STACK_LOADED:-} != "$STACK_DIR" ]]; then
+		[[ -f $STACK_DIR/env ]] || {
+			_stack_fail "$STACK_DIR/env missing: run stack_init first"
+			return 1
+		}
+		# shellcheck source=/dev/null
+		. "$STACK_DIR/env"
+		_STACK_LOADED=$STACK_DIR
+	fi
+}
+
+# PostgreSQL server binaries: pg_config's bindir if the server is there.
+_stack_pg_bindir() {
+	local d
+	d=$(pg_config --bindir 2>/dev/null) || d=
+	if [[ -n $d && -x $d/postgres && -x $d/initdb ]]; then
+		printf '%s\n' "$d"
+		return
+	fi
+	for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k5 -V -r); do
+		if [[ -x $d/postgres && -x $d/initdb ]]; then
+			printf '%s\n' "$d"
+			return
+		fi
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- deps
+
+# Install the Debian packages that are missing (apt-get update once, first).
+stack_deps() {
+	local -a missing=() sudo=()
+	local p st
+	for p in "${STACK_PACKAGES[@]}"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || st=""
+		[[ $st == *" installed" ]] || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		_stack_say "deps: all ${#STACK_PACKAGES[@]} Debian packages present"
+		return 0
+	fi
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null || {
+			_stack_fail "deps: missing ${missing[*]}; not root and no sudo: install them as root"
+			return 1
+		}
+		sudo=(sudo)
+	fi
+	_stack_say "deps: installing ${missing[*]}"
+	local log
+	log=$(mktemp -t magenta-apt.XXXXXX)
+	# The packages' maintainer scripts may start system instances of
+	# PostgreSQL and RabbitMQ (or be denied by policy-rc.d): either is fine,
+	# we never use them, and our ports are our own.
+	if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 ||
+		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+		_stack_fail "deps: apt-get failed" "$log"
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
+	_stack_say "deps: installed ${#missing[@]} packages"
+}
+
+# ---------------------------------------------------------------- init
+
+# Create DIR and its layout, choose ports, write DIR/env and DIR/magenta.conf.
+# With "fixed": HTTP 8080 and RabbitMQ management 15672 (scripts/run); the
+# other ports are free ones.  An existing DIR/env keeps its ports and node
+# name, so a restart reuses them (and the data).
+stack_init() {
+	local dir=${1:?usage: stack_init DIR [fixed]} mode=${2:-}
+	mkdir -p "$dir" || {
+		_stack_fail "init: cannot create $dir"
+		return 1
+	}
+	dir=$(cd "$dir" && pwd)
+	# forget any stack this shell knew; keep only what DIR itself recorded
+	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT \
+		RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED
+	if [[ -f $dir/env ]]; then
+		# shellcheck source=/dev/null
+		. "$dir/env"
+	fi
+	STACK_DIR=$dir
+	MAGENTA_SRC=$STACK_SRC_DEFAULT
+	MAGENTA_BUILD=$dir/build
+	MAGENTA_PREFIX=$dir/prefix
+
+	local -a ports
+	read -r -a ports <<<"$(_stack_free_ports 6)"
+	if [[ $mode == fixed ]]; then
+		HTTP_PORT=8080
+		AMQP_MGMT_PORT=15672
+		STACK_PG_FSYNC=${STACK_PG_FSYNC:-on}
+	else
+		HTTP_PORT=${HTTP_PORT:-${ports[0]}}
+		AMQP_MGMT_PORT=${AMQP_MGMT_PORT:-${ports[1]}}
+		STACK_PG_FSYNC=${STACK_PG_FSYNC:-off}
+	fi
+	PGPORT=${PGPORT:-${ports[2]}}
+	AMQP_PORT=${AMQP_PORT:-${ports[3]}}
+	ERL_EPMD_PORT=${ERL_EPMD_PORT:-${ports[4]}}
+	RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-${ports[5]}}
+	RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-magenta-$RANDOM$$@localhost}
+
+	mkdir -p "$dir"/{log,sock,www,tmp,keys,rabbit,pg} || return 1
+	if ((EUID == 0)); then
+		# the postgres user must reach $dir/pg: traverse only, no listing
+		chmod 0711 "$dir"
+		chown postgres: "$dir/pg" 2>/dev/null || true
+		chmod 0700 "$dir/pg"
+		if id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$dir/pg" 2>/dev/null; then
+			# name the first directory on the way that postgres cannot enter
+			local up="" part blocked=$dir
+			local -a parts
+			IFS=/ read -r -a parts <<<"${dir#/}"
+			for part in "${parts[@]}"; do
+				up+=/$part
+				if ! runuser -u postgres -- test -x "$up" 2>/dev/null; then
+					blocked=$up
+					break
+				fi
+			done
+			_stack_fail "init: the postgres user cannot reach $dir/pg (blocked at $blocked); use a checkout outside it, or allow traversal: chmod o+x $blocked"
+			return 1
+		fi
+	fi
+
+	local r=$dir/rabbit
+	{
+		printf '# generated by stack_init: source this to talk to the stack in %s\n' "$dir"
+		local v
+		for v in STACK_DIR MAGENTA_SRC MAGENTA_BUILD MAGENTA_PREFIX HTTP_PORT PGPORT \
+			AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT RABBITMQ_NODENAME \
+			STACK_PG_FSYNC; do
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done
+		printf 'export %s=%q\n' \
+			BASE_URL "http://127.0.0.1:$HTTP_PORT" \
+			AMQP_MGMT_URL "http://127.0.0.1:$AMQP_MGMT_PORT" \
+			MAGENTA_CONFIG "$dir/magenta.conf" \
+			PGHOST 127.0.0.1 PGUSER postgres PGDATABASE postgres \
+			USERS_DB MagentaUsers AUTH_DB MagentaAuthentication \
+			ERL_EPMD_ADDRESS 127.0.0.1 \
+			RABBITMQ_NODE_IP_ADDRESS 127.0.0.1 \
+			RABBITMQ_NODE_PORT "$AMQP_PORT" \
+			RABBITMQ_CONF_ENV_FILE "$r/rabbitmq-env.conf" \
+			RABBITMQ_CONFIG_FILE "$r/rabbitmq.conf" \
+			RABBITMQ_ENABLED_PLUGINS_FILE "$r/enabled_plugins" \
+			RABBITMQ_MNESIA_BASE "$r/mnesia" \
+			RABBITMQ_LOG_BASE "$dir/log/rabbitmq" \
+			RABBITMQ_PID_FILE "$r/node.pid" \
+			RABBITMQ_HOME_DIR "$r"
+	} >"$dir/env.tmp" && mv "$dir/env.tmp" "$dir/env"
+
+	# the programs' configuration (keys: magenta-registration --sample-config)
+	cat >"$dir/magenta.conf" <<EOF
+# magenta.conf for the private stack in $dir (generated by stack_init).
+# Any key can be overridden by the environment as MAGENTA_<KEY>.
+log_level = info
+pg_host = 127.0.0.1
+pg_port = $PGPORT
+pg_user = postgres
+users_db = MagentaUsers
+auth_db = MagentaAuthentication
+migrations_dir = $MAGENTA_PREFIX/share/magenta/sql
+# password_blocklist: the default (ours, then john-data's password.lst when present)
+amqp_host = 127.0.0.1
+amqp_port = $AMQP_PORT
+amqp_user = guest
+amqp_password = guest
+jwt_issuer = http://127.0.0.1:$HTTP_PORT
+jwt_keys = $dir/keys/signing.pem
+EOF
+	_STACK_LOADED=
+	export STACK_DIR
+	_stack_load || return 1
+	_stack_say "init: $dir (http $HTTP_PORT, pg $PGPORT, amqp $AMQP_PORT, mgmt $AMQP_MGMT_PORT, epmd $ERL_EPMD_PORT, dist $RABBITMQ_DIST_PORT)"
+}
+
+# ---------------------------------------------------------------- build
+
+# Out-of-tree configure (once, or when the options change), make, make install.
+stack_build() {
+	_stack_load || return 1
+	local log=$STACK_DIR/log/build.log t0 src=$MAGENTA_SRC
+	t0=$(_stack_now)
+	: >"$log"
+	if [[ -f $src/config.status ]]; then
+		_stack_fail "build: $src is configured in place; out-of-tree builds need it clean (make distclean there)"
+		return 1
+	fi
+	if [[ ! -x $src/configure ]]; then
+		(cd "$src" && autoreconf -fi) >>"$log" 2>&1 || {
+			_stack_fail "build: autoreconf -fi in $src" "$log"
+			return 1
+		}
+	fi
+	local -a args=(--prefix="$MAGENTA_PREFIX")
+	[[ ${MAGENTA_WERROR:-0} == 1 ]] && args+=(--enable-werror)
+	# extra options for developers, e.g. MAGENTA_CONFIGURE_ARGS=--enable-sanitizers
+	local -a extra=()
+	read -r -a extra <<<"${MAGENTA_CONFIGURE_ARGS:-}"
+	args+=("${extra[@]}")
+	mkdir -p "$MAGENTA_BUILD"
+	local stamp=$MAGENTA_BUILD/.stack-configure-args
+	if [[ ! -f $MAGENTA_BUILD/Makefile || "$(cat "$stamp" 2>/dev/null)" != "${args[*]}" ]]; then
+		(cd "$MAGENTA_BUILD" && "$src/configure" "${args[@]}") >>"$log" 2>&1 || {
+			_stack_fail "build: configure ${args[*]}" "$log"
+			return 1
+		}
+		printf '%s\n' "${args[*]}" >"$stamp"
+	fi
+	make -C "$MAGENTA_BUILD" -j2 >>"$log" 2>&1 || {
+		STACK_LOG_LINES=60 _stack_fail "build: make (see $log)" "$log"
+		return 1
+	}
+	make -C "$MAGENTA_BUILD" install >>"$log" 2>&1 || {
+		_stack_fail "build: make install" "$log"
+		return 1
+	}
+	local warnings
+	warnings=$(grep -c 'warning:' "$log" || true)
+	local werror=""
+	[[ ${MAGENTA_WERROR:-0} == 1 ]] && werror=", -Werror"
+	_stack_say "build: installed into $MAGENTA_PREFIX in $(_stack_since "$t0") s ($warnings compiler warnings$werror)"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# Start the private PostgreSQL (initdb the first time); waits until it accepts.
+stack_pg_start() {
+	_stack_load || return 1
+	local pid bindir data=$STACK_DIR/pg/data log=$STACK_DIR/log/postgresql.log t0
+	if pid=$(_stack_pid_read "$STACK_DIR/postgres.pid"); then
+		_stack_say "postgresql: already running (pid $pid, port $PGPORT)"
+		return 0
+	fi
+	t0=$(_stack_now)
+	bindir=$(_stack_pg_bindir) || {
+		_stack_fail "postgresql: no server binaries (pg_config --bindir, /usr/lib/postgresql/*/bin): apt-get install postgresql"
+		return 1
+	}
+	if [[ ! -f $data/PG_VERSION ]]; then
+		local -a nosync=()
+		[[ $STACK_PG_FSYNC == off ]] && nosync=(--no-sync)
+		rm -rf "$data"
+		(cd "$STACK_DIR/pg" && _stack_as_pg "$bindir/initdb" -D "$data" -U postgres -A trust \
+			-E UTF8 --locale=C.UTF-8 "${nosync[@]}") >"$STACK_DIR/log/initdb.log" 2>&1 || {
+			_stack_fail "postgresql: initdb" "$STACK_DIR/log/initdb.log"
+			return 1
+		}
+		# Private loopback-only instance: trust is acceptable here only
+		# because it listens on 127.0.0.1 and its socket directory lies in
+		# a directory private to this stack.  Never copy this to a server.
+		_stack_as_pg tee "$data/pg_hba.conf" >/dev/null <<-'EOF'
+			# private test/dev instance of scripts/lib/stack.sh: loopback only, trust
+			local all all              trust
+			host  all all 127.0.0.1/32 trust
+		EOF
+		printf "\ninclude 'stack.conf'\n" | _stack_as_pg tee -a "$data/postgresql.conf" >/dev/null
+	fi
+	# unix socket paths are limited to 107 bytes: do without one if too long
+	local sockdir=$STACK_DIR/pg
+	((${#sockdir} + 20 > 107)) && sockdir=
+	local -a fast=()
+	[[ $STACK_PG_FSYNC == off ]] && fast=("fsync = off" "full_page_writes = off" "synchronous_commit = off")
+	printf '%s\n' "# written by stack_pg_start at every start" \
+		"listen_addresses = '127.0.0.1'" "port = $PGPORT" \
+		"unix_socket_directories = '$sockdir'" "max_connections = 250" \
+		"logging_collector = off" "log_line_prefix = '%m [%p] %q%u@%d '" \
+		"log_min_duration_statement = -1" "${fast[@]}" |
+		_stack_as_pg tee "$data/stack.conf" >/dev/null
+	if _stack_port_open "$PGPORT"; then
+		_stack_fail "postgresql: port $PGPORT is taken by another program"
+		return 1
+	fi
+	# A postmaster killed by stack_pg_kill may linger as a zombie when its
+	# parent (a finished test's shell) is gone and nobody has reaped it yet:
+	# kill(pid, 0) still succeeds, so PostgreSQL would refuse its stale lock
+	# file.  A zombie holds no shared memory; the file can go.
+	local lockpid="" lock
+	for lock in "$data/postmaster.pid" "$STACK_DIR/pg/.s.PGSQL.$PGPORT.lock"; do
+		[[ -f $lock ]] || continue
+		read -r lockpid <"$lock" || true
+		if [[ $lockpid =~ ^[0-9]+$ ]] && ! _stack_alive "$lockpid"; then
+			rm -f "$lock"
+		fi
+	done
+	local -a as=()
+	((EUID == 0)) && as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+	_stack_spawn "$log" "$STACK_DIR/pg" "${as[@]}" "$bindir/postgres" -D "$data"
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/postgres.pid" "$pid"
+	local d
+	d=$(_stack_deadline 60)
+	until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" -d postgres -U postgres; do
+		if ! _stack_alive "$pid"; then
+			_stack_fail "postgresql: server exited during start-up" "$log"
+			return 1
+		fi
+		if _stack_past "$d"; then
+			_stack_fail "postgresql: not accepting connections after 60 s" "$log"
+			return 1
+		fi
+		sleep 0.1
+	done
+	_stack_say "postgresql: up on 127.0.0.1:$PGPORT (pid $pid, fsync $STACK_PG_FSYNC, $(_stack_since "$t0") s)"
+}
+
+# Stop PostgreSQL (fast shutdown), waiting until it is gone.
+stack_pg_stop() {
+	_stack_load || return 1
+	local pid
+	if ! pid=$(_stack_pid_read "$STACK_DIR/postgres.pid"); then
+		rm -f "$STACK_DIR/postgres.pid"
+		_stack_say "postgresql: not running"
+		return 0
+	fi
+	# SIGINT is PostgreSQL's fast shutdown: roll back, disconnect, checkpoint
+	_stack_terminate postgresql "$pid" 30 INT || return 1
+	rm -f "$STACK_DIR/postgres.pid"
+	_stack_say "postgresql: stopped (pid $pid)"
+}
+
+# Kill PostgreSQL with SIGKILL (a crash, for failure tests), backends included.
+stack_pg_kill() {
+	_stack_load || return 1
+	local pid
+	if ! pid=$(_stack_pid_read "$STACK_DIR/postgres.pid"); then
+		_stack_say "postgresql: not running"
+		return 0
+	fi
+	local -a kids
+	mapfile -t kids < <(_stack_children "$pid")
+	kill -s KILL "$pid" 2>/dev/null || true
+	# the backends notice the postmaster's death by themselves; make sure
+	if ! _stack_wait_gone 5 "$pid" "${kids[@]}"; then
+		kill -s KILL "${kids[@]}" 2>/dev/null || true
+		_stack_wait_gone 5 "$pid" "${kids[@]}" || {
+			_stack_fail "postgresql: processes survived SIGKILL"
+			return 1
+		}
+	fi
+	# until reaped, the dead postmaster's pid still "exists" (see stack_pg_start)
+	local d
+	d=$(_stack_deadline 3)
+	while [[ -e /proc/$pid ]] && ! _stack_past "$d"; do
+		sleep 0.1
+	done
+	rm -f "$STACK_DIR/postgres.pid"
+	_stack_say "postgresql: killed (pid $pid and ${#kids[@]} children)"
+}
+
+# Create the databases if missing and apply the migrations.
+stack_migrate() {
+	_stack_load || return 1
+	local log=$STACK_DIR/log/migrate.log
+	if ! "$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" migrate --create >"$log" 2>&1; then
+		_stack_fail "migrate: magentactl migrate --create" "$log"
+		return 1
+	fi
+	_stack_say "migrate: databases $USERS_DB and $AUTH_DB up to date (log $log)"
+}
+
+# ---------------------------------------------------------------- RabbitMQ
+
+# rabbitmqctl against our node, with our HOME (so our .erlang.cookie).
+stack_rabbitmqctl() {
+	_stack_load || return 1
+	HOME=$RABBITMQ_HOME_DIR LC_ALL=C.UTF-8 LANG=C.UTF-8 ERL_CRASH_DUMP="$STACK_DIR/log/erl_crash.dump" \
+		RABBITMQ_CTL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
+		"$STACK_RABBIT_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"
+}
+
+# PID of the Erlang VM of our node, if it runs.
+_stack_rabbit_node_pid() {
+	local pid k exe
+	pid=$(_stack_pid_read "$STACK_DIR/rabbit.pid") || return 1
+	# the launcher script (rabbitmq-server) runs the VM as its child
+	for k in $(_stack_children "$pid"); do
+		exe=$(readlink "/proc/$k/exe" 2>/dev/null) || continue
+		if [[ ${exe##*/} == beam* ]]; then
+			printf '%s\n' "$k"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Start the private epmd (foreground process of our own, so we know its PID).
+_stack_epmd_start() {
+	local pid
+	if pid=$(_stack_pid_read "$STACK_DIR/epmd.pid"); then
+		return 0
+	fi
+	if _stack_port_open "$ERL_EPMD_PORT"; then
+		_stack_fail "rabbitmq: epmd port $ERL_EPMD_PORT is taken by another program"
+		return 1
+	fi
+	_stack_spawn "$STACK_DIR/log/epmd.log" "$RABBITMQ_HOME_DIR" \
+		epmd -address 127.0.0.1 -port "$ERL_EPMD_PORT"
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/epmd.pid" "$pid"
+	_stack_wait_port "$ERL_EPMD_PORT" 10 "$pid" || {
+		_stack_fail "rabbitmq: epmd did not listen on $ERL_EPMD_PORT" "$STACK_DIR/log/epmd.log"
+		return 1
+	}
+}
+
+# Start the private RabbitMQ node with the management plugin; waits for it.
+stack_rabbit_start() {
+	_stack_load || return 1
+	local r=$RABBITMQ_HOME_DIR pid t0 log=$STACK_DIR/log/rabbitmq.out
+	if pid=$(_stack_rabbit_node_pid); then
+		_stack_say "rabbitmq: already running (node $RABBITMQ_NODENAME, pid $pid, amqp $AMQP_PORT)"
+		return 0
+	fi
+	t0=$(_stack_now)
+	local p
+	for p in "$AMQP_PORT" "$AMQP_MGMT_PORT" "$RABBITMQ_DIST_PORT"; do
+		if _stack_port_open "$p"; then
+			_stack_fail "rabbitmq: port $p is taken by another program"
+			return 1
+		fi
+	done
+	mkdir -p "$r/mnesia" "$RABBITMQ_LOG_BASE"
+	: >"$RABBITMQ_CONF_ENV_FILE" # not /etc/rabbitmq/rabbitmq-env.conf
+	printf '[rabbitmq_management].\n' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+	cat >"$RABBITMQ_CONFIG_FILE" <<-EOF
+		# written by stack_rabbit_start
+		listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+		management.tcp.ip = 127.0.0.1
+		management.tcp.port = $AMQP_MGMT_PORT
+		# guest/guest, from loopback only (RabbitMQ's default, stated)
+		loopback_users.guest = true
+		log.console = false
+		log.file.level = info
+	EOF
+	if [[ ! -s $r/.erlang.cookie ]]; then
+		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$r/.erlang.cookie")
+	fi
+	chmod 0400 "$r/.erlang.cookie"
+	_stack_epmd_start || return 1
+	_stack_spawn "$log" "$r" env HOME="$r" LC_ALL=C.UTF-8 LANG=C.UTF-8 \
+		ERL_CRASH_DUMP="$STACK_DIR/log/erl_crash.dump" \
+		RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
+		"$STACK_RABBIT_BIN/rabbitmq-server"
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/rabbit.pid" "$pid"
+	local rc=0
+	_stack_wait_port "$AMQP_PORT" 90 "$pid" || rc=$?
+	if ((rc)); then
+		local why="did not open the AMQP port $AMQP_PORT within 90 s"
+		((rc == 2)) && why="exited during start-up"
+		_stack_fail "rabbitmq: node $why (logs in $RABBITMQ_LOG_BASE)" "$log"
+		tail -n 20 "$RABBITMQ_LOG_BASE/$RABBITMQ_NODENAME.log" 2>/dev/null | sed 's/^/  | /' >&2
+		return 1
+	fi
+	local out
+	if ! out=$(stack_rabbitmqctl await_startup --timeout 60 2>&1); then
+		printf '%s\n' "$out" >>"$log"
+		_stack_fail "rabbitmq: rabbitmqctl await_startup" "$log"
+		return 1
+	fi
+	_stack_wait_port "$AMQP_MGMT_PORT" 30 "$pid" || {
+		_stack_fail "rabbitmq: management plugin not listening on $AMQP_MGMT_PORT" \
+			"$RABBITMQ_LOG_BASE/$RABBITMQ_NODENAME.log"
+		return 1
+	}
+	_stack_say "rabbitmq: up, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT, management http://127.0.0.1:$AMQP_MGMT_PORT ($(_stack_since "$t0") s)"
+}
+
+# Stop the node (graceful: SIGTERM to the VM) and our epmd.
+stack_rabbit_stop() {
+	_stack_load || return 1
+	local pid npid rc=0 what=""
+	if pid=$(_stack_pid_read "$STACK_DIR/rabbit.pid"); then
+		if npid=$(_stack_rabbit_node_pid); then
+			_stack_terminate "rabbitmq node" "$npid" 60 TERM || rc=1
+		fi
+		_stack_terminate "rabbitmq launcher" "$pid" 10 TERM || rc=1
+		what="node (pid $pid) "
+	fi
+	rm -f "$STACK_DIR/rabbit.pid"
+	if pid=$(_stack_pid_read "$STACK_DIR/epmd.pid"); then
+		_stack_terminate epmd "$pid" 10 TERM || rc=1
+		what+="epmd (pid $pid)"
+	fi
+	rm -f "$STACK_DIR/epmd.pid"
+	_stack_say "rabbitmq: ${what:+stopped }${what:-not running}"
+	return "$rc"
+}
+
+# Kill the node with SIGKILL (a crash, for failure tests); epmd stays.
+stack_rabbit_kill() {
+	_stack_load || return 1
+	local pid npid
+	if ! pid=$(_stack_pid_read "$STACK_DIR/rabbit.pid"); then
+		_stack_say "rabbitmq: not running"
+		return 0
+	fi
+	local -a kids=()
+	if npid=$(_stack_rabbit_node_pid); then
+		mapfile -t kids < <(_stack_children "$npid")
+		kill -s KILL "$npid" 2>/dev/null || true
+	fi
+	# the launcher script exits once its VM is gone; its helpers too
+	if ! _stack_wait_gone 10 "$pid" ${npid:+"$npid"} "${kids[@]}"; then
+		kill -s KILL "$pid" "${kids[@]}" 2>/dev/null || true
+		_stack_wait_gone 5 "$pid" "${kids[@]}" || _stack_fail "rabbitmq: processes survived SIGKILL" || true
+	fi
+	rm -f "$STACK_DIR/rabbit.pid"
+	_stack_say "rabbitmq: killed (node pid ${npid:-?})"
+}
+
+# ---------------------------------------------------------------- lighttpd
+
+# Write $STACK_DIR/lighttpd.conf, which includes the installed routes file.
+_stack_lighttpd_conf() {
+	cat >"$STACK_DIR/lighttpd.conf" <<EOF
+# lighttpd for the private stack in $STACK_DIR (written by stack_lighttpd_start).
+server.modules = ( "mod_accesslog" )
+server.bind = "127.0.0.1"
+server.port = $HTTP_PORT
+server.document-root = "$STACK_DIR/www"
+# the FastCGI programs' stderr (their logs) goes to the same file
+server.errorlog = "$STACK_DIR/log/lighttpd-error.log"
+server.breakagelog = "$STACK_DIR/log/lighttpd-error.log"
+server.upload-dirs = ( "$STACK_DIR/tmp" )
+accesslog.filename = "$STACK_DIR/log/lighttpd-access.log"
+
+var.magenta_sbindir = "$MAGENTA_PREFIX/sbin"
+var.magenta_config  = "$MAGENTA_CONFIG"
+var.magenta_rundir  = "$STACK_DIR/sock"
+var.magenta_procs   = ${STACK_FCGI_PROCS:-4}
+include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf"
+EOF
+}
+
+# Start lighttpd (and so the FastCGI programs); waits until health answers.
+stack_lighttpd_start() {
+	_stack_load || return 1
+	local pid t0 log=$STACK_DIR/log/lighttpd-error.log
+	if pid=$(_stack_pid_read "$STACK_DIR/lighttpd.pid"); then
+		_stack_say "lighttpd: already running (pid $pid, $BASE_URL)"
+		return 0
+	fi
+	t0=$(_stack_now)
+	[[ -f $MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf ]] || {
+		_stack_fail "lighttpd: $MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf missing (stack_build first)"
+		return 1
+	}
+	if _stack_port_open "$HTTP_PORT"; then
+		_stack_fail "lighttpd: port $HTTP_PORT is taken by another program"
+		return 1
+	fi
+	# magenta-auth's access token signing key (jwt_keys), made on first start
+	if [[ ! -f $STACK_DIR/keys/signing.pem ]]; then
+		"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" keygen \
+			--out "$STACK_DIR/keys/signing.pem" >"$STACK_DIR/log/keygen.log" 2>&1 || {
+			_stack_fail "lighttpd: magentactl keygen (the signing key)" "$STACK_DIR/log/keygen.log"
+			return 1
+		}
+	fi
+	_stack_lighttpd_conf
+	lighttpd -tt -f "$STACK_DIR/lighttpd.conf" >"$STACK_DIR/log/lighttpd-check.log" 2>&1 || {
+		_stack_fail "lighttpd: configuration refused (lighttpd -tt)" "$STACK_DIR/log/lighttpd-check.log"
+		return 1
+	}
+	_stack_spawn "$log" "$STACK_DIR" lighttpd -D -f "$STACK_DIR/lighttpd.conf"
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/lighttpd.pid" "$pid"
+	local d
+	d=$(_stack_deadline 30)
+	until curl -fsS -o /dev/null --max-time 2 "$BASE_URL/api/registration/health" 2>/dev/null; do
+		if ! _stack_alive "$pid"; then
+			_stack_fail "lighttpd: exited during start-up" "$log"
+			return 1
+		fi
+		if _stack_past "$d"; then
+			_stack_fail "lighttpd: GET /api/registration/health not 200 after 30 s" "$log"
+			return 1
+		fi
+		sleep 0.1
+	done
+	_stack_say "lighttpd: up on $BASE_URL (pid $pid, $(_stack_since "$t0") s)"
+}
+
+# Stop lighttpd and make sure no FastCGI program it started is left.
+stack_lighttpd_stop() {
+	_stack_load || return 1
+	local pid rc=0
+	local -a kids=()
+	if pid=$(_stack_pid_read "$STACK_DIR/lighttpd.pid"); then
+		mapfile -t kids < <(_stack_children "$pid")
+		_stack_terminate lighttpd "$pid" 10 TERM || rc=1
+	fi
+	rm -f "$STACK_DIR/lighttpd.pid"
+	# lighttpd signals its FastCGI children; any that outlive it (or were
+	# orphaned by a crash) are found by executable under our prefix
+	local -a left=()
+	local k
+	if ((${#kids[@]})); then
+		_stack_wait_gone 2 "${kids[@]}" || true
+	fi
+	for k in "${kids[@]}"; do
+		_stack_alive "$k" && left+=("$k")
+	done
+	local -a daemons=("${STACK_DAEMONS[@]/#/magenta-}") more
+	mapfile -t more < <(_stack_pids_under "$MAGENTA_PREFIX/sbin" "${daemons[@]}")
+	for k in "${more[@]}"; do
+		[[ " ${left[*]} " == *" $k "* ]] || left+=("$k")
+	done
+	if ((${#left[@]})); then
+		kill -s TERM "${left[@]}" 2>/dev/null || true
+		_stack_wait_gone 5 "${left[@]}" || {
+			kill -s KILL "${left[@]}" 2>/dev/null || true
+			_stack_wait_gone 5 "${left[@]}" || rc=1
+		}
+	fi
+	if [[ -n ${pid:-} ]]; then
+		_stack_say "lighttpd: stopped (pid $pid${left[*]:+, ${#left[@]} leftover FastCGI processes ended})"
+	else
+		_stack_say "lighttpd: not running${left[*]:+ (${#left[@]} leftover FastCGI processes ended)}"
+	fi
+	return "$rc"
+}
+
+# Stop and start lighttpd (new FastCGI processes, new environment).
+stack_lighttpd_restart() {
+	stack_lighttpd_stop && stack_lighttpd_start
+}
+
+# ---------------------------------------------------------------- daemons
+
+STACK_DAEMONS=(relay consumer)
+
+# Canonical daemon name: relay or consumer (magenta- prefix optional).
+_stack_daemon_name() {
+	local n=${1#magenta-}
+	case $n in
+	relay | consumer) printf '%s\n' "$n" ;;
+	*)
+		_stack_fail "unknown daemon '$1' (relay or consumer)"
+		return 1
+		;;
+	esac
+}
+
+# Start magenta-NAME -f $MAGENTA_CONFIG -d; skipped if not built yet.
+stack_daemon_start() {
+	_stack_load || return 1
+	local n bin pid log
+	n=$(_stack_daemon_name "${1:?usage: stack_daemon_start NAME}") || return 1
+	bin=$MAGENTA_PREFIX/sbin/magenta-$n
+	log=$STACK_DIR/log/$n.log
+	if pid=$(_stack_pid_read "$STACK_DIR/$n.pid"); then
+		_stack_say "$n: already running (pid $pid)"
+		return 0
+	fi
+	if [[ ! -x $bin ]]; then
+		_stack_say "$n: skipped, $bin not built yet"
+		return 0
+	fi
+	_stack_spawn "$log" "$STACK_DIR" "$bin" -f "$MAGENTA_CONFIG" -d
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/$n.pid" "$pid"
+	# no readiness signal: a daemon that dies at once is a failure
+	local i
+	for i in 1 2 3 4 5; do
+		sleep 0.1
+		_stack_alive "$pid" || {
+			rm -f "$STACK_DIR/$n.pid"
+			_stack_fail "$n: exited at start" "$log"
+			return 1
+		}
+	done
+	_stack_say "$n: started (pid $pid, log $log)"
+}
+
+# Stop a daemon: SIGTERM, 10 s, then SIGKILL (reported).
+stack_daemon_stop() {
+	_stack_load || return 1
+	local n pid
+	n=$(_stack_daemon_name "${1:?usage: stack_daemon_stop NAME}") || return 1
+	if ! pid=$(_stack_pid_read "$STACK_DIR/$n.pid"); then
+		rm -f "$STACK_DIR/$n.pid"
+		[[ -x $MAGENTA_PREFIX/sbin/magenta-$n ]] && _stack_say "$n: not running"
+		return 0
+	fi
+	_stack_terminate "$n" "$pid" 10 TERM || return 1
+	rm -f "$STACK_DIR/$n.pid"
+	_stack_say "$n: stopped (pid $pid)"
+}
+
+# Send SIG (default KILL) to a daemon, for failure tests; waits for it to go.
+stack_daemon_kill() {
+	_stack_load || return 1
+	local n pid sig=${2:-KILL}
+	n=$(_stack_daemon_name "${1:?usage: stack_daemon_kill NAME [SIG]}") || return 1
+	if ! pid=$(_stack_pid_read "$STACK_DIR/$n.pid"); then
+		_stack_say "$n: not running"
+		return 0
+	fi
+	kill -s "$sig" "$pid" || return 1
+	if [[ $sig == KILL || $sig == 9 || $sig == SIGKILL ]]; then
+		_stack_wait_gone 5 "$pid" || return 1
+		rm -f "$STACK_DIR/$n.pid"
+	fi
+	_stack_say "$n: sent SIG${sig#SIG} (pid $pid)"
+}
+
+stack_daemons_start() {
+	local n rc=0
+	for n in "${STACK_DAEMONS[@]}"; do
+		stack_daemon_start "$n" || rc=1
+	done
+	return "$rc"
+}
+
+stack_daemons_stop() {
+	local n rc=0 i
+	for ((i = ${#STACK_DAEMONS[@]} - 1; i >= 0; i--)); do
+		n=${STACK_DAEMONS[i]}
+		stack_daemon_stop "$n" || rc=1
+	done
+	return "$rc"
+}
+
+# ---------------------------------------------------------------- all
+
+# Start everything (stack_init and stack_build done before).
+stack_up() {
+	_stack_load || return 1
+	stack_pg_start &&
+		stack_migrate &&
+		stack_rabbit_start &&
+		stack_daemons_start &&
+		stack_lighttpd_start
+}
+
+# Stop everything by PID, in reverse order; goes on past failures.
+stack_down() {
+	_stack_load || return 1
+	local rc=0
+	stack_lighttpd_stop || rc=1
+	stack_daemons_stop || rc=1
+	stack_rabbit_stop || rc=1
+	stack_pg_stop || rc=1
+	# strays (a pid file lost to a crash or an interrupt at the wrong
+	# moment, a program started by hand from our prefix) go too
+	local -a left
+	mapfile -t left < <(_stack_strays)
+	if ((${#left[@]})); then
+		_stack_say "down: ending ${#left[@]} leftover processes of this stack: ${left[*]}"
+		kill -s TERM "${left[@]}" 2>/dev/null || true
+		if ! _stack_wait_gone 5 "${left[@]}"; then
+			kill -s KILL "${left[@]}" 2>/dev/null || true
+			_stack_wait_gone 5 "${left[@]}" || rc=1
+		fi
+	fi
+	return "$rc"
+}
+
+# PIDs of processes that belong to this stack by their identity: executable
+# under $MAGENTA_PREFIX, or a command line naming this stack's PostgreSQL data
+# directory, lighttpd configuration, RabbitMQ home, or epmd port.  Never by
+# program name alone: other stacks (and the system's) run the same programs.
+_stack_strays() {
+	local p exe
+	local -a argv
+	for p in /proc/[0-9]*; do
+		argv=()
+		{ mapfile -t -d '' argv <"$p/cmdline"; } 2>/dev/null || continue
+		((${#argv[@]})) || continue
+		p=${p#/proc/}
+		if [[ ${argv[0]} == "$MAGENTA_PREFIX"/* ]]; then
+			exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+			[[ ${exe% (deleted)} == "$MAGENTA_PREFIX"/* ]] || continue
+		elif [[ " ${argv[*]} " == *" -D $STACK_DIR/pg/data "* ||
+			" ${argv[*]} " == *" -f $STACK_DIR/lighttpd.conf "* ||
+			" ${argv[*]} " == *" -home $RABBITMQ_HOME_DIR "* ||
+			(${argv[0]##*/} == epmd && " ${argv[*]} " == *" -port $ERL_EPMD_PORT "*) ]]; then
+			:
+		else
+			continue
+		fi
+		_stack_alive "$p" && printf '%s\n' "$p"
+	done
+	return 0
+}
+
+# One line per component: running (pid) or stopped.
+stack_status() {
+	_stack_load || return 1
+	local pid n
+	_status_line() { printf '  %-11s %s\n' "$1" "$2"; }
+	if pid=$(_stack_pid_read "$STACK_DIR/postgres.pid"); then
+		_status_line postgresql "running, pid $pid, 127.0.0.1:$PGPORT"
+	else
+		_status_line postgresql stopped
+	fi
+	if pid=$(_stack_rabbit_node_pid); then
+		_status_line rabbitmq "running, pid $pid, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT, management $AMQP_MGMT_URL"
+	else
+		_status_line rabbitmq stopped
+	fi
+	if pid=$(_stack_pid_read "$STACK_DIR/epmd.pid"); then
+		_status_line epmd "running, pid $pid, 127.0.0.1:$ERL_EPMD_PORT"
+	else
+		_status_line epmd stopped
+	fi
+	for n in "${STACK_DAEMONS[@]}"; do
+		if pid=$(_stack_pid_read "$STACK_DIR/$n.pid"); then
+			_status_line "$n" "running, pid $pid"
+		elif [[ -x $MAGENTA_PREFIX/sbin/magenta-$n ]]; then
+			_status_line "$n" stopped
+		else
+			_status_line "$n" "not built"
+		fi
+	done
+	if pid=$(_stack_pid_read "$STACK_DIR/lighttpd.pid"); then
+		local kids
+		kids=$(_stack_children "$pid" | wc -l)
+		_status_line lighttpd "running, pid $pid, $BASE_URL, $kids FastCGI processes"
+	else
+		_status_line lighttpd stopped
+	fi
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bats
+# Smoke tests of the harness itself: the private stack is up, reachable the
+# way the other tests reach it, and its helpers do what they promise.
+
+load ../lib/common
+
+@test "harness: registration health is 200 through lighttpd" {
+	api GET /api/registration/health
+	assert_code 200
+	[ "$(field .status)" = ok ]
+	# lower-cased header names, served by our lighttpd
+	grep -q '^content-type: application/json' <<<"$headers"
+	[[ "$(header Server)" == lighttpd* ]]
+	# and it went through lighttpd's access log
+	wait_until 5 grep -q '"GET /api/registration/health HTTP/1.1" 200' "$STACK_DIR/log/lighttpd-access.log"
+}
+
+@test "harness: ready is 200 (the program reaches the private PostgreSQL)" {
+	api GET /api/registration/ready
+	assert_code 200
+	[ "$(field .database)" = up ]
+}
+
+@test "harness: both databases exist and every installed migration is applied" {
+	[ "$(psql_db postgres "SELECT count(*) FROM pg_database WHERE datname IN ('$USERS_DB', '$AUTH_DB')")" = 2 ]
+	local db sub f n=0
+	for sub in users auth; do
+		db=$USERS_DB
+		[ "$sub" = auth ] && db=$AUTH_DB
+		for f in "$MAGENTA_PREFIX"/share/magenta/sql/"$sub"/*.sql; do
+			[ -f "$f" ] || continue
+			[ "$(psql_db "$db" "SELECT count(*) FROM schema_migrations WHERE version = '${f##*/}'")" = 1 ] ||
+				{ echo "not applied: $sub/${f##*/}"; return 1; }
+			n=$((n + 1))
+		done
+	done
+	[ "$n" -ge 2 ]
+}
+
+@test "harness: reset_db empties every table, new ones too, and keeps schema_migrations" {
+	local before
+	before=$(psql_users 'SELECT count(*) FROM schema_migrations')
+	psql_users 'CREATE TABLE smoke_extra (id serial PRIMARY KEY, v text)'
+	psql_users "INSERT INTO smoke_extra (v) VALUES ('a'), ('b')"
+	reset_db
+	[ "$(psql_users 'SELECT count(*) FROM smoke_extra')" = 0 ]
+	# identities restart
+	[ "$(psql_users "INSERT INTO smoke_extra (v) VALUES ('c') RETURNING id")" = 1 ]
+	psql_users 'DROP TABLE smoke_extra'
+	[ "$(psql_users 'SELECT count(*) FROM schema_migrations')" = "$before" ]
+	# every test started from empty application tables
+	[ "$(psql_users 'SELECT count(*) FROM users')" = 0 ]
+}
+
+@test "harness: RabbitMQ answers on AMQP and its management API (guest, loopback)" {
+	_stack_port_open "$AMQP_PORT"
+	amqp_mgmt GET /overview
+	assert_code 200
+	[ "$(field .node)" = "$RABBITMQ_NODENAME" ]
+	amqp_mgmt GET /vhosts/%2F
+	assert_code 200
+	# a wrong password is refused
+	_http_call "$AMQP_MGMT_URL/api/overview" -u guest:wrong
+	[ "$code" = 401 ]
+}
+
+@test "harness: api reports no answer as 000; wait_until polls and gives up on time" {
+	BASE_URL=http://127.0.0.1:1 api GET /
+	[ "$code" = 000 ]
+	local f=$BATS_TEST_TMPDIR/flag
+	(sleep 0.3 && touch "$f") &
+	wait_until 5 test -e "$f"
+	local t0=$SECONDS
+	run wait_until 1 false
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"still false after 1 s"* ]]
+	[ $((SECONDS - t0)) -le 3 ]
+}
+
+@test "harness: PostgreSQL stops and comes back on the same port with its data" {
+	stack_pg_stop
+	api GET /api/registration/ready
+	[ "$code" = 503 ]
+	stack_pg_start
+	wait_until 10 eval 'api GET /api/registration/ready; [ "$code" = 200 ]'
+	[ "$(psql_db postgres "SELECT count(*) FROM pg_database WHERE datname = '$USERS_DB'")" = 1 ]
+}

@@ -1,0 +1,157 @@
+# shellcheck shell=bash
+# tests/lib/common.bash: what every bats file gets with `load ../lib/common`.
+#
+# The suite runs against the private stack that scripts/test started; it
+# exports STACK_DIR.  (To run a file by hand against ./scripts/run's stack:
+# `STACK_DIR=$PWD/run bats tests/http/FILE.bats` -- its tables get emptied.)
+#
+# Provides:
+#   the variables of $STACK_DIR/env (BASE_URL, PGPORT, AMQP_PORT, AMQP_MGMT_URL,
+#     MAGENTA_CONFIG, MAGENTA_PREFIX, USERS_DB, AUTH_DB, ...) and every
+#     stack_* function of scripts/lib/stack.sh (stack_pg_stop, ...)
+#   setup()                  reset_db before each test; a file that defines its
+#                            own setup() calls reset_db itself
+#   reset_db                 empty every table but schema_migrations in both
+#                            databases (RESTART IDENTITY CASCADE)
+#   api METHOD PATH [curl args...]
+#                            HTTP to $BASE_URL; sets $code (status, 000 if no
+#                            answer), $body, $headers (lower-cased names, one
+#                            "name: value" per line), $body_file (raw bytes)
+#   post_json PATH JSON      api POST with Content-Type: application/json
+#   header NAME              value of a response header of the last call
+#   field FILTER             jq -r FILTER on $body (field '.userId')
+#   json_of FILTER [JSON]    jq -c FILTER on JSON (default $body)
+#   assert_code N            fail, showing the answer, unless $code is N
+#   psql_users SQL, psql_auth SQL, psql_db DB SQL
+#                            run SQL (psql -X -At, ON_ERROR_STOP), print rows
+#   wait_until SECONDS CMD...
+#                            poll CMD every 0.1 s until it succeeds; fails after
+#                            SECONDS (use it instead of sleep)
+#   amqp_mgmt METHOD PATH [DATA]
+#                            RabbitMQ management HTTP API as guest (PATH below
+#                            /api, vhost "/" written %2F); sets what api sets
+
+if [[ -z ${STACK_DIR:-} || ! -f ${STACK_DIR:-}/env ]]; then
+	echo "tests/lib/common.bash: STACK_DIR is not set or has no env file: run the suite with ./scripts/test" >&2
+	return 1
+fi
+# shellcheck source=/dev/null
+. "$STACK_DIR/env"
+# shellcheck source=../../scripts/lib/stack.sh
+. "$BATS_TEST_DIRNAME/../../scripts/lib/stack.sh"
+
+# Each test starts from empty tables.
+setup() {
+	reset_db
+}
+
+# Empty every table of DB except schema_migrations, found in the catalog so
+# that new tables are covered without a change here.
+_reset_one() {
+	psql_db "$1" "SET lock_timeout = '10s';
+DO \$\$
+DECLARE t text;
+BEGIN
+	SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO t
+	FROM pg_tables
+	WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+	  AND tablename <> 'schema_migrations';
+	IF t IS NOT NULL THEN
+		EXECUTE 'TRUNCATE ' || t || ' RESTART IDENTITY CASCADE';
+	END IF;
+END
+\$\$;" >/dev/null
+}
+
+reset_db() {
+	_reset_one "$USERS_DB" && _reset_one "$AUTH_DB"
+}
+
+# psql against the private server, results only (-At), stop at the first error.
+psql_db() {
+	local db=$1
+	shift
+	psql -X -At -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" -c "$*"
+}
+psql_users() { psql_db "$USERS_DB" "$@"; }
+psql_auth() { psql_db "$AUTH_DB" "$@"; }
+
+# curl URL ARGS... into $code, $body, $headers, $body_file.
+_http_call() {
+	local url=$1 dir=${BATS_TEST_TMPDIR:-$STACK_DIR/tmp} hf
+	shift
+	body_file=$(mktemp "$dir/body.XXXXXX")
+	hf=$(mktemp "$dir/headers.XXXXXX")
+	curl_rc=0
+	code=$(curl -sS --max-time "${API_MAX_TIME:-30}" -o "$body_file" -D "$hf" -w '%{http_code}' \
+		"$@" "$url") || curl_rc=$?
+	[[ -n $code ]] || code=000
+	if ((curl_rc)); then
+		echo "api: curl exited $curl_rc for $url" >&2
+	fi
+	body=$(cat "$body_file")
+	# the last header block (after any 100 Continue), names lower-cased
+	headers=$(tr -d '\r' <"$hf" | awk '
+		/^HTTP\// { blk = ""; next }
+		/^[^ \t:]+:/ { i = index($0, ":"); $0 = tolower(substr($0, 1, i - 1)) substr($0, i) }
+		NF { blk = blk $0 "\n" }
+		END { printf "%s", blk }')
+	rm -f "$hf"
+	return 0
+}
+
+api() {
+	local method=$1 path=$2
+	shift 2
+	_http_call "$BASE_URL$path" -X "$method" "$@"
+}
+
+post_json() {
+	api POST "$1" -H 'Content-Type: application/json' --data-binary "$2"
+}
+
+header() {
+	local name
+	name=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')
+	awk -v n="$name" 'index($0, n ":") == 1 { v = substr($0, length(n) + 2); sub(/^[ \t]+/, "", v); print v; exit }' <<<"$headers"
+}
+
+field() {
+	jq -r "$1" <<<"$body"
+}
+
+json_of() {
+	if (($# > 1)); then
+		jq -c "$1" <<<"$2"
+	else
+		jq -c "$1" <<<"$body"
+	fi
+}
+
+assert_code() {
+	if [[ $code != "$1" ]]; then
+		printf 'expected HTTP %s, got %s\n--- headers\n%s\n--- body\n%s\n' "$1" "$code" "$headers" "$body" >&2
+		return 1
+	fi
+}
+
+wait_until() {
+	local secs=$1 d
+	shift
+	d=$(_stack_deadline "$secs")
+	until "$@"; do
+		if _stack_past "$d"; then
+			echo "wait_until: '$*' still false after ${secs} s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+amqp_mgmt() {
+	local method=$1 path=$2
+	[[ $path == /api/* ]] || path=/api$path
+	local -a args=(-X "$method" -u guest:guest -H 'Content-Type: application/json')
+	(($# >= 3)) && args+=(--data-binary "$3")
+	_http_call "$AMQP_MGMT_URL$path" "${args[@]}"
+}

@@ -14,8 +14,9 @@
 #include "uuid7.h"
 
 /* One statement, hence one transaction: the user, its UserCreated outbox
- * row, and the wake-up for the relay (delivered at commit). */
-static const char sql_insert[] =
+ * row, and the wake-up for the relay (delivered at commit).  Prepared once
+ * per connection. */
+static struct db_stmt st_insert = { "register_insert",
 	"WITH u AS ("
 	" INSERT INTO users (id, username, email, password_hash, security_stamp,"
 	"  display_name, created_at, updated_at, version)"
@@ -25,11 +26,14 @@ static const char sql_insert[] =
 	"  routing_key, payload, created_at)"
 	" SELECT $8, u.id, 1, 'UserCreated', 'user.created', $9::jsonb, $7 FROM u"
 	" RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o";
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 9, 0 };
 
-static const char sql_taken[] =
+/* After a unique violation: which of the two is taken (both may be), and
+ * whether the row is our own (see h_register). */
+static struct db_stmt st_taken = { "register_taken",
 	"SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1)),"
-	" EXISTS (SELECT 1 FROM users WHERE email = $2)";
+	" EXISTS (SELECT 1 FROM users WHERE email = $2),"
+	" EXISTS (SELECT 1 FROM users WHERE id = $3)", 3, 0 };
 
 struct reg_input {
 	const char *username, *email, *password, *confirm, *display_name;
@@ -147,6 +151,37 @@ static int add_taken(struct json_object *errors, int user_taken, int email_taken
 	return user_taken || email_taken;
 }
 
+/* A unique violation: 1 when the row is our own (id) — a retried insert
+ * whose first attempt had committed; else 0 after replying 409, naming
+ * every taken field (the index that fired names one, a second look finds
+ * whether the other is taken too).  The unique indexes alone decide, so
+ * identical requests that race get exactly one 201.  Consumes errors. */
+static int conflict(struct http_req *r, const struct reg_input *in, const char *id,
+		    const PGresult *failed, struct json_object *errors)
+{
+	const char *cons = PQresultErrorField(failed, PG_DIAG_CONSTRAINT_NAME);
+	int email = cons && strstr(cons, "email") != NULL;
+	int user_taken = !email, email_taken = email;
+	const char *p[] = { in->username, in->email_lc, id };
+	PGresult *res = db_exec_stmt(&reg.db, &st_taken, p, 1);
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		if (PQgetvalue(res, 0, 2)[0] == 't') {
+			PQclear(res);
+			json_object_put(errors);
+			log_info("event=register_retry_committed user=%s", id);
+			return 1;
+		}
+		user_taken |= PQgetvalue(res, 0, 0)[0] == 't';
+		email_taken |= PQgetvalue(res, 0, 1)[0] == 't';
+	}
+	PQclear(res);
+	add_taken(errors, user_taken, email_taken);
+	log_info("event=register_conflict username=%d email=%d", user_taken, email_taken);
+	http_errors(r, 409, errors);
+	return 0;
+}
+
 /* Create the user and its UserCreated event. */
 void h_register(struct http_req *r)
 {
@@ -167,29 +202,6 @@ void h_register(struct http_req *r)
 		errors = NULL;
 		goto out;
 	}
-
-	/* Cheap check before the costly hash; the unique indexes decide races. */
-	{
-		const char *p[] = { in.username, in.email_lc };
-		res = db_exec(&reg.db, sql_taken, 2, p, 1);
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (db_unavailable(&reg.db, res)) {
-			http_unavailable(r, conf_int(CONF_RETRY_AFTER));
-		} else {
-			db_log_error("register_check", res);
-			http_error(r, 500, "internal_error", "Internal error.", NULL);
-		}
-		goto out;
-	}
-	if (add_taken(errors, PQgetvalue(res, 0, 0)[0] == 't', PQgetvalue(res, 0, 1)[0] == 't')) {
-		log_info("event=register_conflict");
-		http_errors(r, 409, errors);
-		errors = NULL;
-		goto out;
-	}
-	PQclear(res);
-	res = NULL;
 
 	if (pwhash_hash(hash, in.password, in.plen) != 0) {
 		log_error("event=pwhash_failed");
@@ -216,24 +228,26 @@ void h_register(struct http_req *r)
 	{
 		const char *p[] = { id, in.username, in.email_lc, hash, stamp, in.display_name,
 				    now, event_id, json_plain(env) };
-		/* not retried: a lost connection may have committed */
-		res = db_exec(&reg.db, sql_insert, 9, p, 0);
+		/* Retried once on a connection found broken (the server restarted
+		 * since the last request).  Should the first attempt have
+		 * committed after all, the retry hits our own id: see conflict(). */
+		res = db_exec_stmt(&reg.db, &st_insert, p, 1);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (db_unique_violation(res)) {
-			const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-			int email = cons && strstr(cons, "email");
-			add_taken(errors, !email, email);
-			log_info("event=register_conflict race=1");
-			http_errors(r, 409, errors);
+			int ours = conflict(r, &in, id, res, errors);
 			errors = NULL;
-		} else if (db_unavailable(&reg.db, res)) {
-			http_unavailable(r, conf_int(CONF_RETRY_AFTER));
+			if (!ours)
+				goto out;
 		} else {
-			db_log_error("register_insert", res);
-			http_error(r, 500, "internal_error", "Internal error.", NULL);
+			if (db_unavailable(&reg.db, res)) {
+				http_unavailable(r, conf_int(CONF_RETRY_AFTER));
+			} else {
+				db_log_error("register_insert", res);
+				http_error(r, 500, "internal_error", "Internal error.", NULL);
+			}
+			goto out;
 		}
-		goto out;
 	}
 
 	log_info("event=user_registered user=%s event_id=%s", id, event_id);

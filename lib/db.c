@@ -39,6 +39,16 @@ static PGconn *db_connect(struct db *db)
 	return PQconnectdbParams(keys, vals, 0);
 }
 
+/* Server notices (the FATAL sent at a shutdown, say) as log lines
+ * instead of libpq's raw default on stderr. */
+static void db_notice(void *arg, const char *msg)
+{
+	char q[300];
+
+	(void)arg;
+	log_debug("event=pg_notice msg=%s", log_q(q, sizeof(q), msg));
+}
+
 /* Connected handle or NULL. */
 PGconn *db_conn(struct db *db)
 {
@@ -58,6 +68,8 @@ PGconn *db_conn(struct db *db)
 		db->conn = NULL;
 		return NULL;
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	db->gen++;
 	if (db->was_down)
 		log_info("event=db_up db=%s", db->dbname);
 	db->was_down = 0;
@@ -90,6 +102,39 @@ PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *para
 		res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	}
 	return res ? res : db_down_result();
+}
+
+/* Prepare on first use per connection, then execute. */
+PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *params, int retry)
+{
+	for (int attempt = 0;; attempt++) {
+		PGconn *c = db_conn(db);
+		PGresult *res;
+
+		if (!c)
+			return db_down_result();
+		if (st->gen != db->gen) {
+			res = PQprepare(c, st->name, st->sql, st->nparams, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				if (PQstatus(c) == CONNECTION_BAD && retry && attempt == 0) {
+					PQclear(res);
+					continue;
+				}
+				return res ? res : db_down_result();
+			}
+			PQclear(res);
+			st->gen = db->gen;
+		}
+		res = PQexecPrepared(c, st->name, st->nparams, params, NULL, NULL, 0);
+		if (res && PQresultStatus(res) != PGRES_FATAL_ERROR)
+			return res;
+		if (PQstatus(c) == CONNECTION_BAD && retry && attempt == 0) {
+			/* the server went away since the last request: one fresh try */
+			PQclear(res);
+			continue;
+		}
+		return res ? res : db_down_result();
+	}
 }
 
 /* SQLSTATE text of a failed result. */

@@ -11,7 +11,16 @@ struct db {
 	PGconn *conn;
 	char dbname[128];
 	char app[64];
-	int was_down; /* to log the state change once */
+	int was_down;       /* to log the state change once */
+	unsigned long gen;  /* +1 at every new connection: prepared statements are per connection */
+};
+
+/* A statement prepared once per connection, on first use. */
+struct db_stmt {
+	const char *name; /* unique within the program */
+	const char *sql;
+	int nparams;
+	unsigned long gen; /* the connection it was prepared on; 0: none yet */
 };
 
 /* Prepare (without connecting) a handle for database dbname, using the
@@ -19,15 +28,21 @@ struct db {
 void db_init(struct db *db, const char *dbname, const char *app);
 
 /* Return a usable connection, connecting or reconnecting when needed;
- * NULL when the server cannot be reached (logged once per outage). */
+ * NULL when the server cannot be reached (logged once per outage).  Server
+ * notices are logged at debug level. */
 PGconn *db_conn(struct db *db);
 
 /* Run sql with n text parameters (NULL = SQL NULL).  When the connection
  * turns out to be broken before the statement could run and retry is
  * set, reconnect and run it once more: only for statements that are safe
- * to repeat.  Returns the result (caller PQclear()s; never NULL: a
+ * to repeat, and never on a connection with session state (LISTEN, SET,
+ * an open transaction), which a silent reconnect would lose.  Returns the result (caller PQclear()s; never NULL: a
  * connection failure comes back as a fatal-error result). */
 PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params, int retry);
+
+/* Like db_exec for a prepared statement: prepares st on the current
+ * connection the first time, then executes it (one round trip). */
+PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *params, int retry);
 
 /* 1 when res (or the connection) shows the database unavailable: no
  * connection, SQLSTATE class 08, 57P01-57P03, or a read-only standby.

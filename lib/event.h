@@ -37,4 +37,47 @@ struct json_object *event_envelope_new(const char *event_id, const char *event_t
 				       struct json_object *changed_fields,
 				       const struct event_user *user);
 
+/* ---- reading: the consumer's side ---- */
+
+enum event_kind { EVENT_CREATED, EVENT_UPDATED, EVENT_DELETED };
+
+/* Largest message body the consumer accepts. */
+#define EVENT_BODY_MAX 65536
+
+/* A validated event.  The strings point into root, which owns them: they
+ * live until event_in_release().  user is filled for UserCreated and
+ * UserUpdated (full state); for UserDeleted has_data is 0. */
+struct event_in {
+	struct json_object *root;
+	enum event_kind kind;
+	const char *event_id;
+	const char *event_type;
+	const char *user_id;
+	long long version;
+	const char *occurred_at;
+	int has_data;
+	struct event_user user;
+};
+
+/* Why a message is poison: reason is a fixed code (invalid_json,
+ * not_an_object, too_large, missing_field, invalid_field, unknown_type,
+ * unsupported_schema); detail names the field, never its value (a value
+ * may be a password hash). */
+struct event_error {
+	const char *reason;
+	char detail[128];
+};
+
+/* Parse and validate a message body of len bytes (no NUL needed).  0 with
+ * ev filled (release it with event_in_release()), or -1 with err filled
+ * and nothing to release. */
+int event_parse(struct event_in *ev, const char *body, size_t len, struct event_error *err);
+
+/* Drop the parsed document; ev's strings are gone afterwards. */
+void event_in_release(struct event_in *ev);
+
+/* 1 when s is an RFC 3339 date-time with a real calendar date
+ * ("2026-11-23T10:00:00.123Z", "...+02:00"), else 0. */
+int event_time_valid(const char *s);
+
 #endif

@@ -1,0 +1,566 @@
+/* magenta-consumer: applies the user events of RabbitMQ to
+ * MagentaAuthentication.
+ *
+ * Declares the topology (docs/events.md), consumes with manual acks and a
+ * prefetch window, and applies the messages at hand in one transaction:
+ * one apply_user_event() call per event, pipelined into a single round
+ * trip.  Messages are acknowledged only after the COMMIT.
+ *   poison (not JSON, unknown type, schema violation): basic.reject without
+ *     requeue, at once: the broker dead-letters it, the rest flows on;
+ *   database unavailable, serialization failure, missing schema: nothing is
+ *     acked or rejected; the batch is retried with backoff until it commits
+ *     (never dead-lettered for it);
+ *   an error caused by one message's data: the batch is retried one event
+ *     per transaction, and only the culprit is nacked with requeue, so the
+ *     queue's delivery limit dead-letters it if it keeps failing. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "mq.h"
+#include "backoff.h"
+#include "conf.h"
+#include "daemon.h"
+#include "db.h"
+#include "event.h"
+#include "log.h"
+
+#define CHUNK_MAX 500		       /* events per transaction (pipeline depth) */
+#define PARKED_SWEEP_MS (30 * 1000)    /* retry parked events this often */
+#define STOP_GRACE_MS 3000	       /* SIGTERM: time to finish the batch in flight */
+
+/* One message held: received, maybe parsed, not yet settled. */
+struct item {
+	struct mq_msg m;
+	struct event_in ev;
+	int parsed;
+	char outcome[16];
+};
+
+struct consumer {
+	struct db db;
+	struct mq mq;
+	struct backoff dbbo; /* reconnect / retry pacing for PostgreSQL */
+	int ready;	     /* topology declared and consuming on this connection */
+	int failing;	     /* a non-connection database failure is being retried */
+	struct item *items;  /* held messages in delivery order */
+	size_t n, cap;
+	uint64_t next_sweep_ms;
+	size_t chunk; /* events per transaction: half the prefetch window */
+	unsigned long applied, other, poison;
+};
+
+enum apply_rc { APPLY_OK, APPLY_RETRY, APPLY_DATA };
+
+/* One event, decided and applied by sql/auth/003_apply_user_event.sql. */
+static const char sql_apply[] = "SELECT apply_user_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+				" $11, $12, $13, $14)";
+
+static const char sql_rejected[] =
+	"INSERT INTO rejected_messages (body_sha256, message_id, reason, detail)"
+	" VALUES ($1, $2, $3, $4)"
+	" ON CONFLICT (body_sha256) DO UPDATE SET reason = EXCLUDED.reason,"
+	" detail = EXCLUDED.detail, rejected_at = clock_timestamp(),"
+	" rejections = rejected_messages.rejections + 1";
+
+/* Free one item's memory. */
+static void item_release(struct item *it)
+{
+	if (it->parsed)
+		event_in_release(&it->ev);
+	mq_msg_release(&it->m);
+	memset(it, 0, sizeof(*it));
+}
+
+/* Forget every held message (their delivery tags died with the channel:
+ * the broker delivers them again). */
+static void items_drop(struct consumer *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		item_release(&c->items[i]);
+	c->n = 0;
+}
+
+/* Free and remove settled items (m.tag == 0), keeping the order. */
+static void items_compact(struct consumer *c)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->items[i].m.tag != 0)
+			c->items[o++] = c->items[i];
+		else
+			item_release(&c->items[i]);
+	}
+	c->n = o;
+}
+
+/* Room for one more item; NULL when out of memory. */
+static struct item *items_push(struct consumer *c)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 128;
+		struct item *p = realloc(c->items, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		c->items = p;
+		c->cap = cap;
+	}
+	memset(&c->items[c->n], 0, sizeof(c->items[0]));
+	return &c->items[c->n];
+}
+
+/* Sleep up to ms, waking early on a signal. */
+static void nap(long ms)
+{
+	if (ms > 0)
+		poll(NULL, 0, (int)ms);
+}
+
+/* RabbitMQ connected with the topology declared and the consumer started. */
+static int consumer_mq(struct consumer *c)
+{
+	if (!mq_connected(&c->mq))
+		c->ready = 0;
+	if (c->ready)
+		return 0;
+	items_drop(c);
+	if (mq_connect(&c->mq) != 0 || mq_declare_topology(&c->mq) != 0 ||
+	    mq_consume(&c->mq, conf_str(CONF_QUEUE), (int)conf_int(CONF_PREFETCH)) != 0)
+		return -1;
+	c->ready = 1;
+	log_info("event=consuming queue=%s type=%s prefetch=%ld", conf_str(CONF_QUEUE),
+		 conf_str(CONF_QUEUE_TYPE), conf_int(CONF_PREFETCH));
+	return 0;
+}
+
+/* PostgreSQL, or NULL while it is unreachable (retried with backoff). */
+static PGconn *consumer_db(struct consumer *c)
+{
+	int fresh = !c->db.conn || PQstatus(c->db.conn) != CONNECTION_OK;
+	PGconn *pg;
+	PGresult *res;
+
+	if (fresh && !backoff_due(&c->dbbo))
+		return NULL;
+	pg = db_conn(&c->db);
+	if (!pg) {
+		backoff_fail(&c->dbbo);
+		return NULL;
+	}
+	if (fresh) {
+		/* a message is acked after COMMIT returns: that commit must be
+		 * durable whatever the server's default says; and a server that
+		 * hangs (not down) must not hang the consumer: a cancelled
+		 * statement is retried like any transient failure */
+		res = PQexec(pg, "SET synchronous_commit = on; SET statement_timeout = '30s'");
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			/* parsed and planned once per connection */
+			res = PQprepare(pg, "apply", sql_apply, 14, NULL);
+		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			/* e.g. migrations not applied yet: logged once, retried */
+			if (!db_unavailable(&c->db, res) && !c->failing) {
+				db_log_error("prepare", res);
+				c->failing = 1;
+			}
+			PQclear(res);
+			db_close(&c->db);
+			backoff_fail(&c->dbbo);
+			return NULL;
+		}
+		PQclear(res);
+	}
+	return pg;
+}
+
+/* Receive: wait up to wait_ms for one delivery, then take whatever else
+ * is already there.  0, or -1 when the connection was lost. */
+static int consumer_collect(struct consumer *c, long wait_ms)
+{
+	for (int got = 0; got < CHUNK_MAX; got++) {
+		struct item *it = items_push(c);
+		int r;
+
+		if (!it) {
+			log_error("event=out_of_memory held=%zu", c->n);
+			return 0;
+		}
+		r = mq_next(&c->mq, &it->m, got == 0 ? (int)wait_ms : 0);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		c->n++;
+	}
+	return 0;
+}
+
+/* Hex SHA-256 of a body. */
+static void body_sha256(const struct mq_msg *m, char out[65])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)m->body, m->len);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+/* A poison message: note why (best effort), log, reject to the DLQ. */
+static void consumer_poison(struct consumer *c, struct item *it, const struct event_error *e)
+{
+	char sha[65], q1[160], q2[160], q3[300];
+
+	body_sha256(&it->m, sha);
+	if (c->db.conn && PQstatus(c->db.conn) == CONNECTION_OK) {
+		const char *p[] = { sha, it->m.message_id[0] ? it->m.message_id : NULL, e->reason,
+				    e->detail[0] ? e->detail : NULL };
+		PGresult *res = db_exec(&c->db, sql_rejected, 4, p, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !db_unavailable(&c->db, res))
+			db_log_error("record_rejected", res);
+		PQclear(res);
+	}
+	log_warnx("event=poison_rejected message_id=%s routing_key=%s reason=%s detail=%s "
+		  "body_sha256=%s",
+		  log_q(q1, sizeof(q1), it->m.message_id), log_q(q3, sizeof(q3), it->m.routing_key),
+		  e->reason,
+		  log_q(q2, sizeof(q2), e->detail), sha);
+	c->poison++;
+	if (mq_reject(&c->mq, it->m.tag, 0) == 0)
+		it->m.tag = 0; /* settled */
+}
+
+/* The parameters of apply_user_event for one event. */
+static void apply_params(const struct event_in *ev, char version[24], const char *p[14])
+{
+	const struct event_user *u = &ev->user;
+
+	snprintf(version, 24, "%lld", ev->version);
+	p[0] = ev->event_id;
+	p[1] = ev->event_type;
+	p[2] = ev->user_id;
+	p[3] = version;
+	p[4] = ev->occurred_at;
+	p[5] = ev->has_data ? u->username : NULL;
+	p[6] = ev->has_data ? u->email : NULL;
+	p[7] = ev->has_data ? u->password_hash : NULL;
+	p[8] = ev->has_data ? u->security_stamp : NULL;
+	p[9] = ev->has_data ? (u->email_confirmed ? "t" : "f") : NULL;
+	p[10] = ev->has_data ? (u->lockout_enabled ? "t" : "f") : NULL;
+	p[11] = ev->has_data ? u->lockout_end : NULL;
+	p[12] = ev->has_data ? u->created_at : NULL;
+	p[13] = ev->has_data ? u->updated_at : NULL;
+}
+
+/* Is a failed result caused by the message's data (22xxx data exception,
+ * 23xxx integrity other than a unique race, P0xxx raised)?  Everything
+ * else is the system's state: retry later, never blame the message. */
+static int data_error(struct db *db, const PGresult *res)
+{
+	const char *st = db_sqlstate(res);
+
+	if (db_unavailable(db, res))
+		return 0;
+	if (strcmp(st, "23505") == 0)
+		return 0; /* two consumers inserting the same user: retry */
+	return strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0 || strncmp(st, "P0", 2) == 0;
+}
+
+/* Apply k events in one transaction, pipelined.  APPLY_OK with every
+ * its[i]->outcome set; APPLY_RETRY for a transient failure (logged);
+ * APPLY_DATA when one event's data made it fail. */
+static enum apply_rc apply_chunk(struct consumer *c, PGconn *pg, struct item **its, size_t k)
+{
+	enum apply_rc rc = APPLY_RETRY;
+	PGresult *err = NULL, *res;
+	int broken = 0;
+
+	if (PQenterPipelineMode(pg) != 1)
+		return APPLY_RETRY;
+	if (PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1)
+		broken = 1;
+	for (size_t i = 0; i < k && !broken; i++) {
+		char version[24];
+		const char *p[14];
+
+		apply_params(&its[i]->ev, version, p);
+		if (PQsendQueryPrepared(pg, "apply", 14, p, NULL, NULL, 0) != 1)
+			broken = 1;
+	}
+	if (!broken && (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+			PQpipelineSync(pg) != 1))
+		broken = 1;
+
+	/* results: BEGIN, k calls, COMMIT, each followed by NULL; then the sync */
+	for (size_t q = 0; q < k + 2 && !broken; q++) {
+		res = PQgetResult(pg);
+		if (!res) {
+			broken = 1;
+			break;
+		}
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && !err) {
+			err = res;
+		} else {
+			if (q >= 1 && q <= k && PQresultStatus(res) == PGRES_TUPLES_OK &&
+			    PQntuples(res) == 1)
+				snprintf(its[q - 1]->outcome, sizeof(its[q - 1]->outcome), "%s",
+					 PQgetvalue(res, 0, 0));
+			PQclear(res);
+		}
+		while ((res = PQgetResult(pg)) != NULL) /* the end-of-query NULL */
+			PQclear(res);
+		if (PQstatus(pg) != CONNECTION_OK)
+			broken = 1;
+	}
+	if (!broken) {
+		res = PQgetResult(pg);
+		if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			broken = 1;
+		PQclear(res);
+	}
+	if (broken || PQexitPipelineMode(pg) != 1) {
+		/* the connection is in an unknown state: start a fresh one */
+		if (!err || !db_unavailable(&c->db, err))
+			log_warnx("event=pipeline_broken msg=\"reconnecting to PostgreSQL\"");
+		db_close(&c->db);
+		rc = APPLY_RETRY;
+		goto out;
+	}
+	if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+		res = PQexec(pg, "ROLLBACK");
+		PQclear(res);
+	}
+	if (!err) {
+		rc = APPLY_OK;
+		goto out;
+	}
+	if (data_error(&c->db, err)) {
+		rc = APPLY_DATA;
+		goto out;
+	}
+	if (!db_unavailable(&c->db, err) && !c->failing) {
+		db_log_error("apply", err);
+		c->failing = 1;
+	}
+	rc = APPLY_RETRY;
+out:
+	PQclear(err);
+	return rc;
+}
+
+/* Log the result of one applied event. */
+static void log_outcome(struct consumer *c, const struct item *it)
+{
+	const struct event_in *ev = &it->ev;
+
+	if (strcmp(it->outcome, "applied") == 0) {
+		c->applied++;
+		log_debug("event=event_applied event_id=%s type=%s user=%s version=%lld",
+			  ev->event_id, ev->event_type, ev->user_id, ev->version);
+		return;
+	}
+	c->other++;
+	log_info("event=event_%s event_id=%s type=%s user=%s version=%lld redelivered=%d",
+		 it->outcome, ev->event_id, ev->event_type, ev->user_id, ev->version,
+		 it->m.redelivered);
+}
+
+/* The data of one event broke its transaction: apply the chunk one event
+ * at a time; only the culprit is nacked (requeued; the delivery limit
+ * dead-letters it if it never succeeds).  -1 on a transient failure. */
+static int apply_isolated(struct consumer *c, PGconn *pg, struct item **its, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		enum apply_rc rc = apply_chunk(c, pg, &its[i], 1);
+
+		if (rc == APPLY_RETRY)
+			return -1;
+		if (rc == APPLY_DATA) {
+			log_error("event=event_failed event_id=%s type=%s user=%s "
+				  "msg=\"its data breaks the transaction: requeued\"",
+				  its[i]->ev.event_id, its[i]->ev.event_type, its[i]->ev.user_id);
+			if (mq_nack_requeue(&c->mq, its[i]->m.tag) != 0)
+				return -1;
+		} else {
+			log_outcome(c, its[i]);
+			if (mq_ack(&c->mq, its[i]->m.tag, 0) != 0)
+				return -1;
+		}
+		its[i]->m.tag = 0;
+	}
+	return 0;
+}
+
+/* Settle what is held: reject poison, apply the rest in transactions,
+ * ack after each commit.  On a transient failure the rest stays held
+ * and the database backoff decides when to try again. */
+static void consumer_process(struct consumer *c)
+{
+	PGconn *pg;
+	struct item *chunk[CHUNK_MAX];
+	size_t i = 0;
+
+	/* poison needs no database: it goes to the DLQ at once */
+	for (size_t j = 0; j < c->n; j++) {
+		struct item *it = &c->items[j];
+		struct event_error e;
+
+		if (it->parsed || it->m.tag == 0)
+			continue;
+		if (event_parse(&it->ev, it->m.body, it->m.len, &e) != 0)
+			consumer_poison(c, it, &e);
+		else
+			it->parsed = 1;
+	}
+	items_compact(c);
+	if (c->n == 0 || !backoff_due(&c->dbbo) || !(pg = consumer_db(c)))
+		return;
+
+	while (i < c->n && mq_connected(&c->mq)) {
+		size_t k = 0;
+		enum apply_rc rc;
+
+		while (i + k < c->n && k < c->chunk) {
+			chunk[k] = &c->items[i + k];
+			k++;
+		}
+		uint64_t t0 = now_ms();
+		rc = apply_chunk(c, pg, chunk, k);
+		log_debug("event=chunk events=%zu rc=%d ms=%lu", k, (int)rc,
+			  (unsigned long)(now_ms() - t0));
+		if (rc == APPLY_RETRY) {
+			backoff_fail(&c->dbbo);
+			break;
+		}
+		if (rc == APPLY_DATA) {
+			if (apply_isolated(c, pg, chunk, k) != 0) {
+				backoff_fail(&c->dbbo);
+				break;
+			}
+		} else {
+			/* every lower tag is settled already: one multiple ack */
+			for (size_t j = 0; j < k; j++)
+				log_outcome(c, chunk[j]);
+			if (mq_ack(&c->mq, chunk[k - 1]->m.tag, 1) != 0)
+				break;
+			for (size_t j = 0; j < k; j++)
+				chunk[j]->m.tag = 0;
+		}
+		if (c->failing) {
+			log_info("event=apply_recovered");
+			c->failing = 0;
+		}
+		backoff_reset(&c->dbbo);
+		i += k;
+	}
+	items_compact(c);
+}
+
+/* Retry parked events now and then (a safety net; see apply_user_event). */
+static void consumer_sweep(struct consumer *c)
+{
+	PGconn *pg;
+	PGresult *res;
+
+	if (now_ms() < c->next_sweep_ms)
+		return;
+	c->next_sweep_ms = now_ms() + PARKED_SWEEP_MS;
+	pg = consumer_db(c);
+	if (!pg)
+		return;
+	res = db_exec(&c->db, "SELECT retry_parked_events()", 0, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		if (n > 0)
+			log_info("event=parked_resolved events=%ld", n);
+	} else if (!db_unavailable(&c->db, res)) {
+		db_log_error("retry_parked", res);
+	}
+	PQclear(res);
+}
+
+/* The main loop, then the batch in flight at SIGTERM. */
+static void consumer_run(struct consumer *c)
+{
+	uint64_t deadline;
+
+	while (!daemon_stop) {
+		long wait;
+
+		daemon_check_hup();
+		if (consumer_mq(c) != 0) {
+			long ms = backoff_remaining(&c->mq.bo);
+			nap(ms < 1000 ? ms : 1000);
+			continue;
+		}
+		/* at most 1 s: librabbitmq's waits do not end on a signal */
+		wait = c->n == 0 ? 1000 : backoff_remaining(&c->dbbo);
+		if (wait > 1000)
+			wait = 1000;
+		if (consumer_collect(c, wait) != 0) {
+			items_drop(c);
+			continue;
+		}
+		if (c->n > 0 && (backoff_due(&c->dbbo) || !c->items[c->n - 1].parsed))
+			consumer_process(c);
+		else if (c->n == 0)
+			consumer_sweep(c);
+	}
+	deadline = now_ms() + STOP_GRACE_MS;
+	while (c->n > 0 && mq_connected(&c->mq) && now_ms() < deadline) {
+		if (backoff_due(&c->dbbo))
+			consumer_process(c);
+		else
+			nap(backoff_remaining(&c->dbbo) < 100 ? backoff_remaining(&c->dbbo) : 100);
+	}
+	if (c->n > 0)
+		log_warnx("event=stop_unfinished held=%zu msg=\"left unacknowledged: RabbitMQ "
+			  "delivers them again\"",
+			  c->n);
+	items_drop(c);
+}
+
+/* Options and configuration, then the loop until SIGTERM. */
+int main(int argc, char **argv)
+{
+	struct consumer c;
+	int rc;
+
+	rc = daemon_setup("magenta-consumer", "consumer",
+			  "applies the user events of RabbitMQ to MagentaAuthentication "
+			  "(docs/events.md)",
+			  argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (sodium_init() < 0) {
+		log_error("event=sodium_init_failed");
+		return 1;
+	}
+	memset(&c, 0, sizeof(c));
+	db_init(&c.db, conf_str(CONF_AUTH_DB), "magenta-consumer");
+	mq_init(&c.mq, "magenta-consumer");
+	backoff_init(&c.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
+	/* acking each half of the window as soon as it is committed lets the
+	 * broker deliver the next half while this one is applied */
+	c.chunk = (size_t)(conf_int(CONF_PREFETCH) + 1) / 2;
+	if (c.chunk > CHUNK_MAX)
+		c.chunk = CHUNK_MAX;
+	log_info("event=start pid=%ld config=\"%s\" queue=%s", (long)getpid(), conf_path(),
+		 conf_str(CONF_QUEUE));
+	consumer_run(&c);
+	mq_close(&c.mq, 1);
+	db_close(&c.db);
+	free(c.items);
+	log_info("event=stop pid=%ld applied=%lu other=%lu poison=%lu", (long)getpid(), c.applied,
+		 c.other, c.poison);
+	daemon_cleanup();
+	return 0;
+}

@@ -1,0 +1,232 @@
+/* status: the event pipeline at a glance (docs/events.md). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "conf.h"
+#include "db.h"
+#include "magentactl.h"
+#include "mq.h"
+
+static const char sql_outbox[] =
+	"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::numeric(12,3),"
+	" count(*) FILTER (WHERE attempts > 0)"
+	" FROM outbox WHERE published_at IS NULL";
+
+static const char sql_last[] =
+	"SELECT event_id, event_type, to_char(processed_at AT TIME ZONE 'UTC',"
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	" extract(epoch FROM now() - processed_at)::numeric(12,3)"
+	" FROM processed_events WHERE outcome = 'applied' ORDER BY processed_at DESC LIMIT 1";
+
+static const char sql_parked[] = "SELECT count(*) FROM parked_events";
+
+/* Note a component that could not be reached. */
+static void add_error(struct json_object *errors, const char *what, const char *msg)
+{
+	char line[400];
+
+	snprintf(line, sizeof(line), "%s: %s", what, msg);
+	json_object_array_add(errors, json_object_new_string(line));
+}
+
+/* The first line of a libpq message, without its newline. */
+static const char *first_line(const char *msg, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", msg && *msg ? msg : "unreachable");
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+/* Outbox backlog: rows not yet published. */
+static struct json_object *status_outbox(struct json_object *errors)
+{
+	struct db db;
+	PGresult *res;
+	struct json_object *o = NULL;
+	char buf[300];
+
+	db_init(&db, conf_str(CONF_USERS_DB), "magentactl");
+	res = db_exec(&db, sql_outbox, 0, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		o = json_object_new_object();
+		json_object_object_add(o, "backlog",
+				       json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
+		json_object_object_add(o, "oldestAgeSeconds",
+				       json_object_new_double(atof(PQgetvalue(res, 0, 1))));
+		json_object_object_add(o, "failing",
+				       json_object_new_int64(atoll(PQgetvalue(res, 0, 2))));
+	} else {
+		add_error(errors, conf_str(CONF_USERS_DB),
+			  first_line(db.conn ? PQerrorMessage(db.conn) : PQresultErrorMessage(res),
+				     buf, sizeof(buf)));
+	}
+	PQclear(res);
+	db_close(&db);
+	return o;
+}
+
+/* The consumer's side: the last event applied, parked events. */
+static struct json_object *status_consumer(struct json_object *errors)
+{
+	struct db db;
+	PGresult *res;
+	struct json_object *o = NULL;
+	char buf[300];
+
+	db_init(&db, conf_str(CONF_AUTH_DB), "magentactl");
+	res = db_exec(&db, sql_last, 0, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	o = json_object_new_object();
+	if (PQntuples(res) == 1) {
+		json_object_object_add(o, "lastEventId",
+				       json_object_new_string(PQgetvalue(res, 0, 0)));
+		json_object_object_add(o, "lastEventType",
+				       json_object_new_string(PQgetvalue(res, 0, 1)));
+		json_object_object_add(o, "lastAppliedAt",
+				       json_object_new_string(PQgetvalue(res, 0, 2)));
+		json_object_object_add(o, "lastAppliedAgeSeconds",
+				       json_object_new_double(atof(PQgetvalue(res, 0, 3))));
+	} else {
+		json_object_object_add(o, "lastEventId", NULL);
+	}
+	PQclear(res);
+	res = db_exec(&db, sql_parked, 0, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		json_object_put(o);
+		o = NULL;
+		goto fail;
+	}
+	json_object_object_add(o, "parked", json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
+	PQclear(res);
+	db_close(&db);
+	return o;
+fail:
+	add_error(errors, conf_str(CONF_AUTH_DB),
+		  first_line(db.conn ? PQerrorMessage(db.conn) : PQresultErrorMessage(res), buf,
+			     sizeof(buf)));
+	PQclear(res);
+	db_close(&db);
+	return o;
+}
+
+/* Message and consumer counts of one queue; NULL on failure. */
+static struct json_object *status_queue(struct mq *mq, const char *name, struct json_object *errors)
+{
+	uint32_t messages = 0, consumers = 0;
+	struct json_object *o;
+	int rc = mq_queue_stat(mq, name, &messages, &consumers);
+
+	if (rc < 0) {
+		add_error(errors, "rabbitmq", mq->err);
+		return NULL;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "exists", json_object_new_boolean(rc == 0));
+	json_object_object_add(o, "messages", json_object_new_int64(messages));
+	json_object_object_add(o, "consumers", json_object_new_int64(consumers));
+	return o;
+}
+
+/* A member as text, "-" when absent. */
+static const char *txt(struct json_object *o, const char *key, char *buf, size_t n)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return "-";
+	if (json_object_is_type(v, json_type_double))
+		snprintf(buf, n, "%.1f", json_object_get_double(v));
+	else
+		snprintf(buf, n, "%s", json_object_get_string(v));
+	return buf;
+}
+
+/* Print the human form. */
+static void status_print(struct json_object *all)
+{
+	struct json_object *ob, *q, *d, *c, *errors;
+	char a[128], b[128], e[128], f[128], g[128];
+
+	json_object_object_get_ex(all, "outbox", &ob);
+	json_object_object_get_ex(all, "queue", &q);
+	json_object_object_get_ex(all, "dlq", &d);
+	json_object_object_get_ex(all, "consumer", &c);
+	json_object_object_get_ex(all, "errors", &errors);
+	if (ob)
+		printf("outbox     %s unpublished, oldest %s s, %s failing (returned or nacked)\n",
+		       txt(ob, "backlog", a, sizeof(a)), txt(ob, "oldestAgeSeconds", b, sizeof(b)),
+		       txt(ob, "failing", e, sizeof(e)));
+	else
+		printf("outbox     unknown\n");
+	if (q)
+		printf("queue      %s: %s ready, %s consumers%s\n", txt(q, "name", a, sizeof(a)),
+		       txt(q, "messages", b, sizeof(b)), txt(q, "consumers", e, sizeof(e)),
+		       json_object_get_boolean(json_object_object_get(q, "exists"))
+			       ? ""
+			       : " (does not exist)");
+	else
+		printf("queue      unknown\n");
+	if (d)
+		printf("dlq        %s: %s dead letters%s\n", txt(d, "name", a, sizeof(a)),
+		       txt(d, "messages", b, sizeof(b)),
+		       json_object_get_boolean(json_object_object_get(d, "exists"))
+			       ? ""
+			       : " (does not exist)");
+	else
+		printf("dlq        unknown\n");
+	if (c)
+		printf("consumer   last applied %s %s at %s (%s s ago); %s parked\n",
+		       txt(c, "lastEventType", a, sizeof(a)), txt(c, "lastEventId", b, sizeof(b)),
+		       txt(c, "lastAppliedAt", e, sizeof(e)),
+		       txt(c, "lastAppliedAgeSeconds", f, sizeof(f)),
+		       txt(c, "parked", g, sizeof(g)));
+	else
+		printf("consumer   unknown\n");
+	for (size_t i = 0; errors && i < json_object_array_length(errors); i++)
+		printf("error      %s\n",
+		       json_object_get_string(json_object_array_get_idx(errors, i)));
+}
+
+/* status [--json] */
+int cmd_status(int argc, char **argv)
+{
+	struct json_object *all = json_object_new_object(), *errors = json_object_new_array();
+	struct mq mq;
+	char dlq[300];
+	int as_json = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			as_json = 1;
+		} else {
+			fprintf(stderr, "magentactl: status: unknown argument '%s'\n", argv[i]);
+			json_object_put(all);
+			json_object_put(errors);
+			return 2;
+		}
+	}
+	mq_init(&mq, "magentactl");
+	mq.quiet = 1;
+	mq_dlq_name(dlq, sizeof(dlq));
+	json_object_object_add(all, "outbox", status_outbox(errors));
+	json_object_object_add(all, "queue", status_queue(&mq, conf_str(CONF_QUEUE), errors));
+	json_object_object_add(all, "dlq",
+			       mq_connected(&mq) ? status_queue(&mq, dlq, errors) : NULL);
+	json_object_object_add(all, "consumer", status_consumer(errors));
+	mq_close(&mq, 1);
+	rc = json_object_array_length(errors) > 0 ? 1 : 0;
+	json_object_object_add(all, "errors", errors);
+	if (as_json)
+		printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN));
+	else
+		status_print(all);
+	json_object_put(all);
+	return rc;
+}

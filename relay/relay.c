@@ -1,0 +1,447 @@
+/* magenta-relay: publishes MagentaUsers.outbox to RabbitMQ.
+ *
+ * Wakes on NOTIFY magenta_outbox (sent by the registration transaction)
+ * and at least every relay_poll_ms; claims unpublished rows in id order
+ * with FOR UPDATE SKIP LOCKED (several relays may run), publishes them
+ * persistent and mandatory with publisher confirms, and marks a row
+ * published only after its ack with no basic.return.  A returned or nacked
+ * row stays unpublished, with attempts, last_error and a next_attempt_at
+ * that backs off.  A crash between publish and mark publishes the row
+ * again: the consumer drops the duplicate by event id. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "mq.h"
+#include "backoff.h"
+#include "conf.h"
+#include "daemon.h"
+#include "db.h"
+#include "log.h"
+
+#define APP_ID "magenta-relay"
+#define CONFIRM_TIMEOUT_MS 5000
+#define SWEEP_EVERY_MS (10 * 60 * 1000)
+#define SWEEP_CHUNK "10000"
+
+struct relay {
+	struct db db;
+	struct mq mq;
+	struct backoff dbbo;	/* reconnect pacing for PostgreSQL */
+	int listening;		/* LISTEN issued on the current connection */
+	int exchange_ok;	/* exchange declared on the current AMQP connection */
+	uint64_t next_sweep_ms; /* retention sweep due */
+	int refusing;		/* the broker returns or nacks rows: logged once */
+	unsigned long published;
+};
+
+/* Claim a batch: unpublished rows that are due, oldest first. */
+static const char sql_claim[] =
+	"SELECT id, event_id, event_type, routing_key, payload::text,"
+	" extract(epoch FROM created_at)::bigint, attempts"
+	" FROM outbox"
+	" WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+static const char sql_mark[] =
+	"UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1,"
+	" last_error = NULL, next_attempt_at = NULL WHERE id = ANY($1::bigint[])";
+
+static const char sql_failed[] =
+	"UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.err,"
+	" next_attempt_at = now() + f.delay_ms * interval '1 millisecond'"
+	" FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS f(id, err, delay_ms)"
+	" WHERE o.id = f.id";
+
+static const char sql_sweep[] =
+	"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+	" WHERE published_at < now() - $1::integer * interval '1 day'"
+	" ORDER BY published_at LIMIT " SWEEP_CHUNK ")";
+
+/* A growing text buffer for array literals. */
+struct buf {
+	char *s;
+	size_t len, cap;
+	int oom;
+};
+
+/* Append n bytes. */
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->cap ? b->cap * 2 : 256) + n;
+		char *p = realloc(b->s, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* Append a string. */
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Append s as a double-quoted array element. */
+static void buf_elem(struct buf *b, const char *s)
+{
+	buf_add(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_add(b, "\\", 1);
+		buf_add(b, s, 1);
+	}
+	buf_add(b, "\"", 1);
+}
+
+/* The PostgreSQL connection, (re)connected and listening; NULL while the
+ * database is unreachable (then retried with backoff). */
+static PGconn *relay_db(struct relay *r)
+{
+	PGconn *c;
+	PGresult *res;
+
+	if (!r->db.conn || PQstatus(r->db.conn) != CONNECTION_OK) {
+		r->listening = 0;
+		if (!backoff_due(&r->dbbo))
+			return NULL;
+	}
+	c = db_conn(&r->db);
+	if (!c) {
+		backoff_fail(&r->dbbo);
+		return NULL;
+	}
+	backoff_reset(&r->dbbo);
+	if (!r->listening) {
+		res = PQexec(c, "LISTEN magenta_outbox");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_log_error("listen", res);
+			PQclear(res);
+			db_close(&r->db);
+			backoff_fail(&r->dbbo);
+			return NULL;
+		}
+		PQclear(res);
+		r->listening = 1;
+	}
+	return c;
+}
+
+/* The AMQP connection with the exchange declared, or -1. */
+static int relay_mq(struct relay *r)
+{
+	if (!mq_connected(&r->mq))
+		r->exchange_ok = 0;
+	if (mq_connect(&r->mq) != 0)
+		return -1;
+	if (!r->exchange_ok) {
+		if (mq_declare_exchange(&r->mq) != 0)
+			return -1;
+		r->exchange_ok = 1;
+	}
+	return 0;
+}
+
+/* Run a statement without rows; 0 ok, -1 (logged unless the database is
+ * simply down). */
+static int relay_exec(struct relay *r, const char *what, const char *sql, int n,
+		      const char *const *p)
+{
+	PGresult *res = db_exec(&r->db, sql, n, p, 0);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok && !db_unavailable(&r->db, res))
+		db_log_error(what, res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Give up on the current transaction. */
+static void relay_rollback(struct relay *r)
+{
+	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK &&
+	    PQtransactionStatus(r->db.conn) != PQTRANS_IDLE) {
+		PGresult *res = PQexec(r->db.conn, "ROLLBACK");
+		PQclear(res);
+	}
+}
+
+/* Publish one batch.  Returns the rows claimed (0: nothing due), or -1
+ * when PostgreSQL or RabbitMQ failed. */
+static int relay_batch(struct relay *r)
+{
+	char limit[16];
+	const char *p[1] = { limit };
+	PGresult *res = NULL;
+	struct mq_out *out = NULL;
+	struct buf ok_ids = { 0 }, bad_ids = { 0 }, bad_errs = { 0 }, bad_delays = { 0 };
+	int n = 0, rc = -1, nok = 0, nbad = 0, pub_rc;
+	char first_err[96] = "";
+
+	snprintf(limit, sizeof(limit), "%ld", conf_int(CONF_RELAY_BATCH));
+	if (relay_exec(r, "begin", "BEGIN", 0, NULL) != 0)
+		return -1;
+	res = db_exec(&r->db, sql_claim, 1, p, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!db_unavailable(&r->db, res))
+			db_log_error("claim", res);
+		goto out;
+	}
+	n = PQntuples(res);
+	if (n == 0) {
+		rc = relay_exec(r, "commit", "COMMIT", 0, NULL) == 0 ? 0 : -1;
+		goto out;
+	}
+	out = calloc((size_t)n, sizeof(*out));
+	if (!out)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		out[i].message_id = PQgetvalue(res, i, 1);
+		out[i].type = PQgetvalue(res, i, 2);
+		out[i].routing_key = PQgetvalue(res, i, 3);
+		out[i].body = PQgetvalue(res, i, 4);
+		out[i].body_len = (size_t)PQgetlength(res, i, 4);
+		out[i].timestamp = strtoull(PQgetvalue(res, i, 5), NULL, 10);
+	}
+	pub_rc = mq_publish_confirmed(&r->mq, conf_str(CONF_EXCHANGE), APP_ID, out, (size_t)n,
+				      CONFIRM_TIMEOUT_MS);
+
+	buf_str(&ok_ids, "{");
+	buf_str(&bad_ids, "{");
+	buf_str(&bad_errs, "{");
+	buf_str(&bad_delays, "{");
+	for (int i = 0; i < n; i++) {
+		const char *id = PQgetvalue(res, i, 0);
+		long attempts = strtol(PQgetvalue(res, i, 6), NULL, 10);
+		char delay[32], q[128];
+		const char *err;
+
+		if (out[i].outcome == MQ_ACKED) {
+			buf_str(&ok_ids, nok++ ? "," : "");
+			buf_str(&ok_ids, id);
+			continue;
+		}
+		if (out[i].outcome == MQ_PENDING) {
+			/* fate unknown (connection lost): try again as soon as
+			 * RabbitMQ is back; a duplicate is harmless */
+			err = "connection lost before the broker confirmed";
+			snprintf(delay, sizeof(delay), "0");
+		} else {
+			err = out[i].reason;
+			snprintf(delay, sizeof(delay), "%ld",
+				 backoff_delay(conf_int(CONF_RELAY_POLL_MS),
+					       conf_int(CONF_RELAY_RETRY_MAX_MS),
+					       (unsigned)(attempts < 30 ? attempts : 30),
+					       randombytes_random()));
+			if (!first_err[0])
+				snprintf(first_err, sizeof(first_err), "%s", err);
+			log_debug("event=publish_refused event_id=%s attempts=%ld reason=%s "
+				  "retry_in_ms=%s",
+				  out[i].message_id, attempts + 1, log_q(q, sizeof(q), err), delay);
+		}
+		buf_str(&bad_ids, nbad ? "," : "");
+		buf_str(&bad_errs, nbad ? "," : "");
+		buf_str(&bad_delays, nbad ? "," : "");
+		nbad++;
+		buf_str(&bad_ids, id);
+		buf_elem(&bad_errs, err);
+		buf_str(&bad_delays, delay);
+	}
+	buf_str(&ok_ids, "}");
+	buf_str(&bad_ids, "}");
+	buf_str(&bad_errs, "}");
+	buf_str(&bad_delays, "}");
+	if (ok_ids.oom || bad_ids.oom || bad_errs.oom || bad_delays.oom) {
+		log_error("event=out_of_memory");
+		goto out;
+	}
+	if (nok) {
+		const char *mp[] = { ok_ids.s };
+		if (relay_exec(r, "mark_published", sql_mark, 1, mp) != 0)
+			goto unmarked;
+	}
+	if (nbad) {
+		const char *fp[] = { bad_ids.s, bad_errs.s, bad_delays.s };
+		if (relay_exec(r, "mark_failed", sql_failed, 3, fp) != 0)
+			goto unmarked;
+	}
+	if (relay_exec(r, "commit", "COMMIT", 0, NULL) != 0)
+		goto unmarked;
+	r->published += (unsigned long)nok;
+	/* refusals are a state: logged when they start and when they end */
+	if (first_err[0] && !r->refusing) {
+		char q[128];
+		log_warnx("event=publish_refused rows=%d reason=%s msg=\"rows stay unpublished and "
+			  "are retried with backoff\"",
+			  nbad, log_q(q, sizeof(q), first_err));
+		r->refusing = 1;
+	} else if (!first_err[0] && nok && r->refusing) {
+		log_info("event=publish_recovered");
+		r->refusing = 0;
+	}
+	log_debug("event=batch rows=%d published=%d refused=%d", n, nok, nbad);
+	rc = pub_rc == 0 ? n : -1;
+	goto out;
+unmarked:
+	if (nok)
+		log_warnx("event=mark_failed published=%d msg=\"published but not marked: "
+			  "they will be published again (the consumer drops duplicates)\"",
+			  nok);
+out:
+	if (rc < 0)
+		relay_rollback(r);
+	free(out);
+	free(ok_ids.s);
+	free(bad_ids.s);
+	free(bad_errs.s);
+	free(bad_delays.s);
+	PQclear(res);
+	return rc;
+}
+
+/* Delete published rows older than the retention period, one chunk. */
+static void relay_sweep(struct relay *r)
+{
+	char days[16];
+	const char *p[] = { days };
+	PGresult *res;
+	long deleted;
+
+	snprintf(days, sizeof(days), "%ld", conf_int(CONF_OUTBOX_RETENTION_DAYS));
+	res = db_exec(&r->db, sql_sweep, 1, p, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (!db_unavailable(&r->db, res))
+			db_log_error("retention", res);
+		PQclear(res);
+		return; /* tried again at the next poll */
+	}
+	deleted = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if (deleted > 0)
+		log_info("event=outbox_pruned rows=%ld retention_days=%s", deleted, days);
+	/* a full chunk: more may be due, go on at the next poll */
+	if (deleted < atol(SWEEP_CHUNK))
+		r->next_sweep_ms = now_ms() + SWEEP_EVERY_MS;
+}
+
+/* Drain pending notifications; 1 if any arrived. */
+static int relay_notified(struct relay *r)
+{
+	PGnotify *nt;
+	int any = 0;
+
+	if (!r->db.conn || PQconsumeInput(r->db.conn) == 0)
+		return 0;
+	while ((nt = PQnotifies(r->db.conn)) != NULL) {
+		any = 1;
+		PQfreemem(nt);
+	}
+	return any;
+}
+
+/* Sleep until a notification, AMQP traffic, a signal or timeout_ms. */
+static void relay_wait(struct relay *r, long timeout_ms)
+{
+	struct pollfd fds[2];
+	int nfds = 0, pg = -1;
+
+	if (relay_notified(r))
+		return;
+	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK && r->listening) {
+		pg = nfds;
+		fds[nfds].fd = PQsocket(r->db.conn);
+		fds[nfds++].events = POLLIN;
+	}
+	if (mq_connected(&r->mq)) {
+		fds[nfds].fd = mq_fd(&r->mq);
+		fds[nfds++].events = POLLIN;
+	}
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	if (poll(fds, (nfds_t)nfds, (int)timeout_ms) < 0 && errno != EINTR)
+		log_warn("event=poll_failed");
+	if (pg >= 0 && (fds[pg].revents & (POLLIN | POLLHUP | POLLERR)))
+		relay_notified(r);
+}
+
+/* The main loop. */
+static void relay_run(struct relay *r)
+{
+	long poll_ms = conf_int(CONF_RELAY_POLL_MS);
+
+	while (!daemon_stop) {
+		int pg_ok, mq_ok, n = -1;
+		long wait = poll_ms;
+
+		daemon_check_hup();
+		mq_ok = relay_mq(r) == 0;
+		pg_ok = relay_db(r) != NULL;
+		/* while the broker blocks publishers (resource alarm), publishing
+		 * would only time out: wait for connection.unblocked */
+		if (mq_ok && pg_ok && !r->mq.blocked) {
+			n = relay_batch(r);
+			if (n >= conf_int(CONF_RELAY_BATCH))
+				continue; /* a full batch: more is waiting */
+		}
+		if (pg_ok && now_ms() >= r->next_sweep_ms)
+			relay_sweep(r);
+		if (mq_connected(&r->mq))
+			mq_service(&r->mq, 0); /* heartbeats, broker notices */
+		if (daemon_stop)
+			break;
+		if (!mq_connected(&r->mq) && backoff_remaining(&r->mq.bo) < wait)
+			wait = backoff_remaining(&r->mq.bo);
+		if (!pg_ok && backoff_remaining(&r->dbbo) < wait)
+			wait = backoff_remaining(&r->dbbo);
+		if (n < 0 && mq_ok && pg_ok && wait > 100)
+			wait = 100; /* a failed batch: look again soon */
+		relay_wait(r, wait);
+	}
+}
+
+/* Options and configuration, then the loop until SIGTERM. */
+int main(int argc, char **argv)
+{
+	struct relay r;
+	int rc;
+
+	rc = daemon_setup("magenta-relay", "relay",
+			  "publishes the MagentaUsers outbox to RabbitMQ (docs/events.md)", argc,
+			  argv);
+	if (rc >= 0)
+		return rc;
+	if (sodium_init() < 0) {
+		log_error("event=sodium_init_failed");
+		return 1;
+	}
+	memset(&r, 0, sizeof(r));
+	db_init(&r.db, conf_str(CONF_USERS_DB), "magenta-relay");
+	mq_init(&r.mq, "magenta-relay");
+	backoff_init(&r.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
+	log_info("event=start pid=%ld config=\"%s\" exchange=%s batch=%ld poll_ms=%ld",
+		 (long)getpid(), conf_path(), conf_str(CONF_EXCHANGE), conf_int(CONF_RELAY_BATCH),
+		 conf_int(CONF_RELAY_POLL_MS));
+	relay_run(&r);
+	mq_close(&r.mq, 1);
+	db_close(&r.db);
+	log_info("event=stop pid=%ld published=%lu", (long)getpid(), r.published);
+	daemon_cleanup();
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* auth-hello: the smallest libfcgi responder, the baseline that GET
+ * /api/auth/me and the JWKS are compared with in bench/auth.sh (same
+ * lighttpd, same number of processes).  It answers every request with a
+ * fixed JSON body and the headers our replies carry. */
+#include "config.h"
+
+#include <string.h>
+
+#include <fcgiapp.h>
+
+/* Answer every request alike until the web server stops us. */
+int main(void)
+{
+	static const char reply[] = "Status: 200 OK\r\n"
+				    "Content-Type: application/json\r\n"
+				    "Cache-Control: no-store\r\n"
+				    "X-Content-Type-Options: nosniff\r\n"
+				    "\r\n"
+				    "{\"hello\":\"world\"}";
+	FCGX_Request req;
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
+		return 1;
+	while (FCGX_Accept_r(&req) >= 0) {
+		FCGX_PutStr(reply, (int)strlen(reply), req.out);
+		FCGX_Finish_r(&req);
+	}
+	return 0;
+}

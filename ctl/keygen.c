@@ -1,0 +1,168 @@
+/* keygen: magentactl keygen, a new access token signing key; and
+ * magentactl hash-password, an argon2id hash for seeding test users. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "conf.h"
+#include "magentactl.h"
+#include "pwhash.h"
+#include "token.h"
+
+/* The first file of the ':'-separated jwt_keys into buf. */
+static const char *first_key_path(char *buf, size_t cap)
+{
+	const char *keys = conf_str(CONF_JWT_KEYS);
+
+	snprintf(buf, cap, "%.*s", (int)strcspn(keys, ":"), keys);
+	return buf;
+}
+
+/* Create the directory of path (one level, 0700) when it is missing. */
+static int make_parent(const char *path)
+{
+	char copy[1024], *dir;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	fprintf(stderr, "magentactl: keygen: cannot create '%s': %s\n", dir, strerror(errno));
+	return -1;
+}
+
+/* Write a new key to a temporary file beside out, then link it into
+ * place: out is never seen half-written, and an existing key is only
+ * replaced with --force. */
+static int write_key(const char *alg, const char *out, int force)
+{
+	char tmp[1100], err[512];
+	FILE *f;
+	int fd, rc = -1;
+
+	if (make_parent(out) != 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out);
+	fd = mkstemp(tmp); /* mode 0600 */
+	if (fd < 0) {
+		fprintf(stderr, "magentactl: keygen: cannot create '%s': %s\n", tmp,
+			strerror(errno));
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		goto out;
+	}
+	if (token_keygen_pem(alg, f, err, sizeof(err)) != 0) {
+		fprintf(stderr, "magentactl: keygen: %s\n", err);
+		fclose(f);
+		goto out;
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fprintf(stderr, "magentactl: keygen: cannot write '%s': %s\n", tmp,
+			strerror(errno));
+		fclose(f);
+		goto out;
+	}
+	fclose(f);
+	if (force ? rename(tmp, out) : link(tmp, out)) {
+		fprintf(stderr, "magentactl: keygen: cannot create '%s': %s%s\n", out,
+			strerror(errno), errno == EEXIST ? " (use --force to replace it)" : "");
+		goto out;
+	}
+	rc = 0;
+out:
+	unlink(tmp); /* after link(); after rename() it is already gone */
+	return rc;
+}
+
+/* keygen [--alg ES256|RS256] [--out FILE|-] [--force] */
+int cmd_keygen(int argc, char **argv)
+{
+	const char *alg = conf_str(CONF_JWT_ALG), *out = NULL;
+	char def[1024], err[512];
+	int force = 0;
+	struct token_ctx t;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--alg") == 0 && i + 1 < argc)
+			alg = argv[++i];
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else {
+			fprintf(stderr, "magentactl: keygen: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (strcmp(alg, "ES256") != 0 && strcmp(alg, "RS256") != 0) {
+		fprintf(stderr, "magentactl: keygen: --alg must be ES256 or RS256\n");
+		return 2;
+	}
+	if (!out)
+		out = first_key_path(def, sizeof(def));
+	if (strcmp(out, "-") == 0) {
+		if (token_keygen_pem(alg, stdout, err, sizeof(err)) != 0) {
+			fprintf(stderr, "magentactl: keygen: %s\n", err);
+			return 1;
+		}
+		return 0;
+	}
+	if (write_key(alg, out, force) != 0)
+		return 1;
+	/* load it back as magenta-auth will, and show its kid */
+	if (token_ctx_init(&t, out, alg, "-", "-", 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "magentactl: keygen: the new key does not load: %s\n", err);
+		return 1;
+	}
+	printf("wrote %s key %s (kid %s)\n", alg, out, token_key_kid(&t, 0));
+	token_ctx_release(&t);
+	return 0;
+}
+
+/* hash-password: read a password from standard input (one trailing
+ * newline removed) and print its argon2id hash with the configured cost. */
+int cmd_hash_password(int argc, char **argv)
+{
+	char pw[4097], hash[PWHASH_STRBYTES];
+	size_t n;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr,
+			"magentactl: hash-password takes no arguments (password on stdin)\n");
+		return 2;
+	}
+	n = fread(pw, 1, sizeof(pw) - 1, stdin);
+	if (ferror(stdin) || !feof(stdin)) {
+		fprintf(stderr,
+			"magentactl: hash-password: cannot read the password (at most %zu bytes)\n",
+			sizeof(pw) - 1);
+		return 1;
+	}
+	if (n > 0 && pw[n - 1] == '\n')
+		n--;
+	if (n > 0 && pw[n - 1] == '\r')
+		n--;
+	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
+			(size_t)conf_int(CONF_ARGON2_MEMLIMIT_KIB) * 1024) != 0 ||
+	    pwhash_hash(hash, pw, n) != 0) {
+		fprintf(stderr, "magentactl: hash-password: hashing failed\n");
+		sodium_memzero(pw, sizeof(pw));
+		return 1;
+	}
+	sodium_memzero(pw, sizeof(pw));
+	printf("%s\n", hash);
+	return 0;
+}

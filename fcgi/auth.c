@@ -1,0 +1,271 @@
+/* magenta-auth: the authentication FastCGI program. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "log.h"
+#include "service.h"
+#include "uuid7.h"
+
+struct auth auth;
+
+/* GET /api/auth/health: the process answers. */
+static void h_health(struct http_req *r)
+{
+	static const char body[] = "{\"status\":\"ok\",\"service\":\"auth\"}";
+
+	http_reply_text(r, 200, NULL, NULL, body, sizeof(body) - 1);
+}
+
+/* GET /api/auth/ready: the database answers too. */
+static void h_ready(struct http_req *r)
+{
+	struct json_object *o = json_object_new_object();
+	PGresult *res = db_exec(&auth.db, "SELECT 1", 0, NULL, 1);
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	char hdr[48];
+
+	PQclear(res);
+	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", conf_int(CONF_RETRY_AFTER));
+	json_object_object_add(o, "status", json_object_new_string(ok ? "ready" : "unavailable"));
+	json_object_object_add(o, "service", json_object_new_string("auth"));
+	json_object_object_add(o, "database", json_object_new_string(ok ? "up" : "down"));
+	json_object_object_add(o, "signingKey",
+			       json_object_new_string(token_key_kid(&auth.tok, 0)));
+	http_reply(r, ok ? 200 : 503, ok ? NULL : hdr, o);
+}
+
+static unsigned long conn_gen = 1; /* bumped for every new connection */
+static PGconn *gen_conn;
+static int gen_pid;
+
+/* Prepare (when this connection has not seen it) and run a statement. */
+PGresult *auth_exec(struct auth_stmt *st, const char *const *params, int retry)
+{
+	for (int attempt = 0;; attempt++) {
+		PGconn *c = db_conn(&auth.db);
+		PGresult *res;
+
+		if (!c)
+			return PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
+		if (c != gen_conn || PQbackendPID(c) != gen_pid) {
+			/* Our statements find rows by key: a generic plan is as good
+			 * as a custom one.  Without this PostgreSQL may judge custom
+			 * plans cheaper and plan again at every execution, which
+			 * costs several times the execution itself. */
+			PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
+			gen_conn = c;
+			gen_pid = PQbackendPID(c);
+			conn_gen++;
+		}
+		if (st->gen != conn_gen) {
+			res = PQprepare(c, st->name, st->sql, st->nparams, NULL);
+			if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+				PQclear(res);
+				st->gen = conn_gen;
+			} else if (PQstatus(c) == CONNECTION_BAD && retry && attempt == 0) {
+				PQclear(res);
+				continue;
+			} else {
+				return res;
+			}
+		}
+		res = PQexecPrepared(c, st->name, st->nparams, params, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_BAD &&
+		    retry && attempt == 0) {
+			/* the server went away since the last request: one fresh try */
+			PQclear(res);
+			continue;
+		}
+		return res;
+	}
+}
+
+/* Encode bytes as a bytea literal parameter. */
+void auth_bytea(char *out, const unsigned char *bin, size_t len)
+{
+	out[0] = '\\';
+	out[1] = 'x';
+	sodium_bin2hex(out + 2, 2 * len + 1, bin, len);
+}
+
+/* Decode a bytea value in PostgreSQL's hex output format. */
+int auth_bytea_get(unsigned char *out, size_t len, const char *text)
+{
+	size_t n = 0;
+	const char *end = NULL;
+
+	if (strncmp(text, "\\x", 2) != 0 || strlen(text + 2) != 2 * len)
+		return -1;
+	if (sodium_hex2bin(out, len, text + 2, 2 * len, NULL, &n, &end) != 0 || n != len)
+		return -1;
+	return 0;
+}
+
+/* 503 or 500 for a failed statement. */
+void auth_db_failed(struct http_req *r, const PGresult *res, const char *what)
+{
+	if (db_unavailable(&auth.db, res)) {
+		http_unavailable(r, conf_int(CONF_RETRY_AFTER));
+		return;
+	}
+	db_log_error(what, res);
+	http_error(r, 500, "internal_error", "Internal error.", NULL);
+}
+
+/* 401 for /me, /status and friends (RFC 6750 section 3). */
+void auth_reply_invalid_token(struct http_req *r, const char *message)
+{
+	struct json_object *errors = json_object_new_array(), *body = json_object_new_object();
+
+	http_errors_add(errors, NULL, "invalid_token", message);
+	json_object_object_add(body, "success", json_object_new_boolean(0));
+	json_object_object_add(body, "error", json_object_new_string("invalid_token"));
+	json_object_object_add(body, "message", json_object_new_string(message));
+	json_object_object_add(body, "errors", errors);
+	http_reply(r, 401,
+		   "WWW-Authenticate: Bearer realm=\"magenta\", error=\"invalid_token\"\r\n", body);
+}
+
+/* Authorization: Bearer, verified. */
+enum token_status auth_bearer(struct http_req *r, int check_time, struct token_claims *c,
+			      int *absent)
+{
+	const char *h = http_param(r, "HTTP_AUTHORIZATION");
+	enum token_status st;
+	size_t len;
+
+	*absent = 0;
+	memset(c, 0, sizeof(*c));
+	if (!h || !*h) {
+		*absent = 1;
+		return TOKEN_MALFORMED;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return TOKEN_MALFORMED;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	len = strlen(h);
+	while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+		len--;
+	st = token_verify(&auth.tok, h, len, time(NULL), check_time, c);
+	if (st == TOKEN_OK && (!uuid_valid(c->sub) || !uuid_valid(c->sid)))
+		st = TOKEN_BAD_CLAIMS;
+	return st;
+}
+
+/* A fresh access token and the pair as JSON. */
+void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char *sid,
+		       const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in)
+{
+	struct token_claims c;
+	struct json_object *o, *user;
+	char tok[TOKEN_MAX];
+	long long now = (long long)time(NULL);
+	int n;
+
+	memset(&c, 0, sizeof(c));
+	if (strlen(u->username) > TOKEN_USERNAME_MAX) {
+		log_error("event=token_sign_failed user=%s msg=\"username too long\"", u->id);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		return;
+	}
+	snprintf(c.sub, sizeof(c.sub), "%s", u->id);
+	snprintf(c.sid, sizeof(c.sid), "%s", sid);
+	snprintf(c.username, sizeof(c.username), "%s", u->username);
+	uuid7_new(c.jti);
+	c.iat = c.nbf = now;
+	c.exp = now + conf_int(CONF_ACCESS_TTL);
+	n = token_sign(&auth.tok, &c, tok, sizeof(tok));
+	if (n < 0) {
+		log_error("event=token_sign_failed user=%s", u->id);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "accessToken", json_object_new_string_len(tok, n));
+	json_object_object_add(o, "refreshToken", json_object_new_string(refresh));
+	json_object_object_add(o, "tokenType", json_object_new_string("Bearer"));
+	json_object_object_add(o, "expiresIn", json_object_new_int64(conf_int(CONF_ACCESS_TTL)));
+	json_object_object_add(o, "refreshExpiresIn", json_object_new_int64(refresh_expires_in));
+	user = json_object_new_object();
+	json_object_object_add(user, "id", json_object_new_string(u->id));
+	json_object_object_add(user, "username", json_object_new_string(u->username));
+	json_object_object_add(user, "email", json_object_new_string(u->email));
+	json_object_object_add(o, "user", user);
+	http_reply(r, 200, NULL, o);
+	sodium_memzero(tok, sizeof(tok));
+}
+
+static const struct http_route routes[] = {
+    {"POST", "/api/auth/login", h_login, 0},
+    {"POST", "/api/auth/refresh", h_refresh, 0},
+    {"POST", "/api/auth/logout", h_logout, 0},
+    {"GET", "/api/auth/me", h_me, 0},
+    {"GET", "/api/auth/status", h_status, 0},
+    {"GET", "/api/auth/health", h_health, 0},
+    {"GET", "/api/auth/ready", h_ready, 0},
+    {"GET", "/.well-known/jwks.json", h_jwks, 0},
+    {"GET", "/.well-known/openid-configuration", h_openid_configuration, 0},
+};
+
+/* Keys, hashing parameters, the dummy hash, proxies, database handle. */
+static int auth_init(char *err, size_t errlen)
+{
+	unsigned char rnd[32];
+
+	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
+			(size_t)conf_int(CONF_ARGON2_MEMLIMIT_KIB) * 1024) != 0) {
+		snprintf(err, errlen, "argon2 parameters refused by libsodium");
+		return -1;
+	}
+	/* unknown users are verified against this, so they take as long as
+	 * known ones; nobody knows its password */
+	randombytes_buf(rnd, sizeof(rnd));
+	if (pwhash_hash(auth.dummy_hash, (const char *)rnd, sizeof(rnd)) != 0) {
+		snprintf(err, errlen, "cannot make the dummy password hash (out of memory?)");
+		return -1;
+	}
+	sodium_memzero(rnd, sizeof(rnd));
+	if (token_ctx_init(&auth.tok, conf_str(CONF_JWT_KEYS), conf_str(CONF_JWT_ALG),
+			   conf_str(CONF_JWT_ISSUER), conf_str(CONF_JWT_AUDIENCE),
+			   conf_int(CONF_JWT_LEEWAY), err, errlen) != 0)
+		return -1;
+	auth.proxies = clientaddr_list_parse(conf_str(CONF_TRUSTED_PROXIES), err, errlen);
+	if (!auth.proxies) {
+		char sub[300];
+		snprintf(sub, sizeof(sub), "key 'trusted_proxies': %s", err);
+		snprintf(err, errlen, "%s", sub);
+		return -1;
+	}
+	if (auth_wellknown_init(err, errlen) != 0)
+		return -1;
+	db_init(&auth.db, conf_str(CONF_AUTH_DB), "magenta-auth");
+	for (size_t i = 0; i < auth.tok.nkeys; i++)
+		log_info("event=key kid=%s alg=%s%s", token_key_kid(&auth.tok, i),
+			 token_key_alg(&auth.tok, i), i == 0 ? " signing=1" : "");
+	return 0;
+}
+
+/* Serve the authentication routes until told to stop. */
+int main(int argc, char **argv)
+{
+	static const struct service svc = {"auth", routes, sizeof(routes) / sizeof(routes[0]),
+					   auth_init};
+	int rc = service_main(&svc, argc, argv);
+
+	db_close(&auth.db);
+	token_ctx_release(&auth.tok);
+	clientaddr_list_free(auth.proxies);
+	free(auth.openid);
+	return rc;
+}

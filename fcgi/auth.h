@@ -1,0 +1,136 @@
+/* auth: state and helpers shared by the authentication service's handlers.
+ *
+ * magenta-auth reads only MagentaAuthentication.  Its endpoints:
+ *   auth_login.c      POST /api/auth/login
+ *   auth_session.c    POST /api/auth/refresh, POST /api/auth/logout
+ *   auth_me.c         GET /api/auth/me, GET /api/auth/status
+ *   auth_wellknown.c  GET /.well-known/jwks.json, /.well-known/openid-configuration
+ *   auth_cache.c      the live sessions remembered for /me and /status
+ *   auth.c            main, routes, GET /api/auth/health, /api/auth/ready */
+#ifndef MAGENTA_AUTH_H
+#define MAGENTA_AUTH_H
+
+#include <stddef.h>
+
+#include "clientaddr.h"
+#include "db.h"
+#include "http.h"
+#include "pwhash.h"
+#include "refresh.h"
+#include "token.h"
+
+struct auth {
+	struct db db;			  /* MagentaAuthentication */
+	struct token_ctx tok;		  /* signing and verification keys */
+	struct clientaddr_list *proxies;  /* trusted_proxies */
+	char dummy_hash[PWHASH_STRBYTES]; /* verified against for unknown users */
+	char *openid;			  /* openid-configuration text */
+	size_t openid_len;
+};
+
+extern struct auth auth;
+
+/* The session-is-usable condition over sessions s and auth_users u, for
+ * every statement that accepts a session: not revoked, not past its
+ * absolute end, its user alive, not locked by an administrator, and with
+ * the security stamp the session began with. */
+#define AUTH_SESSION_LIVE                                                                          \
+	" s.revoked_at IS NULL AND s.expires_at > now() AND u.deleted_at IS NULL"                  \
+	" AND u.security_stamp = s.security_stamp"                                                 \
+	" AND NOT (u.lockout_enabled AND coalesce(u.lockout_end > now(), false))"
+
+/* The user fields of a token answer. */
+struct auth_user {
+	const char *id, *username, *email;
+};
+
+/* A session found alive, with what /me and /status tell of its user. */
+struct auth_cached {
+	char sid[TOKEN_ID_MAX + 1], uid[TOKEN_ID_MAX + 1];
+	char username[256], email[256], created_at[40];
+	int email_confirmed;
+	double until; /* monotonic seconds */
+	int used;
+};
+
+#define AUTH_CACHE_TTL 10.0 /* seconds, a bound should a notice go astray */
+
+/* Make sure this process LISTENs for the change notices on its current
+ * database connection, and forget what the notices received name.  0, or
+ * -1 when there is no usable connection (nothing is then served from
+ * memory). */
+int auth_cache_sync(void);
+
+/* The remembered live session sid of user uid (owned by the cache, valid
+ * until the next call), or NULL. */
+const struct auth_cached *auth_cache_get(const char *sid, const char *uid);
+
+/* Remember v (copied) for at most ttl seconds (and AUTH_CACHE_TTL). */
+void auth_cache_put(const struct auth_cached *v, double ttl);
+
+/* POST /api/auth/login */
+void h_login(struct http_req *r);
+/* POST /api/auth/refresh */
+void h_refresh(struct http_req *r);
+/* POST /api/auth/logout */
+void h_logout(struct http_req *r);
+/* GET /api/auth/me */
+void h_me(struct http_req *r);
+/* GET /api/auth/status */
+void h_status(struct http_req *r);
+/* GET /.well-known/jwks.json */
+void h_jwks(struct http_req *r);
+/* GET /.well-known/openid-configuration */
+void h_openid_configuration(struct http_req *r);
+
+/* Build the openid-configuration document into auth.openid; 0 or -1. */
+int auth_wellknown_init(char *err, size_t errlen);
+
+/* Sign a new access token for user u in session sid, and reply 200 with
+ * {"accessToken","refreshToken","tokenType","expiresIn","refreshExpiresIn",
+ * "user":{...}}.  500 when signing fails. */
+void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char *sid,
+		       const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in);
+
+/* Read "Authorization: Bearer TOKEN" and verify it (time checked unless
+ * check_time is 0).  TOKEN_OK with *c filled and sub/sid checked to be
+ * UUIDs; otherwise the failure (TOKEN_MALFORMED when there is no bearer
+ * token at all, with *absent set). */
+enum token_status auth_bearer(struct http_req *r, int check_time, struct token_claims *c,
+			      int *absent);
+
+/* 401 with WWW-Authenticate: Bearer error="invalid_token" and the error
+ * shape. */
+void auth_reply_invalid_token(struct http_req *r, const char *message);
+
+/* One of our statements, prepared on each database connection the first
+ * time it runs there. */
+struct auth_stmt {
+	const char *name, *sql;
+	int nparams;
+	unsigned long gen; /* the connection generation it was prepared on */
+};
+
+#define AUTH_STMT(name, sql, n)                                                                    \
+	{                                                                                          \
+		name, sql, n, 0                                                                    \
+	}
+
+/* Run st with its text parameters as db_exec does (see db.h: retry once
+ * on a connection found broken when retry is set), preparing it first on
+ * a new connection: PostgreSQL then parses and plans it once per
+ * connection, not once per request.  Never NULL; caller PQclear()s. */
+PGresult *auth_exec(struct auth_stmt *st, const char *const *params, int retry);
+
+/* Answer a failed statement: 503 when the database is unavailable, else
+ * log it (as what) and 500. */
+void auth_db_failed(struct http_req *r, const PGresult *res, const char *what);
+
+/* Encode bytes as a bytea parameter ("\x" + hex) into out (2 * len + 3
+ * bytes). */
+void auth_bytea(char *out, const unsigned char *bin, size_t len);
+
+/* Decode a bytea result value ("\x" + hex) into out (exactly len bytes); 0 or -1. */
+int auth_bytea_get(unsigned char *out, size_t len, const char *text);
+
+#endif

@@ -1,0 +1,356 @@
+/* auth_session: POST /api/auth/refresh (rotation with reuse detection) and
+ * POST /api/auth/logout. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "log.h"
+
+#define HASH_HEX (2 * REFRESH_HASHBYTES + 3)
+#define SEAL_HEX (2 * REFRESH_SEALBYTES + 3)
+
+/* $1 presented token's hash, $2 successor's hash, $3 successor sealed under
+ * the presented token, $4 refresh_ttl, $5 refresh_ttl_remember.  The one
+ * statement of a normal refresh: the UPDATE takes the presented token's
+ * row lock, so of two concurrent refreshes with one token, the second
+ * waits, then finds it used and rotates nothing. */
+static const char sql_rotate[] =
+    "WITH old AS ("
+    " UPDATE refresh_tokens t SET used_at = now()"
+    " FROM sessions s JOIN auth_users u ON u.id = s.user_id"
+    " WHERE t.token_hash = $1::bytea AND t.used_at IS NULL AND t.expires_at > now()"
+    "  AND s.id = t.session_id AND" AUTH_SESSION_LIVE
+    " RETURNING t.id, t.session_id, s.expires_at AS session_end, s.remember,"
+    "  u.id AS user_id, u.username, u.email),"
+    " new AS ("
+    " INSERT INTO refresh_tokens (session_id, parent_id, token_hash, sealed, expires_at)"
+    " SELECT session_id, id, $2::bytea, $3::bytea, least(now() + make_interval(secs =>"
+    "  CASE WHEN remember THEN $5::int ELSE $4::int END), session_end) FROM old"
+    " RETURNING expires_at)"
+    " SELECT old.session_id, old.user_id, old.username, old.email,"
+    "  ceil(extract(epoch FROM new.expires_at - now()))::bigint FROM old, new";
+static struct auth_stmt st_rotate = AUTH_STMT("rotate", sql_rotate, 5);
+
+/* $1 hash, $2 refresh_grace: why a token did not rotate. */
+static const char sql_inspect[] =
+    "SELECT t.id, t.session_id, u.id, u.username, u.email, t.used_at IS NOT NULL,"
+    " coalesce(t.used_at > now() - make_interval(secs => $2::int), false),"
+    " t.expires_at > now(), coalesce(" AUTH_SESSION_LIVE ", false)"
+    " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
+    " LEFT JOIN auth_users u ON u.id = s.user_id"
+    " WHERE t.token_hash = $1::bytea";
+static struct auth_stmt st_inspect = AUTH_STMT("refresh_inspect", sql_inspect, 2);
+
+enum { I_ID, I_SESSION, I_USER, I_USERNAME, I_EMAIL, I_USED, I_IN_GRACE, I_UNEXPIRED, I_LIVE };
+
+/* $1 token id: its successors, oldest first. */
+static const char sql_chain[] =
+    "WITH RECURSIVE c AS ("
+    " SELECT id, sealed, used_at, expires_at, 1 AS depth FROM refresh_tokens WHERE parent_id = $1"
+    " UNION ALL"
+    " SELECT r.id, r.sealed, r.used_at, r.expires_at, c.depth + 1"
+    " FROM refresh_tokens r JOIN c ON r.parent_id = c.id WHERE c.depth < 32)"
+    " SELECT sealed, used_at IS NULL, expires_at > now(),"
+    " ceil(extract(epoch FROM expires_at - now()))::bigint FROM c ORDER BY depth";
+static struct auth_stmt st_chain = AUTH_STMT("refresh_chain", sql_chain, 1);
+
+/* $1 session id, $2 reason. */
+static const char sql_revoke[] = "UPDATE sessions SET revoked_at = now(), revoked_reason = $2"
+				 " WHERE id = $1 AND revoked_at IS NULL";
+static struct auth_stmt st_revoke = AUTH_STMT("revoke", sql_revoke, 2);
+
+/* $1 hash: end the session a refresh token belongs to. */
+static const char sql_logout_refresh[] =
+    "UPDATE sessions s SET revoked_at = now(), revoked_reason = 'logout'"
+    " FROM refresh_tokens t"
+    " WHERE t.token_hash = $1::bytea AND s.id = t.session_id AND s.revoked_at IS NULL"
+    " RETURNING s.id";
+static struct auth_stmt st_logout_refresh = AUTH_STMT("logout_refresh", sql_logout_refresh, 1);
+
+/* $1 session id, $2 user id: end the session of an access token. */
+static const char sql_logout_session[] =
+    "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
+    " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
+static struct auth_stmt st_logout_session = AUTH_STMT("logout_session", sql_logout_session, 2);
+
+/* 401 for a refresh token that cannot be used. */
+static void reply_bad_refresh(struct http_req *r)
+{
+	http_error(r, 401, "invalid_refresh_token",
+		   "The refresh token is invalid, expired or revoked.", "refreshToken");
+}
+
+/* Read the required refreshToken member; -1 after a 400 reply. */
+static int need_refresh_token(struct http_req *r, struct json_object *body, const char **s,
+			      size_t *len)
+{
+	int rc = json_get_str(body, "refreshToken", s, len);
+
+	if (rc == 1 || (rc == 0 && *len == 0)) {
+		http_error(r, 400, "required", "refreshToken is required.", "refreshToken");
+		return -1;
+	}
+	if (rc < 0) {
+		http_error(r, 400, "invalid_type", "refreshToken must be a string.",
+			   "refreshToken");
+		return -1;
+	}
+	return 0;
+}
+
+/* A token that did not rotate: grace (the current pair), reuse (revoke the
+ * session), or plain 401. */
+static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFRESH_RAWBYTES],
+				const char *hash_hex)
+{
+	char grace[24], next_text[REFRESH_STRLEN + 1];
+	unsigned char cur[REFRESH_RAWBYTES], next[REFRESH_RAWBYTES], box[REFRESH_SEALBYTES];
+	PGresult *res, *chain = NULL;
+	int n;
+
+	snprintf(grace, sizeof(grace), "%ld", conf_int(CONF_REFRESH_GRACE));
+	{
+		const char *p[] = {hash_hex, grace};
+		res = auth_exec(&st_inspect, p, 1);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		auth_db_failed(r, res, "refresh_inspect");
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		log_info("event=refresh_failed reason=unknown");
+		reply_bad_refresh(r);
+		goto out;
+	}
+	if (PQgetvalue(res, 0, I_LIVE)[0] != 't') {
+		log_info("event=refresh_failed reason=session_ended session=%s",
+			 PQgetvalue(res, 0, I_SESSION));
+		reply_bad_refresh(r);
+		goto out;
+	}
+	if (PQgetvalue(res, 0, I_USED)[0] != 't') {
+		/* unused yet not rotated: expired (or rotation lost a race) */
+		log_info("event=refresh_failed reason=%s session=%s",
+			 PQgetvalue(res, 0, I_UNEXPIRED)[0] == 't' ? "not_rotated" : "expired",
+			 PQgetvalue(res, 0, I_SESSION));
+		reply_bad_refresh(r);
+		goto out;
+	}
+	if (PQgetvalue(res, 0, I_IN_GRACE)[0] != 't') {
+		/* a used token again, after its grace: it was stolen or copied.
+		 * End the whole family; the next use of its current token fails. */
+		PGresult *rv;
+		const char *p[] = {PQgetvalue(res, 0, I_SESSION), "refresh_reuse"};
+
+		rv = auth_exec(&st_revoke, p, 0);
+		if (PQresultStatus(rv) != PGRES_COMMAND_OK) {
+			auth_db_failed(r, rv, "refresh_revoke");
+			PQclear(rv);
+			goto out;
+		}
+		PQclear(rv);
+		log_warnx("event=refresh_reuse session=%s user=%s msg=\"session revoked\"",
+			  PQgetvalue(res, 0, I_SESSION), PQgetvalue(res, 0, I_USER));
+		reply_bad_refresh(r);
+		goto out;
+	}
+
+	/* Within the grace period: follow the rotations from this token to
+	 * the current one, each unsealed with the raw bytes of the one
+	 * before. */
+	{
+		const char *p[] = {PQgetvalue(res, 0, I_ID)};
+		chain = auth_exec(&st_chain, p, 1);
+	}
+	if (PQresultStatus(chain) != PGRES_TUPLES_OK) {
+		auth_db_failed(r, chain, "refresh_chain");
+		goto out;
+	}
+	n = PQntuples(chain);
+	memcpy(cur, raw, sizeof(cur));
+	for (int i = 0; i < n; i++) {
+		if (auth_bytea_get(box, sizeof(box), PQgetvalue(chain, i, 0)) != 0 ||
+		    refresh_open(next, box, cur) != 0) {
+			log_error("event=refresh_failed reason=unseal_failed session=%s",
+				  PQgetvalue(res, 0, I_SESSION));
+			reply_bad_refresh(r);
+			goto out;
+		}
+		memcpy(cur, next, sizeof(cur));
+	}
+	if (n == 0 || PQgetvalue(chain, n - 1, 1)[0] != 't' ||
+	    PQgetvalue(chain, n - 1, 2)[0] != 't') {
+		log_info("event=refresh_failed reason=no_current_token session=%s",
+			 PQgetvalue(res, 0, I_SESSION));
+		reply_bad_refresh(r);
+		goto out;
+	}
+	refresh_format(next_text, cur);
+	log_info("event=refresh_grace session=%s user=%s hops=%d", PQgetvalue(res, 0, I_SESSION),
+		 PQgetvalue(res, 0, I_USER), n);
+	{
+		struct auth_user u = {PQgetvalue(res, 0, I_USER), PQgetvalue(res, 0, I_USERNAME),
+				      PQgetvalue(res, 0, I_EMAIL)};
+		auth_reply_tokens(r, &u, PQgetvalue(res, 0, I_SESSION), next_text,
+				  atol(PQgetvalue(chain, n - 1, 3)));
+	}
+out:
+	sodium_memzero(cur, sizeof(cur));
+	sodium_memzero(next, sizeof(next));
+	sodium_memzero(next_text, sizeof(next_text));
+	PQclear(chain);
+	PQclear(res);
+}
+
+/* POST /api/auth/refresh */
+void h_refresh(struct http_req *r)
+{
+	struct json_object *body = NULL;
+	const char *tok = NULL;
+	size_t len = 0;
+	unsigned char raw[REFRESH_RAWBYTES], nraw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
+	unsigned char box[REFRESH_SEALBYTES];
+	char hash_hex[HASH_HEX], nhash_hex[HASH_HEX], box_hex[SEAL_HEX], ntext[REFRESH_STRLEN + 1];
+	char ttl[24], ttl_rem[24];
+	PGresult *res = NULL;
+
+	memset(raw, 0, sizeof(raw));
+	memset(nraw, 0, sizeof(nraw));
+	memset(ntext, 0, sizeof(ntext));
+	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
+		goto out;
+	if (need_refresh_token(r, body, &tok, &len) != 0)
+		goto out;
+	if (refresh_parse(tok, len, raw) != 0) {
+		log_info("event=refresh_failed reason=malformed");
+		reply_bad_refresh(r);
+		goto out;
+	}
+	refresh_hash(hash, raw);
+	auth_bytea(hash_hex, hash, sizeof(hash));
+	/* the successor is made before we know the token is good: cheap, and
+	 * it keeps the normal case to one statement */
+	refresh_new(ntext, nraw);
+	refresh_hash(hash, nraw);
+	auth_bytea(nhash_hex, hash, sizeof(hash));
+	refresh_seal(box, raw, nraw);
+	auth_bytea(box_hex, box, sizeof(box));
+	snprintf(ttl, sizeof(ttl), "%ld", conf_int(CONF_REFRESH_TTL));
+	snprintf(ttl_rem, sizeof(ttl_rem), "%ld", conf_int(CONF_REFRESH_TTL_REMEMBER));
+	{
+		const char *p[] = {hash_hex, nhash_hex, box_hex, ttl, ttl_rem};
+		/* not retried: a lost connection may have committed */
+		res = auth_exec(&st_rotate, p, 0);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		auth_db_failed(r, res, "refresh_rotate");
+		goto out;
+	}
+	if (PQntuples(res) == 1) {
+		struct auth_user u = {PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+				      PQgetvalue(res, 0, 3)};
+		log_info("event=refresh_ok session=%s user=%s", PQgetvalue(res, 0, 0), u.id);
+		auth_reply_tokens(r, &u, PQgetvalue(res, 0, 0), ntext, atol(PQgetvalue(res, 0, 4)));
+		goto out;
+	}
+	refresh_not_rotated(r, raw, hash_hex);
+out:
+	if (tok)
+		sodium_memzero((char *)tok, len);
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(nraw, sizeof(nraw));
+	sodium_memzero(ntext, sizeof(ntext));
+	PQclear(res);
+	json_object_put(body);
+}
+
+/* 1 when the request carries a body: an empty one (whatever its
+ * Content-Type, as curl -d '' sends) is none. */
+static int has_body(struct http_req *r)
+{
+	const char *cl = http_param(r, "CONTENT_LENGTH");
+
+	return cl && *cl && strcmp(cl, "0") != 0;
+}
+
+/* Run a revoking statement; 0, or -1 after a 5xx reply. */
+static int revoke(struct http_req *r, struct auth_stmt *st, const char *const *p, const char *how)
+{
+	PGresult *res = auth_exec(st, p, 1);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		auth_db_failed(r, res, "logout");
+		PQclear(res);
+		return -1;
+	}
+	if (PQntuples(res) == 1)
+		log_info("event=logout session=%s via=%s", PQgetvalue(res, 0, 0), how);
+	PQclear(res);
+	return 0;
+}
+
+/* POST /api/auth/logout: the refresh token in the body, or the Bearer
+ * access token (even expired: its signature proves the session is ours).
+ * 200 whatever the token, as RFC 7009 asks, so the answer tells nothing. */
+void h_logout(struct http_req *r)
+{
+	struct json_object *body = NULL, *o;
+	const char *tok = NULL;
+	size_t len = 0;
+	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
+	char hash_hex[HASH_HEX];
+	struct token_claims c;
+	int absent = 1, rc;
+	enum token_status st = TOKEN_MALFORMED;
+
+	memset(raw, 0, sizeof(raw));
+	if (has_body(r)) {
+		if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
+			goto out;
+		rc = json_get_str(body, "refreshToken", &tok, &len);
+		if (rc < 0) {
+			http_error(r, 400, "invalid_type", "refreshToken must be a string.",
+				   "refreshToken");
+			goto out;
+		}
+		if (rc == 1)
+			tok = NULL;
+	}
+	st = auth_bearer(r, 0, &c, &absent);
+	if (!tok && absent) {
+		http_error(r, 400, "invalid_request",
+			   "Send the refresh token as refreshToken, or the access token as a "
+			   "Bearer token.",
+			   NULL);
+		goto out;
+	}
+	if (tok && refresh_parse(tok, len, raw) == 0) {
+		const char *p[1] = {hash_hex};
+		refresh_hash(hash, raw);
+		auth_bytea(hash_hex, hash, sizeof(hash));
+		if (revoke(r, &st_logout_refresh, p, "refresh_token") != 0)
+			goto out;
+	}
+	if (!absent && st == TOKEN_OK) {
+		const char *p[] = {c.sid, c.sub};
+		if (revoke(r, &st_logout_session, p, "access_token") != 0)
+			goto out;
+	} else if (!absent) {
+		log_info("event=logout_ignored reason=%s", token_status_text(st));
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "message", json_object_new_string("Logged out."));
+	http_reply(r, 200, NULL, o);
+out:
+	if (tok)
+		sodium_memzero((char *)tok, len);
+	sodium_memzero(raw, sizeof(raw));
+	json_object_put(body);
+}

@@ -1,0 +1,117 @@
+/* token: access tokens (JWT, ES256 or RS256) signed and verified with keys
+ * parsed once per process through libcrypto's EVP API, and the JWKS that
+ * publishes their public halves.
+ *
+ * A token is header.payload.signature, each base64url without padding.
+ * The header is {"alg","typ":"JWT","kid"} where kid is the key's RFC 7638
+ * JWK thumbprint; the payload carries iss aud sub iat nbf exp jti sid
+ * username.  Verification pins the algorithm to the one of the key the kid
+ * names (so "none" and HS256-with-the-public-key are refused), checks the
+ * signature, then iss and aud, then exp and nbf (with leeway).
+ *
+ * One struct token_ctx per process; not thread-safe (the FastCGI programs
+ * are single-threaded). */
+#ifndef MAGENTA_TOKEN_H
+#define MAGENTA_TOKEN_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#define TOKEN_MAX 4096	 /* longest token accepted or produced, bytes */
+#define TOKEN_KID_LEN 43 /* base64url of a SHA-256 thumbprint */
+#define TOKEN_ID_MAX 64	 /* sub, sid, jti */
+#define TOKEN_USERNAME_MAX 255
+
+struct token_key; /* one parsed key: private (can sign) or public only */
+
+struct token_ctx {
+	struct token_key *keys; /* keys[0] signs; all verify */
+	size_t nkeys;
+	char *iss, *aud;
+	long leeway;
+	char *jwks;	   /* {"keys":[...]} text, made once */
+	char *claims_head; /* {"iss":...,"aud":..., escaped once */
+	void *md, *mdctx;  /* EVP_MD (SHA-256) and an EVP_MD_CTX, reused */
+	void *seen;	   /* tokens already verified (see token_verify) */
+};
+
+#define TOKEN_SEEN_SLOTS 256
+
+struct token_claims {
+	char sub[TOKEN_ID_MAX + 1]; /* user id */
+	char sid[TOKEN_ID_MAX + 1]; /* session id */
+	char jti[TOKEN_ID_MAX + 1]; /* token id */
+	char username[TOKEN_USERNAME_MAX + 1];
+	long long iat, nbf, exp;
+	char kid[TOKEN_KID_LEN + 1]; /* filled by token_verify */
+};
+
+enum token_status {
+	TOKEN_OK = 0,
+	TOKEN_MALFORMED,   /* not three base64url parts of JSON, too long */
+	TOKEN_BAD_ALG,	   /* alg other than the named key's, or none */
+	TOKEN_UNKNOWN_KID, /* no kid, or one we do not have */
+	TOKEN_BAD_SIGNATURE,
+	TOKEN_EXPIRED,
+	TOKEN_NOT_YET_VALID,
+	TOKEN_BAD_ISSUER,
+	TOKEN_BAD_AUDIENCE,
+	TOKEN_BAD_CLAIMS /* sub, sid, exp missing or of the wrong type */
+};
+
+/* Load the ':'-separated PEM files of paths: private keys, or (after the
+ * first) public keys of retired signers.  EC keys must be on P-256 (ES256),
+ * RSA keys at least 2048 bits (RS256).  The first must be a private key of
+ * algorithm sign_alg ("ES256" or "RS256").  iss, aud and leeway are copied
+ * for signing and verification.  0, or -1 with err filled (t is then
+ * released).  Release with token_ctx_release(). */
+int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg, const char *iss,
+		   const char *aud, long leeway, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Free the keys and strings of t; t may then be initialized again. */
+void token_ctx_release(struct token_ctx *t);
+
+/* The JWKS document, owned by t. */
+const char *token_jwks(const struct token_ctx *t);
+
+/* The algorithm ("ES256"/"RS256") and kid of key i (i < t->nkeys); owned
+ * by t. */
+const char *token_key_alg(const struct token_ctx *t, size_t i);
+const char *token_key_kid(const struct token_ctx *t, size_t i);
+
+/* Sign c (sub, sid, jti, username, iat, nbf, exp; iss and aud come from t)
+ * with keys[0] into out (outlen bytes, NUL-terminated).  Returns the token
+ * length, or -1 (out too small, a field too long, a libcrypto failure). */
+int token_sign(const struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
+    __attribute__((warn_unused_result));
+
+/* Verify jwt (len bytes) at time now: signature, iss, aud, then (unless
+ * check_time is 0, to let an expired access token still end its session
+ * at logout) exp and nbf.  On TOKEN_OK out holds the claims (absent
+ * iat/nbf read as 0).  The last TOKEN_SEEN_SLOTS tokens that passed are
+ * remembered by their SHA-256, and only their time is checked again. */
+enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_t len, time_t now,
+			       int check_time, struct token_claims *out)
+    __attribute__((warn_unused_result));
+
+/* A short lower-case word for a status, for logs. */
+const char *token_status_text(enum token_status st);
+
+/* Strict base64url decoding (no padding, canonical trailing bits) of s
+ * (len bytes) into out (cap bytes): the decoded length, or -1.  Exposed
+ * for the unit tests. */
+long token_b64url_decode(unsigned char *out, size_t cap, const char *s, size_t len);
+
+/* ES256 signatures: DER (libcrypto) to r || s (JWS) and back.  0 or -1;
+ * the DER length.  Exposed for the unit tests. */
+int token_es256_der_to_raw(unsigned char raw[64], const unsigned char *der, size_t len);
+size_t token_es256_raw_to_der(unsigned char der[72], const unsigned char raw[64]);
+
+/* Write a new private key for alg ("ES256": P-256, "RS256": RSA 3072) as
+ * PKCS#8 PEM to f.  0, or -1 with err filled. */
+int token_keygen_pem(const char *alg, FILE *f, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# POST /api/auth/refresh (rotation, reuse detection, the grace period) and
+# POST /api/auth/logout.  refresh_grace is 2 s here so that the "after the
+# grace period" case needs only a short wait.
+
+load ../lib/common
+load 30-auth
+
+setup_file() {
+	auth_config refresh_grace=2
+}
+
+teardown_file() {
+	auth_config_restore
+}
+
+# A user and a fresh login: sets ID, AT (access token), RT (refresh token), SID.
+start_session() {
+	ID=$(seed_user "${1:-Alice}" "${2:-alice@example.com}")
+	login "${1:-Alice}"
+	assert_code 200
+	AT=$(field .accessToken)
+	RT=$(field .refreshToken)
+	SID=$(jwt_claims "$AT" | jq -r .sid)
+}
+
+# grace_over: every used token was used more than refresh_grace (2 s) ago.
+grace_over() {
+	[ "$(psql_auth "SELECT coalesce(bool_and(used_at < now() - interval '2 seconds'), true)
+		FROM refresh_tokens WHERE used_at IS NOT NULL")" = t ]
+}
+
+@test "refresh: a new pair; the old token is marked used and linked to its successor" {
+	start_session
+	refresh "$RT"
+	assert_code 200
+	r2=$(field .refreshToken)
+	a2=$(field .accessToken)
+	[[ "$r2" =~ ^[A-Za-z0-9_-]{43}$ ]] && [ "$r2" != "$RT" ]
+	[ "$(field .tokenType)" = Bearer ]
+	[ "$(field .user.id)" = "$ID" ]
+	[ "$(jwt_claims "$a2" | jq -r .sid)" = "$SID" ]
+	[ "$(jwt_claims "$a2" | jq -r .jti)" != "$(jwt_claims "$AT" | jq -r .jti)" ]
+	me "$a2"
+	assert_code 200
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE session_id = '$SID'")" = 2 ]
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens p JOIN refresh_tokens c ON c.parent_id = p.id
+		WHERE p.used_at IS NOT NULL AND c.used_at IS NULL AND c.sealed IS NOT NULL")" = 1 ]
+	# neither raw token is anywhere in the database
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens t WHERE t::text LIKE '%$RT%' OR t::text LIKE '%$r2%'")" = 0 ]
+	# and the new one works in turn
+	refresh "$r2"
+	assert_code 200
+}
+
+@test "refresh: R1 again after the grace period revokes the session: R1 and R2 are 401" {
+	start_session
+	refresh "$RT"
+	assert_code 200
+	r2=$(field .refreshToken)
+	a2=$(field .accessToken)
+	wait_until 10 grace_over
+	refresh "$RT"
+	assert_code 401
+	[ "$(field .error)" = invalid_refresh_token ]
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$SID'")" = refresh_reuse ]
+	refresh "$r2"
+	assert_code 401
+	# the access tokens of the family stop working too
+	me "$a2"
+	assert_code 401
+	me "$AT"
+	assert_code 401
+}
+
+@test "refresh: R1 again within the grace period returns the current pair" {
+	start_session
+	refresh "$RT"
+	assert_code 200
+	r2=$(field .refreshToken)
+	# the client lost that answer and retries with R1
+	refresh "$RT"
+	assert_code 200
+	[ "$(field .refreshToken)" = "$r2" ]
+	me "$(field .accessToken)"
+	assert_code 200
+	[ "$(psql_auth "SELECT revoked_at IS NULL FROM sessions WHERE id = '$SID'")" = t ]
+	# R2 rotates normally; R1, still within its grace, now yields R3
+	refresh "$r2"
+	assert_code 200
+	r3=$(field .refreshToken)
+	refresh "$RT"
+	assert_code 200
+	[ "$(field .refreshToken)" = "$r3" ]
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE session_id = '$SID'")" = 3 ]
+}
+
+@test "refresh: ten concurrent refreshes with one token rotate it once and all get the same pair" {
+	start_session
+	dir=$BATS_TEST_TMPDIR/conc
+	mkdir -p "$dir"
+	for i in $(seq 1 10); do
+		curl -s -o "$dir/$i" -w '%{http_code}\n' -H 'Content-Type: application/json' \
+			--data-binary "{\"refreshToken\":\"$RT\"}" "$BASE_URL/api/auth/refresh" >"$dir/$i.code" &
+	done
+	wait
+	[ "$(cat "$dir"/*.code | sort -u)" = 200 ]
+	[ "$(jq -r .refreshToken "$dir"/[0-9]* | sort -u | wc -l)" = 1 ]
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE session_id = '$SID'")" = 2 ]
+	[ "$(psql_auth "SELECT revoked_at IS NULL FROM sessions WHERE id = '$SID'")" = t ]
+}
+
+@test "refresh: unknown, malformed and missing tokens" {
+	refresh "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+	assert_code 401
+	[ "$(field .error)" = invalid_refresh_token ]
+	refresh 'not-a-token'
+	assert_code 401
+	refresh "$(printf 'A%.0s' {1..44})"
+	assert_code 401
+	post_json /api/auth/refresh '{}'
+	assert_code 400
+	[ "$(field '.errors[0].field')" = refreshToken ]
+	post_json /api/auth/refresh '{"refreshToken":42}'
+	assert_code 400
+	[ "$(field .error)" = invalid_type ]
+}
+
+@test "refresh: an expired token, and a session past its absolute end, are 401" {
+	start_session
+	psql_auth "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE session_id = '$SID'"
+	refresh "$RT"
+	assert_code 401
+	# expiry alone is not reuse: the session stays
+	[ "$(psql_auth "SELECT revoked_at IS NULL FROM sessions WHERE id = '$SID'")" = t ]
+	login Alice
+	rt=$(field .refreshToken)
+	sid=$(jwt_claims "$(field .accessToken)" | jq -r .sid)
+	psql_auth "UPDATE sessions SET expires_at = now() - interval '1 second', created_at = now() - interval '1 day' WHERE id = '$sid'"
+	refresh "$rt"
+	assert_code 401
+}
+
+@test "refresh: a new token never outlives its session" {
+	start_session
+	psql_auth "UPDATE sessions SET expires_at = now() + interval '100 seconds' WHERE id = '$SID'"
+	refresh "$RT"
+	assert_code 200
+	((0 < $(field .refreshExpiresIn) && $(field .refreshExpiresIn) <= 100))
+}
+
+@test "refresh: a password change (new security stamp) or a deleted user ends the session" {
+	start_session
+	psql_auth "UPDATE auth_users SET security_stamp = 'changed', version = 2 WHERE id = '$ID'"
+	refresh "$RT"
+	assert_code 401
+	me "$AT"
+	assert_code 401
+	# a login with the new stamp works, and a deletion ends it
+	login Alice
+	assert_code 200
+	rt=$(field .refreshToken)
+	at=$(field .accessToken)
+	psql_auth "UPDATE auth_users SET deleted_at = now() WHERE id = '$ID'"
+	refresh "$rt"
+	assert_code 401
+	me "$at"
+	assert_code 401
+}
+
+@test "logout with the refresh token: 200, then refresh and /me are 401" {
+	start_session
+	post_json /api/auth/logout "{\"refreshToken\":\"$RT\"}"
+	assert_code 200
+	[ "$(field .success)" = true ]
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$SID'")" = logout ]
+	refresh "$RT"
+	assert_code 401
+	me "$AT"
+	assert_code 401
+	# again: still 200
+	post_json /api/auth/logout "{\"refreshToken\":\"$RT\"}"
+	assert_code 200
+}
+
+@test "logout with the Bearer access token, even an expired one" {
+	start_session
+	api POST /api/auth/logout -H "Authorization: Bearer $AT" --data-binary ''
+	assert_code 200
+	refresh "$RT"
+	assert_code 401
+	# an expired token signed by us still ends its session
+	login Alice
+	rt=$(field .refreshToken)
+	sid=$(jwt_claims "$(field .accessToken)" | jq -r .sid)
+	old=$(forge expired "$ID" "$sid")
+	api POST /api/auth/logout -H "Authorization: Bearer $old" -H 'Content-Type: application/json' --data-binary '{}'
+	assert_code 200
+	refresh "$rt"
+	assert_code 401
+}
+
+@test "logout: unknown or forged tokens are 200 and change nothing; no token at all is 400" {
+	start_session
+	post_json /api/auth/logout '{"refreshToken":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}'
+	assert_code 200
+	post_json /api/auth/logout '{"refreshToken":"junk"}'
+	assert_code 200
+	api POST /api/auth/logout -H "Authorization: Bearer $(forge other-key "$ID" "$SID")" --data-binary ''
+	assert_code 200
+	api POST /api/auth/logout -H "Authorization: Bearer $(forge none "$ID" "$SID")" -H 'Content-Length: 0'
+	assert_code 200
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL")" = 0 ]
+	refresh "$RT"
+	assert_code 200
+	post_json /api/auth/logout '{}'
+	assert_code 400
+	[ "$(field .error)" = invalid_request ]
+	api POST /api/auth/logout --data-binary ''
+	assert_code 400
+	post_json /api/auth/logout '{"refreshToken":7}'
+	assert_code 400
+}
+
+@test "sessions: two logins are two families; ending one leaves the other" {
+	start_session
+	login Alice
+	rt2=$(field .refreshToken)
+	at2=$(field .accessToken)
+	post_json /api/auth/logout "{\"refreshToken\":\"$RT\"}"
+	assert_code 200
+	refresh "$rt2"
+	assert_code 200
+	me "$at2"
+	assert_code 200
+}

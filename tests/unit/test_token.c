@@ -1,0 +1,512 @@
+/* Unit tests: JWT signing and verification, key loading, JWKS, kid
+ * thumbprints, refresh token encoding and successor sealing. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <sodium.h>
+
+#include "refresh.h"
+#include "t.h"
+#include "token.h"
+
+#define B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
+/* The RSA public key of RFC 7638 section 3.1, whose thumbprint is known. */
+static const char rfc7638_pem[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0vx7agoebGcQSuuPiLJX\n"
+    "ZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tS\n"
+    "oc/BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ/2W+5JsGY4Hc5n9yBXArwl93lqt\n"
+    "7/RN5w6Cf0h4QyQ5v+65YGjQR0/FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0\n"
+    "zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt+bFTWhAI4vMQFh6WeZu0f\n"
+    "M4lFd2NcRwr3XPksINHaQ+G/xBniIqbw0Ls1jF44+csFCur+kEgU8awapJzKnqDK\n"
+    "gwIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+
+static char dir[] = "/tmp/test_token.XXXXXX";
+
+/* Write a fresh key for alg to dir/name; returns the path (static buffer per call site). */
+static const char *make_key(const char *alg, const char *name, char *path, size_t cap)
+{
+	char err[256];
+	FILE *f;
+
+	snprintf(path, cap, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || token_keygen_pem(alg, f, err, sizeof(err)) != 0) {
+		fprintf(stderr, "keygen %s: %s\n", alg, err);
+		exit(99);
+	}
+	fclose(f);
+	return path;
+}
+
+/* Write text to dir/name. */
+static const char *write_file(const char *name, const char *text, char *path, size_t cap)
+{
+	FILE *f;
+
+	snprintf(path, cap, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0) {
+		perror(path);
+		exit(99);
+	}
+	fclose(f);
+	return path;
+}
+
+/* Fill claims valid around now. */
+static void claims_at(struct token_claims *c, long long now)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->sub, sizeof(c->sub), "0193f1c2-0000-7000-8000-000000000001");
+	snprintf(c->sid, sizeof(c->sid), "0193f1c2-0000-7000-8000-000000000002");
+	snprintf(c->jti, sizeof(c->jti), "0193f1c2-0000-7000-8000-000000000003");
+	snprintf(c->username, sizeof(c->username), "alice");
+	c->iat = c->nbf = now;
+	c->exp = now + 900;
+}
+
+/* base64url of text into out. */
+static void b64(char *out, size_t cap, const char *text)
+{
+	sodium_bin2base64(out, cap, (const unsigned char *)text, strlen(text), B64URL);
+}
+
+/* Decode the JSON of part (0 header, 1 payload) of tok; caller puts. */
+static struct json_object *part(const char *tok, int which)
+{
+	char buf[TOKEN_MAX];
+	unsigned char bin[TOKEN_MAX];
+	const char *s = tok, *e;
+	size_t n;
+
+	if (which == 1)
+		s = strchr(tok, '.') + 1;
+	e = strchr(s, '.');
+	memcpy(buf, s, (size_t)(e - s));
+	buf[e - s] = '\0';
+	if (sodium_base642bin(bin, sizeof(bin) - 1, buf, strlen(buf), NULL, &n, NULL, B64URL) != 0)
+		return NULL;
+	bin[n] = '\0';
+	return json_tokener_parse((const char *)bin);
+}
+
+/* A token made of the given header and payload JSON and the signature part of real. */
+static void forge(char *out, size_t cap, const char *header, const char *payload, const char *sig)
+{
+	char h[1024], p[2048];
+
+	b64(h, sizeof(h), header);
+	b64(p, sizeof(p), payload);
+	snprintf(out, cap, "%s.%s.%s", h, p, sig);
+}
+
+/* Sign and verify, then every way a token can be wrong. */
+static void test_es256(void)
+{
+	char k1[300], k2[300], k3[300], paths[700], err[512], tok[TOKEN_MAX], bad[TOKEN_MAX];
+	char hdr[512], pl[1024], mac64[64];
+	struct token_ctx t, t2, other;
+	struct token_claims c, out;
+	struct json_object *o, *v;
+	long long now = 1700000000;
+	int n;
+	enum token_status st;
+	const char *sig;
+
+	make_key("ES256", "k1.pem", k1, sizeof(k1));
+	make_key("ES256", "k2.pem", k2, sizeof(k2));
+	make_key("ES256", "k3.pem", k3, sizeof(k3));
+	CHECK(token_ctx_init(&t, k1, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(t.nkeys == 1);
+	CHECK(strcmp(token_key_alg(&t, 0), "ES256") == 0);
+	CHECK(strlen(token_key_kid(&t, 0)) == TOKEN_KID_LEN);
+
+	claims_at(&c, now);
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0 && (size_t)n == strlen(tok));
+	/* the signature is raw r||s: 64 bytes = 86 characters */
+	sig = strrchr(tok, '.') + 1;
+	CHECK(strlen(sig) == 86);
+
+	o = part(tok, 0);
+	CHECK(o && json_object_object_get_ex(o, "alg", &v) &&
+	      strcmp(json_object_get_string(v), "ES256") == 0);
+	CHECK(o && json_object_object_get_ex(o, "kid", &v) &&
+	      strcmp(json_object_get_string(v), token_key_kid(&t, 0)) == 0);
+	CHECK(o && json_object_object_get_ex(o, "typ", &v) &&
+	      strcmp(json_object_get_string(v), "JWT") == 0);
+	json_object_put(o);
+	o = part(tok, 1);
+	CHECK(o && json_object_object_get_ex(o, "iss", &v) &&
+	      strcmp(json_object_get_string(v), "https://issuer.test") == 0);
+	CHECK(o && json_object_object_get_ex(o, "exp", &v) &&
+	      json_object_get_int64(v) == now + 900);
+	CHECK(o && json_object_object_get_ex(o, "username", &v) &&
+	      strcmp(json_object_get_string(v), "alice") == 0);
+	json_object_put(o);
+
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(strcmp(out.sub, c.sub) == 0 && strcmp(out.sid, c.sid) == 0);
+	CHECK(strcmp(out.jti, c.jti) == 0 && strcmp(out.username, "alice") == 0);
+	CHECK(out.exp == now + 900 && out.iat == now && out.nbf == now);
+	CHECK(strcmp(out.kid, token_key_kid(&t, 0)) == 0);
+
+	/* time: leeway 30 s on both ends */
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)(now + 929), 1, &out) == TOKEN_OK);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)(now + 930), 1, &out) == TOKEN_EXPIRED);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)(now + 930), 0, &out) == TOKEN_OK);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)(now - 30), 1, &out) == TOKEN_OK);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)(now - 31), 1, &out) == TOKEN_NOT_YET_VALID);
+
+	/* tampered: one payload character, one signature character */
+	memcpy(bad, tok, (size_t)n + 1);
+	bad[strchr(bad, '.') - bad + 5] ^= 1;
+	st = token_verify(&t, bad, (size_t)n, (time_t)now, 1, &out);
+	CHECK(st == TOKEN_BAD_SIGNATURE || st == TOKEN_MALFORMED);
+	memcpy(bad, tok, (size_t)n + 1);
+	bad[n - 3] = bad[n - 3] == 'A' ? 'B' : 'A';
+	CHECK(token_verify(&t, bad, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_SIGNATURE);
+	/* truncated signature, no signature, extra part, garbage */
+	CHECK(token_verify(&t, tok, (size_t)n - 2, (time_t)now, 1, &out) != TOKEN_OK);
+	CHECK(token_verify(&t, tok, (size_t)(sig - tok), (time_t)now, 1, &out) != TOKEN_OK);
+	snprintf(bad, sizeof(bad), "%s.e30", tok);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_MALFORMED);
+	CHECK(token_verify(&t, "a.b", 3, (time_t)now, 1, &out) == TOKEN_MALFORMED);
+	CHECK(token_verify(&t, "", 0, (time_t)now, 1, &out) == TOKEN_MALFORMED);
+	CHECK(token_verify(&t, "!!.!!.!!", 8, (time_t)now, 1, &out) == TOKEN_MALFORMED);
+
+	/* a payload we did not sign, under the real header and signature */
+	snprintf(
+	    pl, sizeof(pl),
+	    "{\"iss\":\"https://issuer.test\",\"aud\":\"magenta\",\"sub\":\"%s\",\"sid\":\"%s\","
+	    "\"exp\":%lld,\"username\":\"admin\"}",
+	    c.sub, c.sid, now + 900);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+	forge(bad, sizeof(bad), hdr, pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_BAD_SIGNATURE);
+
+	/* alg none, with and without a signature */
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+	forge(bad, sizeof(bad), hdr, pl, "");
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_BAD_ALG);
+	forge(bad, sizeof(bad), hdr, pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_BAD_ALG);
+	/* HS256 with the public JWK text as the HMAC secret */
+	{
+		unsigned char mac[crypto_auth_hmacsha256_BYTES];
+		char signing[2048];
+		crypto_auth_hmacsha256_state hs;
+
+		snprintf(hdr, sizeof(hdr), "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+			 token_key_kid(&t, 0));
+		forge(bad, sizeof(bad), hdr, pl, "x");
+		*strrchr(bad, '.') = '\0';
+		snprintf(signing, sizeof(signing), "%s", bad);
+		crypto_auth_hmacsha256_init(&hs, (const unsigned char *)token_jwks(&t),
+					    strlen(token_jwks(&t)));
+		crypto_auth_hmacsha256_update(&hs, (const unsigned char *)signing, strlen(signing));
+		crypto_auth_hmacsha256_final(&hs, mac);
+		sodium_bin2base64(mac64, sizeof(mac64), mac, sizeof(mac), B64URL);
+		snprintf(bad, sizeof(bad), "%s.%s", signing, mac64);
+		CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_BAD_ALG);
+	}
+	/* RS256 claimed for an EC key */
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+	forge(bad, sizeof(bad), hdr, pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_BAD_ALG);
+	/* no kid, unknown kid, crit, other typ */
+	forge(bad, sizeof(bad), "{\"alg\":\"ES256\"}", pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_UNKNOWN_KID);
+	forge(bad, sizeof(bad), "{\"alg\":\"ES256\",\"kid\":\"nope\"}", pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_UNKNOWN_KID);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"crit\":[\"exp\"]}",
+		 token_key_kid(&t, 0));
+	forge(bad, sizeof(bad), hdr, pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_MALFORMED);
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"other\"}",
+		 token_key_kid(&t, 0));
+	forge(bad, sizeof(bad), hdr, pl, sig);
+	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_MALFORMED);
+
+	/* issuer and audience are checked */
+	CHECK(token_ctx_init(&other, k1, "ES256", "https://evil.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(token_verify(&other, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_ISSUER);
+	token_ctx_release(&other);
+	CHECK(token_ctx_init(&other, k1, "ES256", "https://issuer.test", "billing", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(token_verify(&other, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_AUDIENCE);
+	token_ctx_release(&other);
+
+	/* another key with the same kid shape: unknown here */
+	CHECK(token_ctx_init(&other, k3, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(token_verify(&other, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_UNKNOWN_KID);
+	/* k3's payload and signature under a header naming k1 do not verify */
+	{
+		char tok3[TOKEN_MAX], h64[512];
+		int n3 = token_sign(&other, &c, tok3, sizeof(tok3));
+
+		CHECK(n3 > 0);
+		snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+			 token_key_kid(&t, 0));
+		b64(h64, sizeof(h64), hdr);
+		snprintf(bad, sizeof(bad), "%s%s", h64, strchr(tok3, '.'));
+		CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) ==
+		      TOKEN_BAD_SIGNATURE);
+	}
+	token_ctx_release(&other);
+
+	/* rotation: k2 signs, k1 still verifies; both in the JWKS */
+	snprintf(paths, sizeof(paths), "%s:%s", k2, k1);
+	CHECK(token_ctx_init(&t2, paths, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(t2.nkeys == 2);
+	CHECK(strcmp(token_key_kid(&t2, 1), token_key_kid(&t, 0)) == 0);
+	CHECK(token_verify(&t2, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	n = token_sign(&t2, &c, bad, sizeof(bad));
+	CHECK(n > 0);
+	CHECK(token_verify(&t2, bad, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(strcmp(out.kid, token_key_kid(&t2, 0)) == 0);
+	CHECK(token_verify(&t, bad, (size_t)n, (time_t)now, 1, &out) == TOKEN_UNKNOWN_KID);
+	o = json_tokener_parse(token_jwks(&t2));
+	CHECK(o && json_object_object_get_ex(o, "keys", &v) && json_object_array_length(v) == 2);
+	if (o && v) {
+		struct json_object *k0 = json_object_array_get_idx(v, 0), *f;
+		CHECK(json_object_object_get_ex(k0, "kty", &f) &&
+		      strcmp(json_object_get_string(f), "EC") == 0);
+		CHECK(json_object_object_get_ex(k0, "crv", &f) &&
+		      strcmp(json_object_get_string(f), "P-256") == 0);
+		CHECK(json_object_object_get_ex(k0, "kid", &f) &&
+		      strcmp(json_object_get_string(f), token_key_kid(&t2, 0)) == 0);
+		CHECK(json_object_object_get_ex(k0, "x", &f) &&
+		      strlen(json_object_get_string(f)) == 43);
+		CHECK(!json_object_object_get_ex(k0, "d", NULL)); /* never the private part */
+	}
+	json_object_put(o);
+	CHECK(strstr(token_jwks(&t2), "\\/") == NULL);
+	token_ctx_release(&t2);
+
+	/* the same key twice, a missing file, a wrong algorithm, no key */
+	snprintf(paths, sizeof(paths), "%s:%s", k1, k1);
+	CHECK(token_ctx_init(&t2, paths, "ES256", "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "twice") != NULL);
+	CHECK(token_ctx_init(&t2, "/nonexistent/key.pem", "ES256", "i", "a", 0, err, sizeof(err)) ==
+	      -1);
+	CHECK(strstr(err, "/nonexistent/key.pem") != NULL);
+	CHECK(token_ctx_init(&t2, k1, "RS256", "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(token_ctx_init(&t2, "", "ES256", "i", "a", 0, err, sizeof(err)) == -1);
+	/* a public key cannot sign */
+	{
+		char pub[300];
+		write_file("pub.pem", rfc7638_pem, pub, sizeof(pub));
+		CHECK(token_ctx_init(&t2, pub, "RS256", "i", "a", 0, err, sizeof(err)) == -1);
+	}
+	token_ctx_release(&t);
+}
+
+/* RS256 keys, and the RFC 7638 thumbprint example. */
+static void test_rs256(void)
+{
+	char k[300], pub[300], paths[700], err[512], tok[TOKEN_MAX];
+	struct token_ctx t;
+	struct token_claims c, out;
+	long long now = 1700000000;
+	int n;
+
+	make_key("RS256", "r1.pem", k, sizeof(k));
+	write_file("rfc7638.pem", rfc7638_pem, pub, sizeof(pub));
+	snprintf(paths, sizeof(paths), "%s:%s", k, pub);
+	CHECK(token_ctx_init(&t, paths, "RS256", "iss", "aud", 0, err, sizeof(err)) == 0);
+	if (t.nkeys != 2) {
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	CHECK(strcmp(token_key_kid(&t, 1), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs") == 0);
+	CHECK(strcmp(token_key_alg(&t, 0), "RS256") == 0);
+	claims_at(&c, now);
+	/* strings that need escaping survive the round trip */
+	snprintf(c.username, sizeof(c.username), "a\"b\\c\001d");
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(strcmp(out.username, c.username) == 0);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now + 900, 1, &out) == TOKEN_EXPIRED);
+	token_ctx_release(&t);
+}
+
+/* Refresh tokens: text form, hashing, sealing. */
+static void test_refresh(void)
+{
+	char s[REFRESH_STRLEN + 1], s2[REFRESH_STRLEN + 1], bad[REFRESH_STRLEN + 2];
+	unsigned char r1[REFRESH_RAWBYTES], r2[REFRESH_RAWBYTES], back[REFRESH_RAWBYTES];
+	unsigned char h1[REFRESH_HASHBYTES], h2[REFRESH_HASHBYTES], box[REFRESH_SEALBYTES];
+
+	refresh_new(s, r1);
+	CHECK(strlen(s) == REFRESH_STRLEN);
+	CHECK(strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+	      REFRESH_STRLEN);
+	CHECK(refresh_parse(s, strlen(s), back) == 0 && memcmp(back, r1, sizeof(r1)) == 0);
+	refresh_format(s2, r1);
+	CHECK(strcmp(s, s2) == 0);
+	refresh_new(s2, r2);
+	CHECK(strcmp(s, s2) != 0);
+
+	CHECK(refresh_parse(s, REFRESH_STRLEN - 1, back) == -1);
+	snprintf(bad, sizeof(bad), "%sA", s);
+	CHECK(refresh_parse(bad, strlen(bad), back) == -1);
+	snprintf(bad, sizeof(bad), "%s", s);
+	bad[3] = '+';
+	CHECK(refresh_parse(bad, strlen(bad), back) == -1);
+	bad[3] = '=';
+	CHECK(refresh_parse(bad, strlen(bad), back) == -1);
+	/* 43 characters carry 258 bits: the last 2 must be zero */
+	snprintf(bad, sizeof(bad), "%s", s);
+	bad[42] = 'B'; /* value 1: a non-zero trailing bit */
+	CHECK(refresh_parse(bad, strlen(bad), back) == -1);
+
+	refresh_hash(h1, r1);
+	refresh_hash(h2, r1);
+	CHECK(memcmp(h1, h2, sizeof(h1)) == 0);
+	CHECK(memcmp(h1, r1, sizeof(h1)) != 0);
+	refresh_hash(h2, r2);
+	CHECK(memcmp(h1, h2, sizeof(h1)) != 0);
+	{
+		/* SHA-256 of 32 zero bytes */
+		unsigned char zero[REFRESH_RAWBYTES] = {0};
+		char hex[65];
+		refresh_hash(h1, zero);
+		sodium_bin2hex(hex, sizeof(hex), h1, sizeof(h1));
+		CHECK(strcmp(hex,
+			     "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925") ==
+		      0);
+	}
+
+	refresh_seal(box, r1, r2);
+	CHECK(memmem(box, sizeof(box), r2, sizeof(r2)) == NULL);
+	CHECK(refresh_open(back, box, r1) == 0 && memcmp(back, r2, sizeof(r2)) == 0);
+	CHECK(refresh_open(back, box, r2) == -1);
+	box[REFRESH_SEALBYTES - 1] ^= 1;
+	CHECK(refresh_open(back, box, r1) == -1);
+}
+
+/* base64url decoding against known values and libsodium's encoder. */
+static void test_b64url(void)
+{
+	unsigned char out[300], bin[256];
+	char text[400];
+
+	CHECK(token_b64url_decode(out, sizeof(out), "", 0) == 0);
+	CHECK(token_b64url_decode(out, sizeof(out), "Zg", 2) == 1 && out[0] == 'f');
+	CHECK(token_b64url_decode(out, sizeof(out), "Zm8", 3) == 2 && memcmp(out, "fo", 2) == 0);
+	CHECK(token_b64url_decode(out, sizeof(out), "Zm9v", 4) == 3 && memcmp(out, "foo", 3) == 0);
+	CHECK(token_b64url_decode(out, sizeof(out), "-_-_", 4) == 3 &&
+	      memcmp(out, "\xfb\xff\xbf", 3) == 0);
+	CHECK(token_b64url_decode(out, sizeof(out), "Zh", 2) == -1);	/* trailing bits set */
+	CHECK(token_b64url_decode(out, sizeof(out), "Z", 1) == -1);	/* impossible length */
+	CHECK(token_b64url_decode(out, sizeof(out), "Zm9v+", 5) == -1); /* base64, not base64url */
+	CHECK(token_b64url_decode(out, sizeof(out), "Zg==", 4) == -1);	/* padding */
+	CHECK(token_b64url_decode(out, sizeof(out), "Zm 9", 4) == -1);
+	CHECK(token_b64url_decode(out, 2, "Zm9v", 4) == -1); /* no room */
+	for (int i = 0; i < 500; i++) {
+		size_t n = randombytes_uniform(sizeof(bin));
+		randombytes_buf(bin, n);
+		sodium_bin2base64(text, sizeof(text), bin, n, B64URL);
+		if (token_b64url_decode(out, sizeof(out), text, strlen(text)) != (long)n ||
+		    memcmp(out, bin, n) != 0) {
+			CHECK(!"b64url round trip");
+			break;
+		}
+	}
+}
+
+/* DER <-> r||s against libcrypto's own encoder, leading zeros and high bits included. */
+static void test_der(void)
+{
+	unsigned char raw[64], back[64], der[72], *ref = NULL;
+	int ok = 1;
+
+	for (int i = 0; i < 2000 && ok; i++) {
+		ECDSA_SIG *es = ECDSA_SIG_new();
+		BIGNUM *r, *s;
+		size_t dl;
+		int rl;
+
+		randombytes_buf(raw, sizeof(raw));
+		if (i % 4 == 1)
+			memset(raw, 0, 1 + i % 3); /* short r */
+		if (i % 4 == 2)
+			raw[32] |= 0x80; /* s needs a sign byte */
+		if (i % 4 == 3)
+			memset(raw + 32, 0, 2), raw[34] |= 0x80;
+		if (i == 0)
+			memset(raw, 0, 31), raw[31] = 1; /* r = 1 */
+		r = BN_bin2bn(raw, 32, NULL);
+		s = BN_bin2bn(raw + 32, 32, NULL);
+		ECDSA_SIG_set0(es, r, s);
+		ref = NULL;
+		rl = i2d_ECDSA_SIG(es, &ref);
+		dl = token_es256_raw_to_der(der, raw);
+		ok = rl > 0 && (size_t)rl == dl && memcmp(der, ref, dl) == 0 &&
+		     token_es256_der_to_raw(back, ref, (size_t)rl) == 0 &&
+		     memcmp(back, raw, 64) == 0;
+		OPENSSL_free(ref);
+		ECDSA_SIG_free(es);
+	}
+	CHECK(ok);
+	/* malformed DER is refused */
+	randombytes_buf(raw, sizeof(raw));
+	raw[0] = 0x7f;
+	{
+		size_t dl = token_es256_raw_to_der(der, raw);
+		unsigned char bad[80];
+
+		CHECK(token_es256_der_to_raw(back, der, dl) == 0);
+		CHECK(token_es256_der_to_raw(back, der, dl - 1) == -1);
+		memcpy(bad, der, dl);
+		bad[0] = 0x31;
+		CHECK(token_es256_der_to_raw(back, bad, dl) == -1);
+		memcpy(bad, der, dl);
+		bad[2] = 0x03;
+		CHECK(token_es256_der_to_raw(back, bad, dl) == -1);
+		memcpy(bad, der, dl);
+		bad[dl] = 0;
+		bad[1]++;
+		CHECK(token_es256_der_to_raw(back, bad, dl + 1) == -1); /* trailing byte */
+		CHECK(token_es256_der_to_raw(back, der, 4) == -1);
+	}
+}
+
+/* Every group, in a private directory for the key files. */
+int main(void)
+{
+	char cmd[128];
+
+	umask(077); /* keys are written 0600, as magentactl keygen does */
+	if (sodium_init() < 0 || !mkdtemp(dir))
+		return 99;
+	test_b64url();
+	test_der();
+	test_es256();
+	test_rs256();
+	test_refresh();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	return t_done();
+}

@@ -33,6 +33,21 @@ static const struct command commands[] = {
 	  "migrate [--create] [users|auth|all]\n"
 	  "      apply the SQL migrations not yet recorded in schema_migrations;\n"
 	  "      --create makes missing databases first", 0 },
+	{ "keygen", cmd_keygen,
+	  "keygen [--alg ES256|RS256] [--out FILE|-] [--force]\n"
+	  "      write a new access token signing key (PEM, mode 0600); default\n"
+	  "      algorithm jwt_alg, default file the first of jwt_keys", 0 },
+	{ "hash-password", cmd_hash_password,
+	  "hash-password\n"
+	  "      print the argon2id hash of the password read from standard input", 0 },
+	{ "status", cmd_status,
+	  "status [--json]\n"
+	  "      the event pipeline: outbox backlog and its oldest row, queue and\n"
+	  "      dead-letter queue depth, last event applied; exit 1 if a part is down", 0 },
+	{ "dlq", cmd_dlq,
+	  "dlq list [--json] [--limit N] | dlq replay (--all | ID...)\n"
+	  "      show the dead letters (id, type, reason), or publish them again to\n"
+	  "      the events exchange (removed from the dead-letter queue once confirmed)", 0 },
 };
 
 /* Print the commands. */

@@ -8,4 +8,16 @@
 /* migrate [--create] [users|auth|all] */
 int cmd_migrate(int argc, char **argv);
 
+/* keygen [--alg ES256|RS256] [--out FILE|-] [--force] */
+int cmd_keygen(int argc, char **argv);
+
+/* hash-password (password on standard input) */
+int cmd_hash_password(int argc, char **argv);
+
+/* status [--json] */
+int cmd_status(int argc, char **argv);
+
+/* dlq list [--json] [--limit N] | dlq replay (--all | ID...) */
+int cmd_dlq(int argc, char **argv);
+
 #endif

@@ -2,3 +2,8 @@
 sbin_PROGRAMS += fcgi/magenta-registration
 fcgi_magenta_registration_SOURCES = fcgi/registration.c fcgi/registration.h fcgi/register.c
 fcgi_magenta_registration_LDADD = $(MAGENTA_LIBS)
+
+sbin_PROGRAMS += fcgi/magenta-auth
+fcgi_magenta_auth_SOURCES = fcgi/auth.c fcgi/auth.h fcgi/auth_login.c fcgi/auth_session.c \
+	fcgi/auth_me.c fcgi/auth_wellknown.c fcgi/auth_cache.c
+fcgi_magenta_auth_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)

@@ -1,13 +1,19 @@
 # lib/: the shared core, linked into every program.
 noinst_LIBRARIES += lib/libmagenta.a
 lib_libmagenta_a_SOURCES = \
+	lib/backoff.c lib/backoff.h \
+	lib/clientaddr.c lib/clientaddr.h \
 	lib/conf.c lib/conf.h \
+	lib/daemon.c lib/daemon.h \
 	lib/db.c lib/db.h \
 	lib/event.c lib/event.h \
 	lib/http.c lib/http.h \
 	lib/log.c lib/log.h \
+	lib/mq.c lib/mq.h \
 	lib/pwhash.c lib/pwhash.h \
+	lib/refresh.c lib/refresh.h \
 	lib/service.c lib/service.h \
+	lib/token.c lib/token.h \
 	lib/uuid7.c lib/uuid7.h \
 	lib/validate.c lib/validate.h
 

@@ -5,4 +5,9 @@ dist_sqlusers_DATA = \
 	sql/users/001_users.sql
 sqlauthdir = $(pkgdatadir)/sql/auth
 dist_sqlauth_DATA = \
-	sql/auth/001_auth_users.sql
+	sql/auth/001_auth_users.sql \
+	sql/auth/002_processed_events.sql \
+	sql/auth/003_apply_user_event.sql \
+	sql/auth/010_sessions.sql \
+	sql/auth/011_login_throttle.sql \
+	sql/auth/012_auth_notify.sql

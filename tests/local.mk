@@ -1,6 +1,7 @@
 # tests/: C unit tests run by make check; bats suites run by scripts/test.
 UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7 \
-	tests/unit/test_pwhash tests/unit/test_event
+	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_token \
+	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -14,5 +15,20 @@ tests_unit_test_pwhash_SOURCES = tests/unit/test_pwhash.c tests/unit/t.h
 tests_unit_test_pwhash_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_event_SOURCES = tests/unit/test_event.c tests/unit/t.h
 tests_unit_test_event_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_json_SOURCES = tests/unit/test_json.c tests/unit/t.h
+tests_unit_test_json_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_token_SOURCES = tests/unit/test_token.c tests/unit/t.h
+tests_unit_test_token_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
+tests_unit_test_clientaddr_SOURCES = tests/unit/test_clientaddr.c tests/unit/t.h
+tests_unit_test_clientaddr_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_event_parse_SOURCES = tests/unit/test_event_parse.c tests/unit/t.h
+tests_unit_test_event_parse_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_backoff_SOURCES = tests/unit/test_backoff.c tests/unit/t.h
+tests_unit_test_backoff_LDADD = $(MAGENTA_LIBS)
 
-EXTRA_DIST += tests/http tests/lib tests/fixtures
+# An independent JWT verifier for tests/http/30-auth-tokens.bats.
+check_PROGRAMS += tests/tools/jwt-libjwt
+tests_tools_jwt_libjwt_SOURCES = tests/tools/jwt-libjwt.c
+tests_tools_jwt_libjwt_LDADD = $(JWT_LIBS)
+
+EXTRA_DIST += tests/http tests/lib

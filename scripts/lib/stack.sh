@@ -16,6 +16,10 @@
 #   stack_rabbit_start|stop|kill   private RabbitMQ node (+ its own epmd)
 #   stack_rabbitmqctl ARGS...      rabbitmqctl against our node (right HOME/cookie)
 #   stack_lighttpd_start|stop|restart
+#   stack_spawnfcgi_start|stop     the FastCGI programs under spawn-fcgi, on unix
+#                                  sockets in $STACK_DIR/sock-apache (not in stack_up)
+#   stack_apache_start|stop        a private Apache on $APACHE_PORT in front of
+#                                  them (not in stack_up: tests start both)
 #   stack_daemons_start|stop, stack_daemon_start|stop NAME, stack_daemon_kill NAME [SIG]
 #                                  NAME is relay or consumer (binary magenta-NAME)
 #   stack_up, stack_down, stack_status
@@ -34,7 +38,7 @@ STACK_RABBIT_BIN=/usr/lib/rabbitmq/bin
 STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
-	python3-jwt python3-cryptography wrk apache2-utils)
+	python3-jwt python3-cryptography wrk apache2-utils apache2)
 
 # ---------------------------------------------------------------- helpers
 
@@ -339,7 +343,7 @@ stack_init() {
 	}
 	dir=$(cd "$dir" && pwd)
 	# forget any stack this shell knew; keep only what DIR itself recorded
-	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT \
+	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT APACHE_PORT \
 		RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED
 	if [[ -f $dir/env ]]; then
 		# shellcheck source=/dev/null
@@ -351,7 +355,7 @@ stack_init() {
 	MAGENTA_PREFIX=$dir/prefix
 
 	local -a ports
-	read -r -a ports <<<"$(_stack_free_ports 6)"
+	read -r -a ports <<<"$(_stack_free_ports 7)"
 	if [[ $mode == fixed ]]; then
 		HTTP_PORT=8080
 		AMQP_MGMT_PORT=15672
@@ -365,6 +369,7 @@ stack_init() {
 	AMQP_PORT=${AMQP_PORT:-${ports[3]}}
 	ERL_EPMD_PORT=${ERL_EPMD_PORT:-${ports[4]}}
 	RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-${ports[5]}}
+	APACHE_PORT=${APACHE_PORT:-${ports[6]}}
 	RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-magenta-$RANDOM$$@localhost}
 
 	mkdir -p "$dir"/{log,sock,www,tmp,keys,rabbit,pg} || return 1
@@ -396,11 +401,12 @@ stack_init() {
 		local v
 		for v in STACK_DIR MAGENTA_SRC MAGENTA_BUILD MAGENTA_PREFIX HTTP_PORT PGPORT \
 			AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT RABBITMQ_NODENAME \
-			STACK_PG_FSYNC; do
+			STACK_PG_FSYNC APACHE_PORT; do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		printf 'export %s=%q\n' \
 			BASE_URL "http://127.0.0.1:$HTTP_PORT" \
+			APACHE_URL "http://127.0.0.1:$APACHE_PORT" \
 			AMQP_MGMT_URL "http://127.0.0.1:$AMQP_MGMT_PORT" \
 			MAGENTA_CONFIG "$dir/magenta.conf" \
 			PGHOST 127.0.0.1 PGUSER postgres PGDATABASE postgres \
@@ -439,7 +445,7 @@ EOF
 	_STACK_LOADED=
 	export STACK_DIR
 	_stack_load || return 1
-	_stack_say "init: $dir (http $HTTP_PORT, pg $PGPORT, amqp $AMQP_PORT, mgmt $AMQP_MGMT_PORT, epmd $ERL_EPMD_PORT, dist $RABBITMQ_DIST_PORT)"
+	_stack_say "init: $dir (http $HTTP_PORT, pg $PGPORT, amqp $AMQP_PORT, mgmt $AMQP_MGMT_PORT, epmd $ERL_EPMD_PORT, dist $RABBITMQ_DIST_PORT, apache $APACHE_PORT)"
 }
 
 # ---------------------------------------------------------------- build
@@ -873,7 +879,12 @@ stack_lighttpd_stop() {
 	done
 	local -a daemons=("${STACK_DAEMONS[@]/#/magenta-}") more
 	mapfile -t more < <(_stack_pids_under "$MAGENTA_PREFIX/sbin" "${daemons[@]}")
+	# programs that spawn-fcgi started (and their workers) are not lighttpd's
+	local -a sf=()
+	mapfile -t sf < <(_stack_spawnfcgi_pids)
 	for k in "${more[@]}"; do
+		_stack_stat "$k" || continue
+		[[ " ${sf[*]} " == *" $k "* || " ${sf[*]} " == *" ${_ST[1]} "* ]] && continue
 		[[ " ${left[*]} " == *" $k "* ]] || left+=("$k")
 	done
 	if ((${#left[@]})); then
@@ -894,6 +905,244 @@ stack_lighttpd_stop() {
 # Stop and start lighttpd (new FastCGI processes, new environment).
 stack_lighttpd_restart() {
 	stack_lighttpd_stop && stack_lighttpd_start
+}
+
+# ---------------------------------------------------------------- spawn-fcgi + Apache
+
+# The programs spawn-fcgi runs, each on its own socket in $STACK_DIR/sock-apache.
+STACK_SPAWNFCGI=(registration auth)
+
+# PIDs of the live programs that stack_spawnfcgi_start recorded.
+_stack_spawnfcgi_pids() {
+	local n
+	[[ -n ${STACK_DIR:-} ]] || return 0
+	for n in "${STACK_SPAWNFCGI[@]}"; do
+		_stack_pid_read "$STACK_DIR/spawnfcgi-$n.pid" 2>/dev/null || true
+	done
+}
+
+# Start magenta-registration and magenta-auth under spawn-fcgi, each with
+# ${STACK_FCGI_PROCS:-2} workers (-p) on a unix socket in $STACK_DIR/sock-apache:
+# mode 0660, group www-data when root (Apache's children run as www-data),
+# else 0600.  spawn-fcgi -n binds the socket and execs the program in its own
+# process, so the PID recorded is the program's supervisor; waits until each
+# program has read its configuration and accepts on the socket.
+stack_spawnfcgi_start() {
+	_stack_load || return 1
+	local n bin sock log pid t0 rc=0
+	local dir=$STACK_DIR/sock-apache
+	local -a own=(-M 0600)
+	if ((EUID == 0)); then
+		id www-data >/dev/null 2>&1 || {
+			_stack_fail "spawn-fcgi: no user www-data (Apache's children run as it)"
+			return 1
+		}
+		own=(-M 0660 -G www-data)
+	fi
+	mkdir -p "$dir" || return 1
+	chmod 0755 "$dir"
+	for n in "${STACK_SPAWNFCGI[@]}"; do
+		bin=$MAGENTA_PREFIX/sbin/magenta-$n
+		sock=$dir/$n.sock
+		log=$STACK_DIR/log/spawnfcgi-$n.log
+		if pid=$(_stack_pid_read "$STACK_DIR/spawnfcgi-$n.pid"); then
+			_stack_say "spawn-fcgi: magenta-$n already running (pid $pid, $sock)"
+			continue
+		fi
+		[[ -x $bin ]] || {
+			_stack_fail "spawn-fcgi: $bin missing (stack_build first)"
+			rc=1
+			continue
+		}
+		t0=$(_stack_now)
+		# a socket left by a program that was killed: spawn-fcgi would
+		# replace it anyway, but a fresh one tells us when it is bound
+		rm -f "$sock"
+		_stack_spawn "$log" "$STACK_DIR" spawn-fcgi -n -s "$sock" "${own[@]}" -- \
+			"$bin" -f "$MAGENTA_CONFIG" -p "${STACK_FCGI_PROCS:-2}"
+		pid=$STACK_LAST_PID
+		_stack_pid_write "$STACK_DIR/spawnfcgi-$n.pid" "$pid"
+		# ready: the socket is bound and the program logged its start
+		# (configuration read, database set up) under this very pid
+		local d
+		d=$(_stack_deadline 20)
+		until [[ -S $sock ]] && grep -q "event=start pid=$pid " "$log" 2>/dev/null; do
+			if ! _stack_alive "$pid"; then
+				rm -f "$STACK_DIR/spawnfcgi-$n.pid"
+				_stack_fail "spawn-fcgi: magenta-$n exited during start-up" "$log"
+				rc=1
+				continue 2
+			fi
+			if _stack_past "$d"; then
+				_stack_fail "spawn-fcgi: magenta-$n not started after 20 s" "$log"
+				rc=1
+				continue 2
+			fi
+			sleep 0.1
+		done
+		_stack_say "spawn-fcgi: magenta-$n on $sock (pid $pid, ${STACK_FCGI_PROCS:-2} workers, $(_stack_since "$t0") s)"
+	done
+	return "$rc"
+}
+
+# Stop the programs spawn-fcgi started (SIGTERM to the supervisor, which
+# stops its workers), make sure no worker is left, remove the sockets.
+stack_spawnfcgi_stop() {
+	_stack_load || return 1
+	local n pid k rc=0
+	local -a kids
+	for n in "${STACK_SPAWNFCGI[@]}"; do
+		if pid=$(_stack_pid_read "$STACK_DIR/spawnfcgi-$n.pid"); then
+			mapfile -t kids < <(_stack_children "$pid")
+			_stack_terminate "magenta-$n (spawn-fcgi)" "$pid" 10 TERM || rc=1
+			# the supervisor waits for its workers; an orphan would be a bug
+			local -a left=()
+			for k in "${kids[@]}"; do
+				_stack_alive "$k" && left+=("$k")
+			done
+			if ((${#left[@]})); then
+				_stack_fail "spawn-fcgi: magenta-$n left ${#left[@]} workers: ${left[*]}" || true
+				kill -s KILL "${left[@]}" 2>/dev/null || true
+				_stack_wait_gone 5 "${left[@]}" || true
+				rc=1
+			fi
+			_stack_say "spawn-fcgi: magenta-$n stopped (pid $pid)"
+		elif [[ -f $STACK_DIR/spawnfcgi-$n.pid ]]; then
+			_stack_say "spawn-fcgi: magenta-$n not running"
+		fi
+		rm -f "$STACK_DIR/spawnfcgi-$n.pid" "$STACK_DIR/sock-apache/$n.sock"
+	done
+	return "$rc"
+}
+
+# The apache2 binary (in /usr/sbin, which a user's PATH may lack).
+_stack_apache_bin() {
+	local b
+	b=$(command -v apache2 2>/dev/null) || b=/usr/sbin/apache2
+	[[ -x $b ]] || return 1
+	printf '%s\n' "$b"
+}
+
+# Write $STACK_DIR/apache/apache2.conf: a private server that loads only
+# the modules it needs and includes the installed routes file.
+_stack_apache_conf() {
+	local a=$STACK_DIR/apache m=/usr/lib/apache2/modules mod
+	mkdir -p "$a/run" || return 1
+	{
+		cat <<-EOF
+			# Apache for the private stack in $STACK_DIR (written by stack_apache_start).
+			ServerRoot "$a"
+			DefaultRuntimeDir "$a/run"
+			PidFile "$a/run/apache2.pid"
+			Listen 127.0.0.1:$APACHE_PORT
+			ServerName 127.0.0.1
+			ErrorLog "$STACK_DIR/log/apache-error.log"
+			LogLevel warn
+		EOF
+		for mod in mpm_event authz_core proxy proxy_fcgi request env headers; do
+			printf 'LoadModule %s_module %s/mod_%s.so\n' "$mod" "$m" "$mod"
+		done
+		if ((EUID == 0)); then
+			printf 'User www-data\nGroup www-data\n'
+		fi
+		cat <<-EOF
+			StartServers 1
+			ServerLimit 2
+			ThreadsPerChild 16
+			MinSpareThreads 8
+			MaxSpareThreads 32
+			MaxRequestWorkers 32
+			Timeout 30
+			# as Debian's security.conf
+			TraceEnable Off
+			ServerTokens Prod
+			DocumentRoot "$STACK_DIR/www"
+			<Directory />
+			    AllowOverride None
+			    Require all denied
+			</Directory>
+			<Directory "$STACK_DIR/www">
+			    Require all granted
+			</Directory>
+			LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" magenta
+			CustomLog "$STACK_DIR/log/apache-access.log" magenta
+
+			Define MAGENTA_RUNDIR "$STACK_DIR/sock-apache"
+			Include "$MAGENTA_PREFIX/etc/magenta/apache-magenta.conf"
+		EOF
+	} >"$a/apache2.conf"
+}
+
+# Start the private Apache on 127.0.0.1:$APACHE_PORT (the port is chosen by
+# stack_init, or here for an older env); waits until it accepts.  The
+# programs behind it come from stack_spawnfcgi_start.
+stack_apache_start() {
+	_stack_load || return 1
+	local pid t0 bin conf=$STACK_DIR/apache/apache2.conf log=$STACK_DIR/log/apache.log
+	if pid=$(_stack_pid_read "$STACK_DIR/apache.pid"); then
+		_stack_say "apache: already running (pid $pid, $APACHE_URL)"
+		return 0
+	fi
+	t0=$(_stack_now)
+	bin=$(_stack_apache_bin) || {
+		_stack_fail "apache: no apache2 binary: apt-get install apache2"
+		return 1
+	}
+	[[ -f $MAGENTA_PREFIX/etc/magenta/apache-magenta.conf ]] || {
+		_stack_fail "apache: $MAGENTA_PREFIX/etc/magenta/apache-magenta.conf missing (stack_build first)"
+		return 1
+	}
+	if [[ -z ${APACHE_PORT:-} ]]; then
+		APACHE_PORT=$(_stack_free_ports 1)
+		APACHE_URL=http://127.0.0.1:$APACHE_PORT
+		printf 'export APACHE_PORT=%q\nexport APACHE_URL=%q\n' "$APACHE_PORT" "$APACHE_URL" >>"$STACK_DIR/env"
+		export APACHE_PORT APACHE_URL
+	fi
+	if _stack_port_open "$APACHE_PORT"; then
+		_stack_fail "apache: port $APACHE_PORT is taken by another program"
+		return 1
+	fi
+	_stack_apache_conf || return 1
+	"$bin" -d "$STACK_DIR/apache" -f "$conf" -t >"$STACK_DIR/log/apache-check.log" 2>&1 || {
+		_stack_fail "apache: configuration refused (apache2 -t)" "$STACK_DIR/log/apache-check.log"
+		return 1
+	}
+	_stack_spawn "$log" "$STACK_DIR" "$bin" -d "$STACK_DIR/apache" -f "$conf" -DFOREGROUND
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/apache.pid" "$pid"
+	local rc=0
+	_stack_wait_port "$APACHE_PORT" 20 "$pid" || rc=$?
+	if ((rc)); then
+		local why="did not listen on $APACHE_PORT within 20 s"
+		((rc == 2)) && why="exited during start-up"
+		_stack_fail "apache: $why" "$STACK_DIR/log/apache-error.log"
+		tail -n 10 "$log" 2>/dev/null | sed 's/^/  | /' >&2
+		return 1
+	fi
+	_stack_say "apache: up on $APACHE_URL (pid $pid, $(_stack_since "$t0") s)"
+}
+
+# Stop the private Apache (SIGTERM: the parent stops its children).
+stack_apache_stop() {
+	_stack_load || return 1
+	local pid k rc=0
+	local -a kids
+	if ! pid=$(_stack_pid_read "$STACK_DIR/apache.pid"); then
+		[[ -f $STACK_DIR/apache.pid ]] && _stack_say "apache: not running"
+		rm -f "$STACK_DIR/apache.pid"
+		return 0
+	fi
+	mapfile -t kids < <(_stack_children "$pid")
+	_stack_terminate apache "$pid" 15 TERM || rc=1
+	if ((${#kids[@]})) && ! _stack_wait_gone 5 "${kids[@]}"; then
+		for k in "${kids[@]}"; do
+			kill -s KILL "$k" 2>/dev/null || true
+		done
+		_stack_wait_gone 5 "${kids[@]}" || rc=1
+	fi
+	rm -f "$STACK_DIR/apache.pid"
+	_stack_say "apache: stopped (pid $pid)"
+	return "$rc"
 }
 
 # ---------------------------------------------------------------- daemons
@@ -1008,6 +1257,8 @@ stack_up() {
 stack_down() {
 	_stack_load || return 1
 	local rc=0
+	stack_apache_stop || rc=1
+	stack_spawnfcgi_stop || rc=1
 	stack_lighttpd_stop || rc=1
 	stack_daemons_stop || rc=1
 	stack_rabbit_stop || rc=1
@@ -1044,6 +1295,7 @@ _stack_strays() {
 			[[ ${exe% (deleted)} == "$MAGENTA_PREFIX"/* ]] || continue
 		elif [[ " ${argv[*]} " == *" -D $STACK_DIR/pg/data "* ||
 			" ${argv[*]} " == *" -f $STACK_DIR/lighttpd.conf "* ||
+			" ${argv[*]} " == *" -f $STACK_DIR/apache/apache2.conf "* ||
 			" ${argv[*]} " == *" -home $RABBITMQ_HOME_DIR "* ||
 			(${argv[0]##*/} == epmd && " ${argv[*]} " == *" -port $ERL_EPMD_PORT "*) ]]; then
 			:
@@ -1090,5 +1342,15 @@ stack_status() {
 		_status_line lighttpd "running, pid $pid, $BASE_URL, $kids FastCGI processes"
 	else
 		_status_line lighttpd stopped
+	fi
+	for n in "${STACK_SPAWNFCGI[@]}"; do
+		if pid=$(_stack_pid_read "$STACK_DIR/spawnfcgi-$n.pid"); then
+			_status_line spawn-fcgi "magenta-$n running, pid $pid, $STACK_DIR/sock-apache/$n.sock"
+		fi
+	done
+	if pid=$(_stack_pid_read "$STACK_DIR/apache.pid"); then
+		_status_line apache "running, pid $pid, $APACHE_URL"
+	else
+		_status_line apache "stopped (tests start it: stack_spawnfcgi_start, stack_apache_start)"
 	fi
 }

@@ -1,6 +1,6 @@
 # tests/: C unit tests run by make check; bats suites run by scripts/test.
 UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7 \
-	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_token \
+	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_log tests/unit/test_token \
 	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -17,6 +17,8 @@ tests_unit_test_event_SOURCES = tests/unit/test_event.c tests/unit/t.h
 tests_unit_test_event_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_json_SOURCES = tests/unit/test_json.c tests/unit/t.h
 tests_unit_test_json_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/t.h
+tests_unit_test_log_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_token_SOURCES = tests/unit/test_token.c tests/unit/t.h
 tests_unit_test_token_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
 tests_unit_test_clientaddr_SOURCES = tests/unit/test_clientaddr.c tests/unit/t.h

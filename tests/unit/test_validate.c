@@ -76,7 +76,7 @@ int main(void)
 		CHECK(!valid_email(addr, strlen(addr))); /* local part > 64 */
 		/* 254 octets accepted, 255 refused */
 		memset(addr, 0, sizeof(addr));
-		strcpy(addr, "a@");
+		snprintf(addr, sizeof(addr), "a@");
 		for (int i = 0; i < 4; i++)
 			strncat(addr, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.", 63);
 		/* 2 + 4*62 = 250; add "ccom" pieces to reach 254 */

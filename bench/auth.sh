@@ -31,19 +31,7 @@ export STACK_FCGI_PROCS=$procs
 # shellcheck source=scripts/lib/stack.sh
 . "$top/scripts/lib/stack.sh"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/magenta-bench-auth.XXXXXX")
-cleanup() {
-	set +e
-	[[ -f $dir/env ]] && STACK_DIR=$dir stack_down >/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-
-stack_deps >/dev/null
-stack_init "$dir" >/dev/null
-bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null
-# shellcheck source=/dev/null
-. "$dir/env"
+stack_bench auth
 stack_pg_start >/dev/null
 stack_migrate >/dev/null
 stack_lighttpd_start >/dev/null

@@ -23,6 +23,7 @@
 #   stack_daemons_start|stop, stack_daemon_start|stop NAME, stack_daemon_kill NAME [SIG]
 #                                  NAME is relay or consumer (binary magenta-NAME)
 #   stack_up, stack_down, stack_status
+#   stack_bench NAME               a benchmark's private, self-removing stack
 # Functions print one progress line each; on failure they print what failed and
 # the tail of the relevant log to stderr and return non-zero.  They never exit.
 #
@@ -1305,6 +1306,26 @@ _stack_strays() {
 		_stack_alive "$p" && printf '%s\n' "$p"
 	done
 	return 0
+}
+
+# A benchmark's stack: a new temporary directory ($dir, named after NAME),
+# stopped and removed when the calling script exits; dependencies installed,
+# the tree built and installed into it, its env sourced.  Starts nothing.
+stack_bench() {
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/magenta-bench-${1:?usage: stack_bench NAME}.XXXXXX")
+	trap _stack_bench_cleanup EXIT INT TERM
+	stack_deps >/dev/null || return 1
+	stack_init "$dir" >/dev/null || return 1
+	bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null || return 1
+	# shellcheck source=/dev/null
+	. "$dir/env"
+}
+
+# Stop the benchmark's stack and remove its directory.
+_stack_bench_cleanup() {
+	set +e
+	[[ -f $dir/env ]] && STACK_DIR=$dir stack_down >/dev/null
+	rm -rf "$dir"
 }
 
 # One line per component: running (pid) or stopped.

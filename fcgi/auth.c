@@ -43,52 +43,6 @@ static void h_ready(struct http_req *r)
 	http_reply(r, ok ? 200 : 503, ok ? NULL : hdr, o);
 }
 
-static unsigned long conn_gen = 1; /* bumped for every new connection */
-static PGconn *gen_conn;
-static int gen_pid;
-
-/* Prepare (when this connection has not seen it) and run a statement. */
-PGresult *auth_exec(struct auth_stmt *st, const char *const *params, int retry)
-{
-	for (int attempt = 0;; attempt++) {
-		PGconn *c = db_conn(&auth.db);
-		PGresult *res;
-
-		if (!c)
-			return PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
-		if (c != gen_conn || PQbackendPID(c) != gen_pid) {
-			/* Our statements find rows by key: a generic plan is as good
-			 * as a custom one.  Without this PostgreSQL may judge custom
-			 * plans cheaper and plan again at every execution, which
-			 * costs several times the execution itself. */
-			PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
-			gen_conn = c;
-			gen_pid = PQbackendPID(c);
-			conn_gen++;
-		}
-		if (st->gen != conn_gen) {
-			res = PQprepare(c, st->name, st->sql, st->nparams, NULL);
-			if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-				PQclear(res);
-				st->gen = conn_gen;
-			} else if (PQstatus(c) == CONNECTION_BAD && retry && attempt == 0) {
-				PQclear(res);
-				continue;
-			} else {
-				return res;
-			}
-		}
-		res = PQexecPrepared(c, st->name, st->nparams, params, NULL, NULL, 0);
-		if (PQresultStatus(res) == PGRES_FATAL_ERROR && PQstatus(c) == CONNECTION_BAD &&
-		    retry && attempt == 0) {
-			/* the server went away since the last request: one fresh try */
-			PQclear(res);
-			continue;
-		}
-		return res;
-	}
-}
-
 /* Encode bytes as a bytea literal parameter. */
 void auth_bytea(char *out, const unsigned char *bin, size_t len)
 {
@@ -250,6 +204,7 @@ static int auth_init(char *err, size_t errlen)
 	if (auth_wellknown_init(err, errlen) != 0)
 		return -1;
 	db_init(&auth.db, conf_str(CONF_AUTH_DB), "magenta-auth");
+	db_on_connect(&auth.db, DB_KEY_LOOKUPS);
 	for (size_t i = 0; i < auth.tok.nkeys; i++)
 		log_info("event=key kid=%s alg=%s%s", token_key_kid(&auth.tok, i),
 			 token_key_alg(&auth.tok, i), i == 0 ? " signing=1" : "");

@@ -103,25 +103,6 @@ enum token_status auth_bearer(struct http_req *r, int check_time, struct token_c
  * shape. */
 void auth_reply_invalid_token(struct http_req *r, const char *message);
 
-/* One of our statements, prepared on each database connection the first
- * time it runs there. */
-struct auth_stmt {
-	const char *name, *sql;
-	int nparams;
-	unsigned long gen; /* the connection generation it was prepared on */
-};
-
-#define AUTH_STMT(name, sql, n)                                                                    \
-	{                                                                                          \
-		name, sql, n, 0                                                                    \
-	}
-
-/* Run st with its text parameters as db_exec does (see db.h: retry once
- * on a connection found broken when retry is set), preparing it first on
- * a new connection: PostgreSQL then parses and plans it once per
- * connection, not once per request.  Never NULL; caller PQclear()s. */
-PGresult *auth_exec(struct auth_stmt *st, const char *const *params, int retry);
-
 /* Answer a failed statement: 503 when the database is unavailable, else
  * log it (as what) and 500. */
 void auth_db_failed(struct http_req *r, const PGresult *res, const char *what);

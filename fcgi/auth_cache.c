@@ -21,8 +21,7 @@
 #define CACHE_SLOTS 512
 
 static struct auth_cached cache[CACHE_SLOTS];
-static PGconn *listen_conn; /* the connection that LISTENs, and its backend */
-static int listen_pid;
+static unsigned long listen_gen; /* the connection that LISTENs (db.gen); 0: none */
 
 /* Seconds on a clock that never jumps. */
 static double mono_now(void)
@@ -74,21 +73,20 @@ int auth_cache_sync(void)
 
 	if (!c) {
 		forget_all();
-		listen_conn = NULL;
+		listen_gen = 0;
 		return -1;
 	}
-	if (c != listen_conn || PQbackendPID(c) != listen_pid) {
+	if (listen_gen != auth.db.gen) {
 		PGresult *res = PQexec(c, "LISTEN magenta_auth");
 		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 		PQclear(res);
 		forget_all();
 		if (!ok) {
-			listen_conn = NULL;
+			listen_gen = 0;
 			return -1;
 		}
-		listen_conn = c;
-		listen_pid = PQbackendPID(c);
+		listen_gen = auth.db.gen;
 	}
 	/* Read what arrived, until nothing more is waiting: a server that
 	 * shuts down sends an error, then closes, and only reading the close
@@ -101,7 +99,7 @@ int auth_cache_sync(void)
 		if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) {
 			/* the next query reconnects, and answers 503 until it can */
 			forget_all();
-			listen_conn = NULL;
+			listen_gen = 0;
 			return -1;
 		}
 	}
@@ -122,7 +120,7 @@ const struct auth_cached *auth_cache_get(const char *sid, const char *uid)
 {
 	struct auth_cached *e = slot_of(sid);
 
-	if (!listen_conn || !e->used || strcmp(e->sid, sid) != 0 || strcmp(e->uid, uid) != 0)
+	if (!listen_gen || !e->used || strcmp(e->sid, sid) != 0 || strcmp(e->uid, uid) != 0)
 		return NULL;
 	if (e->until <= mono_now()) {
 		e->used = 0;
@@ -136,7 +134,7 @@ void auth_cache_put(const struct auth_cached *v, double ttl)
 {
 	struct auth_cached *e = slot_of(v->sid);
 
-	if (!listen_conn || ttl <= 0)
+	if (!listen_gen || ttl <= 0)
 		return;
 	*e = *v;
 	if (ttl > AUTH_CACHE_TTL)

@@ -68,10 +68,10 @@ static const char fail_body[] =
 	" FROM a LEFT JOIN u ON true"
 
 /* Case-insensitive, served by the unique indexes on lower(...). */
-static struct auth_stmt st_by_username =
-    AUTH_STMT("login_by_username", SQL_LOOKUP("lower(username) = lower($1)"), 6);
-static struct auth_stmt st_by_email =
-    AUTH_STMT("login_by_email", SQL_LOOKUP("lower(email) = lower($1)"), 6);
+static struct db_stmt st_by_username = {"login_by_username",
+					SQL_LOOKUP("lower(username) = lower($1)"), 6, 0};
+static struct db_stmt st_by_email = {"login_by_email", SQL_LOOKUP("lower(email) = lower($1)"), 6,
+				     0};
 
 enum {
 	L_ADDR_FAILURES,
@@ -103,7 +103,7 @@ static const char sql_success[] =
     " f AS (UPDATE login_address_failures SET failures = greatest(failures - 1, 0)"
     "  WHERE address = $5)"
     " SELECT ceil(extract(epoch FROM t.expires_at - now()))::bigint FROM t";
-static struct auth_stmt st_success = AUTH_STMT("login_success", sql_success, 8);
+static struct db_stmt st_success = {"login_success", sql_success, 8, 0};
 
 /* Old rows nobody needs any more, a bounded number at a time. */
 static const char sql_gc[] =
@@ -213,7 +213,7 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 		    sid,      u.id, PQgetvalue(user, 0, L_STAMP), remember ? "t" : "f", addr, smax,
 		    hash_hex, ttl};
 		/* not retried: a lost connection may have committed */
-		res = auth_exec(&st_success, p, 0);
+		res = db_exec_stmt(&auth.db, &st_success, p, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		auth_db_failed(r, res, "login_session");
@@ -262,8 +262,9 @@ void h_login(struct http_req *r)
 		/* usernames cannot hold '@', emails always do.  Retried on a
 		 * connection found broken (a database restart): at worst one
 		 * attempt is counted twice. */
-		res = auth_exec(memchr(in.ident, '@', in.ilen) ? &st_by_email : &st_by_username, p,
-				1);
+		res = db_exec_stmt(&auth.db,
+				   memchr(in.ident, '@', in.ilen) ? &st_by_email : &st_by_username,
+				   p, 1);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		auth_db_failed(r, res, "login_lookup");

@@ -18,7 +18,7 @@ static const char sql_me[] =
     " extract(epoch FROM s.expires_at - now())"
     " FROM sessions s JOIN auth_users u ON u.id = s.user_id"
     " WHERE s.id = $1 AND s.user_id = $2 AND" AUTH_SESSION_LIVE;
-static struct auth_stmt st_me = AUTH_STMT("me", sql_me, 2);
+static struct db_stmt st_me = {"me", sql_me, 2, 0};
 
 enum { M_ID, M_USERNAME, M_EMAIL, M_CONFIRMED, M_CREATED, M_LEFT };
 
@@ -69,7 +69,7 @@ static int me_lookup(struct http_req *r, struct token_claims *c, struct auth_cac
 	}
 	{
 		const char *p[] = {c->sid, c->sub};
-		res = auth_exec(&st_me, p, 1);
+		res = db_exec_stmt(&auth.db, &st_me, p, 1);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, res, "me");

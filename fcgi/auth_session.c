@@ -35,7 +35,7 @@ static const char sql_rotate[] =
     " RETURNING expires_at)"
     " SELECT old.session_id, old.user_id, old.username, old.email,"
     "  ceil(extract(epoch FROM new.expires_at - now()))::bigint FROM old, new";
-static struct auth_stmt st_rotate = AUTH_STMT("rotate", sql_rotate, 5);
+static struct db_stmt st_rotate = {"rotate", sql_rotate, 5, 0};
 
 /* $1 hash, $2 refresh_grace: why a token did not rotate. */
 static const char sql_inspect[] =
@@ -45,7 +45,7 @@ static const char sql_inspect[] =
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
     " LEFT JOIN auth_users u ON u.id = s.user_id"
     " WHERE t.token_hash = $1::bytea";
-static struct auth_stmt st_inspect = AUTH_STMT("refresh_inspect", sql_inspect, 2);
+static struct db_stmt st_inspect = {"refresh_inspect", sql_inspect, 2, 0};
 
 enum { I_ID, I_SESSION, I_USER, I_USERNAME, I_EMAIL, I_USED, I_IN_GRACE, I_UNEXPIRED, I_LIVE };
 
@@ -58,12 +58,12 @@ static const char sql_chain[] =
     " FROM refresh_tokens r JOIN c ON r.parent_id = c.id WHERE c.depth < 32)"
     " SELECT sealed, used_at IS NULL, expires_at > now(),"
     " ceil(extract(epoch FROM expires_at - now()))::bigint FROM c ORDER BY depth";
-static struct auth_stmt st_chain = AUTH_STMT("refresh_chain", sql_chain, 1);
+static struct db_stmt st_chain = {"refresh_chain", sql_chain, 1, 0};
 
 /* $1 session id, $2 reason. */
 static const char sql_revoke[] = "UPDATE sessions SET revoked_at = now(), revoked_reason = $2"
 				 " WHERE id = $1 AND revoked_at IS NULL";
-static struct auth_stmt st_revoke = AUTH_STMT("revoke", sql_revoke, 2);
+static struct db_stmt st_revoke = {"revoke", sql_revoke, 2, 0};
 
 /* $1 hash: end the session a refresh token belongs to. */
 static const char sql_logout_refresh[] =
@@ -71,13 +71,13 @@ static const char sql_logout_refresh[] =
     " FROM refresh_tokens t"
     " WHERE t.token_hash = $1::bytea AND s.id = t.session_id AND s.revoked_at IS NULL"
     " RETURNING s.id";
-static struct auth_stmt st_logout_refresh = AUTH_STMT("logout_refresh", sql_logout_refresh, 1);
+static struct db_stmt st_logout_refresh = {"logout_refresh", sql_logout_refresh, 1, 0};
 
 /* $1 session id, $2 user id: end the session of an access token. */
 static const char sql_logout_session[] =
     "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
     " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
-static struct auth_stmt st_logout_session = AUTH_STMT("logout_session", sql_logout_session, 2);
+static struct db_stmt st_logout_session = {"logout_session", sql_logout_session, 2, 0};
 
 /* 401 for a refresh token that cannot be used. */
 static void reply_bad_refresh(struct http_req *r)
@@ -117,7 +117,7 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 	snprintf(grace, sizeof(grace), "%ld", conf_int(CONF_REFRESH_GRACE));
 	{
 		const char *p[] = {hash_hex, grace};
-		res = auth_exec(&st_inspect, p, 1);
+		res = db_exec_stmt(&auth.db, &st_inspect, p, 1);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, res, "refresh_inspect");
@@ -148,7 +148,7 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 		PGresult *rv;
 		const char *p[] = {PQgetvalue(res, 0, I_SESSION), "refresh_reuse"};
 
-		rv = auth_exec(&st_revoke, p, 0);
+		rv = db_exec_stmt(&auth.db, &st_revoke, p, 0);
 		if (PQresultStatus(rv) != PGRES_COMMAND_OK) {
 			auth_db_failed(r, rv, "refresh_revoke");
 			PQclear(rv);
@@ -166,7 +166,7 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 	 * before. */
 	{
 		const char *p[] = {PQgetvalue(res, 0, I_ID)};
-		chain = auth_exec(&st_chain, p, 1);
+		chain = db_exec_stmt(&auth.db, &st_chain, p, 1);
 	}
 	if (PQresultStatus(chain) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, chain, "refresh_chain");
@@ -246,7 +246,7 @@ void h_refresh(struct http_req *r)
 	{
 		const char *p[] = {hash_hex, nhash_hex, box_hex, ttl, ttl_rem};
 		/* not retried: a lost connection may have committed */
-		res = auth_exec(&st_rotate, p, 0);
+		res = db_exec_stmt(&auth.db, &st_rotate, p, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, res, "refresh_rotate");
@@ -280,9 +280,9 @@ static int has_body(struct http_req *r)
 }
 
 /* Run a revoking statement; 0, or -1 after a 5xx reply. */
-static int revoke(struct http_req *r, struct auth_stmt *st, const char *const *p, const char *how)
+static int revoke(struct http_req *r, struct db_stmt *st, const char *const *p, const char *how)
 {
-	PGresult *res = auth_exec(st, p, 1);
+	PGresult *res = db_exec_stmt(&auth.db, st, p, 1);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, res, "logout");

@@ -36,9 +36,9 @@ static void h_ready(struct http_req *r)
 }
 
 static const struct http_route routes[] = {
-	{ "POST", "/api/registration/register", h_register, 0 },
-	{ "GET", "/api/registration/health", h_health, 0 },
-	{ "GET", "/api/registration/ready", h_ready, 0 },
+    {"POST", "/api/registration/register", h_register, 0},
+    {"GET", "/api/registration/health", h_health, 0},
+    {"GET", "/api/registration/ready", h_ready, 0},
 };
 
 /* Hashing parameters, blocklist, database handle. */
@@ -61,13 +61,14 @@ static int reg_init(char *err, size_t errlen)
 		return -1;
 	log_info("event=blocklist entries=%zu", blocklist_size(reg.blocked));
 	db_init(&reg.db, conf_str(CONF_USERS_DB), "magenta-registration");
+	db_on_connect(&reg.db, DB_KEY_LOOKUPS);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct service svc = { "registration", routes,
-					    sizeof(routes) / sizeof(routes[0]), reg_init };
+	static const struct service svc = {"registration", routes,
+					   sizeof(routes) / sizeof(routes[0]), reg_init};
 	int rc = service_main(&svc, argc, argv);
 
 	db_close(&reg.db);

@@ -16,6 +16,11 @@ void db_init(struct db *db, const char *dbname, const char *app)
 	snprintf(db->app, sizeof(db->app), "%s", app);
 }
 
+void db_on_connect(struct db *db, const char *sql)
+{
+	db->on_connect = sql;
+}
+
 /* Open a fresh connection from the configuration. */
 static PGconn *db_connect(struct db *db)
 {
@@ -69,6 +74,20 @@ PGconn *db_conn(struct db *db)
 		return NULL;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	if (db->on_connect) {
+		PGresult *res = PQexec(db->conn, db->on_connect);
+		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			log_error("event=db_session_setup_failed db=%s err=%s", db->dbname,
+				  log_q(q, sizeof(q), PQerrorMessage(db->conn)));
+		PQclear(res);
+		if (!ok) {
+			PQfinish(db->conn);
+			db->conn = NULL;
+			return NULL;
+		}
+	}
 	db->gen++;
 	if (db->was_down)
 		log_info("event=db_up db=%s", db->dbname);

@@ -11,9 +11,19 @@ struct db {
 	PGconn *conn;
 	char dbname[128];
 	char app[64];
-	int was_down;       /* to log the state change once */
-	unsigned long gen;  /* +1 at every new connection: prepared statements are per connection */
+	int was_down;	   /* to log the state change once */
+	unsigned long gen; /* +1 at every new connection: prepared statements are per connection */
+	const char *on_connect; /* SQL run on every new connection, or NULL */
 };
+
+/* Session settings for programs whose statements all find rows by key
+ * (the FastCGI services), run on each of their connections:
+ * - a generic plan, made once per prepared statement and connection: a
+ *   custom plan per execution costs more than these statements do;
+ * - no sequential scan while an index can serve: a plan cached while a
+ *   table was nearly empty (fresh install, statistics not yet refreshed
+ *   by autovacuum) must not scan it whole once it has grown. */
+#define DB_KEY_LOOKUPS "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
 
 /* A statement prepared once per connection, on first use. */
 struct db_stmt {
@@ -27,6 +37,11 @@ struct db_stmt {
  * pg_* configuration keys; app is the application_name. */
 void db_init(struct db *db, const char *dbname, const char *app);
 
+/* Run sql (static text, e.g. DB_KEY_LOOKUPS) on every new connection of
+ * db, before its first statement; a connection on which it fails is
+ * dropped as unusable. */
+void db_on_connect(struct db *db, const char *sql);
+
 /* Return a usable connection, connecting or reconnecting when needed;
  * NULL when the server cannot be reached (logged once per outage).  Server
  * notices are logged at debug level. */
@@ -36,8 +51,9 @@ PGconn *db_conn(struct db *db);
  * turns out to be broken before the statement could run and retry is
  * set, reconnect and run it once more: only for statements that are safe
  * to repeat, and never on a connection with session state (LISTEN, SET,
- * an open transaction), which a silent reconnect would lose.  Returns the result (caller PQclear()s; never NULL: a
- * connection failure comes back as a fatal-error result). */
+ * an open transaction) beyond its on_connect settings, which a silent
+ * reconnect would lose.  Returns the result (caller PQclear()s; never
+ * NULL: a connection failure comes back as a fatal-error result). */
 PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params, int retry);
 
 /* Like db_exec for a prepared statement: prepares st on the current

@@ -10,4 +10,5 @@ dist_sqlauth_DATA = \
 	sql/auth/003_apply_user_event.sql \
 	sql/auth/010_sessions.sql \
 	sql/auth/011_login_throttle.sql \
-	sql/auth/012_auth_notify.sql
+	sql/auth/012_auth_notify.sql \
+	sql/auth/013_sessions_gc_index.sql

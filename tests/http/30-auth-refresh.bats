@@ -234,3 +234,39 @@ grace_over() {
 	me "$at2"
 	assert_code 200
 }
+
+# scans: "S U": sequential scans of sessions and refresh_tokens, and rows
+# updated in refresh_tokens (one per refresh).
+scans() {
+	psql_auth "SELECT sum(seq_scan) || ' ' || sum(n_tup_upd) FILTER (WHERE relname = 'refresh_tokens')
+		FROM pg_stat_user_tables WHERE relname IN ('sessions', 'refresh_tokens')"
+}
+
+@test "refresh: index scans only, even with plans made while the tables were nearly empty" {
+	start_session
+	# statistics of nearly empty tables, as on a fresh install before
+	# autovacuum looks again, and refresh plans cached on them
+	psql_auth "ANALYZE sessions; ANALYZE refresh_tokens; ANALYZE auth_users"
+	for i in 1 2 3 4 5 6 7 8; do
+		refresh "$RT"
+		assert_code 200
+		RT=$(field .refreshToken)
+	done
+	# then the tables grow far past those statistics
+	psql_auth "INSERT INTO sessions (id, user_id, security_stamp, expires_at)
+		SELECT gen_random_uuid(), '$ID', 'other', now() + interval '1 day' FROM generate_series(1, 3000);
+		INSERT INTO refresh_tokens (session_id, token_hash, expires_at, used_at)
+		SELECT id, sha256(convert_to(id::text, 'UTF8')), now() + interval '1 day', now()
+		FROM sessions WHERE security_stamp = 'other'"
+	read -r seq0 upd0 <<<"$(scans)"
+	for i in 1 2 3 4 5 6 7 8; do
+		refresh "$RT"
+		assert_code 200
+		RT=$(field .refreshToken)
+	done
+	# the services' statistics reach the server within seconds of idling
+	counted() { read -r seq1 upd1 <<<"$(scans)" && ((upd1 >= upd0 + 8)); }
+	wait_until 20 counted
+	echo "sequential scans: $seq0 -> $seq1 over $((upd1 - upd0)) refreshes"
+	[ "$seq1" -eq "$seq0" ]
+}

@@ -1,9 +1,11 @@
 /* auth-hello: the smallest libfcgi responder, the baseline that GET
  * /api/auth/me and the JWKS are compared with in bench/auth.sh (same
  * lighttpd, same number of processes).  It answers every request with a
- * fixed JSON body and the headers our replies carry. */
+ * fixed JSON body and the headers our replies carry, and closes the
+ * connection as lib/http.c does (at once, its input read to the end). */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <fcgiapp.h>
@@ -18,11 +20,16 @@ int main(void)
 				    "\r\n"
 				    "{\"hello\":\"world\"}";
 	FCGX_Request req;
+	char buf[1024];
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&req) >= 0) {
 		FCGX_PutStr(reply, (int)strlen(reply), req.out);
+		while (FCGX_GetStr(buf, sizeof(buf), req.in) > 0)
+			;
+		if (FCGX_HasSeenEOF(req.in) == EOF)
+			FCGX_Detach(&req);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

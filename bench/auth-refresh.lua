@@ -1,8 +1,9 @@
--- wrk script for bench/auth.sh: POST /api/auth/refresh along one token
--- chain per connection.  Run with as many threads as connections (one
--- connection each), so each thread presents the token its last answer
--- gave.  The first tokens come from the file named by the first argument,
--- one per line, line i for thread i.
+-- wrk script for bench/auth.sh: POST /api/auth/refresh, each request
+-- presenting a token that no other request has presented, each answer
+-- giving the next one.  Arguments: a file of first tokens, one per line,
+-- and the number of wrk threads: thread t takes lines t, t + threads, ...
+-- Give a thread one token more than its connections: wrk asks for one
+-- request more than it sends.
 local next_tid = 0
 
 function setup(thread)
@@ -11,22 +12,25 @@ function setup(thread)
 end
 
 function init(args)
-  local i = 0
+  local threads, i = tonumber(args[2]), 0
+  tokens = {}
   for line in io.lines(args[1]) do
+    if i % threads == tid - 1 then table.insert(tokens, line) end
     i = i + 1
-    if i == tid then token = line end
   end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
-  return wrk.format(nil, "/api/auth/refresh", nil, '{"refreshToken":"' .. token .. '"}')
+  -- none left would be a lost answer: "-" is refused and counted non-2xx
+  local t = tokens and table.remove(tokens) or "-"
+  return wrk.format(nil, "/api/auth/refresh", nil, '{"refreshToken":"' .. t .. '"}')
 end
 
 function response(status, headers, body)
   local t = body:match('"refreshToken":"([A-Za-z0-9_-]+)"')
-  if status == 200 and t then token = t end
+  if status == 200 and t then table.insert(tokens, t) end
 end
 
 function done(summary, latency, requests)

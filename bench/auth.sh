@@ -12,7 +12,8 @@
 #   token sign / verify      vs openssl speed ecdsap256, both per CPU
 #                               second, one process                  >= 80 %
 #
-#   bench/auth.sh [SECONDS]      (default 6 per measurement)
+#   bench/auth.sh [SECONDS [PART...]]   (default 6 s per measurement;
+#                                        parts: login refresh me tokens)
 #
 # Each comparison runs ROUNDS times (default 5), ours and the ceiling
 # alternately, and reports the medians: the machine may be shared.
@@ -24,6 +25,9 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 secs=${1:-6}
 rounds=${ROUNDS:-5}
+parts=" ${*:2} "
+[[ $parts == "  " ]] && parts=" login refresh me tokens "
+want() { [[ $parts == *" $1 "* ]]; }
 procs=${STACK_FCGI_PROCS:-4}
 conns=$((procs * 2))
 users=64
@@ -49,7 +53,11 @@ fastcgi.server += (
 	)),
 )
 EOF
-_stack_spawn "$dir/log/lighttpd-error.log" "$dir" lighttpd -D -f "$dir/bench-lighttpd.conf"
+# magenta-auth reaches PostgreSQL through its Unix socket, as a service on
+# the database's machine should (TCP when the socket path is too long)
+pghost=127.0.0.1
+[[ -S $dir/pg/.s.PGSQL.$PGPORT ]] && pghost=$dir/pg
+MAGENTA_PG_HOST=$pghost _stack_spawn "$dir/log/lighttpd-error.log" "$dir" lighttpd -D -f "$dir/bench-lighttpd.conf"
 _stack_pid_write "$dir/lighttpd.pid" "$STACK_LAST_PID"
 wait_ok() {
 	local i
@@ -99,6 +107,7 @@ psql_auth "INSERT INTO auth_users (id, username, email, password_hash, security_
 wrk -t1 -c2 -d2s -s "$top/bench/auth-login.lua" "$BASE_URL" -- "$users" >/dev/null
 
 # -- 1. login vs argon2id verify with the same parameters and process count.
+if want login; then
 # Also per CPU second: the CPU time of our whole stack (magenta-auth,
 # PostgreSQL, lighttpd, wrk) against that of the raw verifications, which
 # other work on a shared machine does not distort.
@@ -132,42 +141,68 @@ done
 compare "POST /api/auth/login" 90 "argon2id verify"
 A=("${CA[@]}") B=("${CB[@]}")
 compare "login per CPU second" 90 "argon2id verify per CPU second"
+fi
 
 # -- 2. refresh vs pgbench running the same statement
-echo "2. POST /api/auth/refresh vs pgbench, the same statement ($procs clients)"
+# Both against tables the size of a small live system (20 000 sessions,
+# 100 000 refresh tokens) with fresh planner statistics, durable commits,
+# PostgreSQL through its Unix socket, and the session settings magenta-auth
+# uses (DB_KEY_LOOKUPS in lib/db.h).  Also printed: the ceiling of any
+# FastCGI program that runs this statement behind this lighttpd on this
+# machine, 1 / (1 / hello-world + 1 / pgbench): the two share the cores.
+if want refresh; then
+echo "2. POST /api/auth/refresh vs pgbench, the same statement ($procs clients, PostgreSQL at $pghost)"
 box="\\x$(head -c 72 /dev/urandom | od -An -v -tx1 | tr -d ' \n')"
-A=() B=()
+psql_auth "INSERT INTO sessions (id, user_id, security_stamp, client_addr, expires_at, created_at)
+	SELECT gen_random_uuid(), u.id, 'stamp', 'background', now() + interval '1 day', now() - interval '1 hour'
+	FROM generate_series(1, 20000) i JOIN auth_users u ON u.username = 'bench' || (i % $users + 1);
+	INSERT INTO refresh_tokens (session_id, token_hash, expires_at, used_at)
+	SELECT s.id, sha256(convert_to(s.id::text || k, 'UTF8')), now() + interval '1 day',
+	CASE WHEN k < 4 THEN now() END FROM sessions s, generate_series(0, 4) k"
+A=() B=() H=()
 for ((i = 0; i < rounds; i++)); do
-	psql_auth "DELETE FROM refresh_tokens; DELETE FROM sessions; DELETE FROM login_address_failures"
+	psql_auth "DELETE FROM sessions WHERE client_addr IS DISTINCT FROM 'background';
+		DELETE FROM login_address_failures"
+	psql_auth "VACUUM ANALYZE"
+	# a token per connection, and one spare per wrk thread (auth-refresh.lua)
 	: >"$dir/tokens"
-	for ((c = 1; c <= conns; c++)); do
+	for ((c = 1; c <= conns + 2; c++)); do
 		login_as "$c" | jq -r .refreshToken >>"$dir/tokens"
 	done
-	out=$(wrk -t"$conns" -c"$conns" -d"${secs}s" -s "$top/bench/auth-refresh.lua" "$BASE_URL" -- "$dir/tokens")
+	out=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$top/bench/auth-refresh.lua" "$BASE_URL" -- "$dir/tokens" 2)
 	[[ $(non2xx_of "$out") == 0 ]] || echo "  (refresh: $(non2xx_of "$out") non-2xx answers)"
 	A+=("$(rate_of "$out")")
 	# pgbench: one session per client, its token 0 hashed as sha256('c-0')
-	psql_auth "INSERT INTO sessions (id, user_id, security_stamp, expires_at)
-		SELECT gen_random_uuid(), u.id, 'stamp', now() + interval '1 day'
+	psql_auth "INSERT INTO sessions (id, user_id, security_stamp, client_addr, expires_at)
+		SELECT gen_random_uuid(), u.id, 'stamp', 'pgbench', now() + interval '1 day'
 		FROM generate_series(0, $procs - 1) c JOIN auth_users u ON u.username = 'bench' || (c + 1);
 		INSERT INTO refresh_tokens (session_id, token_hash, expires_at)
 		SELECT s.id, sha256(convert_to(c || '-0', 'UTF8')), now() + interval '1 day'
 		FROM generate_series(0, $procs - 1) c JOIN auth_users u ON u.username = 'bench' || (c + 1)
-		JOIN sessions s ON s.user_id = u.id AND s.client_addr IS NULL"
-	pgb=$("$(_stack_pg_bindir)/pgbench" -n -M prepared -c "$procs" -j 2 -T "$secs" \
+		JOIN sessions s ON s.user_id = u.id AND s.client_addr = 'pgbench'"
+	pgb=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan -c enable_seqscan=off" \
+		"$(_stack_pg_bindir)/pgbench" -n -M prepared -c "$procs" -j 2 -T "$secs" \
 		-D k=0 -D "box=$box" -D ttl=86400 -D ttl_remember=2592000 \
-		-f "$top/bench/auth-refresh.sql" -h 127.0.0.1 -p "$PGPORT" -U postgres "$AUTH_DB" 2>&1)
+		-f "$top/bench/auth-refresh.sql" -h "$pghost" -p "$PGPORT" -U postgres "$AUTH_DB" 2>&1)
 	# every transaction must have rotated a token: a broken chain would
 	# make pgbench fast for nothing
 	done_tx=$(awk '/number of transactions actually processed/ { print $NF }' <<<"$pgb")
 	rotated=$(psql_auth "SELECT count(*) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE s.client_addr IS NULL AND t.parent_id IS NOT NULL")
+		WHERE s.client_addr = 'pgbench' AND t.parent_id IS NOT NULL")
 	[[ $done_tx == "$rotated" ]] || echo "  (pgbench: $done_tx transactions but $rotated rotations)"
 	B+=("$(awk '/^tps = / { print $3; exit }' <<<"$pgb")")
+	H+=("$(rate_of "$(wrk -t2 -c"$conns" -d"${secs}s" "$BASE_URL/bench/hello")")")
 done
 compare "POST /api/auth/refresh" 60 "pgbench, same statement"
+P=("${B[@]}") B=()
+for i in "${!H[@]}"; do
+	B+=("$(awk -v h="${H[$i]}" -v p="${P[$i]}" 'BEGIN { printf "%.1f", 1 / (1 / h + 1 / p) }')")
+done
+compare "POST /api/auth/refresh" "-" "ceiling (hello-world + pgbench)"
+fi
 
 # -- 3. GET /me and the JWKS vs the hello-world behind the same lighttpd
+if want me; then
 echo "3. GET /api/auth/me and /.well-known/jwks.json vs a libfcgi hello-world"
 at=$(login_as 1 | jq -r .accessToken)
 wrk -t2 -c"$conns" -d2s -H "Authorization: Bearer $at" "$BASE_URL/api/auth/me" >/dev/null
@@ -182,8 +217,10 @@ done
 compare "GET /api/auth/me" 50 "libfcgi hello-world"
 A=("${J[@]}")
 compare "GET /.well-known/jwks.json" 85 "libfcgi hello-world"
+fi
 
 # -- 4. token signing and verification vs openssl speed, per CPU second
+if want tokens; then
 echo "4. access tokens vs openssl speed ecdsap256 (one process, per CPU second)"
 S=() V=() OS=() OV=()
 for ((i = 0; i < rounds; i++)); do
@@ -196,6 +233,7 @@ A=("${S[@]}") B=("${OS[@]}")
 compare "access token sign (ES256)" 80 "openssl speed ecdsap256 sign"
 A=("${V[@]}") B=("${OV[@]}")
 compare "access token verify (ES256)" 80 "openssl speed ecdsap256 verify"
+fi
 
 echo
 echo "results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)," \

@@ -30,26 +30,7 @@ rounds=${ROUNDS:-3}
 # shellcheck source=scripts/lib/stack.sh
 . "$top/scripts/lib/stack.sh"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/magenta-bench-pipeline.XXXXXX")
-cleanup() {
-	set +e
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		echo "bench: kept the running stack in $dir (BENCH_KEEP=1; stop it with: STACK_DIR=$dir bash -c '. scripts/lib/stack.sh; stack_down')"
-		return
-	fi
-	[[ -f $dir/env ]] && STACK_DIR=$dir stack_down >/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-
-stack_deps >/dev/null
-stack_init "$dir" >/dev/null
-# durable commits, as in production (the test stack turns fsync off)
-sed -i 's/^export STACK_PG_FSYNC=.*/export STACK_PG_FSYNC=on/' "$dir/env"
-_STACK_LOADED=
-bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null
-# shellcheck source=/dev/null
-. "$dir/env"
+stack_bench pipeline
 stack_pg_start >/dev/null
 psql -X -q -c "ALTER SYSTEM SET track_commit_timestamp = on" postgres
 stack_pg_stop >/dev/null

@@ -343,6 +343,8 @@ stack_init() {
 		return 1
 	}
 	dir=$(cd "$dir" && pwd)
+	# the caller's fsync choice holds for a new DIR
+	local fsync=${STACK_PG_FSYNC:-}
 	# forget any stack this shell knew; keep only what DIR itself recorded
 	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT APACHE_PORT \
 		RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED
@@ -360,11 +362,11 @@ stack_init() {
 	if [[ $mode == fixed ]]; then
 		HTTP_PORT=8080
 		AMQP_MGMT_PORT=15672
-		STACK_PG_FSYNC=${STACK_PG_FSYNC:-on}
+		STACK_PG_FSYNC=${STACK_PG_FSYNC:-${fsync:-on}}
 	else
 		HTTP_PORT=${HTTP_PORT:-${ports[0]}}
 		AMQP_MGMT_PORT=${AMQP_MGMT_PORT:-${ports[1]}}
-		STACK_PG_FSYNC=${STACK_PG_FSYNC:-off}
+		STACK_PG_FSYNC=${STACK_PG_FSYNC:-${fsync:-off}}
 	fi
 	PGPORT=${PGPORT:-${ports[2]}}
 	AMQP_PORT=${AMQP_PORT:-${ports[3]}}
@@ -1309,13 +1311,15 @@ _stack_strays() {
 }
 
 # A benchmark's stack: a new temporary directory ($dir, named after NAME),
-# stopped and removed when the calling script exits; dependencies installed,
-# the tree built and installed into it, its env sourced.  Starts nothing.
+# stopped and removed when the calling script exits (BENCH_KEEP=1: left
+# running, for a look afterwards); dependencies installed, the tree built
+# and installed into it, its env sourced.  Starts nothing.  PostgreSQL
+# commits durably (fsync on, as in production) unless STACK_PG_FSYNC=off.
 stack_bench() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/magenta-bench-${1:?usage: stack_bench NAME}.XXXXXX")
 	trap _stack_bench_cleanup EXIT INT TERM
 	stack_deps >/dev/null || return 1
-	stack_init "$dir" >/dev/null || return 1
+	STACK_PG_FSYNC=${STACK_PG_FSYNC:-on} stack_init "$dir" >/dev/null || return 1
 	bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null || return 1
 	# shellcheck source=/dev/null
 	. "$dir/env"
@@ -1324,6 +1328,11 @@ stack_bench() {
 # Stop the benchmark's stack and remove its directory.
 _stack_bench_cleanup() {
 	set +e
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+		echo "bench: kept the running stack in $dir (BENCH_KEEP=1; stop it with:" \
+			"STACK_DIR=$dir bash -c '. scripts/lib/stack.sh; stack_down'; rm -rf $dir)"
+		return
+	fi
 	[[ -f $dir/env ]] && STACK_DIR=$dir stack_down >/dev/null
 	rm -rf "$dir"
 }

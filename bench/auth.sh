@@ -147,9 +147,7 @@ fi
 # Both against tables the size of a small live system (20 000 sessions,
 # 100 000 refresh tokens) with fresh planner statistics, durable commits,
 # PostgreSQL through its Unix socket, and the session settings magenta-auth
-# uses (DB_KEY_LOOKUPS in lib/db.h).  Also printed: the ceiling of any
-# FastCGI program that runs this statement behind this lighttpd on this
-# machine, 1 / (1 / hello-world + 1 / pgbench): the two share the cores.
+# uses (DB_KEY_LOOKUPS in lib/db.h).
 if want refresh; then
 echo "2. POST /api/auth/refresh vs pgbench, the same statement ($procs clients, PostgreSQL at $pghost)"
 box="\\x$(head -c 72 /dev/urandom | od -An -v -tx1 | tr -d ' \n')"
@@ -159,7 +157,7 @@ psql_auth "INSERT INTO sessions (id, user_id, security_stamp, client_addr, expir
 	INSERT INTO refresh_tokens (session_id, token_hash, expires_at, used_at)
 	SELECT s.id, sha256(convert_to(s.id::text || k, 'UTF8')), now() + interval '1 day',
 	CASE WHEN k < 4 THEN now() END FROM sessions s, generate_series(0, 4) k"
-A=() B=() H=()
+A=() B=()
 for ((i = 0; i < rounds; i++)); do
 	psql_auth "DELETE FROM sessions WHERE client_addr IS DISTINCT FROM 'background';
 		DELETE FROM login_address_failures"
@@ -191,14 +189,8 @@ for ((i = 0; i < rounds; i++)); do
 		WHERE s.client_addr = 'pgbench' AND t.parent_id IS NOT NULL")
 	[[ $done_tx == "$rotated" ]] || echo "  (pgbench: $done_tx transactions but $rotated rotations)"
 	B+=("$(awk '/^tps = / { print $3; exit }' <<<"$pgb")")
-	H+=("$(rate_of "$(wrk -t2 -c"$conns" -d"${secs}s" "$BASE_URL/bench/hello")")")
 done
 compare "POST /api/auth/refresh" 60 "pgbench, same statement"
-P=("${B[@]}") B=()
-for i in "${!H[@]}"; do
-	B+=("$(awk -v h="${H[$i]}" -v p="${P[$i]}" 'BEGIN { printf "%.1f", 1 / (1 / h + 1 / p) }')")
-done
-compare "POST /api/auth/refresh" "-" "ceiling (hello-world + pgbench)"
 fi
 
 # -- 3. GET /me and the JWKS vs the hello-world behind the same lighttpd

@@ -135,7 +135,7 @@ for ((i = 0; i < rounds; i++)); do
 	A+=("$(rate_of "$out")")
 	n=$(awk '/requests in/ { print $1 }' <<<"$out")
 	CA+=("$(awk -v n="$n" -v j=$((j1 - j0)) -v c="$clk" '/^wrkcpu/ { printf "%.1f", n / (j / c + $2 + $3) }' <<<"$out")")
-	read -r wall percpu < <(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/auth-rate" pwverify "$procs" "$secs")
+	read -r wall percpu < <(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/ceiling" pwverify "$procs" "$secs")
 	B+=("$wall") CB+=("$percpu")
 done
 compare "POST /api/auth/login" 90 "argon2id verify"
@@ -218,8 +218,8 @@ S=() V=() OS=() OV=()
 for ((i = 0; i < rounds; i++)); do
 	speed=$(openssl speed -seconds "$secs" ecdsap256 2>/dev/null | awk '/nistp256/ { print $(NF-1), $NF }')
 	OS+=("${speed% *}") OV+=("${speed#* }")
-	S+=("$(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/auth-rate" sign "$secs")")
-	V+=("$(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/auth-rate" verify "$secs")")
+	S+=("$(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/ceiling" sign "$secs")")
+	V+=("$(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/ceiling" verify "$secs")")
 done
 A=("${S[@]}") B=("${OS[@]}")
 compare "access token sign (ES256)" 80 "openssl speed ecdsap256 sign"

@@ -1,13 +1,9 @@
 # bench/: benchmark helpers (the runners are shell scripts in bench/).
-noinst_PROGRAMS += bench/pwhash-rate
-bench_pwhash_rate_SOURCES = bench/pwhash-rate.c
-bench_pwhash_rate_LDADD = $(MAGENTA_LIBS)
-
-# bench/auth.sh: the ceilings for the authentication service, and the
-# FastCGI hello-world it is compared with.
-noinst_PROGRAMS += bench/auth-rate bench/auth-hello
-bench_auth_rate_SOURCES = bench/auth-rate.c
-bench_auth_rate_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
+# the ceilings (argon2id, token signatures), and the FastCGI hello-world
+# bench/auth.sh compares with
+noinst_PROGRAMS += bench/ceiling bench/auth-hello
+bench_ceiling_SOURCES = bench/ceiling.c
+bench_ceiling_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
 bench_auth_hello_SOURCES = bench/auth-hello.c
 bench_auth_hello_LDADD = $(FCGI_LIBS)
 EXTRA_DIST += bench/auth.sh bench/auth-login.lua bench/auth-refresh.lua bench/auth-refresh.sql

@@ -31,7 +31,7 @@ wrk -t1 -c2 -d2s -s "$top/bench/register.lua" "$BASE_URL" >/dev/null
 rounds=${ROUNDS:-3}
 ratios=() raws=() rates=()
 for round in $(seq "$rounds"); do
-	raw=$(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/pwhash-rate" "$procs" "$secs")
+	read -r raw _ < <(MAGENTA_CONFIG=$MAGENTA_CONFIG "$MAGENTA_BUILD/bench/ceiling" pwhash "$procs" "$secs")
 	out=$(wrk -t2 -c$((procs * 2)) -d"${secs}s" --latency -s "$top/bench/register.lua" "$BASE_URL")
 	rate=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	non2xx=$(sed -n 's/^non2xx=//p' <<<"$out")

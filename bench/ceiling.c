@@ -1,15 +1,16 @@
-/* auth-rate: the ceilings of the authentication benchmark (bench/auth.sh),
- * measured with the code and configuration the service uses.
+/* ceiling: the ceilings of bench/registration.sh and bench/auth.sh,
+ * measured with the code and configuration the services use.
  *
- *   auth-rate pwverify PROCS SECONDS   argon2id verifications per second by
- *                                      PROCS processes (argon2_* from config),
- *                                      then per CPU second they used
- *   auth-rate sign SECONDS             access tokens signed per CPU second
- *                                      (as openssl speed counts), with the
- *                                      jwt_keys signing key
- *   auth-rate verify SECONDS           access tokens verified per CPU second
+ *   ceiling pwhash PROCS SECONDS     argon2id hashes per second by PROCS
+ *                                    processes (argon2_* from config), then
+ *                                    per CPU second they used
+ *   ceiling pwverify PROCS SECONDS   the same for verifications
+ *   ceiling sign SECONDS             access tokens signed per CPU second
+ *                                    (as openssl speed counts), with the
+ *                                    jwt_keys signing key
+ *   ceiling verify SECONDS           access tokens verified per CPU second
  *
- * Prints one number.  Configuration: $MAGENTA_CONFIG as for the programs. */
+ * Configuration: $MAGENTA_CONFIG as for the programs. */
 #include "config.h"
 
 #include <stdio.h>
@@ -43,8 +44,8 @@ static double cpu(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* PROCS processes verifying one password against its hash. */
-static int pwverify(int procs, double secs)
+/* PROCS processes hashing a password, or verifying it against its hash. */
+static int argon2(int verify, int procs, double secs)
 {
 	char hash[PWHASH_STRBYTES];
 	int fds[256][2];
@@ -64,7 +65,10 @@ static int pwverify(int procs, double secs)
 		if (fork() == 0) {
 			long n = 0;
 			while (now() - t0 < secs) {
-				if (pwhash_verify(hash, BENCH_PW, strlen(BENCH_PW)) != 0)
+				char h[PWHASH_STRBYTES];
+
+				if ((verify ? pwhash_verify(hash, BENCH_PW, strlen(BENCH_PW))
+					    : pwhash_hash(h, BENCH_PW, strlen(BENCH_PW))) != 0)
 					_exit(1);
 				n++;
 			}
@@ -105,7 +109,7 @@ static int tokens(int verify, double secs)
 	if (token_ctx_init(&t, conf_str(CONF_JWT_KEYS), conf_str(CONF_JWT_ALG),
 			   conf_str(CONF_JWT_ISSUER), conf_str(CONF_JWT_AUDIENCE),
 			   conf_int(CONF_JWT_LEEWAY), err, sizeof(err)) != 0) {
-		fprintf(stderr, "auth-rate: %s\n", err);
+		fprintf(stderr, "ceiling: %s\n", err);
 		return 1;
 	}
 	memset(&c, 0, sizeof(c));
@@ -144,19 +148,21 @@ int main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(
 		    stderr,
-		    "usage: auth-rate pwverify PROCS SECONDS | sign SECONDS | verify SECONDS\n");
+		    "usage: ceiling pwhash|pwverify PROCS SECONDS | sign|verify SECONDS\n");
 		return 2;
 	}
 	if (conf_load(NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "auth-rate: %s\n", err);
+		fprintf(stderr, "ceiling: %s\n", err);
 		return 1;
 	}
+	if (strcmp(argv[1], "pwhash") == 0 && argc == 4)
+		return argon2(0, atoi(argv[2]), atof(argv[3]));
 	if (strcmp(argv[1], "pwverify") == 0 && argc == 4)
-		return pwverify(atoi(argv[2]), atof(argv[3]));
+		return argon2(1, atoi(argv[2]), atof(argv[3]));
 	if (strcmp(argv[1], "sign") == 0)
 		return tokens(0, atof(argv[2]));
 	if (strcmp(argv[1], "verify") == 0)
 		return tokens(1, atof(argv[2]));
-	fprintf(stderr, "auth-rate: unknown mode '%s'\n", argv[1]);
+	fprintf(stderr, "ceiling: unknown mode '%s'\n", argv[1]);
 	return 2;
 }

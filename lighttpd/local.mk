@@ -2,9 +2,22 @@
 # configuration.  lighttpd/magenta.conf is installed as
 # $(sysconfdir)/magenta/lighttpd-magenta.conf: the plain name magenta.conf in
 # that directory belongs to the programs' own configuration file.
+# lighttpd/errors.conf (lighttpd's own errors as JSON, for a server that
+# serves Magenta alone) is installed beside it as lighttpd-magenta-errors.conf,
+# with the documents it names in $(pkgdatadir)/lighttpd-errors/.
 lighttpddir = $(sysconfdir)/magenta
 dist_lighttpd_DATA = lighttpd/lighttpd.conf.sample
-EXTRA_DIST += lighttpd/magenta.conf
+EXTRA_DIST += lighttpd/magenta.conf lighttpd/errors.conf
+lighttpderrorsdir = $(pkgdatadir)/lighttpd-errors
+dist_lighttpderrors_DATA = \
+	lighttpd/errors/magenta-400.html \
+	lighttpd/errors/magenta-411.html \
+	lighttpd/errors/magenta-413.html \
+	lighttpd/errors/magenta-414.html \
+	lighttpd/errors/magenta-417.html \
+	lighttpd/errors/magenta-431.html \
+	lighttpd/errors/magenta-501.html \
+	lighttpd/errors/magenta-505.html
 
 install-data-local: install-lighttpd-routes
 uninstall-local: uninstall-lighttpd-routes
@@ -12,8 +25,9 @@ uninstall-local: uninstall-lighttpd-routes
 install-lighttpd-routes:
 	$(MKDIR_P) '$(DESTDIR)$(lighttpddir)'
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf'
+	$(INSTALL_DATA) '$(srcdir)/lighttpd/errors.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf'
 
 uninstall-lighttpd-routes:
-	rm -f '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf'
+	rm -f '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf'
 
 .PHONY: install-lighttpd-routes uninstall-lighttpd-routes

@@ -808,6 +808,8 @@ var.magenta_config  = "$MAGENTA_CONFIG"
 var.magenta_rundir  = "$STACK_DIR/sock"
 var.magenta_procs   = ${STACK_FCGI_PROCS:-4}
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf"
+var.magenta_datadir = "$MAGENTA_PREFIX/share/magenta"
+include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-errors.conf"
 EOF
 }
 

@@ -239,6 +239,33 @@ error_codes() {
 	[ "$(jq -r .error <<<"$body")" = payload_too_large ]
 }
 
+@test "lighttpd's own refusals, before any route applies, are JSON too: 411, 431, 400" {
+	# a POST with neither a body nor Content-Length
+	api POST /api/registration/register
+	[ "$code" = 411 ]
+	grep -qi '^content-type: application/json' <<<"$headers"
+	[ "$(jq -r .error <<<"$body")" = length_required ]
+	[ "$(jq -r '.errors[0].code' <<<"$body")" = length_required ]
+	# a header field over lighttpd's limit (server.max-request-field-size)
+	api GET /api/registration/health -H "X-Big: $(head -c 10000 /dev/zero | tr '\0' a)"
+	[ "$code" = 431 ]
+	grep -qi '^content-type: application/json' <<<"$headers"
+	[ "$(jq -r .error <<<"$body")" = headers_too_large ]
+	# a request line that is no HTTP at all
+	raw=$(timeout 10 /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"NOT A REQUEST\r\n\r\n")
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    sys.stdout.write(b.decode())' "$HTTP_PORT" | tr -d '\r')
+	grep -q '^HTTP/1.[01] 400' <<<"$raw"
+	grep -qi '^content-type: application/json' <<<"$raw"
+	[ "$(sed '1,/^$/d' <<<"$raw" | jq -r .error)" = bad_request ]
+}
+
 @test "register: malformed JSON, non-objects, invalid UTF-8 and NUL are 400" {
 	for raw in '{"username":' '{"username":"a",}' "{'username':\"a\"}" '[1,2]' '"text"' '{"a":1} trailing' ''; do
 		post_raw "$raw"

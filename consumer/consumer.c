@@ -35,6 +35,7 @@
 
 #define CHUNK_MAX 500		       /* events per transaction (pipeline depth) */
 #define PARKED_SWEEP_MS (30 * 1000)    /* retry parked events this often */
+#define FORGET_CHUNK "10000"           /* old event ids deleted per sweep */
 #define STOP_GRACE_MS 3000	       /* SIGTERM: time to finish the batch in flight */
 
 /* One message held: received, maybe parsed, not yet settled. */
@@ -464,7 +465,40 @@ static void consumer_process(struct consumer *c)
 	items_compact(c);
 }
 
-/* Retry parked events now and then (a safety net; see apply_user_event). */
+/* Forget handled event ids older than processed_events_retention_days,
+ * one chunk.  Safe for the duplicate filter: an event delivered again after
+ * that changes nothing, its version being stored already (it is recorded
+ * anew as duplicate or stale). */
+static const char sql_forget[] =
+	"DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events"
+	" WHERE processed_at < now() - $1::integer * interval '1 day'"
+	" ORDER BY processed_at LIMIT " FORGET_CHUNK ")";
+
+static void consumer_forget(struct consumer *c)
+{
+	char days[16];
+	const char *p[] = { days };
+	PGresult *res;
+	long deleted;
+
+	if (conf_int(CONF_PROCESSED_RETENTION_DAYS) == 0)
+		return;
+	snprintf(days, sizeof(days), "%ld", conf_int(CONF_PROCESSED_RETENTION_DAYS));
+	res = db_exec(&c->db, sql_forget, 1, p, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (!db_unavailable(&c->db, res))
+			db_log_error("processed_retention", res);
+		PQclear(res);
+		return;
+	}
+	deleted = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if (deleted > 0)
+		log_info("event=processed_pruned rows=%ld retention_days=%s", deleted, days);
+}
+
+/* Retry parked events now and then (a safety net; see apply_user_event),
+ * and forget old event ids. */
 static void consumer_sweep(struct consumer *c)
 {
 	PGconn *pg;
@@ -485,6 +519,7 @@ static void consumer_sweep(struct consumer *c)
 		db_log_error("retry_parked", res);
 	}
 	PQclear(res);
+	consumer_forget(c);
 }
 
 /* The main loop, then the batch in flight at SIGTERM. */

@@ -361,6 +361,29 @@ outcome() {
 	wait_until 10 _eq "applied 1" outcome "$eid"
 }
 
+@test "pipeline: the consumer forgets event ids past their retention; one delivered again still changes nothing" {
+	local u eid u2 eid2
+	u=$(cat /proc/sys/kernel/random/uuid) eid=$(cat /proc/sys/kernel/random/uuid)
+	u2=$(cat /proc/sys/kernel/random/uuid) eid2=$(cat /proc/sys/kernel/random/uuid)
+	publish "$(envelope UserCreated "$u" 1 "$eid" forgotten)"
+	publish "$(envelope UserCreated "$u2" 1 "$eid2" remembered)"
+	wait_until 10 _eq "applied 0" outcome "$eid"
+	wait_until 10 _eq "applied 0" outcome "$eid2"
+	psql_auth "UPDATE processed_events SET processed_at = now() - interval '31 days' WHERE event_id = '$eid';
+		UPDATE processed_events SET processed_at = now() - interval '29 days' WHERE event_id = '$eid2'"
+	# a (re)started consumer sweeps at once, then every 30 s
+	stack_daemon_stop consumer
+	stack_daemon_start consumer 3>&-
+	wait_until 10 _eq 0 psql_auth "SELECT count(*) FROM processed_events WHERE event_id = '$eid'"
+	[ "$(outcome "$eid2")" = "applied 0" ]
+	grep -q 'event=processed_pruned rows=1 retention_days=30' "$STACK_DIR/log/consumer.log"
+	# the forgotten event again, with other content: its version is stored,
+	# so it is recorded as a duplicate and the user stays as it was
+	publish "$(envelope UserCreated "$u" 1 "$eid" rewritten)"
+	wait_until 10 _eq "duplicate 0" outcome "$eid"
+	[ "$(user "$u" "username || ' ' || version")" = "forgotten 1" ]
+}
+
 @test "pipeline: the relay deletes published outbox rows older than the retention period, nothing else" {
 	outbox_insert 30 retained
 	wait_until 10 _eq 0 backlog

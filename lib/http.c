@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "http.h"
 #include "log.h"
 #include "uuid7.h"
@@ -65,7 +67,6 @@ void http_req_begin(struct http_req *r)
 	log_set_request_id(r->id);
 }
 
-/* Release the body. */
 /* 1 when the request's input has been read to its end (reading what is
  * left of it, a bounded amount): the web server then has nothing more to
  * send on this connection. */
@@ -81,9 +82,11 @@ static int input_drained(struct http_req *r)
 			break;
 		left -= (size_t)n < left ? (size_t)n : left;
 	}
+	sodium_memzero(buf, sizeof(buf)); /* an unread body may hold a password */
 	return FCGX_HasSeenEOF(r->fcgx.in) == EOF;
 }
 
+/* Finish with the input, release the body. */
 void http_req_end(struct http_req *r)
 {
 	/* libfcgi closes a connection by shutting down its side, then waiting

@@ -122,32 +122,6 @@ struct login_input {
 	int remember;
 };
 
-/* Required, non-empty string member of at most max bytes; adds an error
- * and returns -1 otherwise. */
-static int need_str(struct json_object *body, const char *key, const char *label, size_t max,
-		    const char **s, size_t *len, struct json_object *errors)
-{
-	char msg[128];
-	int rc = json_get_str(body, key, s, len);
-
-	if (rc == 1 || (rc == 0 && *len == 0)) {
-		snprintf(msg, sizeof(msg), "%s is required.", label);
-		http_errors_add(errors, key, "required", msg);
-		return -1;
-	}
-	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "%s must be a string.", label);
-		http_errors_add(errors, key, "invalid_type", msg);
-		return -1;
-	}
-	if (*len > max) {
-		snprintf(msg, sizeof(msg), "%s must be at most %zu bytes.", label, max);
-		http_errors_add(errors, key, "too_long", msg);
-		return -1;
-	}
-	return 0;
-}
-
 /* Check the body's members; every problem goes into errors. */
 static void login_validate(struct json_object *body, struct login_input *in,
 			   struct json_object *errors)
@@ -155,12 +129,10 @@ static void login_validate(struct json_object *body, struct login_input *in,
 	size_t pmax = (size_t)conf_int(CONF_PASSWORD_MAX) * 4; /* code points of up to 4 bytes */
 	int rc;
 
-	if (need_str(body, "usernameOrEmail", "Username or email", IDENT_MAX, &in->ident, &in->ilen,
-		     errors) == 0 &&
-	    strlen(in->ident) != in->ilen)
-		http_errors_add(errors, "usernameOrEmail", "invalid_characters",
-				"Username or email must not contain NUL characters.");
-	need_str(body, "password", "Password", pmax, &in->password, &in->plen, errors);
+	http_need_str(body, "usernameOrEmail", "Username or email",
+		      HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, IDENT_MAX, &in->ident, &in->ilen, errors);
+	http_need_str(body, "password", "Password", HTTP_STR_NONEMPTY, pmax, &in->password,
+		      &in->plen, errors);
 	in->remember = 0;
 	rc = json_get_bool(body, "rememberMe", &in->remember);
 	if (rc < 0)

@@ -41,32 +41,6 @@ struct reg_input {
 	char email_lc[EMAIL_MAX + 1];
 };
 
-/* Fetch a required string member; adds an error and returns -1 if absent
- * or not a string or holding a NUL character. */
-static int need_str(struct json_object *body, const char *key, const char **s, size_t *len,
-		    struct json_object *errors, const char *label)
-{
-	char msg[128];
-	int rc = json_get_str(body, key, s, len);
-
-	if (rc == 1) {
-		snprintf(msg, sizeof(msg), "%s is required.", label);
-		http_errors_add(errors, key, "required", msg);
-		return -1;
-	}
-	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "%s must be a string.", label);
-		http_errors_add(errors, key, "invalid_type", msg);
-		return -1;
-	}
-	if (strlen(*s) != *len) {
-		snprintf(msg, sizeof(msg), "%s must not contain NUL characters.", label);
-		http_errors_add(errors, key, "invalid_characters", msg);
-		return -1;
-	}
-	return 0;
-}
-
 /* Apply every rule, collecting all violations into errors. */
 static void reg_validate(struct json_object *body, struct reg_input *in, struct json_object *errors)
 {
@@ -74,11 +48,14 @@ static void reg_validate(struct json_object *body, struct reg_input *in, struct 
 	int have_u, have_e, have_p, have_c, rc;
 	long cps;
 
-	have_u = need_str(body, "username", &in->username, &in->ulen, errors, "Username") == 0;
-	have_e = need_str(body, "email", &in->email, &in->elen, errors, "Email") == 0;
-	have_p = need_str(body, "password", &in->password, &in->plen, errors, "Password") == 0;
-	have_c = need_str(body, "confirmPassword", &in->confirm, &in->clen, errors,
-			  "Password confirmation") == 0;
+	have_u = http_need_str(body, "username", "Username", HTTP_STR_NO_NUL, 0, &in->username,
+			       &in->ulen, errors) == 0;
+	have_e = http_need_str(body, "email", "Email", HTTP_STR_NO_NUL, 0, &in->email,
+			       &in->elen, errors) == 0;
+	have_p = http_need_str(body, "password", "Password", HTTP_STR_NO_NUL, 0, &in->password,
+			       &in->plen, errors) == 0;
+	have_c = http_need_str(body, "confirmPassword", "Password confirmation", HTTP_STR_NO_NUL,
+			       0, &in->confirm, &in->clen, errors) == 0;
 
 	if (have_u && !valid_username(in->username, in->ulen)) {
 		http_errors_add(errors, "username", "invalid_format",

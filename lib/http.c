@@ -475,6 +475,36 @@ int json_get_str(struct json_object *obj, const char *key, const char **s, size_
 	return 0;
 }
 
+/* A required string member, with its error. */
+int http_need_str(struct json_object *body, const char *key, const char *label, unsigned flags,
+		  size_t max, const char **s, size_t *len, struct json_object *errors)
+{
+	char msg[128];
+	int rc = json_get_str(body, key, s, len);
+
+	if (rc == 1 || (rc == 0 && *len == 0 && (flags & HTTP_STR_NONEMPTY))) {
+		snprintf(msg, sizeof(msg), "%s is required.", label);
+		http_errors_add(errors, key, "required", msg);
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "%s must be a string.", label);
+		http_errors_add(errors, key, "invalid_type", msg);
+		return -1;
+	}
+	if ((flags & HTTP_STR_NO_NUL) && strlen(*s) != *len) {
+		snprintf(msg, sizeof(msg), "%s must not contain NUL characters.", label);
+		http_errors_add(errors, key, "invalid_characters", msg);
+		return -1;
+	}
+	if (max && *len > max) {
+		snprintf(msg, sizeof(msg), "%s must be at most %zu bytes.", label, max);
+		http_errors_add(errors, key, "too_long", msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Boolean member. */
 int json_get_bool(struct json_object *obj, const char *key, int *b)
 {

@@ -96,6 +96,17 @@ void http_unavailable(struct http_req *r, long retry_after);
  * null; -1 when of another type. */
 int json_get_str(struct json_object *obj, const char *key, const char **s, size_t *len);
 
+/* A required string member of a request body, checked in this order:
+ * present (and, with HTTP_STR_NONEMPTY, not empty) or "required", a string
+ * or "invalid_type", with HTTP_STR_NO_NUL free of NUL characters or
+ * "invalid_characters", at most max bytes (0: no bound) or "too_long".
+ * label names the member in the messages ("Username is required.").
+ * 0 with *s,*len set, or -1 after adding the error to errors. */
+#define HTTP_STR_NONEMPTY 1u
+#define HTTP_STR_NO_NUL 2u
+int http_need_str(struct json_object *body, const char *key, const char *label, unsigned flags,
+		  size_t max, const char **s, size_t *len, struct json_object *errors);
+
 /* Read member key as a boolean: 0 with *b set; 1 when absent or null; -1
  * when of another type. */
 int json_get_bool(struct json_object *obj, const char *key, int *b);

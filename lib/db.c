@@ -25,7 +25,7 @@ void db_on_connect(struct db *db, const char *sql)
 static PGconn *db_connect(struct db *db)
 {
 	char port[16], timeout[16];
-	const char *keys[12], *vals[12];
+	const char *keys[16], *vals[16];
 	int n = 0;
 
 	snprintf(port, sizeof(port), "%ld", conf_int(CONF_PG_PORT));
@@ -38,6 +38,9 @@ static PGconn *db_connect(struct db *db)
 	keys[n] = "dbname", vals[n++] = db->dbname;
 	keys[n] = "application_name", vals[n++] = db->app;
 	keys[n] = "connect_timeout", vals[n++] = timeout;
+	keys[n] = "sslmode", vals[n++] = conf_str(CONF_PG_SSLMODE);
+	if (*conf_str(CONF_PG_SSLROOTCERT))
+		keys[n] = "sslrootcert", vals[n++] = conf_str(CONF_PG_SSLROOTCERT);
 	keys[n] = "keepalives", vals[n++] = "1";
 	keys[n] = "keepalives_idle", vals[n++] = "30";
 	keys[n] = NULL, vals[n] = NULL;

@@ -9,6 +9,7 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
 #include "mq.h"
@@ -165,10 +166,28 @@ int mq_connect(struct mq *mq)
 		mq_fail(mq, "out of memory");
 		return -1;
 	}
-	sock = amqp_tcp_socket_new(mq->conn);
-	if (!sock) {
-		mq_fail(mq, "cannot create a socket");
-		return -1;
+	if (conf_bool(CONF_AMQP_TLS)) {
+		sock = amqp_ssl_socket_new(mq->conn);
+		if (!sock) {
+			mq_fail(mq, "cannot create a TLS socket");
+			return -1;
+		}
+		amqp_ssl_socket_set_verify_peer(sock, 1);
+		amqp_ssl_socket_set_verify_hostname(sock, 1);
+		rc = amqp_ssl_socket_set_ssl_versions(sock, AMQP_TLSv1_2, AMQP_TLSvLATEST);
+		if (rc == AMQP_STATUS_OK)
+			rc = amqp_ssl_socket_set_cacert(sock, conf_str(CONF_AMQP_CACERT));
+		if (rc != AMQP_STATUS_OK) {
+			mq_fail(mq, "tls: %s (amqp_cacert %s)", amqp_error_string2(rc),
+				conf_str(CONF_AMQP_CACERT));
+			return -1;
+		}
+	} else {
+		sock = amqp_tcp_socket_new(mq->conn);
+		if (!sock) {
+			mq_fail(mq, "cannot create a socket");
+			return -1;
+		}
 	}
 	rc = amqp_socket_open_noblock(sock, conf_str(CONF_AMQP_HOST), (int)conf_int(CONF_AMQP_PORT),
 				      &tv);

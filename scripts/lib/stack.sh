@@ -347,7 +347,7 @@ stack_init() {
 	local fsync=${STACK_PG_FSYNC:-}
 	# forget any stack this shell knew; keep only what DIR itself recorded
 	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT APACHE_PORT \
-		RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED
+		AMQPS_PORT RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED
 	if [[ -f $dir/env ]]; then
 		# shellcheck source=/dev/null
 		. "$dir/env"
@@ -358,7 +358,7 @@ stack_init() {
 	MAGENTA_PREFIX=$dir/prefix
 
 	local -a ports
-	read -r -a ports <<<"$(_stack_free_ports 7)"
+	read -r -a ports <<<"$(_stack_free_ports 8)"
 	if [[ $mode == fixed ]]; then
 		HTTP_PORT=8080
 		AMQP_MGMT_PORT=15672
@@ -373,6 +373,7 @@ stack_init() {
 	ERL_EPMD_PORT=${ERL_EPMD_PORT:-${ports[4]}}
 	RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-${ports[5]}}
 	APACHE_PORT=${APACHE_PORT:-${ports[6]}}
+	AMQPS_PORT=${AMQPS_PORT:-${ports[7]}}
 	RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-magenta-$RANDOM$$@localhost}
 
 	mkdir -p "$dir"/{log,sock,www,tmp,keys,rabbit,pg} || return 1
@@ -404,7 +405,7 @@ stack_init() {
 		local v
 		for v in STACK_DIR MAGENTA_SRC MAGENTA_BUILD MAGENTA_PREFIX HTTP_PORT PGPORT \
 			AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT RABBITMQ_NODENAME \
-			STACK_PG_FSYNC APACHE_PORT; do
+			STACK_PG_FSYNC APACHE_PORT AMQPS_PORT; do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		printf 'export %s=%q\n' \
@@ -681,6 +682,28 @@ _stack_epmd_start() {
 	}
 }
 
+# A test CA and a server certificate for 127.0.0.1 (in its CN, which
+# librabbitmq's host name check reads when there is no DNS name), made once
+# per stack in $STACK_DIR/tls-amqp.
+_stack_amqp_certs() {
+	local d=$STACK_DIR/tls-amqp
+	[[ -s $d/server.crt && -s $d/server.key && -s $d/ca.crt ]] && return 0
+	mkdir -p "$d" || return 1
+	(
+		umask 077
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+			-subj /CN=magenta-stack-amqp-ca -keyout "$d/ca.key" -out "$d/ca.crt" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+				-keyout "$d/server.key" -out "$d/server.csr" &&
+			openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+				-CAcreateserial -days 3650 -out "$d/server.crt"
+	) >"$STACK_DIR/log/tls-amqp.log" 2>&1 || {
+		_stack_fail "rabbitmq: could not make the test certificates" "$STACK_DIR/log/tls-amqp.log"
+		return 1
+	}
+	chmod 0644 "$d/ca.crt" "$d/server.crt"
+}
+
 # Start the private RabbitMQ node with the management plugin; waits for it.
 stack_rabbit_start() {
 	_stack_load || return 1
@@ -691,7 +714,7 @@ stack_rabbit_start() {
 	fi
 	t0=$(_stack_now)
 	local p
-	for p in "$AMQP_PORT" "$AMQP_MGMT_PORT" "$RABBITMQ_DIST_PORT"; do
+	for p in "$AMQP_PORT" "$AMQP_MGMT_PORT" "$RABBITMQ_DIST_PORT" ${AMQPS_PORT:+"$AMQPS_PORT"}; do
 		if _stack_port_open "$p"; then
 			_stack_fail "rabbitmq: port $p is taken by another program"
 			return 1
@@ -710,6 +733,19 @@ stack_rabbit_start() {
 		log.console = false
 		log.file.level = info
 	EOF
+	# AMQP over TLS too, with a certificate from the stack's own test CA
+	# (tls-amqp/ca.crt) for 127.0.0.1 (stacks made before AMQPS_PORT: none)
+	if [[ -n ${AMQPS_PORT:-} ]]; then
+		_stack_amqp_certs || return 1
+		cat >>"$RABBITMQ_CONFIG_FILE" <<-EOF
+			listeners.ssl.default = 127.0.0.1:$AMQPS_PORT
+			ssl_options.cacertfile = $STACK_DIR/tls-amqp/ca.crt
+			ssl_options.certfile = $STACK_DIR/tls-amqp/server.crt
+			ssl_options.keyfile = $STACK_DIR/tls-amqp/server.key
+			ssl_options.verify = verify_none
+			ssl_options.fail_if_no_peer_cert = false
+		EOF
+	fi
 	if [[ ! -s $r/.erlang.cookie ]]; then
 		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$r/.erlang.cookie")
 	fi

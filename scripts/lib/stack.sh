@@ -1386,7 +1386,7 @@ stack_status() {
 		_status_line postgresql stopped
 	fi
 	if pid=$(_stack_rabbit_node_pid); then
-		_status_line rabbitmq "running, pid $pid, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT, management $AMQP_MGMT_URL"
+		_status_line rabbitmq "running, pid $pid, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT${AMQPS_PORT:+ (TLS :$AMQPS_PORT)}, management $AMQP_MGMT_URL"
 	else
 		_status_line rabbitmq stopped
 	fi

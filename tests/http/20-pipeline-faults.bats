@@ -7,18 +7,6 @@
 load ../lib/common
 load 20-pipeline
 
-setup_file() {
-	pipeline_setup_file
-}
-
-teardown_file() {
-	pipeline_teardown_file
-}
-
-setup() {
-	pipeline_setup
-}
-
 teardown() {
 	# whatever a failed test left behind
 	psql_users "DROP TRIGGER IF EXISTS pipeline_stall ON outbox; DROP FUNCTION IF EXISTS pipeline_stall()" >/dev/null 2>&1 || true

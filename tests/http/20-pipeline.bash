@@ -3,6 +3,7 @@
 # (load 20-pipeline), which test magenta-relay, magenta-consumer and
 # magentactl status/dlq against the real stack (docs/events.md).
 #
+#   (setup_file, teardown_file and setup call the three below)
 #   pipeline_setup_file      restart the daemons with quick retry timings
 #   pipeline_teardown_file   restart them with the configured timings
 #   pipeline_setup           every component up, pipeline idle, tables and
@@ -45,6 +46,12 @@ pipeline_teardown_file() {
 	done
 	stack_daemons_start 3>&- >/dev/null
 }
+
+# The hooks of every 20-pipeline*.bats file (a file may redefine one after
+# loading this).
+setup_file() { pipeline_setup_file; }
+teardown_file() { pipeline_teardown_file; }
+setup() { pipeline_setup; }
 
 ctl() {
 	"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" "$@"

@@ -7,18 +7,6 @@
 load ../lib/common
 load 20-pipeline
 
-setup_file() {
-	pipeline_setup_file
-}
-
-teardown_file() {
-	pipeline_teardown_file
-}
-
-setup() {
-	pipeline_setup
-}
-
 # user USERID COLUMNS: those columns of auth_users, '|'-separated.
 user() {
 	psql_auth "SELECT $2 FROM auth_users WHERE id = '$1'"

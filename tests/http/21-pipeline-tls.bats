@@ -22,14 +22,6 @@ setup_file() {
 	pipeline_setup_file
 }
 
-teardown_file() {
-	pipeline_teardown_file
-}
-
-setup() {
-	pipeline_setup
-}
-
 teardown() {
 	# back to plain AMQP for the next test and file
 	stack_daemons_stop >/dev/null

@@ -42,6 +42,8 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(AMQP_VHOST, "amqp_vhost", CONF_STR, "/", 0, 0, "RabbitMQ virtual host") \
 	X(AMQP_TLS, "amqp_tls", CONF_BOOL, "off", 0, 0, "AMQP over TLS (amqp_port is then the broker's TLS port, usually 5671); the broker's certificate and host name are verified") \
 	X(AMQP_CACERT, "amqp_cacert", CONF_STR, "/etc/ssl/certs/ca-certificates.crt", 0, 0, "CA certificates that verify the broker with amqp_tls") \
+	X(AMQP_CERT, "amqp_cert", CONF_STR, "", 0, 0, "client certificate (PEM) presented to the broker with amqp_tls, for brokers that verify their clients (empty: none)") \
+	X(AMQP_KEY, "amqp_key", CONF_STR, "", 0, 0, "the private key (PEM) of amqp_cert") \
 	X(AMQP_HEARTBEAT, "amqp_heartbeat", CONF_INT, "30", 0, 3600, "AMQP heartbeat, seconds (0: off)") \
 	X(EXCHANGE, "exchange", CONF_STR, "magenta.events", 0, 0, "topic exchange for user events") \
 	X(QUEUE, "queue", CONF_STR, "authentication.user.events", 0, 0, "queue the consumer reads") \

@@ -182,6 +182,16 @@ int mq_connect(struct mq *mq)
 				conf_str(CONF_AMQP_CACERT));
 			return -1;
 		}
+		if (*conf_str(CONF_AMQP_CERT)) {
+			rc = amqp_ssl_socket_set_key(sock, conf_str(CONF_AMQP_CERT),
+						     conf_str(CONF_AMQP_KEY));
+			if (rc != AMQP_STATUS_OK) {
+				mq_fail(mq, "tls: %s (amqp_cert %s, amqp_key %s)",
+					amqp_error_string2(rc), conf_str(CONF_AMQP_CERT),
+					conf_str(CONF_AMQP_KEY));
+				return -1;
+			}
+		}
 	} else {
 		sock = amqp_tcp_socket_new(mq->conn);
 		if (!sock) {

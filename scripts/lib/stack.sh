@@ -742,7 +742,8 @@ stack_rabbit_start() {
 			ssl_options.cacertfile = $STACK_DIR/tls-amqp/ca.crt
 			ssl_options.certfile = $STACK_DIR/tls-amqp/server.crt
 			ssl_options.keyfile = $STACK_DIR/tls-amqp/server.key
-			ssl_options.verify = verify_none
+			# a client certificate is optional, but must come from the CA
+			ssl_options.verify = verify_peer
 			ssl_options.fail_if_no_peer_cert = false
 		EOF
 	fi

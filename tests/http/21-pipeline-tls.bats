@@ -62,3 +62,39 @@ tls_connections() {
 	wait_until 15 _eq 1 psql_auth "SELECT count(*) FROM auth_users WHERE id = '$id'"
 	[ "$(backlog)" = 0 ]
 }
+
+# client_cert NAME CA_BASENAME: a client certificate CN=magenta-daemon in
+# $BATS_TEST_TMPDIR/NAME.{crt,key}, signed by CA_BASENAME.{crt,key}.
+client_cert() {
+	local d=$BATS_TEST_TMPDIR
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=magenta-daemon \
+		-keyout "$d/$1.key" -out "$d/$1.csr" 2>/dev/null
+	openssl x509 -req -in "$d/$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial \
+		-CAserial "$d/$1.srl" -days 2 -out "$d/$1.crt" 2>/dev/null
+}
+
+@test "pipeline over TLS: a client certificate from the broker's CA is presented and accepted; one from another CA is refused" {
+	local d=$BATS_TEST_TMPDIR
+	client_cert good "$STACK_DIR/tls-amqp/ca"
+	MAGENTA_AMQP_CERT=$d/good.crt MAGENTA_AMQP_KEY=$d/good.key tls_daemons
+	subjects() {
+		amqp_mgmt GET /connections
+		jq -r '.[] | "\(.client_properties.connection_name) \(.peer_cert_subject)"' <<<"$body" | sort
+	}
+	both() { [[ $(subjects | grep -c ' CN=magenta-daemon$') == 2 ]]; }
+	wait_until 30 both
+	id=$(register mtlsuser)
+	wait_until 10 _eq 1 psql_auth "SELECT count(*) FROM auth_users WHERE id = '$id'"
+	# a certificate the broker's CA did not sign
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=another-ca -keyout "$d/other-ca.key" -out "$d/other-ca.crt" 2>/dev/null
+	client_cert bad "$d/other-ca"
+	: >"$STACK_DIR/log/relay.log"
+	MAGENTA_AMQP_CERT=$d/bad.crt MAGENTA_AMQP_KEY=$d/bad.key tls_daemons
+	id=$(register mtlsrefused)
+	down() { grep -q 'event=amqp_down' "$STACK_DIR/log/relay.log"; }
+	wait_until 15 down
+	! grep -q 'event=amqp_connected' "$STACK_DIR/log/relay.log" || false
+	[ "$(backlog)" = 1 ]
+	[ "$(psql_auth "SELECT count(*) FROM auth_users WHERE id = '$id'")" = 0 ]
+}

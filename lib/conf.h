@@ -23,6 +23,8 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(PG_PASSWORD, "pg_password", CONF_STR, "", 0, 0, "PostgreSQL password (empty: none or ~/.pgpass)") \
 	X(PG_SSLMODE, "pg_sslmode", CONF_ENUM, "prefer", 0, 0, "disable|allow|prefer|require|verify-ca|verify-full: TLS to PostgreSQL (libpq's sslmode); verify-full for a server on another host") \
 	X(PG_SSLROOTCERT, "pg_sslrootcert", CONF_STR, "", 0, 0, "CA certificates that verify the PostgreSQL server (empty: libpq's default, ~/.postgresql/root.crt)") \
+	X(PG_SSLCERT, "pg_sslcert", CONF_STR, "", 0, 0, "client certificate (PEM) for PostgreSQL's cert authentication (empty: none)") \
+	X(PG_SSLKEY, "pg_sslkey", CONF_STR, "", 0, 0, "the private key of pg_sslcert (mode 0600)") \
 	X(PG_CONNECT_TIMEOUT, "pg_connect_timeout", CONF_INT, "3", 1, 60, "seconds to wait for a PostgreSQL connection") \
 	X(USERS_DB, "users_db", CONF_STR, "MagentaUsers", 0, 0, "registration database name") \
 	X(AUTH_DB, "auth_db", CONF_STR, "MagentaAuthentication", 0, 0, "authentication database name") \

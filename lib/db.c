@@ -25,7 +25,7 @@ void db_on_connect(struct db *db, const char *sql)
 static PGconn *db_connect(struct db *db)
 {
 	char port[16], timeout[16];
-	const char *keys[16], *vals[16];
+	const char *keys[20], *vals[20];
 	int n = 0;
 
 	snprintf(port, sizeof(port), "%ld", conf_int(CONF_PG_PORT));
@@ -41,6 +41,10 @@ static PGconn *db_connect(struct db *db)
 	keys[n] = "sslmode", vals[n++] = conf_str(CONF_PG_SSLMODE);
 	if (*conf_str(CONF_PG_SSLROOTCERT))
 		keys[n] = "sslrootcert", vals[n++] = conf_str(CONF_PG_SSLROOTCERT);
+	if (*conf_str(CONF_PG_SSLCERT)) {
+		keys[n] = "sslcert", vals[n++] = conf_str(CONF_PG_SSLCERT);
+		keys[n] = "sslkey", vals[n++] = conf_str(CONF_PG_SSLKEY);
+	}
 	keys[n] = "keepalives", vals[n++] = "1";
 	keys[n] = "keepalives_idle", vals[n++] = "30";
 	keys[n] = NULL, vals[n] = NULL;

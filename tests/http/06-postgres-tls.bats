@@ -25,7 +25,23 @@ setup_file() {
 	install -m 0644 "$TLS_DIR/server.crt" "$data/tls-server.crt"
 	install -m 0600 "$TLS_DIR/server.key" "$data/tls-server.key"
 	chown --reference="$data" "$data/tls-server.crt" "$data/tls-server.key"
-	psql_db postgres "ALTER SYSTEM SET ssl_cert_file = 'tls-server.crt'"
+	# a role that may log in only with a client certificate (CN=magenta_tls)
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=magenta_tls \
+		-keyout "$TLS_DIR/client.key" -out "$TLS_DIR/client.csr" 2>/dev/null
+	openssl x509 -req -in "$TLS_DIR/client.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+		-CAserial "$TLS_DIR/ca.srl" -days 2 -out "$TLS_DIR/client.crt" 2>/dev/null
+	chmod 0600 "$TLS_DIR/client.key"
+	psql_db postgres "CREATE ROLE magenta_tls LOGIN IN ROLE postgres"
+	psql_db postgres "ALTER SYSTEM SET ssl_ca_file = 'tls-ca.crt'"
+	install -m 0644 "$TLS_DIR/ca.crt" "$data/tls-ca.crt"
+	chown --reference="$data" "$data/tls-ca.crt"
+	cp "$data/pg_hba.conf" "$TLS_DIR/pg_hba.conf.orig"
+	{
+		printf 'hostssl all magenta_tls 127.0.0.1/32 cert\n'
+		printf 'host    all magenta_tls 127.0.0.1/32 reject\n'
+		cat "$TLS_DIR/pg_hba.conf.orig"
+	} >"$data/pg_hba.conf"
+		psql_db postgres "ALTER SYSTEM SET ssl_cert_file = 'tls-server.crt'"
 	psql_db postgres "ALTER SYSTEM SET ssl_key_file = 'tls-server.key'"
 	psql_db postgres "ALTER SYSTEM SET ssl = on"
 	psql_db postgres "SELECT pg_reload_conf()" >/dev/null
@@ -34,11 +50,14 @@ setup_file() {
 }
 
 teardown_file() {
+	cat "$TLS_DIR/pg_hba.conf.orig" >"$STACK_DIR/pg/data/pg_hba.conf"
+	psql_db postgres "ALTER SYSTEM RESET ssl_ca_file"
 	psql_db postgres "ALTER SYSTEM RESET ssl"
 	psql_db postgres "ALTER SYSTEM RESET ssl_cert_file"
 	psql_db postgres "ALTER SYSTEM RESET ssl_key_file"
 	psql_db postgres "SELECT pg_reload_conf()" >/dev/null
 	stack_lighttpd_restart >/dev/null
+	psql_db postgres "DROP ROLE magenta_tls"
 }
 
 # ssl_of APP: whether the connections of application_name APP use TLS.
@@ -76,4 +95,22 @@ ssl_of() {
 	api GET /api/auth/ready
 	assert_code 200
 	[ "$(ssl_of magenta-auth)" = t ]
+}
+
+@test "postgres TLS: a role with cert authentication logs in with pg_sslcert and pg_sslkey, and not without" {
+	MAGENTA_PG_USER=magenta_tls MAGENTA_PG_SSLMODE=verify-full MAGENTA_PG_SSLROOTCERT=$TLS_DIR/ca.crt \
+		MAGENTA_PG_SSLCERT=$TLS_DIR/client.crt MAGENTA_PG_SSLKEY=$TLS_DIR/client.key \
+		stack_lighttpd_restart >/dev/null
+	api GET /api/registration/ready
+	assert_code 200
+	api POST /api/registration/register -H 'Content-Type: application/json' --data-binary \
+		'{"username":"certuser","email":"cert@example.com","password":"Correct-Horse-42x","confirmPassword":"Correct-Horse-42x"}'
+	assert_code 201
+	[ "$(psql_db postgres "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+		WHERE a.usename = 'magenta_tls' AND s.ssl AND s.client_dn = '/CN=magenta_tls'")" -ge 1 ]
+	# the same role without its certificate is refused
+	MAGENTA_PG_USER=magenta_tls MAGENTA_PG_SSLMODE=verify-full MAGENTA_PG_SSLROOTCERT=$TLS_DIR/ca.crt \
+		stack_lighttpd_restart >/dev/null
+	api GET /api/registration/ready
+	assert_code 503
 }

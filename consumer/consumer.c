@@ -476,25 +476,9 @@ static const char sql_forget[] =
 
 static void consumer_forget(struct consumer *c)
 {
-	char days[16];
-	const char *p[] = { days };
-	PGresult *res;
-	long deleted;
-
-	if (conf_int(CONF_PROCESSED_RETENTION_DAYS) == 0)
-		return;
-	snprintf(days, sizeof(days), "%ld", conf_int(CONF_PROCESSED_RETENTION_DAYS));
-	res = db_exec(&c->db, sql_forget, 1, p, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		if (!db_unavailable(&c->db, res))
-			db_log_error("processed_retention", res);
-		PQclear(res);
-		return;
-	}
-	deleted = strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	if (deleted > 0)
-		log_info("event=processed_pruned rows=%ld retention_days=%s", deleted, days);
+	if (conf_int(CONF_PROCESSED_RETENTION_DAYS) > 0)
+		db_prune(&c->db, sql_forget, conf_int(CONF_PROCESSED_RETENTION_DAYS),
+			 "processed_pruned");
 }
 
 /* Retry parked events now and then (a safety net; see apply_user_event),

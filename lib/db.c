@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -161,6 +162,29 @@ PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *par
 		}
 		return res ? res : db_down_result();
 	}
+}
+
+/* A retention DELETE, logged. */
+long db_prune(struct db *db, const char *sql, long days, const char *event)
+{
+	char d[24];
+	const char *p[] = { d };
+	PGresult *res;
+	long deleted;
+
+	snprintf(d, sizeof(d), "%ld", days);
+	res = db_exec(db, sql, 1, p, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (!db_unavailable(db, res))
+			db_log_error(event, res);
+		PQclear(res);
+		return -1;
+	}
+	deleted = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if (deleted > 0)
+		log_info("event=%s rows=%ld retention_days=%ld", event, deleted, days);
+	return deleted;
 }
 
 /* SQLSTATE text of a failed result. */

@@ -60,6 +60,12 @@ PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *para
  * connection the first time, then executes it (one round trip). */
 PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *params, int retry);
 
+/* Run a retention DELETE whose one parameter is a number of days (sql
+ * uses $1::integer); log the rows deleted as event=<event>, or the failure
+ * (quietly when the database is down: the caller tries again later).
+ * Returns the rows deleted, or -1. */
+long db_prune(struct db *db, const char *sql, long days, const char *event);
+
 /* 1 when res (or the connection) shows the database unavailable: no
  * connection, SQLSTATE class 08, 57P01-57P03, or a read-only standby.
  * Such failures are transient: answer 503, retry later. */

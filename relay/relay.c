@@ -319,25 +319,12 @@ out:
 /* Delete published rows older than the retention period, one chunk. */
 static void relay_sweep(struct relay *r)
 {
-	char days[16];
-	const char *p[] = { days };
-	PGresult *res;
-	long deleted;
+	long deleted = db_prune(&r->db, sql_sweep, conf_int(CONF_OUTBOX_RETENTION_DAYS),
+				"outbox_pruned");
 
-	snprintf(days, sizeof(days), "%ld", conf_int(CONF_OUTBOX_RETENTION_DAYS));
-	res = db_exec(&r->db, sql_sweep, 1, p, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		if (!db_unavailable(&r->db, res))
-			db_log_error("retention", res);
-		PQclear(res);
-		return; /* tried again at the next poll */
-	}
-	deleted = strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	if (deleted > 0)
-		log_info("event=outbox_pruned rows=%ld retention_days=%s", deleted, days);
-	/* a full chunk: more may be due, go on at the next poll */
-	if (deleted < atol(SWEEP_CHUNK))
+	/* failed (tried again at the next poll) or a full chunk (more may be
+	 * due: go on at the next poll); else wait for the next period */
+	if (deleted >= 0 && deleted < atol(SWEEP_CHUNK))
 		r->next_sweep_ms = now_ms() + SWEEP_EVERY_MS;
 }
 

@@ -1,13 +1,19 @@
 /* auth_login: POST /api/auth/login, with per-account lockout and a
  * per-address failure limit kept in the auth database.
  *
- * Attempts are counted before the password is checked ("pessimistic"):
- * the first statement of a login adds one to the address's and the
- * account's failure counters and reports the lock state in the same row
- * lock, and a success takes them back.  So parallel guesses cannot all
- * slip in before the first failure is written: at most lockout_threshold
- * passwords per account and ip_fail_limit per address are ever checked in
- * a window. */
+ * An account's attempts are counted before the password is checked
+ * ("pessimistic"): the first statement of a login adds one to the
+ * account's failure counter and reports the lock state in the same row
+ * lock, and a success takes it back.  So parallel guesses cannot all slip
+ * in before the first failure is written: at most lockout_threshold
+ * passwords per account are ever checked in a window.
+ *
+ * An address's failures are counted after the fact: the first statement
+ * only reads them, and a failed login adds one.  A success so writes
+ * nothing for its address (no hot row shared by every client behind one
+ * NAT), and logins in flight never count against their address; the
+ * price is that failures in flight when the limit is reached still get
+ * their passwords checked (at most one per busy worker). */
 #include "config.h"
 
 #include <stdio.h>
@@ -28,28 +34,27 @@ static const char fail_body[] =
 #define IDENT_MAX 320 /* longer than any username or email we accept */
 
 /* $1 identifier, $2 client address, $3 ip_fail_limit, $4 lockout_threshold,
- * $5 lockout_base, $6 lockout_max.  One row: address failures in this
- * window (this attempt included), seconds left in the window, then the
+ * $5 lockout_base, $6 lockout_max.  One row: the address's failures in its
+ * current window (0 without one), seconds left in that window, then the
  * user (NULLs when unknown), whether it is under an administrator's lock,
  * whether it is locked by failures (now, or by this attempt), and the
- * seconds of a lock this attempt set. */
+ * seconds of a lock this attempt set.  An address at its limit counts
+ * nothing against the account: no password will be checked.  It commits
+ * without waiting for the disk (set_config, for this transaction only):
+ * a crash may forget the last fraction of a second's attempts, and the
+ * durable commit of a success carries them with it (docs/auth.md). */
 #define SQL_LOOKUP(match)                                                                          \
 	"WITH a AS ("                                                                              \
-	" INSERT INTO login_address_failures AS f (address, window_start, failures)"               \
-	" VALUES ($2, now(), 1)"                                                                   \
-	" ON CONFLICT (address) DO UPDATE SET"                                                     \
-	"  failures = CASE WHEN f.window_start > now() - interval '1 minute'"                      \
-	"   THEN f.failures + 1 ELSE 1 END,"                                                       \
-	"  window_start = CASE WHEN f.window_start > now() - interval '1 minute'"                  \
-	"   THEN f.window_start ELSE now() END"                                                    \
-	" RETURNING failures, window_start),"                                                      \
+	" SELECT failures, window_start FROM login_address_failures"                               \
+	" WHERE address = $2 AND window_start > now() - interval '1 minute'),"                     \
 	" u AS ("                                                                                  \
 	" SELECT id, username, email, password_hash, security_stamp,"                              \
 	"  lockout_enabled AND coalesce(lockout_end > now(), false) AS admin_locked"               \
 	" FROM auth_users WHERE deleted_at IS NULL AND " match "),"                                \
 	" l AS ("                                                                                  \
 	" INSERT INTO login_lockouts AS l (user_id, failures, locks, locked_until, updated_at)"    \
-	" SELECT u.id, 1, 0, NULL, now() FROM u, a WHERE a.failures <= $3::int"                    \
+	" SELECT u.id, 1, 0, NULL, now() FROM u"                                                   \
+	" WHERE coalesce((SELECT failures FROM a), 0) < $3::int"                                   \
 	" ON CONFLICT (user_id) DO UPDATE SET"                                                     \
 	"  failures = CASE WHEN l.failures >= $4::int THEN 0 ELSE l.failures + 1 END,"             \
 	"  locks = CASE WHEN l.failures >= $4::int THEN l.locks + 1 ELSE l.locks END,"             \
@@ -59,13 +64,14 @@ static const char fail_body[] =
 	"  updated_at = now()"                                                                     \
 	" WHERE l.locked_until IS NULL OR l.locked_until <= now()"                                 \
 	" RETURNING coalesce(locked_until > now(), false) AS locked, locked_until)"                \
-	" SELECT a.failures,"                                                                      \
+	" SELECT coalesce(a.failures, 0),"                                                         \
 	"  greatest(ceil(extract(epoch FROM a.window_start + interval '1 minute' - now())), "      \
 	"1)::bigint,"                                                                              \
 	"  u.id, u.username, u.email, u.password_hash, u.security_stamp, u.admin_locked,"          \
 	"  CASE WHEN u.id IS NULL THEN false ELSE coalesce((SELECT locked FROM l), true) END,"     \
-	"  (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked)"    \
-	" FROM a LEFT JOIN u ON true"
+	"  (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked),"   \
+	"  set_config('synchronous_commit', 'off', true)"                                          \
+	" FROM (VALUES (1)) one (x) LEFT JOIN a ON true LEFT JOIN u ON true"
 
 /* Case-insensitive, served by the unique indexes on lower(...). */
 static struct db_stmt st_by_username = {"login_by_username",
@@ -89,7 +95,7 @@ enum {
 /* $1 session id, $2 user id, $3 security stamp, $4 remember, $5 address,
  * $6 session_max, $7 refresh token hash, $8 refresh lifetime.  The session,
  * its first refresh token, and the success taking back this attempt from
- * the counters.  Returns the refresh token's seconds to live. */
+ * the account's counter.  Returns the refresh token's seconds to live. */
 static const char sql_success[] =
     "WITH s AS ("
     " INSERT INTO sessions (id, user_id, security_stamp, remember, client_addr, expires_at)"
@@ -99,11 +105,21 @@ static const char sql_success[] =
     " INSERT INTO refresh_tokens (session_id, token_hash, expires_at)"
     " SELECT s.id, $7::bytea, least(now() + make_interval(secs => $8::int), s.expires_at) FROM s"
     " RETURNING expires_at),"
-    " d AS (DELETE FROM login_lockouts WHERE user_id = $2),"
-    " f AS (UPDATE login_address_failures SET failures = greatest(failures - 1, 0)"
-    "  WHERE address = $5)"
+    " d AS (DELETE FROM login_lockouts WHERE user_id = $2)"
     " SELECT ceil(extract(epoch FROM t.expires_at - now()))::bigint FROM t";
 static struct db_stmt st_success = {"login_success", sql_success, 8, 0};
+
+/* $1 client address: one more failed login in its window (a new window
+ * starts with the first failure a minute or more after the last one's). */
+static const char sql_failed[] =
+    "INSERT INTO login_address_failures AS f (address, window_start, failures)"
+    " VALUES ($1, now(), 1)"
+    " ON CONFLICT (address) DO UPDATE SET"
+    "  failures = CASE WHEN f.window_start > now() - interval '1 minute'"
+    "   THEN f.failures + 1 ELSE 1 END,"
+    "  window_start = CASE WHEN f.window_start > now() - interval '1 minute'"
+    "   THEN f.window_start ELSE now() END";
+static struct db_stmt st_failed = {"login_failed", sql_failed, 1, 0};
 
 /* Old rows nobody needs any more, a bounded number at a time. */
 static const char sql_gc[] =
@@ -160,6 +176,19 @@ static void reply_throttled(struct http_req *r, long retry)
 	json_object_object_add(body, "message", json_object_new_string(msg));
 	json_object_object_add(body, "errors", errors);
 	http_reply(r, 429, hdr, body);
+}
+
+/* One more failure for addr.  Retried on a connection found broken: at
+ * worst it counts twice.  A failure to count is logged; the answer is the
+ * same 401. */
+static void count_failure(const char *addr)
+{
+	const char *p[] = {addr};
+	PGresult *res = db_exec_stmt(&auth.db, &st_failed, p, 1);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		db_log_error("login_count_failure", res);
+	PQclear(res);
 }
 
 /* Create the session and answer with the tokens. */
@@ -242,7 +271,7 @@ void h_login(struct http_req *r)
 		auth_db_failed(r, res, "login_lookup");
 		goto out;
 	}
-	if (atol(PQgetvalue(res, 0, L_ADDR_FAILURES)) > conf_int(CONF_IP_FAIL_LIMIT)) {
+	if (atol(PQgetvalue(res, 0, L_ADDR_FAILURES)) >= conf_int(CONF_IP_FAIL_LIMIT)) {
 		log_warnx("event=login_throttled addr=%s", addr);
 		reply_throttled(r, atol(PQgetvalue(res, 0, L_RETRY)));
 		goto out;
@@ -273,6 +302,7 @@ void h_login(struct http_req *r)
 		if (!PQgetisnull(res, 0, L_LOCKED_FOR))
 			log_warnx("event=account_locked user=%s seconds=%s addr=%s",
 				  PQgetvalue(res, 0, L_ID), PQgetvalue(res, 0, L_LOCKED_FOR), addr);
+		count_failure(addr);
 		reply_invalid(r);
 		goto out;
 	}

@@ -159,12 +159,16 @@ unlocked() {
 		login_from 203.0.113.20 Grace
 		assert_code 200
 	done
+	# (a success writes nothing for its address)
+	[ "$(psql_auth "SELECT count(*) FROM login_address_failures WHERE address = '203.0.113.20'")" = 0 ]
 	# a client cannot pick its address by sending its own X-Forwarded-For:
 	# the trusted proxy (127.0.0.1) appended the real one, which counts
 	for i in $(seq 1 9); do
 		login_from "10.9.9.$i, 203.0.113.21" grace 'wrong password'
 	done
-	[ "$(psql_auth "SELECT failures FROM login_address_failures WHERE address = '203.0.113.21'")" = 9 ]
+	# 8 failures counted, then the 9th refused (429 counts nothing: no
+	# password was checked)
+	[ "$(psql_auth "SELECT failures FROM login_address_failures WHERE address = '203.0.113.21'")" = 8 ]
 	[ "$code" = 429 ]
 	# IPv6 clients count per /64
 	login_from 2001:db8:1:2::1 grace 'wrong password'

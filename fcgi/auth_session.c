@@ -86,21 +86,20 @@ static void reply_bad_refresh(struct http_req *r)
 		   "The refresh token is invalid, expired or revoked.", "refreshToken");
 }
 
-/* Read the required refreshToken member; -1 after a 400 reply. */
+/* Read the required refreshToken member; -1 after a 400 reply.  Its form
+ * is refresh_parse's business: a malformed token is a 401 like any other
+ * unusable one. */
 static int need_refresh_token(struct http_req *r, struct json_object *body, const char **s,
 			      size_t *len)
 {
-	int rc = json_get_str(body, "refreshToken", s, len);
+	struct json_object *errors = json_object_new_array();
 
-	if (rc == 1 || (rc == 0 && *len == 0)) {
-		http_error(r, 400, "required", "refreshToken is required.", "refreshToken");
+	if (http_need_str(body, "refreshToken", "refreshToken", HTTP_STR_NONEMPTY, 0, s, len,
+			  errors) != 0) {
+		http_errors(r, 400, errors);
 		return -1;
 	}
-	if (rc < 0) {
-		http_error(r, 400, "invalid_type", "refreshToken must be a string.",
-			   "refreshToken");
-		return -1;
-	}
+	json_object_put(errors);
 	return 0;
 }
 

@@ -71,6 +71,10 @@ wait_ok() {
 wait_ok /api/auth/health
 wait_ok /bench/hello
 
+# Busy CPU time of the whole machine so far, in clock ticks (user, nice,
+# system, irq, softirq; not idle or I/O wait).
+clk=$(getconf CLK_TCK)
+busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 psql_auth() { psql -X -At -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$AUTH_DB" -c "$1"; }
 rate_of() { awk '/^Requests\/sec:/ { print $2 }' <<<"$1"; }
 non2xx_of() { sed -n 's/^non2xx=//p' <<<"$1"; }
@@ -111,7 +115,6 @@ if want login; then
 # Also per CPU second: the CPU time of our whole stack (magenta-auth,
 # PostgreSQL, lighttpd, wrk) against that of the raw verifications, which
 # other work on a shared machine does not distort.
-clk=$(getconf CLK_TCK)
 stack_jiffies() {
 	local t=0 p pm lp
 	read -r pm _ <"$dir/postgres.pid"
@@ -157,7 +160,7 @@ psql_auth "INSERT INTO sessions (id, user_id, security_stamp, client_addr, expir
 	INSERT INTO refresh_tokens (session_id, token_hash, expires_at, used_at)
 	SELECT s.id, sha256(convert_to(s.id::text || k, 'UTF8')), now() + interval '1 day',
 	CASE WHEN k < 4 THEN now() END FROM sessions s, generate_series(0, 4) k"
-A=() B=()
+A=() B=() CA=() CB=()
 for ((i = 0; i < rounds; i++)); do
 	psql_auth "DELETE FROM sessions WHERE client_addr IS DISTINCT FROM 'background';
 		DELETE FROM login_address_failures"
@@ -167,9 +170,13 @@ for ((i = 0; i < rounds; i++)); do
 	for ((c = 1; c <= conns + 2; c++)); do
 		login_as "$c" | jq -r .refreshToken >>"$dir/tokens"
 	done
+	j0=$(busy_jiffies)
 	out=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$top/bench/auth-refresh.lua" "$BASE_URL" -- "$dir/tokens" 2)
+	j1=$(busy_jiffies)
 	[[ $(non2xx_of "$out") == 0 ]] || echo "  (refresh: $(non2xx_of "$out") non-2xx answers)"
 	A+=("$(rate_of "$out")")
+	CA+=("$(awk -v n="$(awk '/requests in/ { print $1 }' <<<"$out")" -v j=$((j1 - j0)) -v c="$clk" \
+		'BEGIN { printf "%.1f", n / (j / c) }')")
 	# pgbench: one session per client, its token 0 hashed as sha256('c-0')
 	psql_auth "INSERT INTO sessions (id, user_id, security_stamp, client_addr, expires_at)
 		SELECT gen_random_uuid(), u.id, 'stamp', 'pgbench', now() + interval '1 day'
@@ -178,10 +185,12 @@ for ((i = 0; i < rounds; i++)); do
 		SELECT s.id, sha256(convert_to(c || '-0', 'UTF8')), now() + interval '1 day'
 		FROM generate_series(0, $procs - 1) c JOIN auth_users u ON u.username = 'bench' || (c + 1)
 		JOIN sessions s ON s.user_id = u.id AND s.client_addr = 'pgbench'"
+	j0=$(busy_jiffies)
 	pgb=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan -c enable_seqscan=off" \
 		"$(_stack_pg_bindir)/pgbench" -n -M prepared -c "$procs" -j 2 -T "$secs" \
 		-D k=0 -D "box=$box" -D ttl=86400 -D ttl_remember=2592000 \
 		-f "$top/bench/auth-refresh.sql" -h "$pghost" -p "$PGPORT" -U postgres "$AUTH_DB" 2>&1)
+	j1=$(busy_jiffies)
 	# every transaction must have rotated a token: a broken chain would
 	# make pgbench fast for nothing
 	done_tx=$(awk '/number of transactions actually processed/ { print $NF }' <<<"$pgb")
@@ -189,8 +198,11 @@ for ((i = 0; i < rounds; i++)); do
 		WHERE s.client_addr = 'pgbench' AND t.parent_id IS NOT NULL")
 	[[ $done_tx == "$rotated" ]] || echo "  (pgbench: $done_tx transactions but $rotated rotations)"
 	B+=("$(awk '/^tps = / { print $3; exit }' <<<"$pgb")")
+	CB+=("$(awk -v n="$done_tx" -v j=$((j1 - j0)) -v c="$clk" 'BEGIN { printf "%.1f", n / (j / c) }')")
 done
 compare "POST /api/auth/refresh" 60 "pgbench, same statement"
+A=("${CA[@]}") B=("${CB[@]}")
+compare "refresh per busy CPU second" 60 "pgbench per busy CPU second"
 fi
 
 # -- 3. GET /me and the JWKS vs the hello-world behind the same lighttpd

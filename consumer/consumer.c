@@ -474,11 +474,22 @@ static const char sql_forget[] =
 	" WHERE processed_at < now() - $1::integer * interval '1 day'"
 	" ORDER BY processed_at LIMIT " FORGET_CHUNK ")";
 
+/* Forget why messages were rejected once they have not been rejected for
+ * rejected_messages_retention_days: `magentactl dlq list` then shows the
+ * broker's reason for a dead letter still in the DLQ that long. */
+static const char sql_forget_rejected[] =
+	"DELETE FROM rejected_messages WHERE body_sha256 IN (SELECT body_sha256"
+	" FROM rejected_messages WHERE rejected_at < now() - $1::integer * interval '1 day'"
+	" ORDER BY rejected_at LIMIT " FORGET_CHUNK ")";
+
 static void consumer_forget(struct consumer *c)
 {
 	if (conf_int(CONF_PROCESSED_RETENTION_DAYS) > 0)
 		db_prune(&c->db, sql_forget, conf_int(CONF_PROCESSED_RETENTION_DAYS),
 			 "processed_pruned");
+	if (conf_int(CONF_REJECTED_RETENTION_DAYS) > 0)
+		db_prune(&c->db, sql_forget_rejected, conf_int(CONF_REJECTED_RETENTION_DAYS),
+			 "rejected_pruned");
 }
 
 /* Retry parked events now and then (a safety net; see apply_user_event),

@@ -372,6 +372,28 @@ outcome() {
 	[ "$(user "$u" "username || ' ' || version")" = "forgotten 1" ]
 }
 
+@test "pipeline: the consumer forgets why it rejected a message after rejected_messages_retention_days" {
+	local old recent
+	publish_raw 'old poison' user.created poison-old
+	publish_raw 'recent poison' user.created poison-recent
+	wait_until 10 _eq 2 dlq_depth
+	wait_until 10 _eq 2 psql_auth "SELECT count(*) FROM rejected_messages"
+	old=$(printf '%s' 'old poison' | sha256sum | cut -d' ' -f1)
+	recent=$(printf '%s' 'recent poison' | sha256sum | cut -d' ' -f1)
+	psql_auth "UPDATE rejected_messages SET rejected_at = now() - interval '91 days' WHERE body_sha256 = '$old';
+		UPDATE rejected_messages SET rejected_at = now() - interval '89 days' WHERE body_sha256 = '$recent'"
+	stack_daemon_stop consumer
+	stack_daemon_start consumer 3>&-
+	wait_until 10 _eq 0 psql_auth "SELECT count(*) FROM rejected_messages WHERE body_sha256 = '$old'"
+	[ "$(psql_auth "SELECT count(*) FROM rejected_messages WHERE body_sha256 = '$recent'")" = 1 ]
+	grep -q 'event=rejected_pruned rows=1 retention_days=90' "$STACK_DIR/log/consumer.log"
+	# both dead letters are still listed: the forgotten one with the
+	# broker's reason only
+	ctl dlq list --json >"$BATS_TEST_TMPDIR/dlq.json"
+	jq -e '.[] | select(.id == "poison-old") | .reason == "rejected"' "$BATS_TEST_TMPDIR/dlq.json"
+	jq -e '.[] | select(.id == "poison-recent") | .reason | startswith("invalid_json")' "$BATS_TEST_TMPDIR/dlq.json"
+}
+
 @test "pipeline: the relay deletes published outbox rows older than the retention period, nothing else" {
 	outbox_insert 30 retained
 	wait_until 10 _eq 0 backlog

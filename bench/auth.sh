@@ -47,8 +47,8 @@ include "$dir/lighttpd.conf"
 fastcgi.server += (
 	"/bench/hello" => ((
 		"socket"      => "$dir/sock/hello.sock",
-		"bin-path"    => "$MAGENTA_BUILD/bench/auth-hello",
-		"max-procs"   => $procs,
+		"bin-path"    => "$MAGENTA_BUILD/bench/auth-hello -p $procs",
+		"max-procs"   => 1,
 		"check-local" => "disable",
 	)),
 )

@@ -85,3 +85,30 @@ load ../lib/common
 	wait_until 10 eval 'api GET /api/registration/ready; [ "$code" = 200 ]'
 	[ "$(psql_db postgres "SELECT count(*) FROM pg_database WHERE datname = '$USERS_DB'")" = 1 ]
 }
+
+@test "harness: lighttpd runs each program as one parent whose workers share one socket; a worker that dies is replaced" {
+	local n lp parent procs kids victim
+	lp=$(_stack_pid_read "$STACK_DIR/lighttpd.pid")
+	procs=$(awk '/^var.magenta_procs/ { print $3 }' "$STACK_DIR/lighttpd.conf")
+	for n in registration auth; do
+		# one socket (lighttpd names it <socket>-0), one parent under lighttpd
+		[ "$(find "$STACK_DIR/sock" -name "$n.sock*" | wc -l)" = 1 ]
+		parent=$(pgrep -P "$lp" -f "$MAGENTA_PREFIX/sbin/magenta-$n")
+		[[ $parent =~ ^[0-9]+$ ]]
+		mapfile -t kids < <(pgrep -P "$parent")
+		[ "${#kids[@]}" = "$procs" ]
+		# a worker killed outright is replaced, and the service answers
+		victim=${kids[0]}
+		kill -KILL "$victim"
+		wait_until 10 _workers_replaced "$parent" "$victim" "$procs"
+		api GET "/api/$n/health"
+		assert_code 200
+	done
+}
+
+# _workers_replaced PARENT GONE N: PARENT has N children again, GONE not among them.
+_workers_replaced() {
+	local k
+	mapfile -t k < <(pgrep -P "$1")
+	[ "${#k[@]}" = "$3" ] && ! printf '%s\n' "${k[@]}" | grep -qx "$2"
+}

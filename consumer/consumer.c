@@ -143,21 +143,24 @@ static int consumer_mq(struct consumer *c)
 	return 0;
 }
 
-/* PostgreSQL, or NULL while it is unreachable (retried with backoff). */
+/* PostgreSQL, or NULL while it is unreachable (retried with backoff).
+ * Every new connection is set up first, however it came (db_conn also
+ * replaces one the server closed while it sat idle). */
 static PGconn *consumer_db(struct consumer *c)
 {
-	int fresh = !c->db.conn || PQstatus(c->db.conn) != CONNECTION_OK;
+	int down = !c->db.conn || PQstatus(c->db.conn) != CONNECTION_OK;
+	unsigned long gen = c->db.gen;
 	PGconn *pg;
 	PGresult *res;
 
-	if (fresh && !backoff_due(&c->dbbo))
+	if (down && !backoff_due(&c->dbbo))
 		return NULL;
 	pg = db_conn(&c->db);
 	if (!pg) {
 		backoff_fail(&c->dbbo);
 		return NULL;
 	}
-	if (fresh) {
+	if (c->db.gen != gen) {
 		/* a message is acked after COMMIT returns: that commit must be
 		 * durable whatever the server's default says; and a server that
 		 * hangs (not down) must not hang the consumer: a cancelled

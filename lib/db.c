@@ -1,6 +1,7 @@
 /* db: connection handling and parameterized statements. */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +63,32 @@ static void db_notice(void *arg, const char *msg)
 	log_debug("event=pg_notice msg=%s", log_q(q, sizeof(q), msg));
 }
 
+/* 0 when the server has closed c while it sat idle: a server that stops
+ * or restarts sends an error, then closes, and only reading them marks the
+ * connection broken.  Checked before each use, so that no statement is
+ * sent on a connection already gone: the first statement after a database
+ * restart would fail, and one that is not idempotent (a rotation) could
+ * not be retried.  Notifications read on the way stay queued for
+ * PQnotifies. */
+static int db_still_open(PGconn *c)
+{
+	for (int i = 0; i < 16; i++) {
+		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+
+		if (poll(&pfd, 1, 0) <= 0)
+			return 1;
+		if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+			return 0;
+	}
+	return 1; /* still talking: it is open */
+}
+
 /* Connected handle or NULL. */
 PGconn *db_conn(struct db *db)
 {
 	char q[300];
 
-	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK && db_still_open(db->conn))
 		return db->conn;
 	if (db->conn)
 		PQfinish(db->conn);

@@ -36,7 +36,7 @@ struct relay {
 	struct db db;
 	struct mq mq;
 	struct backoff dbbo;	/* reconnect pacing for PostgreSQL */
-	int listening;		/* LISTEN issued on the current connection */
+	unsigned long listen_gen; /* the connection (db.gen) LISTEN was issued on */
 	int exchange_ok;	/* exchange declared on the current AMQP connection */
 	uint64_t next_sweep_ms; /* retention sweep due */
 	int refusing;		/* the broker returns or nacks rows: logged once */
@@ -118,18 +118,17 @@ static PGconn *relay_db(struct relay *r)
 	PGconn *c;
 	PGresult *res;
 
-	if (!r->db.conn || PQstatus(r->db.conn) != CONNECTION_OK) {
-		r->listening = 0;
-		if (!backoff_due(&r->dbbo))
-			return NULL;
-	}
+	if ((!r->db.conn || PQstatus(r->db.conn) != CONNECTION_OK) && !backoff_due(&r->dbbo))
+		return NULL;
 	c = db_conn(&r->db);
 	if (!c) {
 		backoff_fail(&r->dbbo);
 		return NULL;
 	}
 	backoff_reset(&r->dbbo);
-	if (!r->listening) {
+	/* a new connection, however it came (db_conn also replaces one the
+	 * server closed while it sat idle) */
+	if (r->listen_gen != r->db.gen) {
 		res = PQexec(c, "LISTEN magenta_outbox");
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			db_log_error("listen", res);
@@ -139,7 +138,7 @@ static PGconn *relay_db(struct relay *r)
 			return NULL;
 		}
 		PQclear(res);
-		r->listening = 1;
+		r->listen_gen = r->db.gen;
 	}
 	return c;
 }
@@ -351,7 +350,7 @@ static void relay_wait(struct relay *r, long timeout_ms)
 
 	if (relay_notified(r))
 		return;
-	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK && r->listening) {
+	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK && r->listen_gen == r->db.gen) {
 		pg = nfds;
 		fds[nfds].fd = PQsocket(r->db.conn);
 		fds[nfds++].events = POLLIN;

@@ -170,6 +170,21 @@ same_users() {
 	wait_until 20 _eq 1510 applied
 }
 
+@test "faults: PostgreSQL restarted while both daemons idle -> the next events flow" {
+	outbox_insert 5 before
+	wait_until 20 _eq 5 applied
+	# the daemons' connections sit idle, then the server restarts under them
+	stack_pg_stop
+	stack_pg_start 3>&-
+	outbox_insert 5 after
+	wait_until 20 _eq 10 applied
+	same_users 10
+	[ "$(dlq_depth)" = 0 ]
+	# the consumer's new connection was set up as the old one was (its
+	# statement prepared, synchronous_commit on)
+	! grep -q 'prepared statement "apply" does not exist' "$STACK_DIR/log/consumer.log" || false
+}
+
 @test "faults: PostgreSQL killed -9 under load -> both daemons carry on" {
 	outbox_insert 1500 pgkill
 	wait_until 30 bash -c "[ \$(psql -X -At -h 127.0.0.1 -p $PGPORT -U postgres -d $AUTH_DB -c 'SELECT count(*) FROM processed_events') -ge 100 ]"

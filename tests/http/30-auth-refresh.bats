@@ -242,6 +242,29 @@ scans() {
 		FROM pg_stat_user_tables WHERE relname IN ('sessions', 'refresh_tokens')"
 }
 
+@test "refresh: after a PostgreSQL restart, no worker sends a rotation on its dead connection" {
+	local procs rt i
+	seed_user Rita rita@example.com >/dev/null
+	login Rita
+	assert_code 200
+	rt=$(field .refreshToken)
+	# every worker has a connection, then the server restarts under them
+	procs=$(awk '/^var.magenta_procs/ { print $3 }' "$STACK_DIR/lighttpd.conf")
+	for ((i = 0; i < 2 * procs; i++)); do
+		api GET /api/auth/ready
+	done
+	stack_pg_stop >/dev/null
+	stack_pg_start >/dev/null
+	# a rotation is not retried (a lost answer may hide a commit), so each
+	# worker must find its connection gone before it sends one; the workers
+	# take requests in turn
+	for ((i = 0; i < 2 * procs; i++)); do
+		refresh "$rt"
+		assert_code 200
+		rt=$(field .refreshToken)
+	done
+}
+
 @test "refresh: index scans only, even with plans made while the tables were nearly empty" {
 	start_session
 	# statistics of nearly empty tables, as on a fresh install before

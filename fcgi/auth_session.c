@@ -19,15 +19,30 @@
  * the presented token, $4 refresh_ttl, $5 refresh_ttl_remember.  The one
  * statement of a normal refresh: the UPDATE takes the presented token's
  * row lock, so of two concurrent refreshes with one token, the second
- * waits, then finds it used and rotates nothing. */
+ * waits, then finds it used and rotates nothing.
+ *
+ * The token is looked up first, and its session and user through it, by
+ * primary key (LATERAL ... OFFSET 0 keeps that order): left to choose, the
+ * planner would sometimes start from the users instead (statistics of
+ * nearly empty tables say "one live user") and probe the token once per
+ * session of every user: 0.5 ms per refresh at 300 sessions and growing
+ * with them.  The UPDATE finds its row by the id alone (a join with k
+ * could become a scan of the whole primary key for the same reason).  k
+ * is read before the lock; the UPDATE checks used_at again under it. */
 static const char sql_rotate[] =
-    "WITH old AS ("
-    " UPDATE refresh_tokens t SET used_at = now()"
-    " FROM sessions s JOIN auth_users u ON u.id = s.user_id"
+    "WITH k AS MATERIALIZED ("
+    " SELECT t.id, t.session_id, s.expires_at AS session_end, s.remember,"
+    "  u.id AS user_id, u.username, u.email"
+    " FROM refresh_tokens t,"
+    "  LATERAL (SELECT * FROM sessions WHERE id = t.session_id OFFSET 0) s,"
+    "  LATERAL (SELECT * FROM auth_users WHERE id = s.user_id OFFSET 0) u"
     " WHERE t.token_hash = $1::bytea AND t.used_at IS NULL AND t.expires_at > now()"
-    "  AND s.id = t.session_id AND" AUTH_SESSION_LIVE
-    " RETURNING t.id, t.session_id, s.expires_at AS session_end, s.remember,"
-    "  u.id AS user_id, u.username, u.email),"
+    "  AND" AUTH_SESSION_LIVE "),"
+    " old AS ("
+    " UPDATE refresh_tokens t SET used_at = now() FROM k"
+    " WHERE t.id = (SELECT id FROM k) AND t.used_at IS NULL"
+    " RETURNING k.id, k.session_id, k.session_end, k.remember, k.user_id, k.username,"
+    "  k.email),"
     " new AS ("
     " INSERT INTO refresh_tokens (session_id, parent_id, token_hash, sealed, expires_at)"
     " SELECT session_id, id, $2::bytea, $3::bytea, least(now() + make_interval(secs =>"

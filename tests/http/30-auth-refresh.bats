@@ -239,6 +239,8 @@ grace_over() {
 # updated in refresh_tokens (one per refresh).
 scans() {
 	psql_auth "SELECT sum(seq_scan) || ' ' || sum(n_tup_upd) FILTER (WHERE relname = 'refresh_tokens')
+		|| ' ' || (SELECT sum(idx_tup_read) FROM pg_stat_user_indexes
+			WHERE relname IN ('sessions', 'refresh_tokens', 'auth_users'))
 		FROM pg_stat_user_tables WHERE relname IN ('sessions', 'refresh_tokens')"
 }
 
@@ -265,7 +267,7 @@ scans() {
 	done
 }
 
-@test "refresh: index scans only, even with plans made while the tables were nearly empty" {
+@test "refresh: a few index lookups only, even with plans made while the tables were nearly empty" {
 	start_session
 	# statistics of nearly empty tables, as on a fresh install before
 	# autovacuum looks again, and refresh plans cached on them
@@ -281,15 +283,20 @@ scans() {
 		INSERT INTO refresh_tokens (session_id, token_hash, expires_at, used_at)
 		SELECT id, sha256(convert_to(id::text, 'UTF8')), now() + interval '1 day', now()
 		FROM sessions WHERE security_stamp = 'other'"
-	read -r seq0 upd0 <<<"$(scans)"
+	read -r seq0 upd0 idx0 <<<"$(scans)"
 	for i in 1 2 3 4 5 6 7 8; do
 		refresh "$RT"
 		assert_code 200
 		RT=$(field .refreshToken)
 	done
 	# the services' statistics reach the server within seconds of idling
-	counted() { read -r seq1 upd1 <<<"$(scans)" && ((upd1 >= upd0 + 8)); }
+	counted() { read -r seq1 upd1 idx1 <<<"$(scans)" && ((upd1 >= upd0 + 8)); }
 	wait_until 20 counted
-	echo "sequential scans: $seq0 -> $seq1 over $((upd1 - upd0)) refreshes"
+	echo "sequential scans: $seq0 -> $seq1, index entries read: $idx0 -> $idx1, over $((upd1 - upd0)) refreshes"
 	[ "$seq1" -eq "$seq0" ]
+	# by key: the token, its session, its user, the foreign-key checks (6
+	# entries); not every session of the user (a plan that starts from the
+	# users reads the 3 000 above for each refresh, with index scans only).
+	# (Statistics arrive late: count per refresh counted in the window.)
+	(((idx1 - idx0) <= (upd1 - upd0) * 10))
 }

@@ -80,12 +80,13 @@ static const char sql_revoke[] = "UPDATE sessions SET revoked_at = now(), revoke
 				 " WHERE id = $1 AND revoked_at IS NULL";
 static struct db_stmt st_revoke = {"revoke", sql_revoke, 2, 0};
 
-/* $1 hash: end the session a refresh token belongs to. */
+/* $1 hash: end the session a refresh token belongs to (found through the
+ * token, by key: no join whose order stale statistics could choose). */
 static const char sql_logout_refresh[] =
-    "UPDATE sessions s SET revoked_at = now(), revoked_reason = 'logout'"
-    " FROM refresh_tokens t"
-    " WHERE t.token_hash = $1::bytea AND s.id = t.session_id AND s.revoked_at IS NULL"
-    " RETURNING s.id";
+    "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
+    " WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1::bytea)"
+    "  AND revoked_at IS NULL"
+    " RETURNING id";
 static struct db_stmt st_logout_refresh = {"logout_refresh", sql_logout_refresh, 1, 0};
 
 /* $1 session id, $2 user id: end the session of an access token. */

@@ -22,7 +22,9 @@ struct db {
  *   custom plan per execution costs more than these statements do;
  * - no sequential scan while an index can serve: a plan cached while a
  *   table was nearly empty (fresh install, statistics not yet refreshed
- *   by autovacuum) must not scan it whole once it has grown. */
+ *   by autovacuum) must not scan it whole once it has grown.  (Not
+ *   enough for a join: the planner may read a whole index instead; a
+ *   statement that joins must fix its order itself, see sql_rotate.) */
 #define DB_KEY_LOOKUPS "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
 
 /* A statement prepared once per connection, on first use. */

@@ -24,4 +24,24 @@ int pwhash_verify(const char *hash, const char *pw, size_t len)
 /* 1 when hash was made with other parameters than the current ones. */
 int pwhash_needs_rehash(const char *hash);
 
+/* Hash slots: at most n argon2id computations at once among this process
+ * and those it forks afterwards (a program's -p workers).  argon2id is
+ * bound by memory: more of them at once than CPUs only time-slices their
+ * working sets, and each then runs slower (README.md).  A
+ * process that dies holding a slot gives it back (the kernel undoes its
+ * semaphore operation).  The System V semaphore set's id (ipcs -s), or -1
+ * (errno set) when the kernel refuses. */
+int pwhash_slots_create(int n) __attribute__((warn_unused_result));
+
+/* The slots free now and the processes waiting for one: 0, or -1
+ * without slots. */
+int pwhash_slots_state(int *free_now, int *waiting);
+
+/* Remove the slots (their creator, once the processes using them are
+ * gone); pwhash_hash and pwhash_verify then run without limit. */
+void pwhash_slots_remove(void);
+
+/* CPUs this process may run on (at least 1). */
+int pwhash_cpus(void);
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "pwhash.h"
 #include "service.h"
 
 static volatile sig_atomic_t service_stop;
@@ -188,12 +189,34 @@ int service_main(const struct service *svc, int argc, char **argv)
 	} else if (!stdin_is_socket()) {
 		fatal("event=no_socket msg=\"not started by a FastCGI server: use -l ADDR\"");
 	}
-	log_info("event=start pid=%ld procs=%d config=\"%s\"", (long)getpid(), procs, conf_path());
 	if (procs > 1) {
+		/* the workers share the hash slots: no more argon2id at once
+		 * than CPUs (or argon2_concurrency), however many workers */
+		int n = conf_int(CONF_ARGON2_CONCURRENCY), id = -1;
+
+		if (n == 0)
+			n = pwhash_cpus();
+		if (n >= procs)
+			n = 0; /* never more at once than there are workers */
+		else if ((id = pwhash_slots_create(n)) < 0) {
+			log_warn("event=argon2_slots_failed slots=%d", n);
+			n = 0;
+		}
+		if (n > 0)
+			log_info("event=start pid=%ld procs=%d argon2_slots=%d argon2_semid=%d "
+				 "config=\"%s\"",
+				 (long)getpid(), procs, n, id, conf_path());
+		else
+			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited config=\"%s\"",
+				 (long)getpid(), procs, conf_path());
 		supervise(svc, sock, procs);
+		pwhash_slots_remove();
 		log_info("event=stop pid=%ld", (long)getpid());
 	} else {
-		unsigned long served = serve(svc, sock);
+		unsigned long served;
+
+		log_info("event=start pid=%ld procs=1 config=\"%s\"", (long)getpid(), conf_path());
+		served = serve(svc, sock);
 		log_info("event=stop pid=%ld served=%lu", (long)getpid(), served);
 	}
 	return 0;

@@ -112,3 +112,47 @@ _workers_replaced() {
 	mapfile -t k < <(pgrep -P "$1")
 	[ "${#k[@]}" = "$3" ] && ! printf '%s\n' "${k[@]}" | grep -qx "$2"
 }
+
+# _slots_of SERVICE PID: "SLOTS SEMID" from that parent's start line.
+_slots_of() {
+	sed -n "s/.*service=$1 event=start pid=$2 procs=[0-9]* argon2_slots=\([a-z0-9]*\)\( argon2_semid=\([0-9]*\)\)\{0,1\} .*/\1 \3/p" \
+		"$STACK_DIR/log/lighttpd-error.log" | tail -1
+}
+
+# _semval ID: the value of System V semaphore set ID's one semaphore.
+_semval() { ipcs -s -i "$1" | awk '$1 == "0" && NF >= 5 { print $2 }'; }
+
+# _sem_exists ID: the kernel has a System V semaphore set ID.
+_sem_exists() { awk -v id="$1" '$2 == id { found = 1 } END { exit !found }' /proc/sysvipc/sem; }
+
+@test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore), keep the slots when a worker dies, remove them when the program stops" {
+	local lp procs cpus n parent want slots semid pid kids log=$BATS_TEST_TMPDIR/auth.log
+	lp=$(_stack_pid_read "$STACK_DIR/lighttpd.pid")
+	procs=$(awk '/^var.magenta_procs/ { print $3 }' "$STACK_DIR/lighttpd.conf")
+	cpus=$(nproc)
+	want=unlimited
+	((cpus < procs)) && want=$cpus
+	for n in registration auth; do
+		parent=$(pgrep -P "$lp" -f "$MAGENTA_PREFIX/sbin/magenta-$n")
+		read -r slots semid < <(_slots_of "$n" "$parent")
+		[ "$slots" = "$want" ]
+		[[ $want == unlimited ]] || [ "$(_semval "$semid")" = "$want" ]
+	done
+	# a program of its own: 3 workers, 1 slot
+	MAGENTA_ARGON2_CONCURRENCY=1 "$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
+		-l "$BATS_TEST_TMPDIR/auth.sock" -p 3 2>"$log" 3>&- &
+	pid=$!
+	wait_until 10 grep -q "event=start pid=$pid procs=3 argon2_slots=1 argon2_semid=" "$log"
+	semid=$(sed -n "s/.*argon2_semid=\([0-9]*\) .*/\1/p" "$log")
+	[ "$(_semval "$semid")" = 1 ]
+	mapfile -t kids < <(pgrep -P "$pid")
+	[ "${#kids[@]}" = 3 ]
+	kill -KILL "${kids[0]}"
+	wait_until 10 _workers_replaced "$pid" "${kids[0]}" 3
+	[ "$(_semval "$semid")" = 1 ]
+	_sem_exists "$semid" || false
+	kill -TERM "$pid"
+	wait "$pid"
+	grep -q "event=stop pid=$pid" "$log"
+	! _sem_exists "$semid"
+}

@@ -1,10 +1,74 @@
 /* Unit tests: argon2id hashing and verification. */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pwhash.h"
 #include "t.h"
+
+/* A process hashing until killed, with a cost that keeps it busy. */
+static pid_t hasher(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char h[PWHASH_STRBYTES];
+
+		if (pwhash_init(3, 64u * 1024 * 1024) != 0)
+			_exit(1);
+		for (;;)
+			if (pwhash_hash(h, "pw", 2) != 0)
+				_exit(1);
+	}
+	return pid;
+}
+
+/* Poll (20 s at most) until the slots are in the state wanted. */
+static int slots_become(int free_want, int waiting_want)
+{
+	struct timespec ms = { 0, 1000000 };
+	int f, w;
+
+	for (int i = 0; i < 20000; i++) {
+		if (pwhash_slots_state(&f, &w) == 0 && f == free_want && w == waiting_want)
+			return 1;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
+}
+
+/* One slot: a second process waits for it; a process killed while
+ * holding it gives it back. */
+static void slots(void)
+{
+	char h[PWHASH_STRBYTES];
+	pid_t a, b;
+	int f, w;
+
+	CHECK(pwhash_slots_state(&f, &w) == -1);
+	CHECK(pwhash_slots_create(0) == -1);
+	CHECK(pwhash_slots_create(1) >= 0);
+	CHECK(pwhash_slots_state(&f, &w) == 0 && f == 1 && w == 0);
+	CHECK((a = hasher()) > 0);
+	CHECK(slots_become(0, 0)); /* a hashes */
+	CHECK((b = hasher()) > 0);
+	CHECK(slots_become(0, 1)); /* b waits: the limit holds */
+	kill(a, SIGKILL);
+	CHECK(waitpid(a, NULL, 0) == a);
+	CHECK(slots_become(0, 0)); /* b has the slot a held when it died */
+	kill(b, SIGKILL);
+	CHECK(waitpid(b, NULL, 0) == b);
+	CHECK(slots_become(1, 0));
+	pwhash_slots_remove();
+	CHECK(pwhash_slots_state(&f, &w) == -1);
+	CHECK(pwhash_init(1, 8 * 1024) == 0);
+	CHECK(pwhash_hash(h, "pw", 2) == 0); /* no slots: no limit */
+	CHECK(pwhash_cpus() >= 1);
+}
 
 int main(void)
 {
@@ -31,5 +95,6 @@ int main(void)
 	CHECK(pwhash_hash(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p", 1) == -1);
+	slots();
 	return t_done();
 }

@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "service.h"
 #include "uuid7.h"
 
 /* The one answer for every failed login: unknown user, wrong password,
@@ -244,6 +245,7 @@ void h_login(struct http_req *r)
 	const char *hash, *why;
 	int known, ok;
 
+	service_cpu_bound(); /* one argon2id verification, whatever the answer */
 	memset(&in, 0, sizeof(in));
 	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
 		goto out;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,26 @@
 #include "service.h"
 
 static volatile sig_atomic_t service_stop;
+static int batch_now; /* this request switched the worker to SCHED_BATCH */
+
+void service_cpu_bound(void)
+{
+	struct sched_param sp = { 0 };
+
+	if (!batch_now && sched_getscheduler(0) == SCHED_OTHER &&
+	    sched_setscheduler(0, SCHED_BATCH, &sp) == 0)
+		batch_now = 1;
+}
+
+/* Back to SCHED_OTHER after a CPU-bound request. */
+static void cpu_bound_end(void)
+{
+	struct sched_param sp = { 0 };
+
+	if (batch_now && sched_setscheduler(0, SCHED_OTHER, &sp) != 0)
+		log_warn("event=sched_restore_failed");
+	batch_now = 0;
+}
 
 /* Only set flags: FCGX_ShutdownPending() just sets libfcgi's own, which
  * makes its accept() give up on EINTR instead of retrying. */
@@ -43,6 +64,7 @@ static unsigned long serve(const struct service *svc, int sock)
 		http_dispatch(&req, svc->routes, svc->nroutes);
 		http_req_end(&req);
 		FCGX_Finish_r(&req.fcgx);
+		cpu_bound_end();
 		served++;
 	}
 	return served;

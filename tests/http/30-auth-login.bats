@@ -95,6 +95,34 @@ load 30-auth
 	awk -v k="$mk" -v u="$mu" 'BEGIN { exit !(u >= 0.5 * k) }'
 }
 
+# _policies PID...: the scheduling policy of each ("SCHED_OTHER", ...).
+_policies() {
+	local p
+	for p in "$@"; do chrt -p "$p" | sed -n "s/^pid $p's current scheduling policy: //p"; done
+}
+
+@test "login: its worker runs as SCHED_BATCH while it hashes, and as SCHED_OTHER again once it has answered" {
+	local pid kids out=$BATS_TEST_TMPDIR/answer log=$BATS_TEST_TMPDIR/auth.log
+	local body='{"usernameOrEmail":"nobody","password":"whatever it may be"}'
+	# a program of its own, with a verification of about a third of a second
+	MAGENTA_ARGON2_OPSLIMIT=64 "$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
+		-l "$BATS_TEST_TMPDIR/auth.sock" -p 2 2>"$log" 3>&- &
+	pid=$!
+	wait_until 30 grep -q "event=start pid=$pid " "$log"
+	mapfile -t kids < <(pgrep -P "$pid")
+	[ "${#kids[@]}" = 2 ]
+	[ "$(_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
+	printf '%s' "$body" | env -i REQUEST_METHOD=POST REQUEST_URI=/api/auth/login \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} REMOTE_ADDR=127.0.0.1 \
+		cgi-fcgi -bind -connect "$BATS_TEST_TMPDIR/auth.sock" >"$out" 3>&- &
+	wait_until 10 eval '_policies "${kids[@]}" | grep -qx SCHED_BATCH'
+	wait $!
+	grep -q '^Status: 401' "$out"
+	[ "$(_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
 @test "login: the dummy hash never lets anyone in, whatever the password" {
 	for pw in x "$AUTH_PW" password; do
 		login nobody "$pw"

@@ -72,14 +72,8 @@ wait_ok() {
 }
 wait_ok /api/auth/health
 wait_ok /bench/hello
-# How many argon2id verifications magenta-auth runs at once: its argon2
-# slots (one per CPU unless argon2_concurrency says otherwise), or all
-# its workers when it has no fewer slots than workers.  The raw ceiling
-# runs as many processes: that is also where raw argon2id is fastest
-# (more at once than CPUs only time-slices their 19 MiB working sets).
-hashers=$(sed -n 's/.*service=auth event=start pid=[0-9]* procs=[0-9]* argon2_slots=\([0-9]*\) .*/\1/p' \
-	"$dir/log/lighttpd-error.log" | tail -1)
-hashers=${hashers:-$procs}
+# the raw login ceiling runs as many processes as magenta-auth hashes at once
+hashers=$(stack_bench_hashers auth)
 
 # Busy CPU time of the whole machine so far, in clock ticks (user, nice,
 # system, irq, softirq; not idle or I/O wait).

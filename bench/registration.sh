@@ -22,12 +22,8 @@ stack_pg_start >/dev/null
 stack_migrate >/dev/null
 stack_lighttpd_start >/dev/null
 
-# How many hashes magenta-registration runs at once (its argon2 slots; all
-# its workers when it has no fewer slots than workers): the raw ceiling
-# runs as many processes, which is also where raw argon2id is fastest.
-hashers=$(sed -n 's/.*service=registration event=start pid=[0-9]* procs=[0-9]* argon2_slots=\([0-9]*\) .*/\1/p' \
-	"$dir/log/lighttpd-error.log" | tail -1)
-hashers=${hashers:-$procs}
+# the raw ceiling runs as many processes as magenta-registration hashes at once
+hashers=$(stack_bench_hashers registration)
 echo "registration benchmark: $procs FastCGI processes ($hashers argon2 slots), $(nproc) cores, ${secs} s each"
 grep -E '^(argon2|#argon2)' "$MAGENTA_CONFIG" || true
 

@@ -24,6 +24,7 @@
 #                                  NAME is relay or consumer (binary magenta-NAME)
 #   stack_up, stack_down, stack_status
 #   stack_bench NAME               a benchmark's private, self-removing stack
+#   stack_bench_hashers SERVICE    argon2id computations SERVICE runs at once
 # Functions print one progress line each; on failure they print what failed and
 # the tail of the relevant log to stderr and return non-zero.  They never exit.
 #
@@ -1362,6 +1363,19 @@ stack_bench() {
 	bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null || return 1
 	# shellcheck source=/dev/null
 	. "$dir/env"
+}
+
+# stack_bench_hashers SERVICE: how many argon2id computations
+# magenta-SERVICE (started by lighttpd in the benchmark's stack) runs at
+# once: its argon2 slots, from its latest start line; all its workers
+# (STACK_FCGI_PROCS) when it has no fewer slots than workers.  A raw
+# argon2id ceiling runs as many processes: that is also where raw argon2id
+# is fastest.
+stack_bench_hashers() {
+	local n
+	n=$(sed -n "s/.*service=$1 event=start pid=[0-9]* procs=[0-9]* argon2_slots=\([0-9]*\) .*/\1/p" \
+		"$dir/log/lighttpd-error.log" | tail -1)
+	echo "${n:-${STACK_FCGI_PROCS:-4}}"
 }
 
 # Stop the benchmark's stack and remove its directory.

@@ -182,6 +182,7 @@ static int auth_init(char *err, size_t errlen)
 		snprintf(err, errlen, "argon2 parameters refused by libsodium");
 		return -1;
 	}
+	pwhash_keep_memory(conf_bool(CONF_ARGON2_KEEP_MEMORY));
 	/* unknown users are verified against this, so they take as long as
 	 * known ones; nobody knows its password */
 	randombytes_buf(rnd, sizeof(rnd));

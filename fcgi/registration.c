@@ -55,6 +55,7 @@ static int reg_init(char *err, size_t errlen)
 		snprintf(err, errlen, "argon2 parameters refused by libsodium");
 		return -1;
 	}
+	pwhash_keep_memory(conf_bool(CONF_ARGON2_KEEP_MEMORY));
 	/* the default names optional files; a configured list must exist */
 	reg.blocked = blocklist_load(bl, conf_is_default(CONF_PASSWORD_BLOCKLIST), err, errlen);
 	if (!reg.blocked)

@@ -1,9 +1,13 @@
 /* pwhash: argon2id with configurable cost. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "pwhash.h"
 
@@ -78,6 +82,127 @@ int pwhash_cpus(void)
 	return n > 0 ? n : 1;
 }
 
+/* The kept memory (pwhash.h): libsodium's argon2id maps its working memory
+ * with mmap for each computation, populated page by page, and unmaps it
+ * afterwards: the kernel zero-fills every 4 KiB page again each time, a
+ * quarter of a verification's time.  libsodium has no allocator hook, so
+ * this module defines mmap and munmap itself: executables export them and
+ * libsodium's calls bind to them.  While we are inside libsodium (and only
+ * then), a private read-write anonymous mapping is answered with the kept
+ * region, and its munmap wipes it instead.  Everything else goes on to the
+ * C library's.  Per thread, so threads never share one. */
+static int keep_memory = 1;
+static __thread int kept_open; /* inside our call into libsodium */
+static __thread int kept_lent; /* libsodium holds the region now */
+static __thread void *kept;
+static __thread size_t kept_size;
+
+#define KEPT_ALIGN (2u * 1024 * 1024) /* a huge page */
+
+/* The C library's mmap (or whatever the next object defines). */
+static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	static void *(*next)(void *, size_t, int, int, int, off_t);
+
+	if (!next)
+		*(void **)&next = dlsym(RTLD_NEXT, "mmap");
+	if (!next)
+		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	return next(addr, len, prot, flags, fd, off);
+}
+
+/* The C library's munmap. */
+static int next_munmap(void *addr, size_t len)
+{
+	static int (*next)(void *, size_t);
+
+	if (!next)
+		*(void **)&next = dlsym(RTLD_NEXT, "munmap");
+	if (!next)
+		return (int)syscall(SYS_munmap, addr, len);
+	return next(addr, len);
+}
+
+/* Map the kept region for len bytes (replacing a smaller one); 0 or -1. */
+static int kept_map(size_t len)
+{
+	/* a multiple of the huge page size: the kernel then aligns it, and
+	 * with transparent huge pages allowed (madvise or always) it is all
+	 * huge pages, fewer TLB misses */
+	size_t size = (len + KEPT_ALIGN - 1) / KEPT_ALIGN * KEPT_ALIGN;
+	void *p = next_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	pwhash_release_memory();
+	kept = p;
+	kept_size = size;
+	(void)madvise(kept, kept_size, MADV_HUGEPAGE);
+	(void)madvise(kept, kept_size, MADV_DONTDUMP);	 /* not in core files */
+	(void)madvise(kept, kept_size, MADV_WIPEONFORK); /* children start zeroed */
+	return 0;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!kept_open || kept_lent || addr != NULL || fd != -1 ||
+	    prot != (PROT_READ | PROT_WRITE) ||
+	    (flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)) !=
+		(MAP_PRIVATE | MAP_ANONYMOUS))
+		return next_mmap(addr, len, prot, flags, fd, off);
+	if (len > kept_size && kept_map(len) != 0)
+		return next_mmap(addr, len, prot, flags, fd, off);
+	kept_lent = 1;
+	return kept;
+}
+
+int munmap(void *addr, size_t len)
+{
+	if (!kept_lent || addr != kept || len > kept_size)
+		return next_munmap(addr, len);
+	sodium_memzero(kept, len);
+	kept_lent = 0;
+	return 0;
+}
+
+/* Call into libsodium with the kept region on offer. */
+static void kept_offer(void)
+{
+	kept_open = keep_memory;
+}
+
+/* End the offer; a region libsodium did not give back is wiped all the same. */
+static void kept_withdraw(void)
+{
+	kept_open = 0;
+	if (kept_lent) {
+		sodium_memzero(kept, kept_size);
+		kept_lent = 0;
+	}
+}
+
+void pwhash_keep_memory(int on)
+{
+	keep_memory = on;
+	if (!on)
+		pwhash_release_memory();
+}
+
+void pwhash_release_memory(void)
+{
+	if (!kept || kept_lent)
+		return;
+	(void)next_munmap(kept, kept_size);
+	kept = NULL;
+	kept_size = 0;
+}
+
+const void *pwhash_kept_memory(size_t *size)
+{
+	*size = kept_size;
+	return kept;
+}
+
 /* Check and keep the cost parameters. */
 int pwhash_init(unsigned long long opslimit, size_t memlimit)
 {
@@ -96,7 +221,9 @@ int pwhash_hash(char out[PWHASH_STRBYTES], const char *pw, size_t len)
 {
 	int taken = slot_take(), rc;
 
+	kept_offer();
 	rc = crypto_pwhash_str_alg(out, pw, len, pw_ops, pw_mem, crypto_pwhash_ALG_ARGON2ID13);
+	kept_withdraw();
 	slot_give(taken);
 	return rc;
 }
@@ -106,7 +233,9 @@ int pwhash_verify(const char *hash, const char *pw, size_t len)
 {
 	int taken = slot_take(), rc;
 
+	kept_offer();
 	rc = crypto_pwhash_str_verify(hash, pw, len);
+	kept_withdraw();
 	slot_give(taken);
 	return rc == 0 ? 0 : -1;
 }

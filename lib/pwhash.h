@@ -41,6 +41,23 @@ int pwhash_slots_state(int *free_now, int *waiting);
  * gone); pwhash_hash and pwhash_verify then run without limit. */
 void pwhash_slots_remove(void);
 
+/* Keep argon2id's working memory between computations (on unless turned
+ * off): libsodium maps a fresh region for each one, which the kernel
+ * zero-fills page by page, a quarter of a verification's time; the kept
+ * region is wiped after each use instead (sodium_memzero), left out of
+ * core files, and zeroed in children forked afterwards.  Each thread that
+ * hashes then holds about memlimit bytes for as long as it lives.  Works
+ * by defining mmap and munmap (pwhash.c says how); with a libsodium that
+ * does not map its memory, nothing is kept. */
+void pwhash_keep_memory(int on);
+
+/* Unmap this thread's kept region, if any (a process that has hashed
+ * and will not again, such as a supervisor before it forks workers). */
+void pwhash_release_memory(void);
+
+/* This thread's kept region, or NULL; *size its size.  For tests. */
+const void *pwhash_kept_memory(size_t *size);
+
 /* CPUs this process may run on (at least 1). */
 int pwhash_cpus(void);
 

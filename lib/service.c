@@ -231,6 +231,9 @@ int service_main(const struct service *svc, int argc, char **argv)
 		else
 			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited config=\"%s\"",
 				 (long)getpid(), procs, conf_path());
+		/* the workers hash, not we: our region from start-up (the
+		 * dummy hash) would only be resident memory */
+		pwhash_release_memory();
 		supervise(svc, sock, procs);
 		pwhash_slots_remove();
 		log_info("event=stop pid=%ld", (long)getpid());

@@ -123,6 +123,54 @@ _policies() {
 	wait "$pid"
 }
 
+# _kept PID: how many of PID's mappings look like argon2id's kept memory
+# (at least 8 MiB, wiped on fork, out of core files: lib/pwhash.c).
+_kept() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
+		/^VmFlags:/ && / wf/ && / dd/ && size >= 8192 { n++ } END { print n + 0 }' "/proc/$1/smaps"
+}
+
+# _login_via SOCK: one login of an unknown user straight to a FastCGI socket.
+_login_via() {
+	local body='{"usernameOrEmail":"nobody","password":"whatever it may be"}'
+	printf '%s' "$body" | env -i REQUEST_METHOD=POST REQUEST_URI=/api/auth/login \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} REMOTE_ADDR=127.0.0.1 \
+		cgi-fcgi -bind -connect "$1" 3>&- | grep -q '^Status: 401'
+}
+
+@test "login: a worker keeps argon2id's memory once it has verified, the supervisor none; argon2_keep_memory = off keeps none" {
+	local pid kids n log=$BATS_TEST_TMPDIR/auth.log sock=$BATS_TEST_TMPDIR/auth.sock
+	MAGENTA_ARGON2_MEMLIMIT_KIB=8192 "$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
+		-l "$sock" -p 2 2>"$log" 3>&- &
+	pid=$!
+	wait_until 30 grep -q "event=start pid=$pid " "$log"
+	mapfile -t kids < <(pgrep -P "$pid")
+	[ "${#kids[@]}" = 2 ]
+	# the supervisor made the dummy hash, and gave its region back
+	[ "$(_kept "$pid")" = 0 ]
+	[ "$(($(_kept "${kids[0]}") + $(_kept "${kids[1]}")))" = 0 ]
+	_login_via "$sock"
+	[ "$(($(_kept "${kids[0]}") + $(_kept "${kids[1]}")))" = 1 ]
+	_login_via "$sock"
+	_login_via "$sock"
+	# one region per worker that has verified, never more
+	n=$(($(_kept "${kids[0]}") + $(_kept "${kids[1]}")))
+	[ "$n" = 1 ] || [ "$n" = 2 ]
+	[ "$(_kept "$pid")" = 0 ]
+	kill -TERM "$pid"
+	wait "$pid"
+
+	MAGENTA_ARGON2_KEEP_MEMORY=off MAGENTA_ARGON2_MEMLIMIT_KIB=8192 "$MAGENTA_PREFIX/sbin/magenta-auth" \
+		-f "$MAGENTA_CONFIG" -l "$sock.off" -p 1 2>"$log.off" 3>&- &
+	pid=$!
+	wait_until 30 grep -q "event=start pid=$pid " "$log.off"
+	_login_via "$sock.off"
+	_login_via "$sock.off"
+	[ "$(_kept "$pid")" = 0 ]
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
 @test "login: the dummy hash never lets anyone in, whatever the password" {
 	for pw in x "$AUTH_PW" password; do
 		login nobody "$pw"

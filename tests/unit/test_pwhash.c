@@ -2,7 +2,10 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +73,103 @@ static void slots(void)
 	CHECK(pwhash_cpus() >= 1);
 }
 
+/* Page faults while verifying h once. */
+static long verify_faults(const char *h, const char *pw)
+{
+	struct rusage r0, r1;
+
+	getrusage(RUSAGE_SELF, &r0);
+	if (pwhash_verify(h, pw, strlen(pw)) != 0)
+		return -1;
+	getrusage(RUSAGE_SELF, &r1);
+	return r1.ru_minflt - r0.ru_minflt;
+}
+
+/* 1 when the mapping that holds p lists each of flags (two-letter
+ * VmFlags of /proc/self/smaps, space-separated). */
+static int vm_flags(const void *p, const char *flags)
+{
+	char line[512], want[64];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0, ok = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3) /* a mapping's first line */
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			const char *w = flags;
+
+			ok = 1;
+			while (*w) {
+				snprintf(want, sizeof(want), " %.2s", w);
+				ok &= strstr(line, want) != NULL;
+				w += w[2] ? 3 : 2;
+			}
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
+/* The kept memory: a verification after the first maps nothing new; the
+ * region is wiped after each use, out of core files, zeroed for children
+ * (which can use it at once); without it each verification faults in the
+ * whole memory again; and hashes are the same either way. */
+static void kept(void)
+{
+	char h[PWHASH_STRBYTES], h2[PWHASH_STRBYTES];
+	const char *pw = "kept memory";
+	const unsigned char *p;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
+	pwhash_keep_memory(1);
+	CHECK(pwhash_hash(h, pw, strlen(pw)) == 0);
+	CHECK((p = pwhash_kept_memory(&n)) != NULL && n >= 19u * 1024 * 1024);
+	CHECK(verify_faults(h, pw) >= 0);
+	CHECK(verify_faults(h, pw) < 100); /* 4 864 pages of 4 KiB without */
+	CHECK(pwhash_kept_memory(&n) == p);
+	CHECK(sodium_is_zero(p, n));
+	CHECK(vm_flags(p, "dd wf hg"));
+	CHECK(pwhash_verify(h, "kept memorY", strlen(pw)) == -1);
+	CHECK(sodium_is_zero(p, n));
+	pid = fork();
+	if (pid == 0) {
+		/* zero, and ours to use: a forked worker verifies at once */
+		_exit(pwhash_kept_memory(&n) == p && sodium_is_zero(p, n) &&
+			      verify_faults(h, pw) >= 0 && verify_faults(h, pw) < 100
+			  ? 0
+			  : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pwhash_release_memory();
+	CHECK(pwhash_kept_memory(&n) == NULL && n == 0);
+
+	pwhash_keep_memory(0);
+	CHECK(verify_faults(h, pw) > 2000);
+	CHECK(verify_faults(h, pw) > 2000);
+	CHECK(pwhash_kept_memory(&n) == NULL);
+	CHECK(pwhash_hash(h2, pw, strlen(pw)) == 0);
+	pwhash_keep_memory(1);
+	CHECK(pwhash_verify(h2, pw, strlen(pw)) == 0); /* made without, checked with */
+	CHECK(pwhash_verify(h2, "kept", 4) == -1);
+	CHECK(pwhash_kept_memory(&n) != NULL);
+	/* a larger cost replaces the region with a larger one */
+	CHECK(pwhash_init(1, 32 * 1024 * 1024) == 0);
+	CHECK(pwhash_hash(h2, pw, strlen(pw)) == 0);
+	CHECK(pwhash_kept_memory(&n) != NULL && n >= 32u * 1024 * 1024);
+	CHECK(pwhash_verify(h, pw, strlen(pw)) == 0); /* the smaller fits */
+	CHECK(verify_faults(h2, pw) < 100);
+	CHECK(pwhash_kept_memory(&n) != NULL && sodium_is_zero(pwhash_kept_memory(&n), n));
+}
+
 int main(void)
 {
 	char h1[PWHASH_STRBYTES], h2[PWHASH_STRBYTES];
@@ -96,5 +196,6 @@ int main(void)
 	CHECK(pwhash_verify(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p", 1) == -1);
 	slots();
+	kept();
 	return t_done();
 }

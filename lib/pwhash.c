@@ -102,24 +102,34 @@ static __thread size_t kept_size;
 /* The C library's mmap (or whatever the next object defines). */
 static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	static void *(*next)(void *, size_t, int, int, int, off_t);
+	static void *sym; /* any thread may get here first: atomic */
+	void *(*next)(void *, size_t, int, int, int, off_t);
+	void *p = __atomic_load_n(&sym, __ATOMIC_ACQUIRE);
 
-	if (!next)
-		*(void **)&next = dlsym(RTLD_NEXT, "mmap");
-	if (!next)
+	if (!p) {
+		p = dlsym(RTLD_NEXT, "mmap");
+		__atomic_store_n(&sym, p, __ATOMIC_RELEASE);
+	}
+	if (!p)
 		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	*(void **)&next = p;
 	return next(addr, len, prot, flags, fd, off);
 }
 
 /* The C library's munmap. */
 static int next_munmap(void *addr, size_t len)
 {
-	static int (*next)(void *, size_t);
+	static void *sym;
+	int (*next)(void *, size_t);
+	void *p = __atomic_load_n(&sym, __ATOMIC_ACQUIRE);
 
-	if (!next)
-		*(void **)&next = dlsym(RTLD_NEXT, "munmap");
-	if (!next)
+	if (!p) {
+		p = dlsym(RTLD_NEXT, "munmap");
+		__atomic_store_n(&sym, p, __ATOMIC_RELEASE);
+	}
+	if (!p)
 		return (int)syscall(SYS_munmap, addr, len);
+	*(void **)&next = p;
 	return next(addr, len);
 }
 

@@ -89,7 +89,9 @@ int pwhash_cpus(void)
  * this module defines mmap and munmap itself: executables export them and
  * libsodium's calls bind to them.  While we are inside libsodium (and only
  * then), a private read-write anonymous mapping is answered with the kept
- * region, and its munmap wipes it instead.  Everything else goes on to the
+ * region, and its munmap wipes it instead (and offers its pages to the
+ * kernel, MADV_FREE: an idle worker's region costs memory only while
+ * nothing else needs it).  Everything else goes on to the
  * C library's.  Per thread, so threads never share one. */
 static int keep_memory = 1;
 static __thread int kept_open; /* inside our call into libsodium */
@@ -166,12 +168,21 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return kept;
 }
 
+/* Wipe the kept region (its first len bytes were used) and let the kernel
+ * take its pages back whenever it is short of memory, without writing them
+ * anywhere: until it does, the next use finds them in place. */
+static void kept_wipe(size_t len)
+{
+	sodium_memzero(kept, len);
+	(void)madvise(kept, kept_size, MADV_FREE);
+	kept_lent = 0;
+}
+
 int munmap(void *addr, size_t len)
 {
 	if (!kept_lent || addr != kept || len > kept_size)
 		return next_munmap(addr, len);
-	sodium_memzero(kept, len);
-	kept_lent = 0;
+	kept_wipe(len);
 	return 0;
 }
 
@@ -185,10 +196,8 @@ static void kept_offer(void)
 static void kept_withdraw(void)
 {
 	kept_open = 0;
-	if (kept_lent) {
-		sodium_memzero(kept, kept_size);
-		kept_lent = 0;
-	}
+	if (kept_lent)
+		kept_wipe(kept_size);
 }
 
 void pwhash_keep_memory(int on)

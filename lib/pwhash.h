@@ -46,7 +46,9 @@ void pwhash_slots_remove(void);
  * zero-fills page by page, a quarter of a verification's time; the kept
  * region is wiped after each use instead (sodium_memzero), left out of
  * core files, and zeroed in children forked afterwards.  Each thread that
- * hashes then holds about memlimit bytes for as long as it lives.  Works
+ * hashes then keeps about memlimit bytes mapped for as long as it lives,
+ * which the kernel may take back between uses when short of memory
+ * (MADV_FREE; the next use then faults them in again).  Works
  * by defining mmap and munmap (pwhash.c says how); with a libsodium that
  * does not map its memory, nothing is kept. */
 void pwhash_keep_memory(int on);

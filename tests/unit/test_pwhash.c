@@ -116,8 +116,32 @@ static int vm_flags(const void *p, const char *flags)
 	return ok;
 }
 
+/* The LazyFree kB of the mapping that holds p (/proc/self/smaps), or -1. */
+static long lazy_free_kb(const void *p)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	long kb = -1;
+	int in = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3)
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+		else if (in)
+			sscanf(line, "LazyFree: %ld kB", &kb);
+	}
+	fclose(f);
+	return kb;
+}
+
 /* The kept memory: a verification after the first maps nothing new; the
- * region is wiped after each use, out of core files, zeroed for children
+ * region is wiped after each use and free for the kernel to take back,
+ * out of core files, zeroed for children
  * (which can use it at once); without it each verification faults in the
  * whole memory again; and hashes are the same either way. */
 static void kept(void)
@@ -138,6 +162,7 @@ static void kept(void)
 	CHECK(pwhash_kept_memory(&n) == p);
 	CHECK(sodium_is_zero(p, n));
 	CHECK(vm_flags(p, "dd wf hg"));
+	CHECK(lazy_free_kb(p) >= 19 * 1024); /* the kernel may take it back */
 	CHECK(pwhash_verify(h, "kept memorY", strlen(pw)) == -1);
 	CHECK(sodium_is_zero(p, n));
 	pid = fork();

@@ -95,12 +95,6 @@ load 30-auth
 	awk -v k="$mk" -v u="$mu" 'BEGIN { exit !(u >= 0.5 * k) }'
 }
 
-# _policies PID...: the scheduling policy of each ("SCHED_OTHER", ...).
-_policies() {
-	local p
-	for p in "$@"; do chrt -p "$p" | sed -n "s/^pid $p's current scheduling policy: //p"; done
-}
-
 @test "login: its worker runs as SCHED_BATCH while it hashes, and as SCHED_OTHER again once it has answered" {
 	local pid kids out=$BATS_TEST_TMPDIR/answer log=$BATS_TEST_TMPDIR/auth.log
 	local body='{"usernameOrEmail":"nobody","password":"whatever it may be"}'
@@ -111,14 +105,12 @@ _policies() {
 	wait_until 30 grep -q "event=start pid=$pid " "$log"
 	mapfile -t kids < <(pgrep -P "$pid")
 	[ "${#kids[@]}" = 2 ]
-	[ "$(_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
-	printf '%s' "$body" | env -i REQUEST_METHOD=POST REQUEST_URI=/api/auth/login \
-		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} REMOTE_ADDR=127.0.0.1 \
-		cgi-fcgi -bind -connect "$BATS_TEST_TMPDIR/auth.sock" >"$out" 3>&- &
-	wait_until 10 eval '_policies "${kids[@]}" | grep -qx SCHED_BATCH'
+	[ "$(sched_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
+	fcgi_post "$BATS_TEST_TMPDIR/auth.sock" /api/auth/login "$body" >"$out" &
+	wait_until 10 eval 'sched_policies "${kids[@]}" | grep -qx SCHED_BATCH'
 	wait $!
 	grep -q '^Status: 401' "$out"
-	[ "$(_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
+	[ "$(sched_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
 	kill -TERM "$pid"
 	wait "$pid"
 }
@@ -132,10 +124,8 @@ _kept() {
 
 # _login_via SOCK: one login of an unknown user straight to a FastCGI socket.
 _login_via() {
-	local body='{"usernameOrEmail":"nobody","password":"whatever it may be"}'
-	printf '%s' "$body" | env -i REQUEST_METHOD=POST REQUEST_URI=/api/auth/login \
-		CONTENT_TYPE=application/json CONTENT_LENGTH=${#body} REMOTE_ADDR=127.0.0.1 \
-		cgi-fcgi -bind -connect "$1" 3>&- | grep -q '^Status: 401'
+	fcgi_post "$1" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}' |
+		grep -q '^Status: 401'
 }
 
 @test "login: a worker keeps argon2id's memory once it has verified, the supervisor none; argon2_keep_memory = off keeps none" {

@@ -148,6 +148,20 @@ wait_until() {
 	done
 }
 
+# sched_policies PID...: the scheduling policy of each ("SCHED_OTHER", ...).
+sched_policies() {
+	local p
+	for p in "$@"; do chrt -p "$p" | sed -n "s/^pid $p's current scheduling policy: //p"; done
+}
+
+# fcgi_post SOCK URI BODY: POST a JSON body straight to a FastCGI socket
+# (cgi-fcgi, no web server); the program's whole answer on stdout.
+fcgi_post() {
+	printf '%s' "$3" | env -i REQUEST_METHOD=POST REQUEST_URI="$2" \
+		CONTENT_TYPE=application/json CONTENT_LENGTH=${#3} REMOTE_ADDR=127.0.0.1 \
+		cgi-fcgi -bind -connect "$1" 3>&-
+}
+
 amqp_mgmt() {
 	local method=$1 path=$2
 	[[ $path == /api/* ]] || path=/api$path

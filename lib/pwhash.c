@@ -149,9 +149,16 @@ static int kept_map(size_t len)
 	pwhash_release_memory();
 	kept = p;
 	kept_size = size;
+	/* each is advice: a kernel that does not know it refuses it alone */
+#ifdef MADV_HUGEPAGE
 	(void)madvise(kept, kept_size, MADV_HUGEPAGE);
-	(void)madvise(kept, kept_size, MADV_DONTDUMP);	 /* not in core files */
+#endif
+#ifdef MADV_DONTDUMP
+	(void)madvise(kept, kept_size, MADV_DONTDUMP); /* not in core files */
+#endif
+#ifdef MADV_WIPEONFORK
 	(void)madvise(kept, kept_size, MADV_WIPEONFORK); /* children start zeroed */
+#endif
 	return 0;
 }
 
@@ -174,7 +181,9 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 static void kept_wipe(size_t len)
 {
 	sodium_memzero(kept, len);
+#ifdef MADV_FREE
 	(void)madvise(kept, kept_size, MADV_FREE);
+#endif
 	kept_lent = 0;
 }
 

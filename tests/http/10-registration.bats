@@ -30,25 +30,14 @@ error_codes() {
 }
 
 @test "register: its worker runs as SCHED_BATCH while it hashes, and as SCHED_OTHER again once it has answered" {
-	local pid kids out=$BATS_TEST_TMPDIR/answer log=$BATS_TEST_TMPDIR/registration.log
-	local body
+	local sock=$BATS_TEST_TMPDIR/reg.sock body
 	body=$(jq -cn --arg p "$PW" '{username:"batchuser",email:"batch@example.com",password:$p,confirmPassword:$p}')
 	# a program of its own, with a hash of about a third of a second
-	MAGENTA_ARGON2_OPSLIMIT=64 "$MAGENTA_PREFIX/sbin/magenta-registration" -f "$MAGENTA_CONFIG" \
-		-l "$BATS_TEST_TMPDIR/reg.sock" -p 2 2>"$log" 3>&- &
-	pid=$!
-	wait_until 30 grep -q "event=start pid=$pid " "$log"
-	mapfile -t kids < <(pgrep -P "$pid")
-	[ "${#kids[@]}" = 2 ]
-	[ "$(sched_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
-	fcgi_post "$BATS_TEST_TMPDIR/reg.sock" /api/registration/register "$body" >"$out" &
-	wait_until 10 eval 'sched_policies "${kids[@]}" | grep -qx SCHED_BATCH'
-	wait $!
-	grep -q '^Status: 201' "$out"
-	[ "$(sched_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
+	fcgi_program registration "$sock" 2 MAGENTA_ARGON2_OPSLIMIT=64
+	batch_while_serving "$sock" /api/registration/register "$body"
+	grep -q '^Status: 201' "$BATS_TEST_TMPDIR/answer"
 	[ "$(psql_users "SELECT count(*) FROM users WHERE username = 'batchuser'")" = 1 ]
-	kill -TERM "$pid"
-	wait "$pid"
+	fcgi_program_stop
 }
 
 @test "register: 201 with Location, the seed's fields, email lower-cased" {

@@ -96,30 +96,23 @@ load 30-auth
 }
 
 @test "login: its worker runs as SCHED_BATCH while it hashes, and as SCHED_OTHER again once it has answered" {
-	local pid kids out=$BATS_TEST_TMPDIR/answer log=$BATS_TEST_TMPDIR/auth.log
-	local body='{"usernameOrEmail":"nobody","password":"whatever it may be"}'
+	local sock=$BATS_TEST_TMPDIR/auth.sock
 	# a program of its own, with a verification of about a third of a second
-	MAGENTA_ARGON2_OPSLIMIT=64 "$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
-		-l "$BATS_TEST_TMPDIR/auth.sock" -p 2 2>"$log" 3>&- &
-	pid=$!
-	wait_until 30 grep -q "event=start pid=$pid " "$log"
-	mapfile -t kids < <(pgrep -P "$pid")
-	[ "${#kids[@]}" = 2 ]
-	[ "$(sched_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
-	fcgi_post "$BATS_TEST_TMPDIR/auth.sock" /api/auth/login "$body" >"$out" &
-	wait_until 10 eval 'sched_policies "${kids[@]}" | grep -qx SCHED_BATCH'
-	wait $!
-	grep -q '^Status: 401' "$out"
-	[ "$(sched_policies "${kids[@]}" | sort -u)" = SCHED_OTHER ]
-	kill -TERM "$pid"
-	wait "$pid"
+	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_OPSLIMIT=64
+	batch_while_serving "$sock" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}'
+	grep -q '^Status: 401' "$BATS_TEST_TMPDIR/answer"
+	fcgi_program_stop
 }
 
-# _kept PID: how many of PID's mappings look like argon2id's kept memory
-# (at least 8 MiB, wiped on fork, out of core files: lib/pwhash.c).
+# _kept PID...: how many of these processes' mappings look like argon2id's
+# kept memory (at least 8 MiB, wiped on fork, out of core files: lib/pwhash.c).
 _kept() {
-	awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
-		/^VmFlags:/ && / wf/ && / dd/ && size >= 8192 { n++ } END { print n + 0 }' "/proc/$1/smaps"
+	local p n=0
+	for p in "$@"; do
+		n=$((n + $(awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
+			/^VmFlags:/ && / wf/ && / dd/ && size >= 8192 { n++ } END { print n + 0 }' "/proc/$p/smaps")))
+	done
+	echo "$n"
 }
 
 # _login_via SOCK: one login of an unknown user straight to a FastCGI socket.
@@ -129,36 +122,26 @@ _login_via() {
 }
 
 @test "login: a worker keeps argon2id's memory once it has verified, the supervisor none; argon2_keep_memory = off keeps none" {
-	local pid kids n log=$BATS_TEST_TMPDIR/auth.log sock=$BATS_TEST_TMPDIR/auth.sock
-	MAGENTA_ARGON2_MEMLIMIT_KIB=8192 "$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
-		-l "$sock" -p 2 2>"$log" 3>&- &
-	pid=$!
-	wait_until 30 grep -q "event=start pid=$pid " "$log"
-	mapfile -t kids < <(pgrep -P "$pid")
-	[ "${#kids[@]}" = 2 ]
+	local n sock=$BATS_TEST_TMPDIR/auth.sock
+	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	# the supervisor made the dummy hash, and gave its region back
-	[ "$(_kept "$pid")" = 0 ]
-	[ "$(($(_kept "${kids[0]}") + $(_kept "${kids[1]}")))" = 0 ]
+	[ "$(_kept "$prog_pid")" = 0 ]
+	[ "$(_kept "${prog_kids[@]}")" = 0 ]
 	_login_via "$sock"
-	[ "$(($(_kept "${kids[0]}") + $(_kept "${kids[1]}")))" = 1 ]
+	[ "$(_kept "${prog_kids[@]}")" = 1 ]
 	_login_via "$sock"
 	_login_via "$sock"
 	# one region per worker that has verified, never more
-	n=$(($(_kept "${kids[0]}") + $(_kept "${kids[1]}")))
+	n=$(_kept "${prog_kids[@]}")
 	[ "$n" = 1 ] || [ "$n" = 2 ]
-	[ "$(_kept "$pid")" = 0 ]
-	kill -TERM "$pid"
-	wait "$pid"
+	[ "$(_kept "$prog_pid")" = 0 ]
+	fcgi_program_stop
 
-	MAGENTA_ARGON2_KEEP_MEMORY=off MAGENTA_ARGON2_MEMLIMIT_KIB=8192 "$MAGENTA_PREFIX/sbin/magenta-auth" \
-		-f "$MAGENTA_CONFIG" -l "$sock.off" -p 1 2>"$log.off" 3>&- &
-	pid=$!
-	wait_until 30 grep -q "event=start pid=$pid " "$log.off"
+	fcgi_program auth "$sock.off" 1 MAGENTA_ARGON2_KEEP_MEMORY=off MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	_login_via "$sock.off"
 	_login_via "$sock.off"
-	[ "$(_kept "$pid")" = 0 ]
-	kill -TERM "$pid"
-	wait "$pid"
+	[ "$(_kept "$prog_pid")" = 0 ]
+	fcgi_program_stop
 }
 
 @test "login: the dummy hash never lets anyone in, whatever the password" {

@@ -154,6 +154,41 @@ sched_policies() {
 	for p in "$@"; do chrt -p "$p" | sed -n "s/^pid $p's current scheduling policy: //p"; done
 }
 
+# batch_while_serving SOCK URI BODY: POST BODY to URI of the program
+# fcgi_program started on SOCK: its workers are SCHED_OTHER before, one is
+# seen SCHED_BATCH while it serves the request, all are SCHED_OTHER again
+# once it has answered.  The answer is in $BATS_TEST_TMPDIR/answer.
+batch_while_serving() {
+	[ "$(sched_policies "${prog_kids[@]}" | sort -u)" = SCHED_OTHER ]
+	fcgi_post "$1" "$2" "$3" >"$BATS_TEST_TMPDIR/answer" &
+	wait_until 10 eval 'sched_policies "${prog_kids[@]}" | grep -qx SCHED_BATCH'
+	wait $!
+	[ "$(sched_policies "${prog_kids[@]}" | sort -u)" = SCHED_OTHER ]
+}
+
+# fcgi_program NAME SOCK PROCS [VAR=VALUE...]: a private magenta-NAME on the
+# Unix socket SOCK with PROCS workers (and these settings), logging to
+# SOCK.log; once it has logged its start, prog_pid is its pid and prog_kids
+# its workers (none with 1 worker: the program serves itself).
+fcgi_program() {
+	local name=$1 sock=$2 procs=$3
+	shift 3
+	env "$@" "$MAGENTA_PREFIX/sbin/magenta-$name" -f "$MAGENTA_CONFIG" -l "$sock" -p "$procs" \
+		2>"$sock.log" 3>&- &
+	prog_pid=$!
+	wait_until 30 grep -q "event=start pid=$prog_pid " "$sock.log"
+	prog_kids=()
+	((procs == 1)) || mapfile -t prog_kids < <(pgrep -P "$prog_pid")
+	((procs == 1 || ${#prog_kids[@]} == procs))
+}
+
+# fcgi_program_stop: stop the program fcgi_program started (SIGTERM), and
+# wait for it.
+fcgi_program_stop() {
+	kill -TERM "$prog_pid"
+	wait "$prog_pid"
+}
+
 # fcgi_post SOCK URI BODY: POST a JSON body straight to a FastCGI socket
 # (cgi-fcgi, no web server); the program's whole answer on stdout.
 fcgi_post() {

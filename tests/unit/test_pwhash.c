@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -163,6 +164,14 @@ static void kept(void)
 	CHECK(sodium_is_zero(p, n));
 	CHECK(vm_flags(p, "dd wf hg"));
 	CHECK(lazy_free_kb(p) >= 19 * 1024); /* the kernel may take it back */
+#ifdef MADV_PAGEOUT
+	/* as it would when short of memory: the next use faults pages in
+	 * again (zeroed), and verifies all the same */
+	CHECK(madvise((void *)p, n, MADV_PAGEOUT) == 0);
+	CHECK(lazy_free_kb(p) == 0);
+	CHECK(verify_faults(h, pw) > 0);
+	CHECK(verify_faults(h, pw) < 100);
+#endif
 	CHECK(pwhash_verify(h, "kept memorY", strlen(pw)) == -1);
 	CHECK(sodium_is_zero(p, n));
 	pid = fork();

@@ -13,74 +13,13 @@
 
 static unsigned long long pw_ops = 2;
 static size_t pw_mem = 19u * 1024 * 1024;
-static int slots = -1; /* System V semaphore set of one, or -1 */
 
-/* Wait for a slot; 1 when taken, 0 when there are none to take. */
-static int slot_take(void)
-{
-	struct sembuf op = { 0, -1, SEM_UNDO };
-
-	if (slots < 0)
-		return 0;
-	while (semop(slots, &op, 1) != 0)
-		if (errno != EINTR)
-			return 0; /* removed under us: no limit */
-	return 1;
-}
-
-static void slot_give(int taken)
-{
-	struct sembuf op = { 0, 1, SEM_UNDO };
-
-	if (taken)
-		(void)semop(slots, &op, 1);
-}
-
-int pwhash_slots_create(int n)
-{
-	if (n < 1) {
-		errno = EINVAL;
-		return -1;
-	}
-	pwhash_slots_remove();
-	slots = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
-	if (slots < 0)
-		return -1;
-	if (semctl(slots, 0, SETVAL, n) != 0) {
-		int e = errno;
-		pwhash_slots_remove();
-		errno = e;
-		return -1;
-	}
-	return slots;
-}
-
-int pwhash_slots_state(int *free_now, int *waiting)
-{
-	if (slots < 0)
-		return -1;
-	*free_now = semctl(slots, 0, GETVAL);
-	*waiting = semctl(slots, 0, GETNCNT);
-	return *free_now < 0 || *waiting < 0 ? -1 : 0;
-}
-
-void pwhash_slots_remove(void)
-{
-	if (slots >= 0)
-		(void)semctl(slots, 0, IPC_RMID);
-	slots = -1;
-}
-
-int pwhash_cpus(void)
-{
-	cpu_set_t set;
-	int n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return 1;
-	n = CPU_COUNT(&set);
-	return n > 0 ? n : 1;
-}
+/* The slots: a System V semaphore set, or -1.  Semaphore 0 counts the
+ * free slots (the one processes wait on); semaphores 1..nslots are one
+ * per slot, 1 while free, so that a holder knows which slot it has and
+ * uses that slot's region of the pool. */
+static int slots = -1;
+static int nslots;
 
 /* The kept memory (pwhash.h): libsodium's argon2id maps its working memory
  * with mmap for each computation, populated page by page, and unmaps it
@@ -88,18 +27,66 @@ int pwhash_cpus(void)
  * quarter of a verification's time.  libsodium has no allocator hook, so
  * this module defines mmap and munmap itself: executables export them and
  * libsodium's calls bind to them.  While we are inside libsodium (and only
- * then), a private read-write anonymous mapping is answered with the kept
- * region, and its munmap wipes it instead (and offers its pages to the
- * kernel, MADV_FREE: an idle worker's region costs memory only while
- * nothing else needs it).  Everything else goes on to the
- * C library's.  Per thread, so threads never share one. */
+ * then), a private read-write anonymous mapping is answered with a kept
+ * region, and its munmap wipes it instead.  Everything else goes on to the
+ * C library's.
+ *
+ * Which region: with slots, the pool's region of the slot held — one per
+ * slot, shared by the processes forked after the slots were made, so the
+ * next holder of a slot finds its region warm in the caches, however many
+ * workers take turns (a region per worker went cold as more workers took
+ * turns: bench/README.md); without, one private region per thread,
+ * offered to the kernel between uses (MADV_FREE: an idle worker's region
+ * costs memory only while nothing else needs it). */
 static int keep_memory = 1;
-static __thread int kept_open; /* inside our call into libsodium */
-static __thread int kept_lent; /* libsodium holds the region now */
-static __thread void *kept;
+static unsigned char *pool; /* nslots regions of pool_size, or NULL */
+static size_t pool_size;
+static __thread int slot_held;	 /* 1..nslots while hashing with a slot */
+static __thread int kept_open;	 /* inside our call into libsodium */
+static __thread void *lent;	 /* the region libsodium holds now, or NULL */
+static __thread void *kept;	 /* this thread's private region, or NULL */
 static __thread size_t kept_size;
 
 #define KEPT_ALIGN (2u * 1024 * 1024) /* a huge page */
+
+/* size rounded up to whole huge pages: the kernel then aligns a mapping
+ * that large, and with transparent huge pages allowed (madvise or always)
+ * a private one is all huge pages, fewer TLB misses. */
+static size_t huge_round(size_t size)
+{
+	return (size + KEPT_ALIGN - 1) / KEPT_ALIGN * KEPT_ALIGN;
+}
+
+/* Wait for a slot: its number (1..nslots), or 0 when there are none. */
+static int slot_take(void)
+{
+	struct sembuf any = { 0, -1, SEM_UNDO };
+
+	if (slots < 0)
+		return 0;
+	while (semop(slots, &any, 1) != 0)
+		if (errno != EINTR)
+			return 0; /* removed under us: no limit */
+	/* one of them is free: each holder of a count holds one slot */
+	for (int i = 1; i <= nslots; i++) {
+		struct sembuf one = { (unsigned short)i, -1, SEM_UNDO | IPC_NOWAIT };
+
+		if (semop(slots, &one, 1) == 0)
+			return i;
+	}
+	any.sem_op = 1; /* removed under us, or foreign hands on the set */
+	(void)semop(slots, &any, 1);
+	return 0;
+}
+
+/* Give slot i back (both semaphores in one operation). */
+static void slot_give(int i)
+{
+	struct sembuf ops[2] = { { (unsigned short)i, 1, SEM_UNDO }, { 0, 1, SEM_UNDO } };
+
+	if (i > 0)
+		(void)semop(slots, ops, 2);
+}
 
 /* The C library's mmap (or whatever the next object defines). */
 static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -135,13 +122,11 @@ static int next_munmap(void *addr, size_t len)
 	return next(addr, len);
 }
 
-/* Map the kept region for len bytes (replacing a smaller one); 0 or -1. */
+/* Map this thread's private region for len bytes (replacing a smaller
+ * one); 0 or -1. */
 static int kept_map(size_t len)
 {
-	/* a multiple of the huge page size: the kernel then aligns it, and
-	 * with transparent huge pages allowed (madvise or always) it is all
-	 * huge pages, fewer TLB misses */
-	size_t size = (len + KEPT_ALIGN - 1) / KEPT_ALIGN * KEPT_ALIGN;
+	size_t size = huge_round(len);
 	void *p = next_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
@@ -164,40 +149,45 @@ static int kept_map(size_t len)
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (!kept_open || kept_lent || addr != NULL || fd != -1 ||
-	    prot != (PROT_READ | PROT_WRITE) ||
+	if (!kept_open || lent || addr != NULL || fd != -1 || prot != (PROT_READ | PROT_WRITE) ||
 	    (flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED)) !=
 		(MAP_PRIVATE | MAP_ANONYMOUS))
 		return next_mmap(addr, len, prot, flags, fd, off);
-	if (len > kept_size && kept_map(len) != 0)
+	if (slot_held && pool && len <= pool_size)
+		lent = pool + (size_t)(slot_held - 1) * pool_size;
+	else if (len <= kept_size || kept_map(len) == 0)
+		lent = kept;
+	else
 		return next_mmap(addr, len, prot, flags, fd, off);
-	kept_lent = 1;
-	return kept;
+	return lent;
 }
 
-/* Wipe the kept region (its first len bytes were used) and let the kernel
- * take its pages back whenever it is short of memory, without writing them
- * anywhere: until it does, the next use finds them in place. */
-static void kept_wipe(size_t len)
+/* Wipe the lent region (its first len bytes were used) and take it back.
+ * A private one is offered to the kernel, which may take its pages back
+ * when short of memory, without writing them anywhere: until it does, the
+ * next use finds them in place. */
+static void lent_wipe(size_t len)
 {
-	sodium_memzero(kept, len);
+	sodium_memzero(lent, len);
 #ifdef MADV_FREE
-	(void)madvise(kept, kept_size, MADV_FREE);
+	if (lent == kept)
+		(void)madvise(kept, kept_size, MADV_FREE);
 #endif
-	kept_lent = 0;
+	lent = NULL;
 }
 
 int munmap(void *addr, size_t len)
 {
-	if (!kept_lent || addr != kept || len > kept_size)
+	if (!lent || addr != lent || len > (lent == kept ? kept_size : pool_size))
 		return next_munmap(addr, len);
-	kept_wipe(len);
+	lent_wipe(len);
 	return 0;
 }
 
-/* Call into libsodium with the kept region on offer. */
-static void kept_offer(void)
+/* Call into libsodium with a kept region on offer (slot: the one held). */
+static void kept_offer(int slot)
 {
+	slot_held = slot;
 	kept_open = keep_memory;
 }
 
@@ -205,8 +195,86 @@ static void kept_offer(void)
 static void kept_withdraw(void)
 {
 	kept_open = 0;
-	if (kept_lent)
-		kept_wipe(kept_size);
+	if (lent)
+		lent_wipe(lent == kept ? kept_size : pool_size);
+	slot_held = 0;
+}
+
+int pwhash_slots_create(int n)
+{
+	unsigned short val[257];
+
+	if (n < 1 || n > 256) {
+		errno = EINVAL;
+		return -1;
+	}
+	pwhash_slots_remove();
+	slots = semget(IPC_PRIVATE, n + 1, IPC_CREAT | 0600);
+	if (slots < 0)
+		return -1;
+	val[0] = (unsigned short)n;
+	for (int i = 1; i <= n; i++)
+		val[i] = 1;
+	if (semctl(slots, 0, SETALL, val) != 0) {
+		int e = errno;
+		pwhash_slots_remove();
+		errno = e;
+		return -1;
+	}
+	nslots = n;
+	if (keep_memory) {
+		/* shared by the processes forked from here on; without it
+		 * (no memory), each keeps a private region as without slots */
+		void *p = next_mmap(NULL, (size_t)n * huge_round(pw_mem), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (p != MAP_FAILED) {
+			pool = p;
+			pool_size = huge_round(pw_mem);
+#ifdef MADV_DONTDUMP
+			(void)madvise(pool, (size_t)n * pool_size, MADV_DONTDUMP);
+#endif
+		}
+	}
+	return slots;
+}
+
+int pwhash_slots_state(int *free_now, int *waiting)
+{
+	if (slots < 0)
+		return -1;
+	*free_now = semctl(slots, 0, GETVAL);
+	*waiting = semctl(slots, 0, GETNCNT);
+	return *free_now < 0 || *waiting < 0 ? -1 : 0;
+}
+
+void pwhash_slots_remove(void)
+{
+	if (slots >= 0)
+		(void)semctl(slots, 0, IPC_RMID);
+	slots = -1;
+	if (pool)
+		(void)next_munmap(pool, (size_t)nslots * pool_size);
+	pool = NULL;
+	pool_size = 0;
+	nslots = 0;
+}
+
+const void *pwhash_slot_memory(size_t *size)
+{
+	*size = (size_t)nslots * pool_size;
+	return pool;
+}
+
+int pwhash_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n > 0 ? n : 1;
 }
 
 void pwhash_keep_memory(int on)
@@ -218,7 +286,7 @@ void pwhash_keep_memory(int on)
 
 void pwhash_release_memory(void)
 {
-	if (!kept || kept_lent)
+	if (!kept || lent == kept)
 		return;
 	(void)next_munmap(kept, kept_size);
 	kept = NULL;
@@ -247,24 +315,24 @@ int pwhash_init(unsigned long long opslimit, size_t memlimit)
 /* Hash with a fresh salt. */
 int pwhash_hash(char out[PWHASH_STRBYTES], const char *pw, size_t len)
 {
-	int taken = slot_take(), rc;
+	int slot = slot_take(), rc;
 
-	kept_offer();
+	kept_offer(slot);
 	rc = crypto_pwhash_str_alg(out, pw, len, pw_ops, pw_mem, crypto_pwhash_ALG_ARGON2ID13);
 	kept_withdraw();
-	slot_give(taken);
+	slot_give(slot);
 	return rc;
 }
 
 /* Verify in the time the hash's own parameters take. */
 int pwhash_verify(const char *hash, const char *pw, size_t len)
 {
-	int taken = slot_take(), rc;
+	int slot = slot_take(), rc;
 
-	kept_offer();
+	kept_offer(slot);
 	rc = crypto_pwhash_str_verify(hash, pw, len);
 	kept_withdraw();
-	slot_give(taken);
+	slot_give(slot);
 	return rc == 0 ? 0 : -1;
 }
 

@@ -33,6 +33,10 @@ int pwhash_needs_rehash(const char *hash);
  * (errno set) when the kernel refuses. */
 int pwhash_slots_create(int n) __attribute__((warn_unused_result));
 
+/* The slots' shared memory (one region per slot, pwhash_keep_memory), or
+ * NULL; *size its size.  For tests. */
+const void *pwhash_slot_memory(size_t *size);
+
 /* The slots free now and the processes waiting for one: 0, or -1
  * without slots. */
 int pwhash_slots_state(int *free_now, int *waiting);
@@ -43,12 +47,14 @@ void pwhash_slots_remove(void);
 
 /* Keep argon2id's working memory between computations (on unless turned
  * off): libsodium maps a fresh region for each one, which the kernel
- * zero-fills page by page, a quarter of a verification's time; the kept
- * region is wiped after each use instead (sodium_memzero), left out of
- * core files, and zeroed in children forked afterwards.  Each thread that
- * hashes then keeps about memlimit bytes mapped for as long as it lives,
- * which the kernel may take back between uses when short of memory
- * (MADV_FREE; the next use then faults them in again).  Works
+ * zero-fills page by page, a quarter of a verification's time; a kept
+ * region is wiped after each use instead (sodium_memzero) and left out of
+ * core files.  With slots (made after this call), one region per slot,
+ * shared by the processes forked afterwards: memlimit bytes per slot,
+ * however many workers.  Without, each thread that hashes keeps a private
+ * region of about memlimit bytes for as long as it lives, zeroed in
+ * children, which the kernel may take back between uses when short of
+ * memory (MADV_FREE; the next use then faults it in again).  Works
  * by defining mmap and munmap (pwhash.c says how); with a libsodium that
  * does not map its memory, nothing is kept. */
 void pwhash_keep_memory(int on);
@@ -57,7 +63,7 @@ void pwhash_keep_memory(int on);
  * and will not again, such as a supervisor before it forks workers). */
 void pwhash_release_memory(void);
 
-/* This thread's kept region, or NULL; *size its size.  For tests. */
+/* This thread's private kept region, or NULL; *size its size.  For tests. */
 const void *pwhash_kept_memory(size_t *size);
 
 /* CPUs this process may run on (at least 1). */

@@ -104,13 +104,18 @@ load 30-auth
 	fcgi_program_stop
 }
 
-# _kept PID...: how many of these processes' mappings look like argon2id's
-# kept memory (at least 8 MiB, wiped on fork, out of core files: lib/pwhash.c).
-_kept() {
-	local p n=0
+# _regions "FLAG..." PID...: how many of these processes' mappings of at
+# least 8 MiB have all these VmFlags: "wf dd" for a worker's private argon2id
+# region (wiped on fork, out of core files), "sh dd" for the slots' shared
+# one (lib/pwhash.c).
+_regions() {
+	local flags=$1 p n=0
+	shift
 	for p in "$@"; do
-		n=$((n + $(awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
-			/^VmFlags:/ && / wf/ && / dd/ && size >= 8192 { n++ } END { print n + 0 }' "/proc/$p/smaps")))
+		n=$((n + $(awk -v want="$flags" '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
+			/^VmFlags:/ && size >= 8192 { k = split(want, f, " "); ok = 1
+				for (i = 1; i <= k; i++) if (index($0, " " f[i]) == 0) ok = 0
+				n += ok } END { print n + 0 }' "/proc/$p/smaps")))
 	done
 	echo "$n"
 }
@@ -121,26 +126,37 @@ _login_via() {
 		grep -q '^Status: 401'
 }
 
-@test "login: a worker keeps argon2id's memory once it has verified, the supervisor none; argon2_keep_memory = off keeps none" {
+@test "login: argon2id's memory is kept — per worker without slots, one shared region per slot with them — and not with argon2_keep_memory = off" {
 	local n sock=$BATS_TEST_TMPDIR/auth.sock
-	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	# 2 workers, 2 slots: no slots (never more than workers), private regions
+	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	# the supervisor made the dummy hash, and gave its region back
-	[ "$(_kept "$prog_pid")" = 0 ]
-	[ "$(_kept "${prog_kids[@]}")" = 0 ]
+	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
+	[ "$(_regions "wf dd" "${prog_kids[@]}")" = 0 ]
 	_login_via "$sock"
-	[ "$(_kept "${prog_kids[@]}")" = 1 ]
+	[ "$(_regions "wf dd" "${prog_kids[@]}")" = 1 ]
 	_login_via "$sock"
 	_login_via "$sock"
 	# one region per worker that has verified, never more
-	n=$(_kept "${prog_kids[@]}")
+	n=$(_regions "wf dd" "${prog_kids[@]}")
 	[ "$n" = 1 ] || [ "$n" = 2 ]
-	[ "$(_kept "$prog_pid")" = 0 ]
+	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
+	[ "$(_regions "sh dd" "$prog_pid" "${prog_kids[@]}")" = 0 ]
+	fcgi_program_stop
+
+	# 3 workers, 1 slot: the slot's one region, made by the supervisor and
+	# used by whichever worker holds the slot; no private ones
+	fcgi_program auth "$sock.pool" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	[ "$(_regions "sh dd" "$prog_pid")" = 1 ]
+	for n in 1 2 3 4; do _login_via "$sock.pool"; done
+	[ "$(_regions "sh dd" "${prog_kids[@]}")" = 3 ]
+	[ "$(_regions "wf dd" "$prog_pid" "${prog_kids[@]}")" = 0 ]
 	fcgi_program_stop
 
 	fcgi_program auth "$sock.off" 1 MAGENTA_ARGON2_KEEP_MEMORY=off MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	_login_via "$sock.off"
 	_login_via "$sock.off"
-	[ "$(_kept "$prog_pid")" = 0 ]
+	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
 	fcgi_program_stop
 }
 

@@ -204,6 +204,58 @@ static void kept(void)
 	CHECK(pwhash_kept_memory(&n) != NULL && sodium_is_zero(pwhash_kept_memory(&n), n));
 }
 
+/* A child that verifies h with the slots' shared memory: its second
+ * verification maps nothing new, it never makes a private region, and the
+ * shared one is zero after each use.  Exit status 0 when all hold. */
+static int pool_child(const char *h, const char *pw, const unsigned char *p, size_t n)
+{
+	size_t m;
+	int ok = verify_faults(h, pw) >= 0 && sodium_is_zero(p, n) && verify_faults(h, pw) < 100 &&
+		 sodium_is_zero(p, n) && pwhash_kept_memory(&m) == NULL;
+
+	return ok ? 0 : 1;
+}
+
+/* With slots, one region per slot, shared by the processes forked
+ * afterwards (however many take turns), out of core files. */
+static void pool(void)
+{
+	char h[PWHASH_STRBYTES];
+	const char *pw = "pooled memory";
+	const unsigned char *p;
+	size_t n;
+	int st;
+
+	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
+	pwhash_keep_memory(1);
+	CHECK(pwhash_hash(h, pw, strlen(pw)) == 0);
+	pwhash_release_memory();
+	CHECK(pwhash_slot_memory(&n) == NULL);
+	CHECK(pwhash_slots_create(2) >= 0);
+	CHECK((p = pwhash_slot_memory(&n)) != NULL && n >= 2 * 19u * 1024 * 1024);
+	CHECK(vm_flags(p, "sh dd"));
+	for (int i = 0; i < 3; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(pool_child(h, pw, p, n));
+		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		      WEXITSTATUS(st) == 0);
+	}
+	/* the children's hashes went through it: pages in place (shared) */
+	CHECK(verify_faults(h, pw) >= 0);
+	CHECK(pwhash_kept_memory(&n) == NULL);
+	pwhash_slots_remove();
+	CHECK(pwhash_slot_memory(&n) == NULL && n == 0);
+	/* without kept memory, no pool */
+	pwhash_keep_memory(0);
+	CHECK(pwhash_slots_create(1) >= 0);
+	CHECK(pwhash_slot_memory(&n) == NULL);
+	CHECK(pwhash_verify(h, pw, strlen(pw)) == 0);
+	pwhash_slots_remove();
+	pwhash_keep_memory(1);
+}
+
 int main(void)
 {
 	char h1[PWHASH_STRBYTES], h2[PWHASH_STRBYTES];
@@ -231,5 +283,6 @@ int main(void)
 	CHECK(pwhash_verify(h2, "p", 1) == -1);
 	slots();
 	kept();
+	pool();
 	return t_done();
 }

@@ -119,13 +119,14 @@ _slots_of() {
 		"$STACK_DIR/log/lighttpd-error.log" | tail -1
 }
 
-# _semval ID: the value of System V semaphore set ID's one semaphore.
+# _semval ID: the value of System V semaphore set ID's semaphore 0 (the
+# free slots; lib/pwhash.c).
 _semval() { ipcs -s -i "$1" | awk '$1 == "0" && NF >= 5 { print $2 }'; }
 
 # _sem_exists ID: the kernel has a System V semaphore set ID.
 _sem_exists() { awk -v id="$1" '$2 == id { found = 1 } END { exit !found }' /proc/sysvipc/sem; }
 
-@test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore), keep the slots when a worker dies, remove them when the program stops" {
+@test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore set), keep the slots when a worker dies, remove them when the program stops" {
 	local lp procs cpus n parent want slots semid pid kids log=$BATS_TEST_TMPDIR/auth.log
 	lp=$(_stack_pid_read "$STACK_DIR/lighttpd.pid")
 	procs=$(awk '/^var.magenta_procs/ { print $3 }' "$STACK_DIR/lighttpd.conf")

@@ -200,9 +200,17 @@ static void kept_withdraw(void)
 	slot_held = 0;
 }
 
+/* semctl's fourth argument, which the caller declares (semctl(2)). */
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
 int pwhash_slots_create(int n)
 {
 	unsigned short val[257];
+	union semun arg = { .array = val };
 
 	if (n < 1 || n > 256) {
 		errno = EINVAL;
@@ -215,7 +223,7 @@ int pwhash_slots_create(int n)
 	val[0] = (unsigned short)n;
 	for (int i = 1; i <= n; i++)
 		val[i] = 1;
-	if (semctl(slots, 0, SETALL, val) != 0) {
+	if (semctl(slots, 0, SETALL, arg) != 0) {
 		int e = errno;
 		pwhash_slots_remove();
 		errno = e;

@@ -239,6 +239,11 @@ int pwhash_slots_create(int n)
 		if (p != MAP_FAILED) {
 			pool = p;
 			pool_size = huge_round(pw_mem);
+#ifdef MADV_HUGEPAGE
+			/* huge pages where shmem_enabled allows (advise, always);
+			 * Debian's default (never) does not */
+			(void)madvise(pool, (size_t)n * pool_size, MADV_HUGEPAGE);
+#endif
 #ifdef MADV_DONTDUMP
 			(void)madvise(pool, (size_t)n * pool_size, MADV_DONTDUMP);
 #endif

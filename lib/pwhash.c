@@ -306,6 +306,11 @@ void pwhash_release_memory(void)
 	kept_size = 0;
 }
 
+const char *pwhash_memory_kind(void)
+{
+	return !keep_memory ? "off" : pool ? "per-slot" : "per-worker";
+}
+
 const void *pwhash_kept_memory(size_t *size)
 {
 	*size = kept_size;

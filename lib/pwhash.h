@@ -63,6 +63,10 @@ void pwhash_keep_memory(int on);
  * and will not again, such as a supervisor before it forks workers). */
 void pwhash_release_memory(void);
 
+/* How argon2id's memory is kept now: "per-slot" (the slots' shared pool),
+ * "per-worker" (private regions) or "off" (libsodium's own way). */
+const char *pwhash_memory_kind(void);
+
 /* This thread's private kept region, or NULL; *size its size.  For tests. */
 const void *pwhash_kept_memory(size_t *size);
 

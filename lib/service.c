@@ -226,11 +226,12 @@ int service_main(const struct service *svc, int argc, char **argv)
 		}
 		if (n > 0)
 			log_info("event=start pid=%ld procs=%d argon2_slots=%d argon2_semid=%d "
-				 "config=\"%s\"",
-				 (long)getpid(), procs, n, id, conf_path());
+				 "argon2_memory=%s config=\"%s\"",
+				 (long)getpid(), procs, n, id, pwhash_memory_kind(), conf_path());
 		else
-			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited config=\"%s\"",
-				 (long)getpid(), procs, conf_path());
+			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited "
+				 "argon2_memory=%s config=\"%s\"",
+				 (long)getpid(), procs, pwhash_memory_kind(), conf_path());
 		/* the workers hash, not we: our region from start-up (the
 		 * dummy hash) would only be resident memory */
 		pwhash_release_memory();
@@ -240,7 +241,8 @@ int service_main(const struct service *svc, int argc, char **argv)
 	} else {
 		unsigned long served;
 
-		log_info("event=start pid=%ld procs=1 config=\"%s\"", (long)getpid(), conf_path());
+		log_info("event=start pid=%ld procs=1 argon2_memory=%s config=\"%s\"", (long)getpid(),
+			 pwhash_memory_kind(), conf_path());
 		served = serve(svc, sock);
 		log_info("event=stop pid=%ld served=%lu", (long)getpid(), served);
 	}

@@ -130,6 +130,7 @@ _login_via() {
 	local n sock=$BATS_TEST_TMPDIR/auth.sock
 	# 2 workers, 2 slots: no slots (never more than workers), private regions
 	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	grep -q "event=start pid=$prog_pid procs=2 argon2_slots=unlimited argon2_memory=per-worker " "$sock.log"
 	# the supervisor made the dummy hash, and gave its region back
 	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
 	[ "$(_regions "wf dd" "${prog_kids[@]}")" = 0 ]
@@ -147,6 +148,7 @@ _login_via() {
 	# 3 workers, 1 slot: the slot's one region, made by the supervisor and
 	# used by whichever worker holds the slot; no private ones
 	fcgi_program auth "$sock.pool" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	grep -q "event=start pid=$prog_pid procs=3 argon2_slots=1 argon2_semid=[0-9]* argon2_memory=per-slot " "$sock.pool.log"
 	[ "$(_regions "sh dd" "$prog_pid")" = 1 ]
 	for n in 1 2 3 4; do _login_via "$sock.pool"; done
 	[ "$(_regions "sh dd" "${prog_kids[@]}")" = 3 ]
@@ -154,6 +156,7 @@ _login_via() {
 	fcgi_program_stop
 
 	fcgi_program auth "$sock.off" 1 MAGENTA_ARGON2_KEEP_MEMORY=off MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	grep -q "event=start pid=$prog_pid procs=1 argon2_memory=off " "$sock.off.log"
 	_login_via "$sock.off"
 	_login_via "$sock.off"
 	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]

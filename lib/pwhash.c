@@ -41,10 +41,10 @@ static int nslots;
 static int keep_memory = 1;
 static unsigned char *pool; /* nslots regions of pool_size, or NULL */
 static size_t pool_size;
-static __thread int slot_held;	 /* 1..nslots while hashing with a slot */
-static __thread int kept_open;	 /* inside our call into libsodium */
-static __thread void *lent;	 /* the region libsodium holds now, or NULL */
-static __thread void *kept;	 /* this thread's private region, or NULL */
+static __thread int slot_held; /* 1..nslots while hashing with a slot */
+static __thread int kept_open; /* inside our call into libsodium */
+static __thread void *lent;    /* the region libsodium holds now, or NULL */
+static __thread void *kept;    /* this thread's private region, or NULL */
 static __thread size_t kept_size;
 
 #define KEPT_ALIGN (2u * 1024 * 1024) /* a huge page */

@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/sem.h>
 #include <sys/syscall.h>
@@ -207,6 +209,52 @@ union semun {
 	unsigned short *array;
 };
 
+/* The pool, shared by the processes forked from here on; without it (no
+ * memory), each keeps a private region as without slots.  Huge pages: a
+ * shared mapping gets them at fault time only where shmem_enabled allows
+ * (advise, always; Debian's default is never), so the pool is filled and
+ * then collapsed into huge pages (MADV_COLLAPSE, Linux 6.1: independent
+ * of that setting).  The pages are the shared object's: every worker then
+ * maps them huge too (fewer TLB misses: ≈ 8 % more verifications per
+ * second here, bench/README.md).  Collapsing needs the object's offsets
+ * and the addresses aligned alike, so the pool is placed on a huge page
+ * boundary.  Where collapsing is unknown or fails, the pool is used as it
+ * is. */
+static void pool_map(int n)
+{
+	size_t size = (size_t)n * huge_round(pw_mem);
+	unsigned char *r, *p;
+	size_t lead;
+
+	r = next_mmap(NULL, size + KEPT_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	if (r == MAP_FAILED)
+		return;
+	lead = (KEPT_ALIGN - (uintptr_t)r % KEPT_ALIGN) % KEPT_ALIGN;
+	p = next_mmap(r + lead, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED,
+		      -1, 0);
+	if (p == MAP_FAILED) {
+		(void)next_munmap(r, size + KEPT_ALIGN);
+		return;
+	}
+	if (lead)
+		(void)next_munmap(r, lead);
+	(void)next_munmap(p + size, KEPT_ALIGN - lead);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, size, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_DONTDUMP
+	(void)madvise(p, size, MADV_DONTDUMP);
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older kernels answer EINVAL */
+#endif
+	memset(p, 0, size); /* collapsing needs pages to collapse */
+	(void)madvise(p, size, MADV_COLLAPSE);
+	pool = p;
+	pool_size = huge_round(pw_mem);
+}
+
 int pwhash_slots_create(int n)
 {
 	unsigned short val[257];
@@ -230,25 +278,8 @@ int pwhash_slots_create(int n)
 		return -1;
 	}
 	nslots = n;
-	if (keep_memory) {
-		/* shared by the processes forked from here on; without it
-		 * (no memory), each keeps a private region as without slots */
-		void *p = next_mmap(NULL, (size_t)n * huge_round(pw_mem), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-		if (p != MAP_FAILED) {
-			pool = p;
-			pool_size = huge_round(pw_mem);
-#ifdef MADV_HUGEPAGE
-			/* huge pages where shmem_enabled allows (advise, always);
-			 * Debian's default (never) does not */
-			(void)madvise(pool, (size_t)n * pool_size, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_DONTDUMP
-			(void)madvise(pool, (size_t)n * pool_size, MADV_DONTDUMP);
-#endif
-		}
-	}
+	if (keep_memory)
+		pool_map(n);
 	return slots;
 }
 

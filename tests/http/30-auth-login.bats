@@ -120,13 +120,24 @@ _regions() {
 	echo "$n"
 }
 
+# _huge_kb PID...: kB of shared memory these processes map with huge pages
+# (ShmemPmdMapped): the slots' pool is collapsed into huge pages by the
+# supervisor (MADV_COLLAPSE, Linux 6.1 on), whatever shmem_enabled says.
+_huge_kb() {
+	local p n=0
+	for p in "$@"; do
+		n=$((n + $(awk '/^ShmemPmdMapped:/ { n += $2 } END { print n + 0 }' "/proc/$p/smaps")))
+	done
+	echo "$n"
+}
+
 # _login_via SOCK: one login of an unknown user straight to a FastCGI socket.
 _login_via() {
 	fcgi_post "$1" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}' |
 		grep -q '^Status: 401'
 }
 
-@test "login: argon2id's memory is kept — per worker without slots, one shared region per slot with them — and not with argon2_keep_memory = off" {
+@test "login: argon2id's memory is kept — per worker without slots, one shared region per slot in huge pages with them — and not with argon2_keep_memory = off" {
 	local n sock=$BATS_TEST_TMPDIR/auth.sock
 	# 2 workers, 2 slots: no slots (never more than workers), private regions
 	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
@@ -150,8 +161,11 @@ _login_via() {
 	fcgi_program auth "$sock.pool" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	grep -q "event=start pid=$prog_pid procs=3 argon2_slots=1 argon2_semid=[0-9]* argon2_memory=per-slot " "$sock.pool.log"
 	[ "$(_regions "sh dd" "$prog_pid")" = 1 ]
+	[ "$(_huge_kb "$prog_pid")" -ge 8192 ]
 	for n in 1 2 3 4; do _login_via "$sock.pool"; done
 	[ "$(_regions "sh dd" "${prog_kids[@]}")" = 3 ]
+	# and the workers that used it map it with huge pages too
+	[ "$(_huge_kb "${prog_kids[@]}")" -ge 8192 ]
 	[ "$(_regions "wf dd" "$prog_pid" "${prog_kids[@]}")" = 0 ]
 	fcgi_program_stop
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,12 +118,14 @@ static int vm_flags(const void *p, const char *flags)
 	return ok;
 }
 
-/* The LazyFree kB of the mapping that holds p (/proc/self/smaps), or -1. */
-static long lazy_free_kb(const void *p)
+/* The kB a field of /proc/self/smaps (such as "LazyFree") gives for the
+ * mapping that holds p, or -1. */
+static long smaps_kb(const void *p, const char *field)
 {
 	char line[512];
 	FILE *f = fopen("/proc/self/smaps", "r");
 	long kb = -1;
+	size_t flen = strlen(field);
 	int in = 0;
 
 	if (!f)
@@ -133,11 +136,21 @@ static long lazy_free_kb(const void *p)
 
 		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3)
 			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
-		else if (in)
-			sscanf(line, "LazyFree: %ld kB", &kb);
+		else if (in && strncmp(line, field, flen) == 0 && line[flen] == ':')
+			sscanf(line + flen + 1, "%ld", &kb);
 	}
 	fclose(f);
 	return kb;
+}
+
+/* 1 when the kernel is Linux 6.1 or later (MADV_COLLAPSE). */
+static int linux_6_1(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	return uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+	       (major > 6 || (major == 6 && minor >= 1));
 }
 
 /* The kept memory: a verification after the first maps nothing new; the
@@ -163,12 +176,12 @@ static void kept(void)
 	CHECK(pwhash_kept_memory(&n) == p);
 	CHECK(sodium_is_zero(p, n));
 	CHECK(vm_flags(p, "dd wf hg"));
-	CHECK(lazy_free_kb(p) >= 19 * 1024); /* the kernel may take it back */
+	CHECK(smaps_kb(p, "LazyFree") >= 19 * 1024); /* the kernel may take it back */
 #ifdef MADV_PAGEOUT
 	/* as it would when short of memory: the next use faults pages in
 	 * again (zeroed), and verifies all the same */
 	CHECK(madvise((void *)p, n, MADV_PAGEOUT) == 0);
-	CHECK(lazy_free_kb(p) == 0);
+	CHECK(smaps_kb(p, "LazyFree") == 0);
 	CHECK(verify_faults(h, pw) > 0);
 	CHECK(verify_faults(h, pw) < 100);
 #endif
@@ -205,13 +218,15 @@ static void kept(void)
 }
 
 /* A child that verifies h with the slots' shared memory: its second
- * verification maps nothing new, it never makes a private region, and the
- * shared one is zero after each use.  Exit status 0 when all hold. */
+ * verification maps nothing new, it never makes a private region, the
+ * shared one is zero after each use, and (Linux 6.1 on) it maps the region
+ * it used with huge pages.  Exit status 0 when all hold. */
 static int pool_child(const char *h, const char *pw, const unsigned char *p, size_t n)
 {
 	size_t m;
 	int ok = verify_faults(h, pw) >= 0 && sodium_is_zero(p, n) && verify_faults(h, pw) < 100 &&
-		 sodium_is_zero(p, n) && pwhash_kept_memory(&m) == NULL;
+		 sodium_is_zero(p, n) && pwhash_kept_memory(&m) == NULL &&
+		 (!linux_6_1() || smaps_kb(p, "ShmemPmdMapped") >= 19 * 1024);
 
 	return ok ? 0 : 1;
 }
@@ -234,6 +249,9 @@ static void pool(void)
 	CHECK(pwhash_slots_create(2) >= 0);
 	CHECK((p = pwhash_slot_memory(&n)) != NULL && n >= 2 * 19u * 1024 * 1024);
 	CHECK(vm_flags(p, "sh dd"));
+	/* collapsed into huge pages whatever shmem_enabled says */
+	if (linux_6_1())
+		CHECK(smaps_kb(p, "ShmemPmdMapped") >= (long)(n / 1024));
 	for (int i = 0; i < 3; i++) {
 		pid_t pid = fork();
 

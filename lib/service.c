@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,13 +71,27 @@ static unsigned long serve(const struct service *svc, int sock)
 	return served;
 }
 
-/* Fork one worker; its pid, or -1. */
+/* Fork one worker; its pid, or -1.  A worker outlives no supervisor: it
+ * is sent SIGTERM when the supervisor dies, even by SIGKILL (it finishes
+ * the request in hand, as on any SIGTERM), and then removes the argon2
+ * slots, which only the supervisor would otherwise remove (the first
+ * worker to get there does; the others find them gone). */
 static pid_t spawn_worker(const struct service *svc, int sock)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0) {
-		unsigned long served = serve(svc, sock);
+		unsigned long served = 0;
+
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+			log_warn("event=pdeathsig_failed");
+		if (getppid() == parent) /* else it died before the prctl */
+			served = serve(svc, sock);
+		if (getppid() != parent) {
+			log_warn("event=supervisor_gone pid=%ld supervisor=%ld", (long)getpid(),
+				 (long)parent);
+			pwhash_slots_remove();
+		}
 		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
 		_exit(0);
 	}

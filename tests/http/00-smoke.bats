@@ -123,8 +123,6 @@ _slots_of() {
 # free slots; lib/pwhash.c).
 _semval() { ipcs -s -i "$1" | awk '$1 == "0" && NF >= 5 { print $2 }'; }
 
-# _sem_exists ID: the kernel has a System V semaphore set ID.
-_sem_exists() { awk -v id="$1" '$2 == id { found = 1 } END { exit !found }' /proc/sysvipc/sem; }
 
 @test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore set), keep the slots when a worker dies, remove them when the program stops" {
 	local lp procs cpus n parent want slots semid pid kids log=$BATS_TEST_TMPDIR/auth.log
@@ -151,9 +149,49 @@ _sem_exists() { awk -v id="$1" '$2 == id { found = 1 } END { exit !found }' /pro
 	kill -KILL "${kids[0]}"
 	wait_until 10 _workers_replaced "$pid" "${kids[0]}" 3
 	[ "$(_semval "$semid")" = 1 ]
-	_sem_exists "$semid" || false
+	sem_exists "$semid" || false
 	kill -TERM "$pid"
 	wait "$pid"
 	grep -q "event=stop pid=$pid" "$log"
-	! _sem_exists "$semid"
+	! sem_exists "$semid"
+}
+
+@test "a supervisor killed with SIGKILL takes its workers and its argon2 slots with it" {
+	local sock=$BATS_TEST_TMPDIR/auth.sock semid k
+	fcgi_program auth "$sock" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	semid=$(sed -n "s/.*event=start pid=$prog_pid .* argon2_semid=\([0-9]*\) .*/\1/p" "$sock.log")
+	[[ -n $semid ]]
+	sem_exists "$semid"
+	fcgi_post "$sock" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}' |
+		grep -q '^Status: 401'
+	kill -KILL "$prog_pid"
+	wait "$prog_pid" || true
+	for k in "${prog_kids[@]}"; do
+		wait_until 10 proc_gone "$k"
+	done
+	wait_until 10 eval '! sem_exists "$semid"'
+	grep -q "event=supervisor_gone pid=[0-9]* supervisor=$prog_pid" "$sock.log"
+	# and a program stopped as usual removes its own, its workers quietly
+	fcgi_program auth "$sock.2" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	semid=$(sed -n "s/.*event=start pid=$prog_pid .* argon2_semid=\([0-9]*\) .*/\1/p" "$sock.2.log")
+	sem_exists "$semid"
+	fcgi_program_stop
+	! sem_exists "$semid" || false
+	! grep -q 'event=supervisor_gone' "$sock.2.log" || false
+}
+
+@test "harness: lighttpd starts a program again whose supervisor was killed outright; its old workers and slots are gone" {
+	local lp parent kids semid k
+	lp=$(_stack_pid_read "$STACK_DIR/lighttpd.pid")
+	parent=$(pgrep -P "$lp" -f "$MAGENTA_PREFIX/sbin/magenta-auth")
+	[[ $parent =~ ^[0-9]+$ ]]
+	mapfile -t kids < <(pgrep -P "$parent")
+	read -r _ semid < <(_slots_of auth "$parent")
+	kill -KILL "$parent"
+	for k in "${kids[@]}"; do
+		wait_until 10 proc_gone "$k"
+	done
+	[[ -z $semid ]] || wait_until 10 eval '! sem_exists "$semid"'
+	wait_until 20 eval '[ "$(curl -s -o /dev/null -w "%{http_code}" "$BASE_URL/api/auth/health")" = 200 ]'
+	[ "$(pgrep -P "$lp" -f "$MAGENTA_PREFIX/sbin/magenta-auth")" != "$parent" ]
 }

@@ -131,16 +131,6 @@ _huge_kb() {
 	echo "$n"
 }
 
-# _sem_exists ID: the System V semaphore set ID exists.
-_sem_exists() {
-	awk -v id="$1" 'NR > 1 && $2 == id { f = 1 } END { exit !f }' /proc/sysvipc/sem
-}
-
-# _gone PID: no such process any more (or only its zombie, not reaped yet).
-_gone() {
-	[[ ! -r /proc/$1/stat ]] || awk '{ exit $3 != "Z" }' "/proc/$1/stat" 2>/dev/null
-}
-
 # _login_via SOCK: one login of an unknown user straight to a FastCGI socket.
 _login_via() {
 	fcgi_post "$1" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}' |
@@ -321,25 +311,3 @@ user_arrived() {
 	[ "$(field .username)" = testuser ]
 }
 
-@test "a supervisor killed with SIGKILL takes its workers and its argon2 slots with it" {
-	local sock=$BATS_TEST_TMPDIR/auth.sock semid k
-	fcgi_program auth "$sock" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
-	semid=$(sed -n "s/.*event=start pid=$prog_pid .* argon2_semid=\([0-9]*\) .*/\1/p" "$sock.log")
-	[[ -n $semid ]]
-	_sem_exists "$semid"
-	_login_via "$sock"
-	kill -KILL "$prog_pid"
-	wait "$prog_pid" || true
-	for k in "${prog_kids[@]}"; do
-		wait_until 10 _gone "$k"
-	done
-	wait_until 10 eval '! _sem_exists "$semid"'
-	grep -q "event=supervisor_gone pid=[0-9]* supervisor=$prog_pid" "$sock.log"
-	# and a program stopped as usual removes its own, its workers quietly
-	fcgi_program auth "$sock.2" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
-	semid=$(sed -n "s/.*event=start pid=$prog_pid .* argon2_semid=\([0-9]*\) .*/\1/p" "$sock.2.log")
-	_sem_exists "$semid"
-	fcgi_program_stop
-	! _sem_exists "$semid" || false
-	! grep -q 'event=supervisor_gone' "$sock.2.log" || false
-}

@@ -234,13 +234,20 @@ int db_unique_violation(const PGresult *res)
 	return strcmp(db_sqlstate(res), "23505") == 0;
 }
 
-/* Log a failed statement. */
+/* Log a failed statement: the server's primary message, SQLSTATE and
+ * constraint, never its DETAIL, which may quote the row ("Failing row
+ * contains (...)": a password hash, an email) or a key's values.  Without
+ * a server message (a client-side failure such as a lost connection),
+ * libpq's own. */
 void db_log_error(const char *what, const PGresult *res)
 {
-	char q[400];
-	const char *msg = res ? PQresultErrorMessage(res) : "";
+	char q[400], c[160];
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	const char *msg = primary ? primary : res ? PQresultErrorMessage(res) : "";
 
-	log_error("event=db_error what=%s sqlstate=%s err=%s", what, db_sqlstate(res),
+	log_error("event=db_error what=%s sqlstate=%s%s%s err=%s", what, db_sqlstate(res),
+		  cons ? " constraint=" : "", cons ? log_q(c, sizeof(c), cons) : "",
 		  log_q(q, sizeof(q), *msg ? msg : "no connection"));
 }
 

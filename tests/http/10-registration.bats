@@ -9,6 +9,7 @@ PW='TestPassword123!'
 # A test that stopped the relay and failed half-way must not leave it stopped.
 teardown() {
 	stack_daemon_start relay >/dev/null
+	psql_users 'ALTER TABLE users DROP CONSTRAINT IF EXISTS test_refuse' >/dev/null
 }
 
 # register USERNAME EMAIL [PASSWORD [CONFIRM]]: POST the seed's body.
@@ -331,6 +332,23 @@ while True:
 	api GET /api/registration/ready
 	[ "$code" = 200 ]
 	[ "$(jq -r .database <<<"$body")" = up ]
+}
+
+@test "register: a statement the database refuses is 500, logged with its constraint and SQLSTATE but never the row (no hash, no email)" {
+	local log=$STACK_DIR/log/lighttpd-error.log before
+	# a constraint the service's validation does not know: PostgreSQL's
+	# DETAIL would be "Failing row contains (..., the hash, ...)"
+	psql_users "ALTER TABLE users ADD CONSTRAINT test_refuse CHECK (username <> 'refused')"
+	before=$(wc -l <"$log")
+	register refused refused-mail@example.com
+	[ "$code" = 500 ]
+	[ "$(jq -r .error <<<"$body")" = internal_error ]
+	wait_until 10 eval 'tail -n +$((before + 1)) "$log" | grep -q "event=db_error what=register_insert"'
+	tail -n +$((before + 1)) "$log" | grep "event=db_error what=register_insert" >"$BATS_TEST_TMPDIR/line"
+	grep -q 'sqlstate=23514 constraint="test_refuse" err="new row for relation' "$BATS_TEST_TMPDIR/line"
+	! grep -qiE 'argon2|refused-mail|Failing row|DETAIL' "$BATS_TEST_TMPDIR/line" || false
+	[ "$(psql_users 'SELECT count(*) FROM users')" = 0 ]
+	[ "$(psql_users 'SELECT count(*) FROM outbox')" = 0 ]
 }
 
 @test "PostgreSQL down: 503 with Retry-After, nothing half-written; back: 201 without a restart" {

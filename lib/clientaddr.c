@@ -143,6 +143,44 @@ static void format_addr(const unsigned char a[16], int fam, char out[CLIENTADDR_
 	}
 }
 
+/* An X-Forwarded-For entry as some proxies write it, with a port:
+ * "192.0.2.7:41234", "[2001:db8::1]:443" or "[2001:db8::1]": the address
+ * alone, in place.  0, or -1 when the form is none of these (a bare IPv6
+ * address has more than one colon and is left as it is). */
+static int strip_port(char *item)
+{
+	char *c, *p;
+
+	if (item[0] == '[') {
+		c = strchr(item, ']');
+		if (!c)
+			return -1;
+		p = c + 1;
+		if (*p == ':')
+			p++;
+		else if (*p)
+			return -1;
+		if (p > c + 1 && !*p)
+			return -1; /* "[...]:" without a port */
+		for (; *p; p++)
+			if (*p < '0' || *p > '9')
+				return -1;
+		memmove(item, item + 1, (size_t)(c - item - 1));
+		item[c - item - 1] = '\0';
+		return 0;
+	}
+	c = strchr(item, ':');
+	if (c && !strchr(c + 1, ':')) { /* one colon: IPv4 with a port */
+		if (!c[1])
+			return -1;
+		for (p = c + 1; *p; p++)
+			if (*p < '0' || *p > '9')
+				return -1;
+		*c = '\0';
+	}
+	return 0;
+}
+
 /* Walk X-Forwarded-For from the right past trusted hops. */
 int clientaddr_get(const struct clientaddr_list *trusted, const char *remote, const char *xff,
 		   char out[CLIENTADDR_STRLEN])
@@ -175,6 +213,8 @@ int clientaddr_get(const struct clientaddr_list *trusted, const char *remote, co
 			break; /* not an address: the last trusted hop is the client */
 		memcpy(item, xff + b, f - b);
 		item[f - b] = '\0';
+		if (strip_port(item) != 0)
+			break;
 		efam = parse_ip(item, e);
 		if (!efam)
 			break;

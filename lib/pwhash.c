@@ -283,6 +283,26 @@ int pwhash_slots_create(int n)
 	return slots;
 }
 
+int pwhash_slots_scrub(void)
+{
+	int n = 0;
+
+	if (slots < 0 || !pool)
+		return 0;
+	for (int i = 1; i <= nslots; i++) {
+		/* the slot and one of the count, both or neither */
+		struct sembuf take[2] = { { 0, -1, SEM_UNDO | IPC_NOWAIT },
+					  { (unsigned short)i, -1, SEM_UNDO | IPC_NOWAIT } };
+
+		if (semop(slots, take, 2) != 0)
+			continue; /* in use: being overwritten by its holder */
+		sodium_memzero(pool + (size_t)(i - 1) * pool_size, pool_size);
+		slot_give(i);
+		n++;
+	}
+	return n;
+}
+
 int pwhash_slots_state(int *free_now, int *waiting)
 {
 	if (slots < 0)

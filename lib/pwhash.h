@@ -37,6 +37,13 @@ int pwhash_slots_create(int n) __attribute__((warn_unused_result));
  * NULL; *size its size.  For tests. */
 const void *pwhash_slot_memory(size_t *size);
 
+/* Wipe the pool's regions of the slots free now (each taken for the
+ * moment): a worker that died while hashing (killed, crashed) got its slot
+ * back from the kernel, but its region still holds that computation's
+ * memory until the slot's next holder overwrites it.  For the supervisor,
+ * when a worker died.  Returns the regions wiped. */
+int pwhash_slots_scrub(void);
+
 /* The slots free now and the processes waiting for one: 0, or -1
  * without slots. */
 int pwhash_slots_state(int *free_now, int *waiting);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,27 +70,17 @@ static unsigned long serve(const struct service *svc, int sock)
 	return served;
 }
 
-/* Fork one worker; its pid, or -1.  A worker outlives no supervisor: it
- * is sent SIGTERM when the supervisor dies, even by SIGKILL (it finishes
- * the request in hand, as on any SIGTERM), and then removes the argon2
- * slots, which only the supervisor would otherwise remove (the first
- * worker to get there does; the others find them gone). */
+/* Fork one worker; its pid, or -1.  A worker outlives a supervisor
+ * killed outright (SIGKILL) and serves on: lighttpd 1.4, finding the
+ * socket still accepting, uses those workers as they are, while a socket
+ * that refuses after its program died can leave its backend marked down
+ * for good (README.md, "argon2id: one per CPU at once"). */
 static pid_t spawn_worker(const struct service *svc, int sock)
 {
-	pid_t parent = getpid(), pid = fork();
+	pid_t pid = fork();
 
 	if (pid == 0) {
-		unsigned long served = 0;
-
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
-			log_warn("event=pdeathsig_failed");
-		if (getppid() == parent) /* else it died before the prctl */
-			served = serve(svc, sock);
-		if (getppid() != parent) {
-			log_warn("event=supervisor_gone pid=%ld supervisor=%ld", (long)getpid(),
-				 (long)parent);
-			pwhash_slots_remove();
-		}
+		unsigned long served = serve(svc, sock);
 		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
 		_exit(0);
 	}
@@ -131,6 +120,9 @@ static void supervise(const struct service *svc, int sock, int procs)
 			if (service_stop)
 				break;
 			log_error("event=worker_died pid=%ld status=%d", (long)pid, st);
+			/* it may have died hashing: its slot's region is not wiped */
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+				log_info("event=argon2_scrubbed regions=%d", pwhash_slots_scrub());
 			/* a worker that dies at once must not make us spin */
 			if (time(NULL) == last_respawn)
 				sleep(1);

@@ -151,11 +151,6 @@ wait_until() {
 # sem_exists ID: the kernel has a System V semaphore set ID.
 sem_exists() { awk -v id="$1" 'NR > 1 && $2 == id { found = 1 } END { exit !found }' /proc/sysvipc/sem; }
 
-# proc_gone PID: no such process any more (or only its zombie, not reaped yet).
-proc_gone() {
-	[[ ! -r /proc/$1/stat ]] || awk '{ exit $3 != "Z" }' "/proc/$1/stat" 2>/dev/null
-}
-
 # sched_policies PID...: the scheduling policy of each ("SCHED_OTHER", ...).
 sched_policies() {
 	local p

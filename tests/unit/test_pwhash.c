@@ -263,6 +263,33 @@ static void pool(void)
 	/* the children's hashes went through it: pages in place (shared) */
 	CHECK(verify_faults(h, pw) >= 0);
 	CHECK(pwhash_kept_memory(&n) == NULL);
+	/* a child killed while it verifies leaves its region unwiped (the
+	 * kernel gives its slot back); scrubbing wipes every free region */
+	{
+		char slow[PWHASH_STRBYTES];
+		pid_t pid;
+		struct timespec t0, t;
+
+		CHECK(pwhash_init(40, 19 * 1024 * 1024) == 0); /* ≈ 20 times longer */
+		CHECK(pwhash_hash(slow, pw, strlen(pw)) == 0);
+		CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
+		CHECK(pwhash_slot_memory(&n) == p && n >= 2 * 19u * 1024 * 1024);
+		CHECK(sodium_is_zero(p, n));
+		CHECK(pwhash_slots_scrub() == 2);
+		pid = fork();
+		if (pid == 0)
+			_exit(pwhash_verify(slow, pw, strlen(pw)) == 0 ? 0 : 1);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while (sodium_is_zero(p, n) && t.tv_sec - t0.tv_sec < 10);
+		CHECK(pid > 0 && kill(pid, SIGKILL) == 0 && waitpid(pid, &st, 0) == pid &&
+		      WIFSIGNALED(st));
+		CHECK(!sodium_is_zero(p, n));
+		CHECK(pwhash_slots_scrub() == 2);
+		CHECK(sodium_is_zero(p, n));
+		CHECK(verify_faults(h, pw) >= 0); /* the slots all came back */
+	}
 	pwhash_slots_remove();
 	CHECK(pwhash_slot_memory(&n) == NULL && n == 0);
 	/* without kept memory, no pool */

@@ -156,7 +156,7 @@ void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char
 	json_object_object_add(user, "username", json_object_new_string(u->username));
 	json_object_object_add(user, "email", json_object_new_string(u->email));
 	json_object_object_add(o, "user", user);
-	http_reply(r, 200, NULL, o);
+	http_reply_wiped(r, 200, o);
 	sodium_memzero(tok, sizeof(tok));
 }
 

@@ -310,10 +310,7 @@ void h_login(struct http_req *r)
 	}
 	login_success(r, res, addr, in.remember);
 out:
-	/* json-c keeps its own copy of the password: wipe it before freeing */
-	if (in.password)
-		sodium_memzero((char *)in.password, in.plen);
 	PQclear(res);
 	json_object_put(errors);
-	json_object_put(body);
+	json_put_wiped(body); /* json-c's copy of the password */
 }

@@ -276,13 +276,11 @@ void h_refresh(struct http_req *r)
 	}
 	refresh_not_rotated(r, raw, hash_hex);
 out:
-	if (tok)
-		sodium_memzero((char *)tok, len);
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(nraw, sizeof(nraw));
 	sodium_memzero(ntext, sizeof(ntext));
 	PQclear(res);
-	json_object_put(body);
+	json_put_wiped(body); /* json-c's copy of the token */
 }
 
 /* 1 when the request carries a body: an empty one (whatever its
@@ -364,8 +362,6 @@ void h_logout(struct http_req *r)
 	json_object_object_add(o, "message", json_object_new_string("Logged out."));
 	http_reply(r, 200, NULL, o);
 out:
-	if (tok)
-		sodium_memzero((char *)tok, len);
 	sodium_memzero(raw, sizeof(raw));
-	json_object_put(body);
+	json_put_wiped(body); /* json-c's copy of the token */
 }

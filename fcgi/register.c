@@ -238,14 +238,9 @@ void h_register(struct http_req *r)
 	json_object_object_add(o, "email", json_object_new_string(in.email_lc));
 	http_reply(r, 201, loc, o);
 out:
-	/* json-c keeps its own copies of the strings: wipe them before freeing */
-	if (in.password)
-		sodium_memzero((char *)in.password, in.plen);
-	if (in.confirm)
-		sodium_memzero((char *)in.confirm, in.clen);
 	sodium_memzero(hash, sizeof(hash));
 	PQclear(res);
 	json_object_put(env);
 	json_object_put(errors);
-	json_object_put(body);
+	json_put_wiped(body); /* json-c's copies of the passwords */
 }

@@ -61,15 +61,21 @@ int http_json_body(struct http_req *r, size_t limit, struct json_object **out);
 int http_content_type_is_json(const char *ct);
 
 /* Parse len bytes as exactly one JSON object (strict, UTF-8, no NUL byte,
- * nothing but white space after it): 0 with *out set (caller
- * json_object_put()s), or -1 with *code ("invalid_body", "invalid_utf8",
- * "malformed_json", "internal_error") and *message, static strings. */
+ * nothing but white space after it, no member name twice in one object):
+ * 0 with *out set (caller json_object_put()s, or json_put_wiped()s when it
+ * may hold a secret), or -1 with *code ("invalid_body", "invalid_utf8",
+ * "malformed_json", "duplicate_member", "internal_error") and *message,
+ * static strings.  json-c's own copies are wiped. */
 int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
 		      const char **message);
 
 /* Reply status with body (consumed; NULL for none) and extra header lines,
  * each ending in "\r\n" (NULL for none). */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);
+
+/* Like http_reply without extra headers, for a body that holds secrets
+ * (tokens): its serialized text and its strings are zeroed once sent. */
+void http_reply_wiped(struct http_req *r, int status, struct json_object *body);
 
 /* Like http_reply with a body already serialized (len bytes, not consumed)
  * and a Cache-Control value (NULL: "no-store"), for fixed and cacheable
@@ -113,5 +119,11 @@ int json_get_bool(struct json_object *obj, const char *key, int *b);
 
 /* Serialize without escaping '/' and without spaces. */
 const char *json_plain(struct json_object *obj);
+
+/* Release obj (NULL: nothing) after zeroing its string values and its
+ * serialized text: for request bodies with passwords or tokens, and
+ * replies with tokens.  (Copies outside json-c, such as libfcgi's stream
+ * buffers, are not reached.) */
+void json_put_wiped(struct json_object *obj);
 
 #endif

@@ -1,7 +1,7 @@
 # tests/: C unit tests run by make check; bats suites run by scripts/test.
 UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7 \
 	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_log tests/unit/test_token \
-	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff
+	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff tests/unit/test_json_wipe
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -27,6 +27,8 @@ tests_unit_test_event_parse_SOURCES = tests/unit/test_event_parse.c tests/unit/t
 tests_unit_test_event_parse_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_backoff_SOURCES = tests/unit/test_backoff.c tests/unit/t.h
 tests_unit_test_backoff_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_json_wipe_SOURCES = tests/unit/test_json_wipe.c tests/unit/t.h
+tests_unit_test_json_wipe_LDADD = $(MAGENTA_LIBS)
 
 # An independent JWT verifier for tests/http/30-auth-tokens.bats.
 check_PROGRAMS += tests/tools/jwt-libjwt

@@ -278,7 +278,7 @@ while True:
 	[ "$(sed '1,/^$/d' <<<"$raw" | jq -r .error)" = bad_request ]
 }
 
-@test "register: malformed JSON, non-objects, invalid UTF-8 and NUL are 400" {
+@test "register: malformed JSON, non-objects, invalid UTF-8, NUL and repeated members are 400" {
 	for raw in '{"username":' '{"username":"a",}' "{'username':\"a\"}" '[1,2]' '"text"' '{"a":1} trailing' ''; do
 		post_raw "$raw"
 		[ "$code" = 400 ] && [ "$(jq -r .error <<<"$body")" = malformed_json ] || { echo "not refused: $raw"; return 1; }
@@ -300,6 +300,10 @@ while True:
 	post_raw '{"username":"ab\u0000cd","email":"a@example.com","password":"TestPassword123!","confirmPassword":"TestPassword123!"}'
 	[ "$code" = 400 ]
 	[ "$(error_codes)" = username:invalid_characters ]
+	# a member named twice: which one would count is a guess
+	post_raw '{"username":"twice","email":"t@example.com","password":"TestPassword123!","confirmPassword":"TestPassword123!","username":"other"}'
+	[ "$code" = 400 ]
+	[ "$(jq -r .error <<<"$body")" = duplicate_member ]
 	[ "$(psql_users 'SELECT count(*) FROM users')" = 0 ]
 }
 

@@ -47,6 +47,15 @@ int main(void)
 	CHECK(strcmp(P("{\"a\":\"\xed\xa0\x80\"}"), "invalid_utf8") == 0);
 	CHECK(strcmp(P("{\"a\":\"x\0\"}"), "invalid_body") == 0);
 	CHECK(strcmp(P("{\"a\":\"caf\xc3\xa9\"}"), "ok") == 0);
+	/* a member name twice in one object, at any depth */
+	CHECK(strcmp(P("{\"a\":1,\"a\":2}"), "duplicate_member") == 0);
+	CHECK(strcmp(P("{\"p\":\"x\",\"q\":1,\"p\":\"y\"}"), "duplicate_member") == 0);
+	CHECK(strcmp(P("{\"a\":{\"b\":1,\"b\":1}}"), "duplicate_member") == 0);
+	CHECK(strcmp(P("{\"a\":[{\"b\":1},{\"c\":1,\"c\":2}]}"), "duplicate_member") == 0);
+	CHECK(strcmp(P("{\"a\":1,\"\\u0061\":2}"), "duplicate_member") == 0); /* "a" escaped */
+	/* the same name in different objects, and colons inside strings, are fine */
+	CHECK(strcmp(P("{\"a\":{\"a\":1},\"b\":[{\"a\":2},{\"a\":3}]}"), "ok") == 0);
+	CHECK(strcmp(P("{\"a:b\":\"c:d\",\"e\":\"\\\":\"}"), "ok") == 0);
 
 	/* members: strings keep their length, NUL escapes included */
 	s = "{\"s\":\"a\\u0000b\",\"n\":null,\"i\":3,\"t\":true}";

@@ -426,12 +426,16 @@ int http_json_body(struct http_req *r, size_t limit, struct json_object **out)
 	return 0;
 }
 
-/* 1 when a ' appears outside every string: json-c 0.16 accepts
- * single-quoted member names even in strict mode; JSON does not. */
-static int has_bare_quote(const char *s, size_t len)
+/* What json-c does not check, read outside every string of s: whether a
+ * ' appears (json-c 0.16 accepts single-quoted member names even in strict
+ * mode; JSON does not), and how many members are written (each ':'
+ * separates a member's name from its value), at any depth. */
+static void scan_outside_strings(const char *s, size_t len, int *bare_quote, size_t *members)
 {
 	int in_str = 0;
 
+	*bare_quote = 0;
+	*members = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (in_str) {
 			if (s[i] == '\\')
@@ -441,32 +445,11 @@ static int has_bare_quote(const char *s, size_t len)
 		} else if (s[i] == '"') {
 			in_str = 1;
 		} else if (s[i] == '\'') {
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Members written in s (a ':' outside every string separates a member's
- * name from its value), at any depth. */
-static size_t members_written(const char *s, size_t len)
-{
-	size_t n = 0;
-	int in_str = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in_str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				in_str = 0;
-		} else if (s[i] == '"') {
-			in_str = 1;
+			*bare_quote = 1;
 		} else if (s[i] == ':') {
-			n++;
+			(*members)++;
 		}
 	}
-	return n;
 }
 
 /* Members of obj and of every object in it. */
@@ -494,6 +477,8 @@ int json_parse_object(const char *body, size_t len, struct json_object **out, co
 	struct json_tokener *tok;
 	struct json_object *obj;
 	enum json_tokener_error jerr;
+	size_t written;
+	int bare_quote;
 
 	*out = NULL;
 	if (memchr(body, '\0', len)) {
@@ -515,7 +500,8 @@ int json_parse_object(const char *body, size_t len, struct json_object **out, co
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, body, (int)len);
 	jerr = json_tokener_get_error(tok);
-	if (obj && jerr == json_tokener_success && has_bare_quote(body, len))
+	scan_outside_strings(body, len, &bare_quote, &written);
+	if (obj && jerr == json_tokener_success && bare_quote)
 		jerr = json_tokener_error_parse_unexpected;
 	if (obj && jerr == json_tokener_success) {
 		/* only white space may follow the value */
@@ -544,7 +530,7 @@ int json_parse_object(const char *body, size_t len, struct json_object **out, co
 	}
 	/* json-c keeps the last of a repeated name: which one counts would
 	 * be a guess (RFC 8259 leaves it open; RFC 7493 forbids repeats) */
-	if (members_written(body, len) != members_parsed(obj)) {
+	if (written != members_parsed(obj)) {
 		json_put_wiped(obj);
 		*code = "duplicate_member";
 		*message = "Request body names a member more than once.";

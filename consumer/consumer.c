@@ -52,6 +52,7 @@ struct consumer {
 	struct backoff dbbo; /* reconnect / retry pacing for PostgreSQL */
 	int ready;	     /* topology declared and consuming on this connection */
 	int failing;	     /* a non-connection database failure is being retried */
+	unsigned long setup_gen; /* the db connection (db.gen) set up and prepared, 0: none */
 	struct item *items;  /* held messages in delivery order */
 	size_t n, cap;
 	uint64_t next_sweep_ms;
@@ -149,7 +150,6 @@ static int consumer_mq(struct consumer *c)
 static PGconn *consumer_db(struct consumer *c)
 {
 	int down = !c->db.conn || PQstatus(c->db.conn) != CONNECTION_OK;
-	unsigned long gen = c->db.gen;
 	PGconn *pg;
 	PGresult *res;
 
@@ -160,7 +160,9 @@ static PGconn *consumer_db(struct consumer *c)
 		backoff_fail(&c->dbbo);
 		return NULL;
 	}
-	if (c->db.gen != gen) {
+	/* compared with the last one set up, not with the one before this
+	 * call: any db_exec (a poison note, a prune) may have replaced it */
+	if (c->db.gen != c->setup_gen) {
 		/* a message is acked after COMMIT returns: that commit must be
 		 * durable whatever the server's default says; and a server that
 		 * hangs (not down) must not hang the consumer: a cancelled
@@ -183,6 +185,7 @@ static PGconn *consumer_db(struct consumer *c)
 			return NULL;
 		}
 		PQclear(res);
+		c->setup_gen = c->db.gen;
 	}
 	return pg;
 }

@@ -185,6 +185,23 @@ same_users() {
 	! grep -q 'prepared statement "apply" does not exist' "$STACK_DIR/log/consumer.log" || false
 }
 
+@test "faults: the consumer's connection ended while idle, then a poison message -> the events after it are applied" {
+	outbox_insert 3 before
+	wait_until 20 _eq 3 applied
+	# the server ends the idle connection (idle_session_timeout, an
+	# administrator); the poison note is what reconnects, not the apply
+	[ "$(psql_auth "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'magenta-consumer'")" = 1 ]
+	publish_raw 'not JSON at all' user.created poison-idle
+	wait_until 20 eval '[ "$(dlq_depth)" = 1 ]'
+	[ "$(psql_auth "SELECT count(*) FROM rejected_messages WHERE message_id = 'poison-idle'")" = 1 ]
+	# the new connection was set up too: the next events apply
+	outbox_insert 3 after
+	wait_until 20 _eq 6 applied
+	same_users 6
+	! grep -q 'prepared statement "apply" does not exist' "$STACK_DIR/log/consumer.log" || false
+}
+
 @test "faults: PostgreSQL killed -9 under load -> both daemons carry on" {
 	outbox_insert 1500 pgkill
 	wait_until 30 bash -c "[ \$(psql -X -At -h 127.0.0.1 -p $PGPORT -U postgres -d $AUTH_DB -c 'SELECT count(*) FROM processed_events') -ge 100 ]"

@@ -109,7 +109,7 @@ static int days_in_month(int y, int m)
 	return m == 2 && leap ? 29 : days[m - 1];
 }
 
-/* RFC 3339 date-time with a real date. */
+/* RFC 3339 date-time with a real date, one PostgreSQL accepts as well. */
 int event_time_valid(const char *s)
 {
 	int y, mo, d, h, mi, se;
@@ -133,14 +133,16 @@ int event_time_valid(const char *s)
 	if (s[i] == '.') {
 		size_t start = ++i;
 		while (s[i] >= '0' && s[i] <= '9')
-			i++;
+			if (s[i++] != '0' && se == 60)
+				return 0; /* a leap second has no fraction (PostgreSQL: 22008) */
 		if (i == start || i - start > 9)
 			return 0;
 	}
 	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
 		return 1;
+	/* offsets up to 15:59, as PostgreSQL takes them (else 22009) */
 	if ((s[i] == '+' || s[i] == '-') && two_digits(s + i + 1) >= 0 &&
-	    two_digits(s + i + 1) <= 23 && s[i + 3] == ':' && two_digits(s + i + 4) >= 0 &&
+	    two_digits(s + i + 1) <= 15 && s[i + 3] == ':' && two_digits(s + i + 4) >= 0 &&
 	    two_digits(s + i + 4) <= 59 && s[i + 6] == '\0')
 		return 1;
 	return 0;

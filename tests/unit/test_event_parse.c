@@ -244,6 +244,16 @@ static void test_times(void)
 	CHECK(!event_time_valid("2026-11-23T10:00:00+5:30"));
 	CHECK(!event_time_valid("2026-11-23T10:00:00+24:00"));
 	CHECK(!event_time_valid("2026-11-23T10:00:00Zjunk"));
+	/* what PostgreSQL would refuse (a data error, retried until the
+	 * delivery limit, instead of poison at once) */
+	CHECK(event_time_valid("2026-11-23T10:00:00+15:59"));
+	CHECK(event_time_valid("2026-11-23T10:00:00-15:59"));
+	CHECK(!event_time_valid("2026-11-23T10:00:00+16:00"));
+	CHECK(!event_time_valid("2026-11-23T10:00:00-23:59"));
+	CHECK(event_time_valid("2016-12-31T23:59:60.000Z"));
+	CHECK(!event_time_valid("2016-12-31T23:59:60.9999999Z"));
+	CHECK(!event_time_valid("2016-12-31T23:59:60.5Z"));
+	CHECK(event_time_valid("2016-12-31T23:59:59.999999999Z"));
 	CHECK(!event_time_valid("0000-01-01T00:00:00Z"));
 	CHECK(!event_time_valid(NULL));
 	{

@@ -135,9 +135,15 @@ static int consumer_mq(struct consumer *c)
 	if (c->ready)
 		return 0;
 	items_drop(c);
-	if (mq_connect(&c->mq) != 0 || mq_declare_topology(&c->mq) != 0 ||
-	    mq_consume(&c->mq, conf_str(CONF_QUEUE), (int)conf_int(CONF_PREFETCH)) != 0)
+	if (mq_connect(&c->mq) != 0 || !backoff_due(&c->mq.bo))
+		return -1; /* down, or refused a moment ago */
+	if (mq_declare_topology(&c->mq) != 0 ||
+	    mq_consume(&c->mq, conf_str(CONF_QUEUE), (int)conf_int(CONF_PREFETCH)) != 0) {
+		if (mq_connected(&c->mq))
+			mq_refused(&c->mq);
 		return -1;
+	}
+	mq_accepted(&c->mq);
 	c->ready = 1;
 	log_info("event=consuming queue=%s type=%s prefetch=%ld", conf_str(CONF_QUEUE),
 		 conf_str(CONF_QUEUE_TYPE), conf_int(CONF_PREFETCH));

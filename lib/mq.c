@@ -283,6 +283,24 @@ void mq_dlq_name(char *out, size_t n)
 	snprintf(out, n, "%s.dlq", conf_str(CONF_QUEUE));
 }
 
+void mq_refused(struct mq *mq)
+{
+	char q[300];
+
+	if (!mq->refused && !mq->quiet)
+		log_error("event=amqp_refused who=%s err=%s", mq->who, log_q(q, sizeof(q), mq->err));
+	mq->refused = 1;
+	backoff_fail(&mq->bo);
+}
+
+void mq_accepted(struct mq *mq)
+{
+	if (mq->refused && !mq->quiet)
+		log_info("event=amqp_accepted who=%s", mq->who);
+	mq->refused = 0;
+	backoff_reset(&mq->bo);
+}
+
 /* Declare one durable exchange of the given type. */
 static int mq_exchange(struct mq *mq, const char *name, const char *type)
 {

@@ -31,8 +31,19 @@ struct mq {
 	int confirm;	   /* confirm.select done on this connection */
 	int consuming;	   /* basic.consume done on this connection */
 	int blocked;	   /* the broker sent connection.blocked */
+	int refused;	   /* a declaration was refused (mq_refused) and not yet accepted */
 	char err[256];	   /* the last failure, for callers that report it */
 };
+
+/* The broker refused a declaration or basic.consume at channel level
+ * (exchange of another type, no configure permission, ...; mq->err says
+ * which) and the connection stays up: logged once until mq_accepted, and
+ * paced like a reconnect (the caller waits for backoff_due(&mq->bo)
+ * before declaring again), never retried in a loop. */
+void mq_refused(struct mq *mq);
+
+/* The declarations went through: ends a refusal (logged) and its backoff. */
+void mq_accepted(struct mq *mq);
 
 /* Prepare a disconnected handle; who names the connection. */
 void mq_init(struct mq *mq, const char *who);

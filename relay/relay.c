@@ -151,8 +151,14 @@ static int relay_mq(struct relay *r)
 	if (mq_connect(&r->mq) != 0)
 		return -1;
 	if (!r->exchange_ok) {
-		if (mq_declare_exchange(&r->mq) != 0)
+		if (!backoff_due(&r->mq.bo))
+			return -1; /* refused a moment ago */
+		if (mq_declare_exchange(&r->mq) != 0) {
+			if (mq_connected(&r->mq))
+				mq_refused(&r->mq);
 			return -1;
+		}
+		mq_accepted(&r->mq);
 		r->exchange_ok = 1;
 	}
 	return 0;

@@ -320,6 +320,44 @@ outcome() {
 	[ "$(auth_live)" = 3000 ]
 }
 
+# _cpu_ticks PID: user + system CPU ticks the process has used.
+_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+@test "pipeline: a declaration the broker refuses (an exchange of another type) is logged once by relay and consumer and retried with backoff, not in a loop; fixed, both go on" {
+	local bin=$MAGENTA_PREFIX/sbin cpid rpid x=refused.x.$$ q=refused.q.$$ log=$BATS_TEST_TMPDIR/refused.log t0 t1
+	amqp_mgmt PUT "/exchanges/%2F/$x" '{"type":"fanout","durable":true}'
+	assert_code 201
+	MAGENTA_EXCHANGE=$x MAGENTA_QUEUE=$q "$bin/magenta-consumer" -f "$MAGENTA_CONFIG" -d \
+		2>"$log" 3>&- &
+	cpid=$!
+	MAGENTA_EXCHANGE=$x "$bin/magenta-relay" -f "$MAGENTA_CONFIG" -d 2>"$log.relay" 3>&- &
+	rpid=$!
+	wait_until 10 grep -q "event=amqp_refused who=[a-z-]* err=\"exchange.declare: .*PRECONDITION_FAILED" "$log"
+	wait_until 10 grep -q "event=amqp_refused who=[a-z-]* err=\"exchange.declare: .*PRECONDITION_FAILED" "$log.relay"
+	# the measure is a window of time: a loop would burn it whole
+	t0=$(_cpu_ticks "$cpid")
+	t1=$(_cpu_ticks "$rpid")
+	sleep 3
+	(($(_cpu_ticks "$cpid") - t0 < 30))
+	(($(_cpu_ticks "$rpid") - t1 < 30))
+	[ "$(grep -c 'event=amqp_refused' "$log")" = 1 ]
+	[ "$(grep -c 'event=amqp_refused' "$log.relay")" = 1 ]
+	! grep -q 'event=consuming' "$log" || false
+	# the exchange gone, their own declarations go through
+	amqp_mgmt DELETE "/exchanges/%2F/$x"
+	wait_until 40 grep -q "event=consuming queue=$q" "$log"
+	grep -q 'event=amqp_accepted' "$log"
+	wait_until 40 grep -q 'event=amqp_accepted' "$log.relay"
+	amqp_mgmt GET "/exchanges/%2F/$x"
+	[ "$(field .type)" = topic ]
+	kill -TERM "$cpid" "$rpid"
+	wait "$cpid" "$rpid"
+	amqp_mgmt DELETE "/queues/%2F/$q"
+	amqp_mgmt DELETE "/queues/%2F/$q.dlq"
+	amqp_mgmt DELETE "/exchanges/%2F/$x"
+	amqp_mgmt DELETE "/exchanges/%2F/$x.dlx"
+}
+
 @test "pipeline: queue_type classic, and a seed-style queue that already exists without arguments" {
 	local bin=$MAGENTA_PREFIX/sbin cpid q=seed.compat.$$ u eid
 	# the seed's service declared its queue durable, classic, no arguments

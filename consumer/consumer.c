@@ -34,7 +34,6 @@
 #include "log.h"
 
 #define CHUNK_MAX 500		       /* events per transaction (pipeline depth) */
-#define PARKED_SWEEP_MS (30 * 1000)    /* retry parked events this often */
 #define FORGET_CHUNK "10000"           /* old event ids deleted per sweep */
 #define STOP_GRACE_MS 3000	       /* SIGTERM: time to finish the batch in flight */
 
@@ -513,7 +512,7 @@ static void consumer_sweep(struct consumer *c)
 
 	if (now_ms() < c->next_sweep_ms)
 		return;
-	c->next_sweep_ms = now_ms() + PARKED_SWEEP_MS;
+	c->next_sweep_ms = now_ms() + (uint64_t)conf_int(CONF_CONSUMER_SWEEP_S) * 1000;
 	pg = consumer_db(c);
 	if (!pg)
 		return;
@@ -553,7 +552,9 @@ static void consumer_run(struct consumer *c)
 		}
 		if (c->n > 0 && (backoff_due(&c->dbbo) || !c->items[c->n - 1].parsed))
 			consumer_process(c);
-		else if (c->n == 0)
+		/* on its timer, also while events keep coming (not only when
+		 * none came for a second) */
+		if (c->n == 0)
 			consumer_sweep(c);
 	}
 	deadline = now_ms() + STOP_GRACE_MS;

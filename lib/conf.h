@@ -59,6 +59,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(OUTBOX_RETENTION_DAYS, "outbox_retention_days", CONF_INT, "7", 0, 3650, "published outbox rows are kept this long") \
 	X(PROCESSED_RETENTION_DAYS, "processed_events_retention_days", CONF_INT, "30", 0, 36500, "handled event ids are kept this long, for audit and duplicate filtering (0: for ever)") \
 	X(REJECTED_RETENTION_DAYS, "rejected_messages_retention_days", CONF_INT, "90", 0, 36500, "why the consumer dead-lettered a message is kept this long after its last rejection (0: for ever)") \
+	X(CONSUMER_SWEEP_S, "consumer_sweep_seconds", CONF_INT, "30", 1, 3600, "the consumer retries parked events and prunes old ids this often, whatever the traffic") \
 	X(RELAY_RETRY_MAX_MS, "relay_retry_max_ms", CONF_INT, "60000", 100, 3600000, "longest wait before an unroutable or nacked outbox row is published again, ms") \
 	X(RECONNECT_MAX_MS, "reconnect_max_ms", CONF_INT, "10000", 100, 600000, "longest wait between two reconnection attempts of the daemons, ms") \
 	X(JWT_ISSUER, "jwt_issuer", CONF_STR, "http://127.0.0.1:8080", 0, 0, "iss of access tokens") \

@@ -410,6 +410,29 @@ _cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	[ "$(user "$u" "username || ' ' || version")" = "forgotten 1" ]
 }
 
+@test "pipeline: the consumer's housekeeping runs on its timer while events keep coming (consumer_sweep_seconds)" {
+	local first loop
+	stack_daemon_stop consumer
+	MAGENTA_CONSUMER_SWEEP_SECONDS=2 stack_daemon_start consumer 3>&-
+	first=$(cat /proc/sys/kernel/random/uuid)
+	publish "$(envelope UserCreated "$(cat /proc/sys/kernel/random/uuid)" 1 "$first" first)"
+	wait_until 10 _eq "applied 0" outcome "$first"
+	psql_auth "UPDATE processed_events SET processed_at = now() - interval '31 days' WHERE event_id = '$first'"
+	# an event every 0.2 s for 10 s: the consumer is never idle for a second
+	(
+		for _ in $(seq 1 50); do
+			publish "$(envelope UserCreated "$(cat /proc/sys/kernel/random/uuid)" 1)" >/dev/null
+			sleep 0.2
+		done
+	) 3>&- &
+	loop=$!
+	wait_until 6 _eq 0 psql_auth "SELECT count(*) FROM processed_events WHERE event_id = '$first'"
+	kill -0 "$loop" # pruned while the traffic went on
+	wait "$loop"
+	stack_daemon_stop consumer
+	stack_daemon_start consumer 3>&-
+}
+
 @test "pipeline: the consumer forgets why it rejected a message after rejected_messages_retention_days" {
 	local old recent
 	publish_raw 'old poison' user.created poison-old

@@ -56,7 +56,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(PREFETCH, "prefetch", CONF_INT, "100", 1, 65535, "unacknowledged messages the consumer may hold") \
 	X(RELAY_POLL_MS, "relay_poll_ms", CONF_INT, "1000", 10, 60000, "relay polls the outbox at least this often, ms") \
 	X(RELAY_BATCH, "relay_batch", CONF_INT, "100", 1, 10000, "outbox rows published per transaction") \
-	X(OUTBOX_RETENTION_DAYS, "outbox_retention_days", CONF_INT, "7", 0, 3650, "published outbox rows are kept this long") \
+	X(OUTBOX_RETENTION_DAYS, "outbox_retention_days", CONF_INT, "7", 0, 3650, "published outbox rows are kept this long (0: for ever)") \
 	X(PROCESSED_RETENTION_DAYS, "processed_events_retention_days", CONF_INT, "30", 0, 36500, "handled event ids are kept this long, for audit and duplicate filtering (0: for ever)") \
 	X(REJECTED_RETENTION_DAYS, "rejected_messages_retention_days", CONF_INT, "90", 0, 36500, "why the consumer dead-lettered a message is kept this long after its last rejection (0: for ever)") \
 	X(CONSUMER_SWEEP_S, "consumer_sweep_seconds", CONF_INT, "30", 1, 3600, "the consumer retries parked events and prunes old ids this often, whatever the traffic") \

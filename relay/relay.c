@@ -321,11 +321,15 @@ out:
 	return rc;
 }
 
-/* Delete published rows older than the retention period, one chunk. */
+/* Delete published rows older than the retention period, one chunk
+ * (none with 0: kept for ever, as for the consumer's retention keys). */
 static void relay_sweep(struct relay *r)
 {
-	long deleted = db_prune(&r->db, sql_sweep, conf_int(CONF_OUTBOX_RETENTION_DAYS),
-				"outbox_pruned");
+	long deleted = 0;
+
+	if (conf_int(CONF_OUTBOX_RETENTION_DAYS) > 0)
+		deleted = db_prune(&r->db, sql_sweep, conf_int(CONF_OUTBOX_RETENTION_DAYS),
+				   "outbox_pruned");
 
 	/* failed (tried again at the next poll) or a full chunk (more may be
 	 * due: go on at the next poll); else wait for the next period */

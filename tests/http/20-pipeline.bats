@@ -455,7 +455,7 @@ _cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	jq -e '.[] | select(.id == "poison-recent") | .reason | startswith("invalid_json")' "$BATS_TEST_TMPDIR/dlq.json"
 }
 
-@test "pipeline: the relay deletes published outbox rows older than the retention period, nothing else" {
+@test "pipeline: the relay deletes published outbox rows older than the retention period, nothing else; with 0, none" {
 	outbox_insert 30 retained
 	wait_until 10 _eq 0 backlog
 	# 10 published 8 days ago, 10 published 6 days ago, 10 just now; plus
@@ -466,6 +466,16 @@ _cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	psql_users "INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type, routing_key, payload, created_at)
 		VALUES (gen_random_uuid(), gen_random_uuid(), 1, 'UserCreated', 'user.created', '{}', now() - interval '30 days')"
 	psql_users "UPDATE outbox SET next_attempt_at = now() + interval '1 hour' WHERE published_at IS NULL"
+	# with 0, kept for ever: a row inserted after the start published
+	# means the start's sweep is behind it, and it deleted nothing
+	MAGENTA_OUTBOX_RETENTION_DAYS=0 stack_daemon_start relay 3>&-
+	outbox_insert 1 marker
+	wait_until 10 _eq 1 psql_users "SELECT count(*) FROM outbox o JOIN users u ON u.id = o.aggregate_id
+		WHERE u.username = 'marker1' AND o.published_at IS NOT NULL"
+	[ "$(psql_users "SELECT count(*) FROM outbox")" = 32 ]
+	! grep -q 'event=outbox_pruned' "$STACK_DIR/log/relay.log" || false
+	psql_users "DELETE FROM outbox WHERE aggregate_id = (SELECT id FROM users WHERE username = 'marker1')"
+	stack_daemon_stop relay
 	stack_daemon_start relay 3>&-
 	wait_until 10 _eq 21 psql_users "SELECT count(*) FROM outbox"
 	[ "$(psql_users "SELECT count(*) FROM outbox WHERE published_at < now() - interval '7 days'")" = 0 ]

@@ -165,16 +165,16 @@ static void json_wipe_strings(struct json_object *obj)
 
 void json_put_wiped(struct json_object *obj)
 {
-	const char *text;
-
 	if (!obj)
 		return;
-	/* serialized again into the same buffer as any earlier json_plain,
-	 * so that one is overwritten, then zeroed */
-	text = json_plain(obj);
-	sodium_memzero((char *)text, strlen(text));
 	json_wipe_strings(obj);
 	json_object_put(obj);
+}
+
+void json_put_wiped_sent(struct json_object *obj, const char *text)
+{
+	sodium_memzero((char *)text, strlen(text));
+	json_put_wiped(obj);
 }
 
 /* Write status line, headers and an already serialized JSON body. */
@@ -209,7 +209,7 @@ void http_reply_wiped(struct http_req *r, int status, struct json_object *body)
 	const char *text = json_plain(body);
 
 	http_reply_text(r, status, NULL, NULL, text, strlen(text));
-	json_put_wiped(body);
+	json_put_wiped_sent(body, text);
 }
 
 /* Append one error entry. */

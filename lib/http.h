@@ -120,10 +120,13 @@ int json_get_bool(struct json_object *obj, const char *key, int *b);
 /* Serialize without escaping '/' and without spaces. */
 const char *json_plain(struct json_object *obj);
 
-/* Release obj (NULL: nothing) after zeroing its string values and its
- * serialized text: for request bodies with passwords or tokens, and
- * replies with tokens.  (Copies outside json-c, such as libfcgi's stream
- * buffers, are not reached.) */
+/* Release obj (NULL: nothing) after zeroing its string values: for
+ * request bodies with passwords or tokens.  (Copies outside json-c, such
+ * as libfcgi's stream buffers, are not reached.) */
 void json_put_wiped(struct json_object *obj);
+
+/* The same for a reply, after also zeroing text, its serialization
+ * (json_plain's, which json-c keeps with obj). */
+void json_put_wiped_sent(struct json_object *obj, const char *text);
 
 #endif

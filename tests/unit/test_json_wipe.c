@@ -34,11 +34,14 @@ void free(void *p)
 	__libc_free(p);
 }
 
-/* Release o (NULL: nothing) with put or wiped, then stop watching; how
- * many freed blocks held the secret since watching began. */
-static int release(struct json_object *o, int wiped)
+/* Release o (NULL: nothing) with put or wiped (text: its serialization,
+ * or NULL), then stop watching; how many freed blocks held the secret
+ * since watching began. */
+static int release(struct json_object *o, const char *text, int wiped)
 {
-	if (wiped)
+	if (wiped && text)
+		json_put_wiped_sent(o, text);
+	else if (wiped)
 		json_put_wiped(o);
 	else
 		json_object_put(o);
@@ -56,19 +59,21 @@ static int leaks_of_parse(const char *body, int wiped)
 	watching = 1;
 	if (json_parse_object(body, strlen(body), &o, &code, &msg) != 0)
 		o = NULL;
-	return release(o, wiped);
+	return release(o, NULL, wiped);
 }
 
 /* A reply holding the secret, serialized, then released. */
 static int leaks_of_reply(int wiped)
 {
 	struct json_object *o = json_object_new_object();
+	const char *text;
 
 	json_object_object_add(o, "refreshToken", json_object_new_string(secret));
 	leaked = 0;
 	watching = 1;
-	CHECK(strstr(json_plain(o), secret) != NULL);
-	return release(o, wiped);
+	text = json_plain(o);
+	CHECK(strstr(text, secret) != NULL);
+	return release(o, text, wiped);
 }
 
 int main(void)

@@ -37,6 +37,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(ARGON2_OPSLIMIT, "argon2_opslimit", CONF_INT, "2", 1, 64, "argon2id iterations (t)") \
 	X(ARGON2_MEMLIMIT_KIB, "argon2_memlimit_kib", CONF_INT, "19456", 8, 4194304, "argon2id memory (m), KiB") \
 	X(ARGON2_CONCURRENCY, "argon2_concurrency", CONF_INT, "0", 0, 256, "most argon2id computations at once among a program's -p workers; 0: one per CPU it may run on") \
+	X(ARGON2_PIN_CPUS, "argon2_pin_cpus", CONF_BOOL, "on", 0, 0, "with argon2 slots, tie each slot to a CPU and each worker to a slot's CPU (workers spread evenly; one hashes on another CPU only while its own slot is busy and another is free): no CPU idles while a hash waits and no hash moves between CPUs; off leaves placement to the kernel (a host whose CPUs are busy with much else)") \
 	X(ARGON2_KEEP_MEMORY, "argon2_keep_memory", CONF_BOOL, "on", 0, 0, "keep argon2id's working memory (argon2_memlimit_kib) between computations — one region per argon2 slot, shared by the workers, or one per worker without slots — wiped after each use, instead of mapping a fresh region every time (which the kernel zero-fills: slower); off holds no memory between logins") \
 	X(FCGI_LISTEN, "fcgi_listen", CONF_STR, "", 0, 0, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
 	X(AMQP_HOST, "amqp_host", CONF_STR, "127.0.0.1", 0, 0, "RabbitMQ host") \

@@ -59,35 +59,99 @@ static size_t huge_round(size_t size)
 	return (size + KEPT_ALIGN - 1) / KEPT_ALIGN * KEPT_ALIGN;
 }
 
+/* Slots tied to CPUs (pwhash_slots_pin): slot i's CPU, and this worker's
+ * own slot, whose CPU it is pinned to (0: none, it goes where the slot it
+ * takes is).  cpus_free is the affinity a worker without a slot of its
+ * own goes back to after a hash. */
+static int slot_cpu[257];
+static int slots_pinned;
+static int slot_home;
+static cpu_set_t cpus_free;
+
+/* Run on cpu alone (-1: on cpus_free). */
+static void cpu_go(int cpu)
+{
+	cpu_set_t one;
+
+	if (cpu < 0) {
+		(void)sched_setaffinity(0, sizeof(cpus_free), &cpus_free);
+		return;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	(void)sched_setaffinity(0, sizeof(one), &one);
+}
+
+/* Take slot i and one of the count, both or neither; block unless nowait. */
+static int slot_take_one(int i, int nowait)
+{
+	struct sembuf ops[2] = { { 0, -1, SEM_UNDO }, { (unsigned short)i, -1, SEM_UNDO } };
+
+	if (nowait)
+		ops[0].sem_flg = ops[1].sem_flg = SEM_UNDO | IPC_NOWAIT;
+	while (semop(slots, ops, 2) != 0)
+		if (nowait || errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* A slot for a worker whose slots are tied to CPUs: its own slot when
+ * free, else any free one (run on that slot's CPU meanwhile, which would
+ * otherwise idle), else wait for its own: the holders of a CPU's slot
+ * take turns on that CPU, and no hash moves.  0 when the set is gone. */
+static int slot_take_pinned(void)
+{
+	if (slot_home && slot_take_one(slot_home, 1) == 0)
+		return slot_home;
+	for (int i = 1; i <= nslots; i++)
+		if (i != slot_home && slot_take_one(i, 1) == 0) {
+			cpu_go(slot_cpu[i]);
+			return i;
+		}
+	if (slot_home)
+		return slot_take_one(slot_home, 0) == 0 ? slot_home : 0;
+	return -1; /* no slot of its own: wait for any */
+}
+
 /* Wait for a slot: its number (1..nslots), or 0 when there are none. */
 static int slot_take(void)
 {
 	struct sembuf any = { 0, -1, SEM_UNDO };
+	int i;
 
 	if (slots < 0)
 		return 0;
+	if (slots_pinned && (i = slot_take_pinned()) >= 0)
+		return i;
 	while (semop(slots, &any, 1) != 0)
 		if (errno != EINTR)
 			return 0; /* removed under us: no limit */
 	/* one of them is free: each holder of a count holds one slot */
-	for (int i = 1; i <= nslots; i++) {
+	for (i = 1; i <= nslots; i++) {
 		struct sembuf one = { (unsigned short)i, -1, SEM_UNDO | IPC_NOWAIT };
 
-		if (semop(slots, &one, 1) == 0)
+		if (semop(slots, &one, 1) == 0) {
+			if (slots_pinned)
+				cpu_go(slot_cpu[i]);
 			return i;
+		}
 	}
 	any.sem_op = 1; /* removed under us, or foreign hands on the set */
 	(void)semop(slots, &any, 1);
 	return 0;
 }
 
-/* Give slot i back (both semaphores in one operation). */
+/* Give slot i back (both semaphores in one operation); a worker that
+ * hashed on another slot's CPU goes back to its own. */
 static void slot_give(int i)
 {
 	struct sembuf ops[2] = { { (unsigned short)i, 1, SEM_UNDO }, { 0, 1, SEM_UNDO } };
 
-	if (i > 0)
-		(void)semop(slots, ops, 2);
+	if (i <= 0)
+		return;
+	(void)semop(slots, ops, 2);
+	if (slots_pinned && i != slot_home)
+		cpu_go(slot_home ? slot_cpu[slot_home] : -1);
 }
 
 /* The C library's mmap (or whatever the next object defines). */
@@ -291,16 +355,39 @@ int pwhash_slots_scrub(void)
 		return 0;
 	for (int i = 1; i <= nslots; i++) {
 		/* the slot and one of the count, both or neither */
-		struct sembuf take[2] = { { 0, -1, SEM_UNDO | IPC_NOWAIT },
-					  { (unsigned short)i, -1, SEM_UNDO | IPC_NOWAIT } };
+		struct sembuf give[2] = { { (unsigned short)i, 1, SEM_UNDO }, { 0, 1, SEM_UNDO } };
 
-		if (semop(slots, take, 2) != 0)
+		if (slot_take_one(i, 1) != 0)
 			continue; /* in use: being overwritten by its holder */
 		sodium_memzero(pool + (size_t)(i - 1) * pool_size, pool_size);
-		slot_give(i);
+		(void)semop(slots, give, 2);
 		n++;
 	}
 	return n;
+}
+
+int pwhash_slots_pin(void)
+{
+	cpu_set_t set;
+	int c, k = 0;
+
+	if (slots < 0 || sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < nslots)
+		return -1;
+	for (c = 0; c < CPU_SETSIZE && k < nslots; c++)
+		if (CPU_ISSET(c, &set))
+			slot_cpu[++k] = c;
+	cpus_free = set;
+	slots_pinned = 1;
+	return 0;
+}
+
+int pwhash_slots_home(int worker, int workers)
+{
+	if (!slots_pinned || worker < 0 || worker >= workers - workers % nslots)
+		return 0;
+	slot_home = worker % nslots + 1;
+	cpu_go(slot_cpu[slot_home]);
+	return slot_home;
 }
 
 int pwhash_slots_state(int *free_now, int *waiting)
@@ -322,6 +409,8 @@ void pwhash_slots_remove(void)
 	pool = NULL;
 	pool_size = 0;
 	nslots = 0;
+	slots_pinned = 0;
+	slot_home = 0;
 }
 
 const void *pwhash_slot_memory(size_t *size)

@@ -33,6 +33,22 @@ int pwhash_needs_rehash(const char *hash);
  * (errno set) when the kernel refuses. */
 int pwhash_slots_create(int n) __attribute__((warn_unused_result));
 
+/* Tie slot i to the i-th CPU this process may run on (argon2_pin_cpus):
+ * each worker then has a slot of its own (pwhash_slots_home) and stays on
+ * its CPU, hashing elsewhere only when its own slot is busy and another
+ * is free; the workers of a CPU take turns on it.  Measured: the kernel,
+ * placing hashes itself, left both on one CPU for moments (2-3 % of the
+ * machine idle with every slot held); pinned, no CPU idles and no hash
+ * moves (bench/README.md).  0, or -1 with fewer CPUs than slots (nothing
+ * tied).  For the slots' creator, before it forks. */
+int pwhash_slots_pin(void);
+
+/* In worker number `worker` (0-based) of `workers`, forked after
+ * pwhash_slots_pin: its own slot (workers spread evenly over the slots;
+ * those left over from an uneven division have none and take any), and
+ * run on that slot's CPU.  The slot (1..n), or 0 when it has none. */
+int pwhash_slots_home(int worker, int workers);
+
 /* The slots' shared memory (one region per slot, pwhash_keep_memory), or
  * NULL; *size its size.  For tests. */
 const void *pwhash_slot_memory(size_t *size);

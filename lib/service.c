@@ -75,11 +75,12 @@ static unsigned long serve(const struct service *svc, int sock)
  * socket still accepting, uses those workers as they are, while a socket
  * that refuses after its program died can leave its backend marked down
  * for good (README.md, "argon2id: one per CPU at once"). */
-static pid_t spawn_worker(const struct service *svc, int sock)
+static pid_t spawn_worker(const struct service *svc, int sock, int index, int procs)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		(void)pwhash_slots_home(index, procs);
 		unsigned long served = serve(svc, sock);
 		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
 		_exit(0);
@@ -97,7 +98,7 @@ static void supervise(const struct service *svc, int sock, int procs)
 	int alive = 0;
 
 	for (int i = 0; i < procs; i++)
-		if ((workers[i] = spawn_worker(svc, sock)) > 0)
+		if ((workers[i] = spawn_worker(svc, sock, i, procs)) > 0)
 			alive++;
 	while (alive > 0) {
 		int st;
@@ -127,7 +128,7 @@ static void supervise(const struct service *svc, int sock, int procs)
 			if (time(NULL) == last_respawn)
 				sleep(1);
 			last_respawn = time(NULL);
-			if ((workers[i] = spawn_worker(svc, sock)) > 0)
+			if ((workers[i] = spawn_worker(svc, sock, i, procs)) > 0)
 				alive++;
 		}
 	}
@@ -233,8 +234,10 @@ int service_main(const struct service *svc, int argc, char **argv)
 		}
 		if (n > 0)
 			log_info("event=start pid=%ld procs=%d argon2_slots=%d argon2_semid=%d "
-				 "argon2_memory=%s config=\"%s\"",
-				 (long)getpid(), procs, n, id, pwhash_memory_kind(), conf_path());
+				 "argon2_memory=%s argon2_pin=%s config=\"%s\"",
+				 (long)getpid(), procs, n, id, pwhash_memory_kind(),
+				 conf_bool(CONF_ARGON2_PIN_CPUS) && pwhash_slots_pin() == 0 ? "on" : "off",
+				 conf_path());
 		else
 			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited "
 				 "argon2_memory=%s config=\"%s\"",

@@ -177,6 +177,49 @@ _login_via() {
 	fcgi_program_stop
 }
 
+# _affinities PID...: each process's CPU list (Cpus_allowed_list), sorted.
+_affinities() {
+	local p
+	for p in "$@"; do
+		awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$p/status"
+	done | sort
+}
+
+# _affinities_are WANT PID...: whether their sorted CPU lists are WANT.
+_affinities_are() {
+	[ "$(_affinities "${@:2}")" = "$1" ]
+}
+
+# _cpu_nth LIST N: the N-th CPU (0-based) of a CPU list, empty when none.
+_cpu_nth() {
+	tr ',' '\n' <<<"$1" | awk -F- -v n="$2" '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++)
+		if (k++ == n) { print c; exit } }'
+}
+
+@test "login: with argon2 slots, each slot's workers run on its CPU, the worker left over anywhere; argon2_pin_cpus = off leaves them all anywhere" {
+	local sock=$BATS_TEST_TMPDIR/auth.sock all c0 c1 n want
+	all=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
+	# the first two CPUs of the list (0-3,8 and the like)
+	c0=$(_cpu_nth "$all" 0) c1=$(_cpu_nth "$all" 1)
+	[[ -n $c1 ]] || skip "one CPU: nothing to spread"
+	# 5 workers, 2 slots: two on each slot's CPU, the fifth anywhere
+	fcgi_program auth "$sock" 5 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	grep -q "event=start pid=$prog_pid procs=5 argon2_slots=2 .* argon2_pin=on " "$sock.log"
+	want=$(printf '%s\n' "$c0" "$c0" "$c1" "$c1" "$all" | sort)
+	wait_until 10 _affinities_are "$want" "${prog_kids[@]}"
+	[ "$(_affinities "$prog_pid")" = "$all" ]
+	# and they serve
+	for n in 1 2 3 4 5 6; do _login_via "$sock"; done
+	fcgi_program_stop
+
+	fcgi_program auth "$sock.off" 4 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_PIN_CPUS=off \
+		MAGENTA_ARGON2_MEMLIMIT_KIB=8192
+	grep -q "event=start pid=$prog_pid procs=4 argon2_slots=2 .* argon2_pin=off " "$sock.off.log"
+	for n in 1 2 3 4 5 6; do _login_via "$sock.off"; done
+	[ "$(_affinities "${prog_kids[@]}" | sort -u)" = "$all" ]
+	fcgi_program_stop
+}
+
 @test "login: the dummy hash never lets anyone in, whatever the password" {
 	for pw in x "$AUTH_PW" password; do
 		login nobody "$pw"

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -301,6 +303,143 @@ static void pool(void)
 	pwhash_keep_memory(1);
 }
 
+/* The n-th CPU (0-based) this process may run on, or -1. */
+static int cpu_nth(int n)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set) && n-- == 0)
+			return c;
+	return -1;
+}
+
+/* 1 when process pid (0: this one) may run on cpu alone. */
+static int runs_on(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(pid, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1 &&
+	       CPU_ISSET(cpu, &set);
+}
+
+/* Poll (20 s at most) until pid runs on cpu alone. */
+static int moves_to(pid_t pid, int cpu)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 20000; i++) {
+		if (runs_on(pid, cpu))
+			return 1;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
+}
+
+/* Poll (20 s at most) until one process waits for semaphore i of set id. */
+static int waits_for(int id, int i)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int k = 0; k < 20000; k++) {
+		if (semctl(id, i, GETNCNT) == 1)
+			return 1;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
+}
+
+/* Take (op -1) or give back (+1) slot i of set id by hand, as a worker does. */
+static int hold(int id, int i, int op)
+{
+	struct sembuf ops[2] = { { 0, (short)op, SEM_UNDO }, { (unsigned short)i, (short)op, SEM_UNDO } };
+
+	return semop(id, ops, 2);
+}
+
+/* Slots tied to CPUs: a worker stays on its slot's CPU, hashes on another
+ * slot's CPU only while its own is busy and that one free, waits for its
+ * own when all are busy; workers left over from an uneven division have
+ * none and go where the slot they take is. */
+static void pinned(void)
+{
+	char slow[PWHASH_STRBYTES];
+	const char *pw = "pinned";
+	int id, c0 = cpu_nth(0), c1 = cpu_nth(1), st;
+	pid_t pid;
+
+	CHECK(pwhash_init(40, 19 * 1024 * 1024) == 0); /* long enough to watch */
+	CHECK(pwhash_hash(slow, pw, strlen(pw)) == 0);
+	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
+	/* not tied: no worker has a slot of its own */
+	CHECK(pwhash_slots_create(1) >= 0);
+	CHECK(pwhash_slots_home(0, 2) == 0);
+	CHECK(pwhash_slots_pin() == 0); /* one slot: any machine */
+	pwhash_slots_remove();
+	if (c1 < 0) {
+		CHECK(pwhash_slots_create(2) >= 0);
+		CHECK(pwhash_slots_pin() == -1); /* more slots than CPUs */
+		pwhash_slots_remove();
+		return;
+	}
+	CHECK((id = pwhash_slots_create(2)) >= 0);
+	CHECK(pwhash_slots_pin() == 0);
+	/* worker 0 of 4: slot 1 on the first CPU; it hashes there and stays */
+	pid = fork();
+	if (pid == 0)
+		_exit(pwhash_slots_home(0, 4) == 1 && runs_on(0, c0) &&
+			      pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_on(0, c0)
+			  ? 0
+			  : 1);
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* its slot busy and the other free: it hashes on the other's CPU,
+	 * then comes back to its own */
+	CHECK(hold(id, 1, -1) == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(pwhash_slots_home(2, 4) == 1 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
+			      runs_on(0, c0)
+			  ? 0
+			  : 1);
+	CHECK(pid > 0 && moves_to(pid, c1));
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* all busy: it waits for its own slot, and not for the one freed first */
+	CHECK(hold(id, 2, -1) == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(pwhash_slots_home(0, 4) == 1 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
+			      runs_on(0, c0)
+			  ? 0
+			  : 1);
+	CHECK(pid > 0 && waits_for(id, 0));
+	CHECK(hold(id, 2, 1) == 0);
+	CHECK(waits_for(id, 1)); /* slot 2 free, and it waits for slot 1 */
+	CHECK(semctl(id, 2, GETVAL) == 1 && runs_on(pid, c0));
+	CHECK(hold(id, 1, 1) == 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* worker 2 of 3 is left over: no slot of its own, and after hashing
+	 * on a slot's CPU it may run anywhere again */
+	CHECK(hold(id, 1, -1) == 0);
+	pid = fork();
+	if (pid == 0) {
+		cpu_set_t before, after;
+
+		_exit(sched_getaffinity(0, sizeof(before), &before) == 0 &&
+			      pwhash_slots_home(2, 3) == 0 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
+			      sched_getaffinity(0, sizeof(after), &after) == 0 &&
+			      CPU_EQUAL(&before, &after)
+			  ? 0
+			  : 1);
+	}
+	CHECK(pid > 0 && moves_to(pid, c1));
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(hold(id, 1, 1) == 0);
+	pwhash_slots_remove();
+	CHECK(pwhash_slots_home(0, 4) == 0); /* the set is gone: nothing tied */
+}
+
 int main(void)
 {
 	char h1[PWHASH_STRBYTES], h2[PWHASH_STRBYTES];
@@ -327,6 +466,7 @@ int main(void)
 	CHECK(pwhash_verify(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p", 1) == -1);
 	slots();
+	pinned();
 	kept();
 	pool();
 	return t_done();

@@ -60,12 +60,14 @@ static size_t huge_round(size_t size)
 }
 
 /* Slots tied to CPUs (pwhash_slots_pin): slot i's CPU, and this worker's
- * own slot, whose CPU it is pinned to (0: none, it goes where the slot it
- * takes is).  cpus_free is the affinity a worker without a slot of its
- * own goes back to after a hash. */
+ * own slot (0: none, it takes any).  A worker runs on its slot's CPU for
+ * the whole of a request that hashes (pwhash_slots_stay), and on the CPU
+ * of a slot it holds; otherwise on cpus_free (the CPUs it may run on):
+ * its other requests go wherever the kernel finds room. */
 static int slot_cpu[257];
 static int slots_pinned;
 static int slot_home;
+static int slot_staying; /* inside pwhash_slots_stay(1) */
 static cpu_set_t cpus_free;
 
 /* Run on cpu alone (-1: on cpus_free). */
@@ -96,21 +98,20 @@ static int slot_take_one(int i, int nowait)
 }
 
 /* A slot for a worker whose slots are tied to CPUs: its own slot when
- * free, else any free one (run on that slot's CPU meanwhile, which would
- * otherwise idle), else wait for its own: the holders of a CPU's slot
- * take turns on that CPU, and no hash moves.  0 when the set is gone. */
+ * free, else any free one (whose CPU would otherwise idle), else wait for
+ * its own, so that the hashes of one CPU's slot take turns on that CPU
+ * and no hash moves.  0 when the set is gone; -1 for a worker without a
+ * slot of its own that found none free (it waits for any). */
 static int slot_take_pinned(void)
 {
 	if (slot_home && slot_take_one(slot_home, 1) == 0)
 		return slot_home;
 	for (int i = 1; i <= nslots; i++)
-		if (i != slot_home && slot_take_one(i, 1) == 0) {
-			cpu_go(slot_cpu[i]);
+		if (i != slot_home && slot_take_one(i, 1) == 0)
 			return i;
-		}
 	if (slot_home)
 		return slot_take_one(slot_home, 0) == 0 ? slot_home : 0;
-	return -1; /* no slot of its own: wait for any */
+	return -1;
 }
 
 /* Wait for a slot: its number (1..nslots), or 0 when there are none. */
@@ -121,8 +122,11 @@ static int slot_take(void)
 
 	if (slots < 0)
 		return 0;
-	if (slots_pinned && (i = slot_take_pinned()) >= 0)
+	if (slots_pinned && (i = slot_take_pinned()) >= 0) {
+		if (i > 0 && (i != slot_home || !slot_staying))
+			cpu_go(slot_cpu[i]);
 		return i;
+	}
 	while (semop(slots, &any, 1) != 0)
 		if (errno != EINTR)
 			return 0; /* removed under us: no limit */
@@ -141,8 +145,7 @@ static int slot_take(void)
 	return 0;
 }
 
-/* Give slot i back (both semaphores in one operation); a worker that
- * hashed on another slot's CPU goes back to its own. */
+/* Give slot i back (both semaphores in one operation), and leave its CPU. */
 static void slot_give(int i)
 {
 	struct sembuf ops[2] = { { (unsigned short)i, 1, SEM_UNDO }, { 0, 1, SEM_UNDO } };
@@ -150,8 +153,8 @@ static void slot_give(int i)
 	if (i <= 0)
 		return;
 	(void)semop(slots, ops, 2);
-	if (slots_pinned && i != slot_home)
-		cpu_go(slot_home ? slot_cpu[slot_home] : -1);
+	if (slots_pinned && (i != slot_home || !slot_staying))
+		cpu_go(slot_staying && slot_home ? slot_cpu[slot_home] : -1);
 }
 
 /* The C library's mmap (or whatever the next object defines). */
@@ -386,8 +389,15 @@ int pwhash_slots_home(int worker, int workers)
 	if (!slots_pinned || worker < 0 || worker >= workers - workers % nslots)
 		return 0;
 	slot_home = worker % nslots + 1;
-	cpu_go(slot_cpu[slot_home]);
 	return slot_home;
+}
+
+void pwhash_slots_stay(int on)
+{
+	if (!slots_pinned || !slot_home || on == slot_staying)
+		return;
+	slot_staying = on;
+	cpu_go(on ? slot_cpu[slot_home] : -1);
 }
 
 int pwhash_slots_state(int *free_now, int *waiting)
@@ -411,6 +421,7 @@ void pwhash_slots_remove(void)
 	nslots = 0;
 	slots_pinned = 0;
 	slot_home = 0;
+	slot_staying = 0;
 }
 
 const void *pwhash_slot_memory(size_t *size)

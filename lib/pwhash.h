@@ -34,20 +34,29 @@ int pwhash_needs_rehash(const char *hash);
 int pwhash_slots_create(int n) __attribute__((warn_unused_result));
 
 /* Tie slot i to the i-th CPU this process may run on (argon2_pin_cpus):
- * each worker then has a slot of its own (pwhash_slots_home) and stays on
- * its CPU, hashing elsewhere only when its own slot is busy and another
- * is free; the workers of a CPU take turns on it.  Measured: the kernel,
- * placing hashes itself, left both on one CPU for moments (2-3 % of the
- * machine idle with every slot held); pinned, no CPU idles and no hash
- * moves (bench/README.md).  0, or -1 with fewer CPUs than slots (nothing
- * tied).  For the slots' creator, before it forks. */
+ * a hash then runs on the CPU of the slot it holds, and each worker has
+ * a slot of its own (pwhash_slots_home), which it takes when free; else
+ * any free one; else it waits for its own, so the workers of a slot take
+ * turns on its CPU and no hash moves.  Measured: the kernel, placing
+ * hashes itself, left both slots' holders on one CPU for moments (2-3 %
+ * of the machine idle with every slot held).  0, or -1 with fewer CPUs
+ * than slots (nothing tied).  For the slots' creator, before it forks. */
 int pwhash_slots_pin(void);
 
 /* In worker number `worker` (0-based) of `workers`, forked after
  * pwhash_slots_pin: its own slot (workers spread evenly over the slots;
- * those left over from an uneven division have none and take any), and
- * run on that slot's CPU.  The slot (1..n), or 0 when it has none. */
+ * those left over from an uneven division have none and take any).  The
+ * slot (1..n), or 0 when it has none. */
 int pwhash_slots_home(int worker, int workers);
+
+/* Run on this worker's slot's CPU (on), where its hashes run, from the
+ * start of a request that hashes, and so through its database round
+ * trips too, until told otherwise (off: the CPUs it may run on; after a
+ * request that does not hash).  Measured: a worker that stays put through
+ * a run of logins lets no CPU idle; one pinned for every request slowed
+ * the token endpoints (bench/README.md).  Nothing for a worker without a
+ * slot of its own. */
+void pwhash_slots_stay(int on);
 
 /* The slots' shared memory (one region per slot, pwhash_keep_memory), or
  * NULL; *size its size.  For tests. */

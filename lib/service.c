@@ -22,6 +22,7 @@
 
 static volatile sig_atomic_t service_stop;
 static int batch_now; /* this request switched the worker to SCHED_BATCH */
+static int hashed_now; /* this request called service_cpu_bound */
 
 void service_cpu_bound(void)
 {
@@ -30,9 +31,14 @@ void service_cpu_bound(void)
 	if (!batch_now && sched_getscheduler(0) == SCHED_OTHER &&
 	    sched_setscheduler(0, SCHED_BATCH, &sp) == 0)
 		batch_now = 1;
+	hashed_now = 1;
+	pwhash_slots_stay(1);
 }
 
-/* Back to SCHED_OTHER after a CPU-bound request. */
+/* Back to SCHED_OTHER after a CPU-bound request.  The worker stays on
+ * its argon2 slot's CPU until a request that does not hash: under a run
+ * of logins it never moves, and its other requests soon go wherever the
+ * kernel finds room again (pwhash_slots_stay). */
 static void cpu_bound_end(void)
 {
 	struct sched_param sp = { 0 };
@@ -40,6 +46,9 @@ static void cpu_bound_end(void)
 	if (batch_now && sched_setscheduler(0, SCHED_OTHER, &sp) != 0)
 		log_warn("event=sched_restore_failed");
 	batch_now = 0;
+	if (!hashed_now)
+		pwhash_slots_stay(0);
+	hashed_now = 0;
 }
 
 /* Only set flags: FCGX_ShutdownPending() just sets libfcgi's own, which

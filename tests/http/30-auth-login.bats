@@ -196,26 +196,46 @@ _cpu_nth() {
 		if (k++ == n) { print c; exit } }'
 }
 
-@test "login: with argon2 slots, each slot's workers run on its CPU, the worker left over anywhere; argon2_pin_cpus = off leaves them all anywhere" {
-	local sock=$BATS_TEST_TMPDIR/auth.sock all c0 c1 n want
+# _until_affinities WANT SOCK URI BODY: send the request (POST BODY, or
+# GET when empty) until the workers' sorted CPU lists are WANT (40 at most).
+_until_affinities() {
+	local i
+	for i in $(seq 40); do
+		if [[ -n $4 ]]; then
+			fcgi_post "$2" "$3" "$4" >/dev/null
+		else
+			env -i REQUEST_METHOD=GET REQUEST_URI="$3" REMOTE_ADDR=127.0.0.1 \
+				cgi-fcgi -bind -connect "$2" >/dev/null 3>&-
+		fi
+		_affinities_are "$1" "${prog_kids[@]}" && return 0
+	done
+	return 1
+}
+
+@test "login: with argon2 slots, a worker that hashes stays on its slot's CPU until a request that does not; the worker left over anywhere; argon2_pin_cpus = off pins none" {
+	local sock=$BATS_TEST_TMPDIR/auth.sock all c0 c1 want login n
+	login='{"usernameOrEmail":"nobody","password":"whatever it may be"}'
 	all=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
 	# the first two CPUs of the list (0-3,8 and the like)
 	c0=$(_cpu_nth "$all" 0) c1=$(_cpu_nth "$all" 1)
 	[[ -n $c1 ]] || skip "one CPU: nothing to spread"
-	# 5 workers, 2 slots: two on each slot's CPU, the fifth anywhere
+	# 5 workers, 2 slots: two for each slot, the fifth with none
 	fcgi_program auth "$sock" 5 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	grep -q "event=start pid=$prog_pid procs=5 argon2_slots=2 .* argon2_pin=on " "$sock.log"
+	_affinities_are "$(printf '%s\n' "$all" "$all" "$all" "$all" "$all")" "${prog_kids[@]}"
+	# logins: each worker that has served one stays on its slot's CPU
 	want=$(printf '%s\n' "$c0" "$c0" "$c1" "$c1" "$all" | sort)
-	wait_until 10 _affinities_are "$want" "${prog_kids[@]}"
+	_until_affinities "$want" "$sock" /api/auth/login "$login"
 	[ "$(_affinities "$prog_pid")" = "$all" ]
-	# and they serve
-	for n in 1 2 3 4 5 6; do _login_via "$sock"; done
+	# requests that do not hash free them again
+	want=$(printf '%s\n' "$all" "$all" "$all" "$all" "$all")
+	_until_affinities "$want" "$sock" /api/auth/health ""
 	fcgi_program_stop
 
 	fcgi_program auth "$sock.off" 4 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_PIN_CPUS=off \
 		MAGENTA_ARGON2_MEMLIMIT_KIB=8192
 	grep -q "event=start pid=$prog_pid procs=4 argon2_slots=2 .* argon2_pin=off " "$sock.off.log"
-	for n in 1 2 3 4 5 6; do _login_via "$sock.off"; done
+	for n in 1 2 3 4 5 6 7 8; do _login_via "$sock.off"; done
 	[ "$(_affinities "${prog_kids[@]}" | sort -u)" = "$all" ]
 	fcgi_program_stop
 }

@@ -359,17 +359,28 @@ static int hold(int id, int i, int op)
 	return semop(id, ops, 2);
 }
 
-/* Slots tied to CPUs: a worker stays on its slot's CPU, hashes on another
- * slot's CPU only while its own is busy and that one free, waits for its
- * own when all are busy; workers left over from an uneven division have
- * none and go where the slot they take is. */
+/* 1 when process pid (0: this one) may run on every CPU of all. */
+static int runs_free(pid_t pid, const cpu_set_t *all)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(pid, sizeof(set), &set) == 0 && CPU_EQUAL(&set, all);
+}
+
+/* Slots tied to CPUs: a hash runs on the CPU of the slot it holds; a
+ * worker takes its own slot when free, another free one when not, and
+ * waits for its own when all are busy; during a request that hashes
+ * (pwhash_slots_stay) it stays on its own slot's CPU; workers left over
+ * from an uneven division have none. */
 static void pinned(void)
 {
 	char slow[PWHASH_STRBYTES];
 	const char *pw = "pinned";
 	int id, c0 = cpu_nth(0), c1 = cpu_nth(1), st;
+	cpu_set_t all;
 	pid_t pid;
 
+	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0);
 	CHECK(pwhash_init(40, 19 * 1024 * 1024) == 0); /* long enough to watch */
 	CHECK(pwhash_hash(slow, pw, strlen(pw)) == 0);
 	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
@@ -386,23 +397,38 @@ static void pinned(void)
 	}
 	CHECK((id = pwhash_slots_create(2)) >= 0);
 	CHECK(pwhash_slots_pin() == 0);
-	/* worker 0 of 4: slot 1 on the first CPU; it hashes there and stays */
+	/* worker 1 of 4 has slot 2: it hashes on the second CPU, and runs
+	 * anywhere before and after */
 	pid = fork();
 	if (pid == 0)
-		_exit(pwhash_slots_home(0, 4) == 1 && runs_on(0, c0) &&
-			      pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_on(0, c0)
+		_exit(pwhash_slots_home(1, 4) == 2 && runs_free(0, &all) &&
+			      pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_free(0, &all)
 			  ? 0
 			  : 1);
+	CHECK(pid > 0 && moves_to(pid, c1));
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* worker 0 of 4 in a request that hashes: on the first CPU from its
+	 * start to the next request that does not */
+	pid = fork();
+	if (pid == 0) {
+		int ok = pwhash_slots_home(0, 4) == 1;
+
+		pwhash_slots_stay(1);
+		ok = ok && runs_on(0, c0) && pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_on(0, c0);
+		pwhash_slots_stay(0);
+		_exit(ok && runs_free(0, &all) ? 0 : 1);
+	}
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* its slot busy and the other free: it hashes on the other's CPU,
 	 * then comes back to its own */
 	CHECK(hold(id, 1, -1) == 0);
 	pid = fork();
-	if (pid == 0)
-		_exit(pwhash_slots_home(2, 4) == 1 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
-			      runs_on(0, c0)
-			  ? 0
-			  : 1);
+	if (pid == 0) {
+		int ok = pwhash_slots_home(2, 4) == 1;
+
+		pwhash_slots_stay(1);
+		_exit(ok && pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_on(0, c0) ? 0 : 1);
+	}
 	CHECK(pid > 0 && moves_to(pid, c1));
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* all busy: it waits for its own slot, and not for the one freed first */
@@ -410,26 +436,26 @@ static void pinned(void)
 	pid = fork();
 	if (pid == 0)
 		_exit(pwhash_slots_home(0, 4) == 1 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
-			      runs_on(0, c0)
+			      runs_free(0, &all)
 			  ? 0
 			  : 1);
 	CHECK(pid > 0 && waits_for(id, 0));
 	CHECK(hold(id, 2, 1) == 0);
 	CHECK(waits_for(id, 1)); /* slot 2 free, and it waits for slot 1 */
-	CHECK(semctl(id, 2, GETVAL) == 1 && runs_on(pid, c0));
+	CHECK(semctl(id, 2, GETVAL) == 1);
 	CHECK(hold(id, 1, 1) == 0);
+	CHECK(pid > 0 && moves_to(pid, c0));
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	/* worker 2 of 3 is left over: no slot of its own, and after hashing
-	 * on a slot's CPU it may run anywhere again */
+	/* worker 2 of 3 is left over: no slot of its own, staying does
+	 * nothing, and it hashes on the CPU of the slot it takes */
 	CHECK(hold(id, 1, -1) == 0);
 	pid = fork();
 	if (pid == 0) {
-		cpu_set_t before, after;
+		int ok = pwhash_slots_home(2, 3) == 0;
 
-		_exit(sched_getaffinity(0, sizeof(before), &before) == 0 &&
-			      pwhash_slots_home(2, 3) == 0 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
-			      sched_getaffinity(0, sizeof(after), &after) == 0 &&
-			      CPU_EQUAL(&before, &after)
+		pwhash_slots_stay(1);
+		_exit(ok && runs_free(0, &all) && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
+			      runs_free(0, &all)
 			  ? 0
 			  : 1);
 	}

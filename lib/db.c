@@ -90,6 +90,17 @@ PGconn *db_conn(struct db *db)
 
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK && db_still_open(db->conn))
 		return db->conn;
+	if (db->in_tx) {
+		if (db->conn)
+			log_error("event=db_lost_in_transaction db=%s msg=\"the connection ended inside "
+				  "a transaction; it is rolled back, and no statement runs until its "
+				  "owner gives it up\"",
+				  db->dbname);
+		if (db->conn)
+			PQfinish(db->conn);
+		db->conn = NULL;
+		return NULL;
+	}
 	if (db->conn)
 		PQfinish(db->conn);
 	db->conn = db_connect(db);
@@ -183,6 +194,43 @@ PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *par
 		}
 		return res ? res : db_down_result();
 	}
+}
+
+/* A transaction's control statement; 0 or -1, logged unless simply down. */
+static int db_control(struct db *db, const char *sql)
+{
+	PGresult *res = db_exec(db, sql, 0, NULL, 0);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok && !db_unavailable(db, res))
+		db_log_error(sql, res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+int db_begin(struct db *db)
+{
+	db->in_tx = 0;
+	if (db_control(db, "BEGIN") != 0)
+		return -1;
+	db->in_tx = 1;
+	return 0;
+}
+
+int db_commit(struct db *db)
+{
+	int rc = db_control(db, "COMMIT");
+
+	db->in_tx = 0;
+	return rc;
+}
+
+void db_rollback(struct db *db)
+{
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+	db->in_tx = 0;
 }
 
 /* A retention DELETE, logged. */

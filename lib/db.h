@@ -14,6 +14,7 @@ struct db {
 	int was_down;	   /* to log the state change once */
 	unsigned long gen; /* +1 at every new connection: prepared statements are per connection */
 	const char *on_connect; /* SQL run on every new connection, or NULL */
+	int in_tx;		/* between db_begin and db_commit/db_rollback */
 };
 
 /* Session settings for programs whose statements all find rows by key
@@ -46,8 +47,23 @@ void db_on_connect(struct db *db, const char *sql);
 
 /* Return a usable connection, connecting or reconnecting when needed;
  * NULL when the server cannot be reached (logged once per outage).  Server
- * notices are logged at debug level. */
+ * notices are logged at debug level.  Inside a transaction (db_begin) a
+ * connection that died is not replaced: its transaction is gone, and the
+ * statements after it would each commit on their own; NULL until the
+ * owner ends it (db_rollback), logged as event=db_lost_in_transaction. */
 PGconn *db_conn(struct db *db);
+
+/* BEGIN a transaction on db (connecting when needed).  0, or -1 (logged
+ * unless the database is simply down). */
+int db_begin(struct db *db) __attribute__((warn_unused_result));
+
+/* COMMIT the transaction db_begin opened; it is over either way.  0, or
+ * -1 (logged unless the database is simply down). */
+int db_commit(struct db *db) __attribute__((warn_unused_result));
+
+/* Roll back the transaction db_begin opened, if the connection still
+ * has one; it is over. */
+void db_rollback(struct db *db);
 
 /* Run sql with n text parameters (NULL = SQL NULL).  When the connection
  * turns out to be broken before the statement could run and retry is

@@ -178,16 +178,6 @@ static int relay_exec(struct relay *r, const char *what, const char *sql, int n,
 	return ok ? 0 : -1;
 }
 
-/* Give up on the current transaction. */
-static void relay_rollback(struct relay *r)
-{
-	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK &&
-	    PQtransactionStatus(r->db.conn) != PQTRANS_IDLE) {
-		PGresult *res = PQexec(r->db.conn, "ROLLBACK");
-		PQclear(res);
-	}
-}
-
 /* Publish one batch.  Returns the rows claimed (0: nothing due), or -1
  * when PostgreSQL or RabbitMQ failed. */
 static int relay_batch(struct relay *r)
@@ -201,7 +191,7 @@ static int relay_batch(struct relay *r)
 	char first_err[96] = "";
 
 	snprintf(limit, sizeof(limit), "%ld", conf_int(CONF_RELAY_BATCH));
-	if (relay_exec(r, "begin", "BEGIN", 0, NULL) != 0)
+	if (db_begin(&r->db) != 0)
 		return -1;
 	res = db_exec(&r->db, sql_claim, 1, p, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -211,7 +201,7 @@ static int relay_batch(struct relay *r)
 	}
 	n = PQntuples(res);
 	if (n == 0) {
-		rc = relay_exec(r, "commit", "COMMIT", 0, NULL) == 0 ? 0 : -1;
+		rc = db_commit(&r->db) == 0 ? 0 : -1;
 		goto out;
 	}
 	out = calloc((size_t)n, sizeof(*out));
@@ -287,7 +277,7 @@ static int relay_batch(struct relay *r)
 		if (relay_exec(r, "mark_failed", sql_failed, 3, fp) != 0)
 			goto unmarked;
 	}
-	if (relay_exec(r, "commit", "COMMIT", 0, NULL) != 0)
+	if (db_commit(&r->db) != 0)
 		goto unmarked;
 	r->published += (unsigned long)nok;
 	/* refusals are a state: logged when they start and when they end */
@@ -310,8 +300,7 @@ unmarked:
 			  "they will be published again (the consumer drops duplicates)\"",
 			  nok);
 out:
-	if (rc < 0)
-		relay_rollback(r);
+	db_rollback(&r->db); /* a no-op after a COMMIT */
 	free(out);
 	free(ok_ids.s);
 	free(bad_ids.s);
@@ -429,6 +418,10 @@ int main(int argc, char **argv)
 	}
 	memset(&r, 0, sizeof(r));
 	db_init(&r.db, conf_str(CONF_USERS_DB), "magenta-relay");
+	/* a stuck lock, or a relay stopped mid-batch holding its claimed rows,
+	 * must not hold the outbox for ever: the others skip locked rows */
+	db_on_connect(&r.db, "SET statement_timeout = '30s'; "
+			     "SET idle_in_transaction_session_timeout = '60s'");
 	mq_init(&r.mq, "magenta-relay");
 	backoff_init(&r.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
 	log_info("event=start pid=%ld config=\"%s\" exchange=%s batch=%ld poll_ms=%ld",

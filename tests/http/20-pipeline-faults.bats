@@ -9,6 +9,7 @@ load 20-pipeline
 
 teardown() {
 	# whatever a failed test left behind
+	kill -CONT "$(_stack_rabbit_node_pid)" 2>/dev/null || true
 	psql_users "DROP TRIGGER IF EXISTS pipeline_stall ON outbox; DROP FUNCTION IF EXISTS pipeline_stall()" >/dev/null 2>&1 || true
 	psql_db postgres "ALTER DATABASE \"$AUTH_DB\" ALLOW_CONNECTIONS true" >/dev/null 2>&1 || true
 	psql_auth "DROP TRIGGER IF EXISTS pipeline_fail ON auth_users; DROP FUNCTION IF EXISTS pipeline_fail()" >/dev/null 2>&1 || true
@@ -129,6 +130,29 @@ same_users() {
 	[ "$(psql_auth "SELECT count(*) FROM processed_events")" = 1 ]
 	[ "$(psql_auth "SELECT version FROM auth_users WHERE id = '$id'")" = 1 ]
 	grep -q "event=event_redelivered event_id=$eid" "$STACK_DIR/log/consumer.log"
+}
+
+@test "faults: the relay's connection ended while it waits for the broker's confirms -> the rest of that batch is refused, not run outside its transaction; the event arrives once" {
+	local node id eid warned
+	node=$(_stack_rabbit_node_pid)
+	warned=$(grep -c "there is no transaction in progress" "$STACK_DIR/log/postgresql.log" || true)
+	# a broker that does not answer keeps the relay inside its batch's
+	# transaction (claimed, published, waiting for the confirms)
+	kill -STOP "$node"
+	id=$(register lost_tx)
+	eid=$(psql_users "SELECT event_id FROM outbox WHERE aggregate_id = '$id'")
+	wait_until 10 _eq 1 psql_users "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'magenta-relay' AND state = 'idle in transaction'"
+	psql_users "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'magenta-relay'" >/dev/null
+	kill -CONT "$node"
+	wait_until 20 _eq 0 backlog
+	wait_until 10 _eq applied psql_auth "SELECT outcome FROM processed_events WHERE event_id = '$eid'"
+	[ "$(psql_auth "SELECT version FROM auth_users WHERE id = '$id'")" = 1 ]
+	[ "$(dlq_depth)" = 0 ]
+	# its marks were refused on the dead connection, not run on a new one
+	# in autocommit: no COMMIT reached PostgreSQL outside a transaction
+	[ "$(grep -c "there is no transaction in progress" "$STACK_DIR/log/postgresql.log" || true)" = "$warned" ]
+	grep -q "event=db_lost_in_transaction db=$USERS_DB " "$STACK_DIR/log/relay.log"
 }
 
 @test "faults: auth database unreachable for 10 s under load -> no dead letters, all applied after" {

@@ -68,6 +68,7 @@ static int slot_cpu[257];
 static int slots_pinned;
 static int slot_home;
 static int slot_staying; /* inside pwhash_slots_stay(1) */
+static int hash_cpu = -1;  /* where the last hash started (pwhash_last_cpu) */
 static cpu_set_t cpus_free;
 
 /* Run on cpu alone (-1: on cpus_free). */
@@ -256,6 +257,7 @@ int munmap(void *addr, size_t len)
 /* Call into libsodium with a kept region on offer (slot: the one held). */
 static void kept_offer(int slot)
 {
+	hash_cpu = sched_getcpu();
 	slot_held = slot;
 	kept_open = keep_memory;
 }
@@ -398,6 +400,11 @@ void pwhash_slots_stay(int on)
 		return;
 	slot_staying = on;
 	cpu_go(on ? slot_cpu[slot_home] : -1);
+}
+
+int pwhash_last_cpu(void)
+{
+	return hash_cpu;
 }
 
 int pwhash_slots_state(int *free_now, int *waiting)

@@ -58,6 +58,10 @@ int pwhash_slots_home(int worker, int workers);
  * slot of its own. */
 void pwhash_slots_stay(int on);
 
+/* The CPU this process's last hash or verification started on (slot
+ * taken, moved to its CPU), or -1.  For tests. */
+int pwhash_last_cpu(void);
+
 /* The slots' shared memory (one region per slot, pwhash_keep_memory), or
  * NULL; *size its size.  For tests. */
 const void *pwhash_slot_memory(size_t *size);

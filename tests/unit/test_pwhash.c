@@ -325,19 +325,6 @@ static int runs_on(pid_t pid, int cpu)
 	       CPU_ISSET(cpu, &set);
 }
 
-/* Poll (20 s at most) until pid runs on cpu alone. */
-static int moves_to(pid_t pid, int cpu)
-{
-	struct timespec ms = { 0, 1000000 };
-
-	for (int i = 0; i < 20000; i++) {
-		if (runs_on(pid, cpu))
-			return 1;
-		nanosleep(&ms, NULL);
-	}
-	return 0;
-}
-
 /* Poll (20 s at most) until one process waits for semaphore i of set id. */
 static int waits_for(int id, int i)
 {
@@ -374,16 +361,15 @@ static int runs_free(pid_t pid, const cpu_set_t *all)
  * from an uneven division have none. */
 static void pinned(void)
 {
-	char slow[PWHASH_STRBYTES];
+	char h[PWHASH_STRBYTES];
 	const char *pw = "pinned";
 	int id, c0 = cpu_nth(0), c1 = cpu_nth(1), st;
 	cpu_set_t all;
 	pid_t pid;
 
 	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0);
-	CHECK(pwhash_init(40, 19 * 1024 * 1024) == 0); /* long enough to watch */
-	CHECK(pwhash_hash(slow, pw, strlen(pw)) == 0);
 	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
+	CHECK(pwhash_hash(h, pw, strlen(pw)) == 0);
 	/* not tied: no worker has a slot of its own */
 	CHECK(pwhash_slots_create(1) >= 0);
 	CHECK(pwhash_slots_home(0, 2) == 0);
@@ -402,11 +388,11 @@ static void pinned(void)
 	pid = fork();
 	if (pid == 0)
 		_exit(pwhash_slots_home(1, 4) == 2 && runs_free(0, &all) &&
-			      pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_free(0, &all)
+			      pwhash_verify(h, pw, strlen(pw)) == 0 && pwhash_last_cpu() == c1 &&
+			      runs_free(0, &all)
 			  ? 0
 			  : 1);
-	CHECK(pid > 0 && moves_to(pid, c1));
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* worker 0 of 4 in a request that hashes: on the first CPU from its
 	 * start to the next request that does not */
 	pid = fork();
@@ -414,7 +400,8 @@ static void pinned(void)
 		int ok = pwhash_slots_home(0, 4) == 1;
 
 		pwhash_slots_stay(1);
-		ok = ok && runs_on(0, c0) && pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_on(0, c0);
+		ok = ok && runs_on(0, c0) && pwhash_verify(h, pw, strlen(pw)) == 0 &&
+		     pwhash_last_cpu() == c0 && runs_on(0, c0);
 		pwhash_slots_stay(0);
 		_exit(ok && runs_free(0, &all) ? 0 : 1);
 	}
@@ -427,16 +414,18 @@ static void pinned(void)
 		int ok = pwhash_slots_home(2, 4) == 1;
 
 		pwhash_slots_stay(1);
-		_exit(ok && pwhash_verify(slow, pw, strlen(pw)) == 0 && runs_on(0, c0) ? 0 : 1);
+		_exit(ok && pwhash_verify(h, pw, strlen(pw)) == 0 && pwhash_last_cpu() == c1 &&
+			      runs_on(0, c0)
+			  ? 0
+			  : 1);
 	}
-	CHECK(pid > 0 && moves_to(pid, c1));
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* all busy: it waits for its own slot, and not for the one freed first */
 	CHECK(hold(id, 2, -1) == 0);
 	pid = fork();
 	if (pid == 0)
-		_exit(pwhash_slots_home(0, 4) == 1 && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
-			      runs_free(0, &all)
+		_exit(pwhash_slots_home(0, 4) == 1 && pwhash_verify(h, pw, strlen(pw)) == 0 &&
+			      pwhash_last_cpu() == c0 && runs_free(0, &all)
 			  ? 0
 			  : 1);
 	CHECK(pid > 0 && waits_for(id, 0));
@@ -444,7 +433,6 @@ static void pinned(void)
 	CHECK(waits_for(id, 1)); /* slot 2 free, and it waits for slot 1 */
 	CHECK(semctl(id, 2, GETVAL) == 1);
 	CHECK(hold(id, 1, 1) == 0);
-	CHECK(pid > 0 && moves_to(pid, c0));
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* worker 2 of 3 is left over: no slot of its own, staying does
 	 * nothing, and it hashes on the CPU of the slot it takes */
@@ -454,13 +442,12 @@ static void pinned(void)
 		int ok = pwhash_slots_home(2, 3) == 0;
 
 		pwhash_slots_stay(1);
-		_exit(ok && runs_free(0, &all) && pwhash_verify(slow, pw, strlen(pw)) == 0 &&
-			      runs_free(0, &all)
+		_exit(ok && runs_free(0, &all) && pwhash_verify(h, pw, strlen(pw)) == 0 &&
+			      pwhash_last_cpu() == c1 && runs_free(0, &all)
 			  ? 0
 			  : 1);
 	}
-	CHECK(pid > 0 && moves_to(pid, c1));
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK(hold(id, 1, 1) == 0);
 	pwhash_slots_remove();
 	CHECK(pwhash_slots_home(0, 4) == 0); /* the set is gone: nothing tied */

@@ -241,16 +241,19 @@ int service_main(const struct service *svc, int argc, char **argv)
 			log_warn("event=argon2_slots_failed slots=%d", n);
 			n = 0;
 		}
-		if (n > 0)
+		if (n > 0) {
+			/* each slot on a CPU of its own (README.md) */
+			int pinned = conf_bool(CONF_ARGON2_PIN_CPUS) && pwhash_slots_pin() == 0;
+
 			log_info("event=start pid=%ld procs=%d argon2_slots=%d argon2_semid=%d "
 				 "argon2_memory=%s argon2_pin=%s config=\"%s\"",
 				 (long)getpid(), procs, n, id, pwhash_memory_kind(),
-				 conf_bool(CONF_ARGON2_PIN_CPUS) && pwhash_slots_pin() == 0 ? "on" : "off",
-				 conf_path());
-		else
+				 pinned ? "on" : "off", conf_path());
+		} else {
 			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited "
 				 "argon2_memory=%s config=\"%s\"",
 				 (long)getpid(), procs, pwhash_memory_kind(), conf_path());
+		}
 		/* the workers hash, not we: our region from start-up (the
 		 * dummy hash) would only be resident memory */
 		pwhash_release_memory();

@@ -144,6 +144,9 @@ same_users() {
 	wait_until 10 _eq 1 psql_users "SELECT count(*) FROM pg_stat_activity
 		WHERE application_name = 'magenta-relay' AND state = 'idle in transaction'"
 	psql_users "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'magenta-relay'" >/dev/null
+	# gone before the relay goes on: it finds its connection closed, rather
+	# than a statement of its failing midway
+	wait_until 10 _eq 0 psql_users "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'magenta-relay'"
 	kill -CONT "$node"
 	wait_until 20 _eq 0 backlog
 	wait_until 10 _eq applied psql_auth "SELECT outcome FROM processed_events WHERE event_id = '$eid'"

@@ -68,6 +68,7 @@ static int slot_cpu[257];
 static int slots_pinned;
 static int slot_home;
 static int slot_staying; /* inside pwhash_slots_stay(1) */
+static int slot_waited;  /* the last slot taken was waited for: all were busy */
 static int hash_cpu = -1;  /* where the last hash started (pwhash_last_cpu) */
 static cpu_set_t cpus_free;
 
@@ -105,11 +106,13 @@ static int slot_take_one(int i, int nowait)
  * slot of its own that found none free (it waits for any). */
 static int slot_take_pinned(void)
 {
+	slot_waited = 0;
 	if (slot_home && slot_take_one(slot_home, 1) == 0)
 		return slot_home;
 	for (int i = 1; i <= nslots; i++)
 		if (i != slot_home && slot_take_one(i, 1) == 0)
 			return i;
+	slot_waited = 1;
 	if (slot_home)
 		return slot_take_one(slot_home, 0) == 0 ? slot_home : 0;
 	return -1;
@@ -154,8 +157,14 @@ static void slot_give(int i)
 	if (i <= 0)
 		return;
 	(void)semop(slots, ops, 2);
-	if (slots_pinned && (i != slot_home || !slot_staying))
+	if (!slots_pinned)
+		return;
+	if (slot_staying && !slot_waited) {
+		slot_staying = 0; /* the slots are not all busy: no need to stay */
+		cpu_go(-1);
+	} else if (i != slot_home || !slot_staying) {
 		cpu_go(slot_staying && slot_home ? slot_cpu[slot_home] : -1);
+	}
 }
 
 /* The C library's mmap (or whatever the next object defines). */
@@ -396,7 +405,7 @@ int pwhash_slots_home(int worker, int workers)
 
 void pwhash_slots_stay(int on)
 {
-	if (!slots_pinned || !slot_home || on == slot_staying)
+	if (!slots_pinned || !slot_home || on == slot_staying || (on && !slot_waited))
 		return;
 	slot_staying = on;
 	cpu_go(on ? slot_cpu[slot_home] : -1);

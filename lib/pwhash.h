@@ -49,13 +49,14 @@ int pwhash_slots_pin(void);
  * slot (1..n), or 0 when it has none. */
 int pwhash_slots_home(int worker, int workers);
 
-/* Run on this worker's slot's CPU (on), where its hashes run, from the
- * start of a request that hashes, and so through its database round
- * trips too, until told otherwise (off: the CPUs it may run on; after a
- * request that does not hash).  Measured: a worker that stays put through
- * a run of logins lets no CPU idle; one pinned for every request slowed
- * the token endpoints (bench/README.md).  Nothing for a worker without a
- * slot of its own. */
+/* At the start of a request that hashes (on): if this worker's last hash
+ * had to wait for its slot (all were busy: saturated), run on its slot's
+ * CPU from now on, through the request's database round trips too, until
+ * a hash that did not wait or until told otherwise (off: after a request
+ * that does not hash).  Measured: under a run of logins no CPU idles;
+ * staying whatever the load cost 9 % of the logins with 2 at once, and
+ * pinning for every request slowed the token endpoints (bench/README.md).
+ * Nothing for a worker without a slot of its own. */
 void pwhash_slots_stay(int on);
 
 /* The CPU this process's last hash or verification started on (slot

@@ -393,21 +393,20 @@ static void pinned(void)
 			  ? 0
 			  : 1);
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	/* worker 0 of 4 in a request that hashes: on the first CPU from its
-	 * start to the next request that does not */
+	/* worker 0 of 4 in a request that hashes, its slots not all busy:
+	 * nothing keeps it on its CPU outside the hash */
 	pid = fork();
 	if (pid == 0) {
 		int ok = pwhash_slots_home(0, 4) == 1;
 
 		pwhash_slots_stay(1);
-		ok = ok && runs_on(0, c0) && pwhash_verify(h, pw, strlen(pw)) == 0 &&
-		     pwhash_last_cpu() == c0 && runs_on(0, c0);
+		ok = ok && runs_free(0, &all) && pwhash_verify(h, pw, strlen(pw)) == 0 &&
+		     pwhash_last_cpu() == c0 && runs_free(0, &all);
 		pwhash_slots_stay(0);
 		_exit(ok && runs_free(0, &all) ? 0 : 1);
 	}
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	/* its slot busy and the other free: it hashes on the other's CPU,
-	 * then comes back to its own */
+	/* its slot busy and the other free: it hashes on the other's CPU */
 	CHECK(hold(id, 1, -1) == 0);
 	pid = fork();
 	if (pid == 0) {
@@ -415,19 +414,30 @@ static void pinned(void)
 
 		pwhash_slots_stay(1);
 		_exit(ok && pwhash_verify(h, pw, strlen(pw)) == 0 && pwhash_last_cpu() == c1 &&
-			      runs_on(0, c0)
+			      runs_free(0, &all)
 			  ? 0
 			  : 1);
 	}
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	/* all busy: it waits for its own slot, and not for the one freed first */
+	/* all busy: it waits for its own slot, and not for the one freed
+	 * first; having waited (the slots saturated), its next request that
+	 * hashes runs on its slot's CPU from the start, until a hash that did
+	 * not wait, or a request that does not hash */
 	CHECK(hold(id, 2, -1) == 0);
 	pid = fork();
-	if (pid == 0)
-		_exit(pwhash_slots_home(0, 4) == 1 && pwhash_verify(h, pw, strlen(pw)) == 0 &&
-			      pwhash_last_cpu() == c0 && runs_free(0, &all)
-			  ? 0
-			  : 1);
+	if (pid == 0) {
+		int ok = pwhash_slots_home(0, 4) == 1 && pwhash_verify(h, pw, strlen(pw)) == 0 &&
+			 pwhash_last_cpu() == c0 && runs_free(0, &all);
+
+		pwhash_slots_stay(1);
+		ok = ok && runs_on(0, c0);
+		pwhash_slots_stay(0);
+		ok = ok && runs_free(0, &all);
+		pwhash_slots_stay(1);
+		ok = ok && runs_on(0, c0) && pwhash_verify(h, pw, strlen(pw)) == 0 &&
+		     pwhash_last_cpu() == c0 && runs_free(0, &all);
+		_exit(ok ? 0 : 1);
+	}
 	CHECK(pid > 0 && waits_for(id, 0));
 	CHECK(hold(id, 2, 1) == 0);
 	CHECK(waits_for(id, 1)); /* slot 2 free, and it waits for slot 1 */

@@ -60,10 +60,11 @@ static size_t huge_round(size_t size)
 }
 
 /* Slots tied to CPUs (pwhash_slots_pin): slot i's CPU, and this worker's
- * own slot (0: none, it takes any).  A worker runs on its slot's CPU for
- * the whole of a request that hashes (pwhash_slots_stay), and on the CPU
- * of a slot it holds; otherwise on cpus_free (the CPUs it may run on):
- * its other requests go wherever the kernel finds room. */
+ * own slot (0: none, it takes any).  A worker runs on the CPU of a slot
+ * it holds, and, once its hashes have had to wait (slots saturated), on
+ * its own slot's CPU through whole requests that hash (pwhash_slots_stay);
+ * otherwise on cpus_free (the CPUs it may run on), where the kernel finds
+ * room. */
 static int slot_cpu[257];
 static int slots_pinned;
 static int slot_home;

@@ -35,10 +35,11 @@ void service_cpu_bound(void)
 	pwhash_slots_stay(1);
 }
 
-/* Back to SCHED_OTHER after a CPU-bound request.  The worker stays on
- * its argon2 slot's CPU until a request that does not hash: under a run
- * of logins it never moves, and its other requests soon go wherever the
- * kernel finds room again (pwhash_slots_stay). */
+/* Back to SCHED_OTHER after a CPU-bound request.  A worker that stays on
+ * its argon2 slot's CPU (its hashes wait: slots saturated) stays until a
+ * request that does not hash, or a hash that did not wait: under a run of
+ * logins it never moves, and its other requests go wherever the kernel
+ * finds room (pwhash_slots_stay). */
 static void cpu_bound_end(void)
 {
 	struct sched_param sp = { 0 };

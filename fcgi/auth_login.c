@@ -42,8 +42,8 @@ static const char fail_body[] =
  * seconds of a lock this attempt set.  An address at its limit counts
  * nothing against the account: no password will be checked.  It commits
  * without waiting for the disk (set_config, for this transaction only):
- * a crash may forget the last fraction of a second's attempts, and the
- * durable commit of a success carries them with it (docs/auth.md). */
+ * a crash may forget the last fraction of a second's attempts, and any
+ * later commit that waits for the disk carries them with it (docs/auth.md). */
 #define SQL_LOOKUP(match)                                                                          \
 	"WITH a AS ("                                                                              \
 	" SELECT failures, window_start FROM login_address_failures"                               \
@@ -94,9 +94,17 @@ enum {
 };
 
 /* $1 session id, $2 user id, $3 security stamp, $4 remember, $5 address,
- * $6 session_max, $7 refresh token hash, $8 refresh lifetime.  The session,
- * its first refresh token, and the success taking back this attempt from
- * the account's counter.  Returns the refresh token's seconds to live. */
+ * $6 session_max, $7 refresh token hash, $8 refresh lifetime, $9 whether
+ * to wait for the disk (login_sync_commit).  The session, its first
+ * refresh token, and the success taking back this attempt from the
+ * account's counter.  Returns the refresh token's seconds to live.
+ *
+ * Unless $9, it commits without waiting for the disk (set_config, for
+ * this transaction only): what a crash can forget is a session opened in
+ * its last fraction of a second, whose holder logs in again — a grant,
+ * never a revocation.  Whatever later waits for the disk (a rotation, a
+ * logout, another user's durable commit) carries it along, because the
+ * log is written in order: no rotation of this session can outlive it. */
 static const char sql_success[] =
     "WITH s AS ("
     " INSERT INTO sessions (id, user_id, security_stamp, remember, client_addr, expires_at)"
@@ -107,8 +115,9 @@ static const char sql_success[] =
     " SELECT s.id, $7::bytea, least(now() + make_interval(secs => $8::int), s.expires_at) FROM s"
     " RETURNING expires_at),"
     " d AS (DELETE FROM login_lockouts WHERE user_id = $2)"
-    " SELECT ceil(extract(epoch FROM t.expires_at - now()))::bigint FROM t";
-static struct db_stmt st_success = {"login_success", sql_success, 8, 0};
+    " SELECT ceil(extract(epoch FROM t.expires_at - now()))::bigint,"
+    "  CASE WHEN NOT $9::bool THEN set_config('synchronous_commit', 'off', true) END FROM t";
+static struct db_stmt st_success = {"login_success", sql_success, 9, 0};
 
 /* $1 client address: one more failed login in its window (a new window
  * starts with the first failure a minute or more after the last one's). */
@@ -213,7 +222,7 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 	{
 		const char *p[] = {
 		    sid,      u.id, PQgetvalue(user, 0, L_STAMP), remember ? "t" : "f", addr, smax,
-		    hash_hex, ttl};
+		    hash_hex, ttl, conf_bool(CONF_LOGIN_SYNC_COMMIT) ? "t" : "f"};
 		/* not retried: a lost connection may have committed */
 		res = db_exec_stmt(&auth.db, &st_success, p, 0);
 	}

@@ -14,6 +14,52 @@ teardown_file() {
 	auth_config_restore
 }
 
+# The crash tests stop PostgreSQL's WAL writer and make the auth database's
+# commits wait for the disk (the test server's default is not to): never
+# leave either behind.
+teardown() {
+	[[ -n ${WALWRITER:-} ]] && kill -CONT "$WALWRITER" 2>/dev/null
+	if [[ -n ${SYNC_ON:-} ]]; then
+		wait_until 30 psql_db postgres "ALTER DATABASE \"$AUTH_DB\" RESET synchronous_commit"
+		auth_config refresh_grace=2
+	fi
+	true
+}
+
+# Commits in the auth database wait for the disk, as on a production server
+# (the test server's default is not to), and magenta-auth restarts with
+# CONFIG... so that its connections pick that up.
+sync_commits() {
+	SYNC_ON=1
+	psql_db postgres "ALTER DATABASE \"$AUTH_DB\" SET synchronous_commit = on"
+	auth_config refresh_grace=2 "$@"
+}
+
+# Stop PostgreSQL's WAL writer (sets WALWRITER): what commits without
+# waiting for the disk then stays in the server's memory.
+stop_walwriter() {
+	local pm
+	read -r pm _ <"$STACK_DIR/postgres.pid"
+	WALWRITER=$(pgrep -P "$pm" -f '^postgres: walwriter')
+	[ -n "$WALWRITER" ]
+	kill -STOP "$WALWRITER"
+}
+
+# A crash: the stopped WAL writer is killed, so the postmaster ends every
+# other server process at once (nothing more is written) and restarts
+# through crash recovery.  Returns when the auth database answers again.
+crash_pg() {
+	kill -KILL "$WALWRITER"
+	WALWRITER=
+	wait_until 60 psql_auth "SELECT 1"
+}
+
+# The server's WAL write and insert positions (read-only queries: they
+# write nothing themselves), and whether it has written past LSN.
+wal_written() { psql_auth "SELECT pg_current_wal_lsn()"; }
+wal_inserted() { psql_auth "SELECT pg_current_wal_insert_lsn()"; }
+written_past() { [ "$(psql_auth "SELECT pg_current_wal_lsn() > '$1'::pg_lsn")" = t ]; }
+
 # A user and a fresh login: sets ID, AT (access token), RT (refresh token), SID.
 start_session() {
 	ID=$(seed_user "${1:-Alice}" "${2:-alice@example.com}")
@@ -299,4 +345,67 @@ scans() {
 	# users reads the 3 000 above for each refresh, with index scans only).
 	# (Statistics arrive late: count per refresh counted in the window.)
 	(((idx1 - idx0) <= (upd1 - upd0) * 10))
+}
+
+@test "sessions: with login_sync_commit on, a login's session survives a database crash" {
+	sync_commits login_sync_commit=on
+	start_session Sam sam@example.com
+	stop_walwriter
+	login Sam
+	assert_code 200
+	rt=$(field .refreshToken)
+	crash_pg
+	refresh "$rt"
+	assert_code 200
+	refresh "$RT"
+	assert_code 200
+}
+
+@test "sessions: by default a crash can forget a session opened just before it, never a rotation or a logout" {
+	sync_commits
+	start_session Bea bea@example.com
+	rt_b=$RT
+	login Bea
+	assert_code 200
+	rt_c=$(field .refreshToken)
+	stop_walwriter
+	# each waits for the disk: the log is written past its end before
+	logged=$(wal_inserted)
+	refresh "$rt_b"
+	assert_code 200
+	rt_b2=$(field .refreshToken)
+	written_past "$logged"
+	logged=$(wal_inserted)
+	post_json /api/auth/logout "{\"refreshToken\":\"$rt_c\"}"
+	assert_code 200
+	written_past "$logged"
+	# a session that answered before anything was written for it (again
+	# if something else, autovacuum say, wrote the log meanwhile)
+	for try in 1 2 3 4 5; do
+		written=$(wal_written)
+		login Bea
+		assert_code 200
+		[ "$(wal_written)" = "$written" ] && break
+	done
+	[ "$(wal_written)" = "$written" ]
+	at_a=$(field .accessToken)
+	rt_a=$(field .refreshToken)
+	sid_a=$(jwt_claims "$at_a" | jq -r .sid)
+	crash_pg
+	# gone: its holder must log in again
+	refresh "$rt_a"
+	assert_code 401
+	me "$at_a"
+	assert_code 401
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE id = '$sid_a'")" = 0 ]
+	# kept: the rotation (its successor works, the used token stays used)
+	# and the logout
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL
+		AND token_hash = sha256(decode(translate('$rt_b', '-_', '+/') || '=', 'base64'))")" = 1 ]
+	refresh "$rt_b2"
+	assert_code 200
+	refresh "$rt_c"
+	assert_code 401
+	login Bea
+	assert_code 200
 }

@@ -164,6 +164,33 @@ outcome() {
 	[ "$(psql_auth "SELECT count(*) FROM parked_events")" = 0 ]
 }
 
+@test "pipeline: a chain of 600 parked renames, each waiting for the name the next one frees, is applied in one go" {
+	# chain0..chain600 hold those names; each user i >= 1 is renamed to
+	# chain(i-1), which user i-1 still holds, so each waits behind the one
+	# before (parked by calling the consumer's function directly, as 600
+	# events arriving in this order would).  Then chain0's rename arrives:
+	# applying it frees chain0 for user 1, whose rename frees chain1 for
+	# user 2, and so on, 600 deep.
+	local n=600 e
+	uid() { echo "'00000000-0000-4000-8000-' || lpad(($1)::text, 12, '0')"; }
+	psql_auth "INSERT INTO auth_users (id, username, email, password_hash, security_stamp,
+		email_confirmed, lockout_enabled, version, created_at, updated_at)
+		SELECT ($(uid i))::uuid, 'chain' || i, 'chain' || i || '@example.com', 'h', 's', true,
+		false, 1, now(), now() FROM generate_series(0, $n) i"
+	[ "$(psql_auth "SELECT count(*) FILTER (WHERE apply_user_event(gen_random_uuid(), 'UserUpdated',
+		($(uid i))::uuid, 2, now(), 'chain' || (i - 1), 'chain' || i || '@example.com', 'h', 's',
+		true, false, NULL, now(), now()) = 'parked') FROM generate_series(1, $n) i")" = "$n" ]
+	e=$(cat /proc/sys/kernel/random/uuid)
+	publish "$(envelope UserUpdated 00000000-0000-4000-8000-000000000000 2 "$e" chain-free chain0@example.com)"
+	wait_until 30 _eq "applied 0" outcome "$e"
+	[ "$(psql_auth "SELECT count(*) FROM parked_events")" = 0 ]
+	[ "$(psql_auth "SELECT count(*) FROM generate_series(1, $n) i JOIN auth_users u
+		ON u.id = ($(uid i))::uuid AND u.username = 'chain' || (i - 1) AND u.version = 2")" = "$n" ]
+	[ "$(psql_auth "SELECT count(*) FROM processed_events WHERE outcome = 'applied' AND version = 2
+		AND user_id::text LIKE '00000000-0000-4000-8000-%'")" = $((n + 1)) ]
+	[ "$(dlq_depth)" = 0 ]
+}
+
 @test "pipeline: poison goes to the DLQ within 1 s, the events behind it are applied, dlq list shows it" {
 	local u eid
 	u=$(cat /proc/sys/kernel/random/uuid)

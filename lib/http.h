@@ -69,6 +69,14 @@ int http_content_type_is_json(const char *ct);
 int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
 		      const char **message);
 
+/* Whether an object of the JSON text s (len bytes) names a member twice,
+ * names compared as json-c 0.16 stores them (escapes resolved, surrogate
+ * pairs joined, a lone surrogate as U+FFFD, cut at \u0000): 1, 0, or -1
+ * out of memory.  json_parse_object asks before json-c parses, which would
+ * free the value a repeat replaces unwiped.  A text that is not JSON may
+ * get either answer. */
+int json_names_repeat(const char *s, size_t len);
+
 /* Reply status with body (consumed; NULL for none) and extra header lines,
  * each ending in "\r\n" (NULL for none). */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);

@@ -104,6 +104,26 @@ int main(void)
 	/* a body refused for a repeated name is wiped too */
 	snprintf(body, sizeof(body), "{\"password\":\"x\",\"password\":\"%s\"}", secret);
 	CHECK(leaks_of_parse(body, 1) == 0);
+	/* also when the secret is the value a repeat would replace (json-c
+	 * frees it at once): the repeat is refused before json-c parses */
+	snprintf(body, sizeof(body), "{\"password\":\"%s\",\"password\":\"x\"}", secret);
+	CHECK(leaks_of_parse(body, 1) == 0);
+	/* whatever spelling makes json-c see one name twice */
+	static const char *const same[][2] = {
+	    {"password", "pass\\u0077ord"},
+	    {"\\/", "/"},
+	    {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
+	    {"\\ud800", "\\ufffd"},
+	    {"\\udc00x", "\xef\xbf\xbdx"},
+	    {"a\\u0000b", "a"},
+	    {"\\u00e9", "\xc3\xa9"},
+	    {"\\n", "\\u000a"},
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		snprintf(body, sizeof(body), "{\"%s\":\"%s\",\"%s\":\"x\"}", same[i][0], secret,
+			 same[i][1]);
+		CHECK(leaks_of_parse(body, 1) == 0);
+	}
 	/* a reply with a token: its serialized text as well */
 	CHECK(leaks_of_reply(1) == 0);
 	CHECK(leaks_of_reply(0) > 0);

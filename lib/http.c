@@ -68,6 +68,7 @@ void http_req_begin(struct http_req *r)
 	r->body = NULL;
 	r->body_len = 0;
 	r->status = 0;
+	r->secret_reply = 0;
 	log_set_request_id(r->id);
 }
 
@@ -91,8 +92,75 @@ static int input_drained(struct http_req *r)
 }
 
 /* Finish with the input, release the body. */
+/* The first fields of libfcgi's private stream state (FCGX_Stream_Data in
+ * fcgiapp.c, unchanged from 2.2 to 2.4.2).  Read only to find a stream's
+ * buffer, and trusted only when the stream's public pointers lie inside
+ * the buffer they describe. */
+struct fcgx_stream_data {
+	unsigned char *buff; /* mBuff aligned to 8 */
+	int bufflen;         /* bytes at buff */
+	unsigned char *mBuff;
+	unsigned char *buffStop;
+};
+
+/* The buffer of stream s, or -1 (NULL, or not laid out as expected). */
+static int stream_buffer(const FCGX_Stream *s, unsigned char **buf, size_t *len)
+{
+	const struct fcgx_stream_data *d;
+	const unsigned char *next;
+
+	if (!s || !s->data)
+		return -1;
+	d = s->data;
+	if (!d->mBuff || d->buff < d->mBuff || d->buff - d->mBuff > 7 || d->bufflen < 24 ||
+	    d->bufflen > 65536)
+		return -1;
+	next = s->isReader ? s->rdNext : s->wrNext;
+	if (next < d->buff || next > d->buff + d->bufflen || s->stop < d->buff ||
+	    s->stop > d->buff + d->bufflen || d->buffStop < d->buff ||
+	    d->buffStop > d->buff + d->bufflen)
+		return -1;
+	*buf = d->buff;
+	*len = (size_t)d->bufflen;
+	return 0;
+}
+
+/* Wipe what libfcgi is about to free unwiped: the request's parameters
+ * (an Authorization header), its input buffer (the body: a password, a
+ * refresh token), and, after a reply that holds a secret, the output
+ * buffer, sent first.  1 when the buffers were found, 0 when libfcgi is
+ * not laid out as expected (the parameters are wiped all the same). */
+static int fcgi_wipe(struct http_req *r)
+{
+	unsigned char *buf;
+	size_t len;
+	int found = 1;
+
+	for (char **e = r->fcgx.envp; e && *e; e++)
+		sodium_memzero(*e, strlen(*e));
+	if (stream_buffer(r->fcgx.in, &buf, &len) == 0)
+		sodium_memzero(buf, len);
+	else if (r->fcgx.in)
+		found = 0;
+	if (r->secret_reply && r->fcgx.out) {
+		/* closed now, as FCGX_Finish_r would (error stream first, so
+		 * that the output's close also ends the request): the reply
+		 * and the end records leave in one write, and the buffer holds
+		 * nothing unsent; FCGX_Finish_r's own closes then do nothing */
+		(void)FCGX_FClose(r->fcgx.err);
+		(void)FCGX_FClose(r->fcgx.out); /* failed: nothing more is sent */
+		if (stream_buffer(r->fcgx.out, &buf, &len) == 0)
+			sodium_memzero(buf, len);
+		else
+			found = 0;
+	}
+	return found;
+}
+
 void http_req_end(struct http_req *r)
 {
+	static int warned;
+
 	/* libfcgi closes a connection by shutting down its side, then waiting
 	 * for the web server to close first, so that a close with input
 	 * unread cannot reset a TCP connection before the server has read the
@@ -103,11 +171,15 @@ void http_req_end(struct http_req *r)
 		FCGX_Detach(&r->fcgx);
 	if (r->body) {
 		/* the body may hold a password */
-		memset(r->body, 0, r->body_len);
+		sodium_memzero(r->body, r->body_len);
 		free(r->body);
 	}
 	r->body = NULL;
 	r->body_len = 0;
+	if (!fcgi_wipe(r) && !warned) {
+		warned = 1;
+		log_warnx("event=fcgi_buffers_not_wiped why=unexpected_libfcgi_layout");
+	}
 	log_set_request_id(NULL);
 }
 
@@ -212,6 +284,7 @@ void http_reply_wiped(struct http_req *r, int status, struct json_object *body)
 {
 	const char *text = json_plain(body);
 
+	r->secret_reply = 1;
 	http_reply_text(r, status, NULL, NULL, text, strlen(text));
 	json_put_wiped_sent(body, text);
 }

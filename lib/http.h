@@ -24,6 +24,7 @@ struct http_req {
 	char *body;               /* NUL-terminated after http_read_body */
 	size_t body_len;
 	int status;               /* status replied, 0 before */
+	int secret_reply;         /* the reply holds a secret (http_reply_wiped) */
 };
 
 typedef void (*http_handler)(struct http_req *r);
@@ -38,7 +39,11 @@ struct http_route {
 /* Fill the fields of r after FCGX_Accept_r succeeded. */
 void http_req_begin(struct http_req *r);
 
-/* Free the body; the caller then calls FCGX_Finish_r or accepts again. */
+/* Wipe and free the body, and wipe what libfcgi would free unwiped: the
+ * parameters (an Authorization header), its input buffer, and after
+ * http_reply_wiped its output buffer (flushed first).  The caller then
+ * calls FCGX_Finish_r or accepts again; nothing of the request may be
+ * read after this. */
 void http_req_end(struct http_req *r);
 
 /* A request header by CGI name ("HTTP_AUTHORIZATION"), or NULL. */

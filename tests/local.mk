@@ -28,9 +28,9 @@ tests_unit_test_event_parse_SOURCES = tests/unit/test_event_parse.c tests/unit/t
 tests_unit_test_event_parse_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_backoff_SOURCES = tests/unit/test_backoff.c tests/unit/t.h
 tests_unit_test_backoff_LDADD = $(MAGENTA_LIBS)
-tests_unit_test_json_wipe_SOURCES = tests/unit/test_json_wipe.c tests/unit/t.h
+tests_unit_test_json_wipe_SOURCES = tests/unit/test_json_wipe.c tests/unit/free_watch.h tests/unit/t.h
 tests_unit_test_json_wipe_LDADD = $(MAGENTA_LIBS)
-tests_unit_test_fcgi_wipe_SOURCES = tests/unit/test_fcgi_wipe.c tests/unit/t.h
+tests_unit_test_fcgi_wipe_SOURCES = tests/unit/test_fcgi_wipe.c tests/unit/free_watch.h tests/unit/t.h
 tests_unit_test_fcgi_wipe_LDADD = $(MAGENTA_LIBS)
 
 # An independent JWT verifier for tests/http/30-auth-tokens.bats.

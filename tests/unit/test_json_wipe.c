@@ -1,39 +1,19 @@
 /* Unit tests: no copy of a secret from a request body or a token reply is
- * left in freed memory by json-c.  This program defines free() itself
- * (json-c's calls bind to it, as libsodium's to lib/pwhash.c's mmap): every
- * block freed while watching is searched for the secret. */
+ * left in freed memory by json-c: every block freed while watching is
+ * searched for the secret (free_watch.h: json-c's calls bind to this
+ * program's free(), as libsodium's to lib/pwhash.c's mmap). */
 #include "config.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "free_watch.h"
 #include "http.h"
 #include "t.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_FREE_HOOK 1 /* ASan's free must stay */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_FREE_HOOK 1
-#endif
-#endif
-
-#ifndef NO_FREE_HOOK
-extern void __libc_free(void *p);
-
-static const char secret[] = "Sup3r-Secret-Marker!";
-static int watching, leaked;
-
-void free(void *p)
-{
-	if (p && watching && memmem(p, malloc_usable_size(p), secret, sizeof(secret) - 1))
-		leaked++;
-	__libc_free(p);
-}
-
+#ifdef FREE_WATCH
 /* Release o (NULL: nothing) with put or wiped (text: its serialization,
  * or NULL), then stop watching; how many freed blocks held the secret
  * since watching began. */
@@ -80,13 +60,8 @@ int main(void)
 {
 	char body[256];
 
-	/* json-c's frees must reach ours (not under valgrind, which
-	 * replaces them all): else there is nothing to watch */
-	leaked = 0;
-	watching = 1;
-	json_object_put(json_object_new_string(secret));
-	watching = 0;
-	if (leaked == 0) {
+	/* json-c's frees must reach ours: else there is nothing to watch */
+	if (!free_watch_works()) {
 		fprintf(stderr, "free() is not ours here: skipped\n");
 		return 77;
 	}

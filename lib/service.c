@@ -80,16 +80,18 @@ static unsigned long serve(const struct service *svc, int sock)
 	return served;
 }
 
-/* Fork one worker; its pid, or -1.  A worker outlives a supervisor
- * killed outright (SIGKILL) and serves on: lighttpd 1.4, finding the
- * socket still accepting, uses those workers as they are, while a socket
- * that refuses after its program died can leave its backend marked down
- * for good (README.md, "argon2id: one per CPU at once"). */
-static pid_t spawn_worker(const struct service *svc, int sock, int index, int procs)
+/* Fork one worker with the signal mask mask; its pid, or -1.  A worker
+ * outlives a supervisor killed outright (SIGKILL) and serves on: lighttpd
+ * 1.4, finding the socket still accepting, uses those workers as they are,
+ * while a socket that refuses after its program died can leave its backend
+ * marked down for good (README.md, "argon2id: one per CPU at once"). */
+static pid_t spawn_worker(const struct service *svc, int sock, int index, int procs,
+			  const sigset_t *mask)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, mask, NULL);
 		(void)pwhash_slots_home(index, procs);
 		unsigned long served = serve(svc, sock);
 		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
@@ -100,48 +102,104 @@ static pid_t spawn_worker(const struct service *svc, int sock, int index, int pr
 	return pid;
 }
 
-/* Keep procs workers alive on sock until SIGTERM, then stop them all. */
+/* Seconds on the monotonic clock. */
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Keep procs workers alive on sock until SIGTERM or SIGINT, then stop them
+ * all and return when the last has exited.  A worker that dies is replaced,
+ * but not within a second of the last replacement: one that dies at once
+ * must not make us spin.  The supervisor keeps SIGTERM, SIGINT and SIGCHLD
+ * blocked and takes them with sigtimedwait, so none falls between a check
+ * and a wait: a stop that comes while a replacement is held back stops
+ * everything at once. */
 static void supervise(const struct service *svc, int sock, int procs)
 {
 	pid_t workers[256];
-	time_t last_respawn = 0;
-	int alive = 0;
+	double due[256], last_respawn = -2;
+	sigset_t set, orig;
+	int alive = 0, stopping;
 
-	for (int i = 0; i < procs; i++)
-		if ((workers[i] = spawn_worker(svc, sock, i, procs)) > 0)
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &orig);
+	stopping = service_stop; /* stopped before we got here */
+	for (int i = 0; i < procs; i++) {
+		workers[i] = stopping ? 0 : spawn_worker(svc, sock, i, procs, &orig);
+		if (workers[i] > 0)
 			alive++;
-	while (alive > 0) {
-		int st;
-		pid_t pid = waitpid(-1, &st, 0);
+		else
+			workers[i] = 0;
+		due[i] = mono_now() + 1; /* a failed fork: again in a second */
+	}
+	for (;;) {
+		double now = mono_now(), next = -1;
+		struct timespec ts;
+		int st, sig;
+		pid_t pid;
 
-		if (pid < 0) {
-			if (errno != EINTR)
-				break;
-			if (service_stop)
-				for (int i = 0; i < procs; i++)
-					if (workers[i] > 0)
-						kill(workers[i], SIGTERM);
-			continue;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (int i = 0; i < procs; i++) {
+				if (workers[i] != pid)
+					continue;
+				workers[i] = 0;
+				alive--;
+				if (stopping)
+					break;
+				log_error("event=worker_died pid=%ld status=%d", (long)pid, st);
+				/* it may have died hashing: its slot's region is not wiped */
+				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+					log_info("event=argon2_scrubbed regions=%d",
+						 pwhash_slots_scrub());
+				due[i] = now;
+			}
 		}
-		for (int i = 0; i < procs; i++) {
-			if (workers[i] != pid)
+		if (stopping && alive == 0)
+			break;
+		for (int i = 0; i < procs && !stopping; i++) {
+			double at = due[i] > last_respawn + 1 ? due[i] : last_respawn + 1;
+
+			if (workers[i] > 0)
 				continue;
-			workers[i] = -1;
-			alive--;
-			if (service_stop)
-				break;
-			log_error("event=worker_died pid=%ld status=%d", (long)pid, st);
-			/* it may have died hashing: its slot's region is not wiped */
-			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-				log_info("event=argon2_scrubbed regions=%d", pwhash_slots_scrub());
-			/* a worker that dies at once must not make us spin */
-			if (time(NULL) == last_respawn)
-				sleep(1);
-			last_respawn = time(NULL);
-			if ((workers[i] = spawn_worker(svc, sock, i, procs)) > 0)
+			if (at > now) {
+				if (next < 0 || at < next)
+					next = at;
+				continue;
+			}
+			last_respawn = now;
+			if ((workers[i] = spawn_worker(svc, sock, i, procs, &orig)) > 0) {
 				alive++;
+			} else {
+				workers[i] = 0;
+				due[i] = now + 1;
+				if (next < 0 || due[i] < next)
+					next = due[i];
+			}
+		}
+		if (next < 0) {
+			sig = sigwaitinfo(&set, NULL);
+		} else {
+			double wait = next - now;
+
+			ts.tv_sec = (time_t)wait;
+			ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+			sig = sigtimedwait(&set, NULL, &ts);
+		}
+		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			stopping = 1;
+			for (int i = 0; i < procs; i++)
+				if (workers[i] > 0)
+					kill(workers[i], SIGTERM);
 		}
 	}
+	sigprocmask(SIG_SETMASK, &orig, NULL);
 }
 
 /* Usage text with the configuration keys. */

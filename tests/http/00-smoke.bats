@@ -124,6 +124,57 @@ _slots_of() {
 _semval() { ipcs -s -i "$1" | awk '$1 == "0" && NF >= 5 { print $2 }'; }
 
 
+# _exited PID: PID is gone, or a zombie waiting for its parent.
+_exited() { ! kill -0 "$1" 2>/dev/null || [[ $(ps -o stat= -p "$1") == Z* ]]; }
+
+# _held_back PID: PID has exactly one child, and still has for the next
+# 0.3 s (a replacement it holds back, not one on its way).
+_held_back() {
+	local i
+	for ((i = 0; i < 15; i++)); do
+		[ "$(pgrep -c -P "$1")" = 1 ] || return 1
+		sleep 0.02
+	done
+}
+
+@test "a program stops at once on SIGTERM while it holds back a dead worker's replacement, and takes every worker with it" {
+	local pid kids tries rc=1 log=$BATS_TEST_TMPDIR/auth.log
+	"$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
+		-l "$BATS_TEST_TMPDIR/auth.sock" -p 2 2>"$log" 3>&- &
+	pid=$!
+	wait_until 10 grep -q "event=start pid=$pid procs=2 " "$log"
+	wait_until 10 eval '[ "$(pgrep -c -P "$pid")" = 2 ]'
+	# a worker dies and is replaced; the replacement dies at once: the
+	# next replacement waits a second (a crash loop must not spin)
+	for ((tries = 0; tries < 10; tries++)); do
+		mapfile -t kids < <(pgrep -P "$pid")
+		kill -KILL "${kids[0]}"
+		wait_until 10 _workers_replaced "$pid" "${kids[0]}" 2
+		mapfile -t kids < <(pgrep -n -P "$pid")
+		kill -KILL "${kids[0]}"
+		if _held_back "$pid"; then
+			rc=0
+			break
+		fi
+		wait_until 10 eval '[ "$(pgrep -c -P "$pid")" = 2 ]'
+	done
+	[ "$rc" = 0 ]
+	mapfile -t kids < <(pgrep -P "$pid")
+	kill -TERM "$pid"
+	# everything is gone at once: no replacement comes after the stop
+	rc=0
+	wait_until 5 eval '_exited "$pid" && _exited "${kids[0]}"' || rc=$?
+	if [ "$rc" != 0 ]; then
+		pkill -KILL -P "$pid"
+		kill -KILL "$pid"
+	fi
+	[ "$rc" = 0 ]
+	wait "$pid"
+	grep -q "event=stop pid=$pid" "$log"
+	[ "$(grep -c "event=worker_died" "$log")" -ge 2 ]
+	[ "$(grep -c "event=worker_stop" "$log")" -ge 1 ]
+}
+
 @test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore set), keep the slots when a worker dies (and wipe their memory), remove them when the program stops" {
 	local lp procs cpus n parent want slots semid pid kids log=$BATS_TEST_TMPDIR/auth.log
 	lp=$(_stack_pid_read "$STACK_DIR/lighttpd.pid")

@@ -1,5 +1,12 @@
 /* token: JWT access tokens with parsed EVP keys, and the JWKS. */
 #include "config.h"
+#if defined(HAVE_ECDSA_SIGN_SETUP) && defined(HAVE_ECDSA_DO_SIGN_EX) && \
+    defined(HAVE_EVP_PKEY_GET1_EC_KEY)
+/* EC_KEY, ECDSA_sign_setup and ECDSA_do_sign_ex: deprecated in OpenSSL 3,
+ * with no EVP way to sign with a nonce prepared beforehand */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#define TOKEN_PRESIGN 1
+#endif
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,11 +14,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#ifdef TOKEN_PRESIGN
+#include <openssl/ecdsa.h>
+#endif
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -45,6 +56,13 @@ struct token_key {
 	char *header; /* base64url of the JOSE header */
 	size_t header_len;
 	struct json_object *jwk; /* the public JWK */
+#ifdef TOKEN_PRESIGN
+	/* ES256 signing key: nonces prepared ahead (token_sign) */
+	EC_KEY *ec_key;
+	BIGNUM *kinv[TOKEN_PRESIGN_BATCH], *r[TOKEN_PRESIGN_BATCH];
+	int presigned; /* unused pairs left: kinv[0 .. presigned - 1] */
+	pid_t presign_pid; /* the process that prepared them */
+#endif
 };
 
 /* Fill err with msg and the first queued libcrypto error, and clear the queue. */
@@ -395,13 +413,76 @@ static int key_load(struct token_key *k, const char *path, int allow_public, cha
 			crypto_err(err, errlen, "cannot prepare signing");
 			return -1;
 		}
+#ifdef TOKEN_PRESIGN
+		if (k->ec && !(k->ec_key = EVP_PKEY_get1_EC_KEY(k->pkey))) {
+			crypto_err(err, errlen, "cannot prepare signing");
+			return -1;
+		}
+#endif
 	}
 	return key_describe(k, err, errlen);
 }
 
+#ifdef TOKEN_PRESIGN
+/* Wipe and free the nonces k has not used. */
+static void presign_drop(struct token_key *k)
+{
+	while (k->presigned > 0) {
+		k->presigned--;
+		BN_clear_free(k->kinv[k->presigned]);
+		BN_clear_free(k->r[k->presigned]);
+		k->kinv[k->presigned] = k->r[k->presigned] = NULL;
+	}
+}
+
+/* Sign md with an unused prepared nonce of k, preparing a batch when none
+ * is left (or those left were made by the process we were forked from):
+ * r || s into raw.  0, or -1 (libcrypto failed: sign the ordinary way). */
+static int presign_sign(struct token_key *k, const unsigned char md[32], unsigned char raw[64])
+{
+	const BIGNUM *r, *s;
+	ECDSA_SIG *sig;
+	int n, ok;
+
+	if (k->presigned > 0 && k->presign_pid != getpid())
+		presign_drop(k); /* a fork's copy: the parent uses them too */
+	if (k->presigned == 0) {
+		for (n = 0; n < TOKEN_PRESIGN_BATCH; n++)
+			if (!ECDSA_sign_setup(k->ec_key, NULL, &k->kinv[n], &k->r[n]))
+				break;
+		k->presigned = n;
+		k->presign_pid = getpid();
+		if (n < TOKEN_PRESIGN_BATCH) { /* that one was not made */
+			ERR_clear_error();
+			k->kinv[n] = k->r[n] = NULL;
+			if (n == 0)
+				return -1;
+		}
+	}
+	/* taken out before use: never the same nonce twice */
+	n = --k->presigned;
+	sig = ECDSA_do_sign_ex(md, 32, k->kinv[n], k->r[n], k->ec_key);
+	BN_clear_free(k->kinv[n]);
+	BN_clear_free(k->r[n]);
+	k->kinv[n] = k->r[n] = NULL;
+	if (!sig) {
+		ERR_clear_error();
+		return -1;
+	}
+	ECDSA_SIG_get0(sig, &r, &s);
+	ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32;
+	ECDSA_SIG_free(sig);
+	return ok ? 0 : -1;
+}
+#endif
+
 /* Free what key_load made. */
 static void key_free(struct token_key *k)
 {
+#ifdef TOKEN_PRESIGN
+	presign_drop(k);
+	EC_KEY_free(k->ec_key);
+#endif
 	EVP_PKEY_CTX_free(k->sign);
 	EVP_PKEY_CTX_free(k->verify);
 	EVP_PKEY_free(k->pkey);
@@ -542,14 +623,39 @@ static int digest(const struct token_ctx *t, const void *data, size_t len, unsig
 	return 0;
 }
 
+/* Sign md with k through EVP: the JWS signature (r || s for ES256) into
+ * sig (512 bytes), its length into siglen; 0 or -1. */
+static int sign_evp(const struct token_key *k, const unsigned char md[32], unsigned char sig[512],
+		    size_t *siglen)
+{
+	unsigned char der[600];
+	size_t n = sizeof(der);
+
+	if (EVP_PKEY_sign(k->sign, der, &n, md, 32) <= 0) {
+		ERR_clear_error();
+		return -1;
+	}
+	if (k->ec) {
+		/* JWS wants r || s, 32 bytes each, not DER (RFC 7518 3.4) */
+		if (token_es256_der_to_raw(sig, der, n) != 0)
+			return -1;
+		*siglen = ES256_SIGLEN;
+	} else {
+		if (n > 512)
+			return -1;
+		memcpy(sig, der, n);
+		*siglen = n;
+	}
+	return 0;
+}
+
 /* Sign with keys[0]. */
 int token_sign(const struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
-	const struct token_key *k = &t->keys[0];
+	struct token_key *k = &t->keys[0];
 	char payload[1024];
-	unsigned char md[32], der[600], raw[512];
-	const unsigned char *sig = der;
-	size_t o, siglen = sizeof(der);
+	unsigned char md[32], sig[512];
+	size_t o, siglen;
 	long p;
 	int w;
 
@@ -591,17 +697,13 @@ int token_sign(const struct token_ctx *t, const struct token_claims *c, char *ou
 
 	if (digest(t, out, o, md) != 0)
 		return -1;
-	if (EVP_PKEY_sign(k->sign, der, &siglen, md, sizeof(md)) <= 0) {
-		ERR_clear_error();
-		return -1;
-	}
-	if (k->ec) {
-		/* JWS wants r || s, 32 bytes each, not DER (RFC 7518 3.4) */
-		if (token_es256_der_to_raw(raw, der, siglen) != 0)
-			return -1;
-		sig = raw;
+#ifdef TOKEN_PRESIGN
+	if (k->ec && presign_sign(k, md, sig) == 0)
 		siglen = ES256_SIGLEN;
-	}
+	else
+#endif
+	    if (sign_evp(k, md, sig, &siglen) != 0)
+		return -1;
 	out[o++] = '.';
 	o += b64url_encode(out + o, sig, siglen);
 	sodium_memzero(md, sizeof(md));

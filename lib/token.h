@@ -81,9 +81,20 @@ const char *token_jwks(const struct token_ctx *t);
 const char *token_key_alg(const struct token_ctx *t, size_t i);
 const char *token_key_kid(const struct token_ctx *t, size_t i);
 
+/* ES256 signatures are made from nonces prepared this many at a time
+ * (token_sign). */
+#define TOKEN_PRESIGN_BATCH 32
+
 /* Sign c (sub, sid, jti, username, iat, nbf, exp; iss and aud come from t)
  * with keys[0] into out (outlen bytes, NUL-terminated).  Returns the token
- * length, or -1 (out too small, a field too long, a libcrypto failure). */
+ * length, or -1 (out too small, a field too long, a libcrypto failure).
+ *
+ * An ES256 signature takes its nonce from a batch of TOKEN_PRESIGN_BATCH
+ * prepared together (k^-1 and r, libcrypto's ECDSA_sign_setup): made one
+ * after another they find the curve's tables in the cache, where a request
+ * between PostgreSQL and lighttpd finds them evicted (bench/README.md).
+ * Each is used once and wiped; a forked child never uses its parent's.
+ * Not for use by two threads at once. */
 int token_sign(const struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
     __attribute__((warn_unused_result));
 

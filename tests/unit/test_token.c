@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -493,6 +494,102 @@ static void test_der(void)
 }
 
 /* Every group, in a private directory for the key files. */
+/* The r half of tok's ES256 signature into r; 0 or -1. */
+static int sig_r(const char *tok, unsigned char r[32])
+{
+	const char *sig = strrchr(tok, '.');
+	unsigned char raw[64];
+	size_t n = 0;
+
+	if (!sig || sodium_base642bin(raw, sizeof(raw), sig + 1, strlen(sig + 1), NULL, &n, NULL,
+				      B64URL) != 0 || n != 64)
+		return -1;
+	memcpy(r, raw, 32);
+	return 0;
+}
+
+/* Sign n tokens with t at now, each checked by token_verify; their r values
+ * into rs (32 bytes each).  The count that signed and verified. */
+static int sign_many(struct token_ctx *t, int n, long long now, unsigned char (*rs)[32])
+{
+	char tok[TOKEN_MAX];
+	struct token_claims c, out;
+	int good = 0;
+
+	for (int i = 0; i < n; i++) {
+		int len;
+
+		claims_at(&c, now);
+		snprintf(c.jti, sizeof(c.jti), "jti-%d-%ld", i, (long)getpid());
+		len = token_sign(t, &c, tok, sizeof(tok));
+		if (len > 0 && token_verify(t, tok, (size_t)len, (time_t)now, 1, &out) == TOKEN_OK &&
+		    strcmp(out.jti, c.jti) == 0 && sig_r(tok, rs[i]) == 0)
+			good++;
+	}
+	return good;
+}
+
+/* How many of a's n values occur in b's m (or, with b == a, twice in a). */
+static int common(unsigned char (*a)[32], int n, unsigned char (*b)[32], int m)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int j = b == a ? i + 1 : 0; j < m; j++)
+			k += memcmp(a[i], b[j], 32) == 0;
+	return k;
+}
+
+/* ES256 nonces prepared in batches (token_sign): every signature has a
+ * nonce of its own (r = (kG).x differs), across batches and across a fork
+ * that happens with a batch half used. */
+static void test_presign(void)
+{
+	enum { N = 3 * TOKEN_PRESIGN_BATCH + 5 };
+	static unsigned char rs[N][32], parent[TOKEN_PRESIGN_BATCH][32],
+	    child[TOKEN_PRESIGN_BATCH][32];
+	char k1[300], err[512];
+	struct token_ctx t;
+	long long now = 1700000000;
+	int fd[2], st = 0, got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	make_key("ES256", "presign.pem", k1, sizeof(k1));
+	CHECK(token_ctx_init(&t, k1, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(sign_many(&t, N, now, rs) == N);
+	CHECK(common(rs, N, rs, N) == 0);
+
+	/* a batch is half used when the process forks */
+	CHECK(sign_many(&t, TOKEN_PRESIGN_BATCH / 2, now, rs) == TOKEN_PRESIGN_BATCH / 2);
+	CHECK(pipe(fd) == 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int ok = sign_many(&t, TOKEN_PRESIGN_BATCH, now, child) == TOKEN_PRESIGN_BATCH;
+
+		close(fd[0]);
+		if (ok && write(fd[1], child, sizeof(child)) == (ssize_t)sizeof(child))
+			_exit(0);
+		_exit(1);
+	}
+	close(fd[1]);
+	CHECK(sign_many(&t, TOKEN_PRESIGN_BATCH, now, parent) == TOKEN_PRESIGN_BATCH);
+	while (got < (int)sizeof(child) &&
+	       (r = read(fd[0], (unsigned char *)child + got, sizeof(child) - (size_t)got)) > 0)
+		got += (int)r;
+	close(fd[0]);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(got == (int)sizeof(child));
+	/* neither used a nonce the other did */
+	CHECK(common(parent, TOKEN_PRESIGN_BATCH, child, TOKEN_PRESIGN_BATCH) == 0);
+	CHECK(common(parent, TOKEN_PRESIGN_BATCH, rs, N) == 0);
+	CHECK(common(child, TOKEN_PRESIGN_BATCH, rs, N) == 0);
+	token_ctx_release(&t);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -504,6 +601,7 @@ int main(void)
 	test_der();
 	test_es256();
 	test_rs256();
+	test_presign();
 	test_refresh();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

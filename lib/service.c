@@ -91,7 +91,13 @@ static pid_t spawn_worker(const struct service *svc, int sock, int index, int pr
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		sigset_t stop;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
 		sigprocmask(SIG_SETMASK, mask, NULL);
+		sigprocmask(SIG_UNBLOCK, &stop, NULL); /* a worker must be stoppable */
 		(void)pwhash_slots_home(index, procs);
 		unsigned long served = serve(svc, sock);
 		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
@@ -123,8 +129,15 @@ static void supervise(const struct service *svc, int sock, int procs)
 	pid_t workers[256];
 	double due[256], last_respawn = -2;
 	sigset_t set, orig;
+	struct sigaction dfl;
 	int alive = 0, stopping;
 
+	/* started with SIGCHLD ignored, the kernel would reap the workers
+	 * itself and never tell us */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -145,7 +158,19 @@ static void supervise(const struct service *svc, int sock, int procs)
 		int st, sig;
 		pid_t pid;
 
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		while ((pid = waitpid(-1, &st, WNOHANG)) != 0) {
+			if (pid < 0) {
+				if (errno == EINTR)
+					continue;
+				/* ECHILD: none left, whatever we thought */
+				for (int i = 0; i < procs; i++)
+					if (workers[i] > 0) {
+						workers[i] = 0;
+						due[i] = now;
+					}
+				alive = 0;
+				break;
+			}
 			for (int i = 0; i < procs; i++) {
 				if (workers[i] != pid)
 					continue;
@@ -192,7 +217,8 @@ static void supervise(const struct service *svc, int sock, int procs)
 			ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
 			sig = sigtimedwait(&set, NULL, &ts);
 		}
-		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+		if (sig == SIGTERM || sig == SIGINT) {
+			/* each stop is passed on: a worker may have missed one */
 			stopping = 1;
 			for (int i = 0; i < procs; i++)
 				if (workers[i] > 0)

@@ -165,14 +165,39 @@ _held_back() {
 	rc=0
 	wait_until 5 eval '_exited "$pid" && _exited "${kids[0]}"' || rc=$?
 	if [ "$rc" != 0 ]; then
-		pkill -KILL -P "$pid"
-		kill -KILL "$pid"
+		pkill -KILL -P "$pid" || true
+		kill -KILL "$pid" || true
 	fi
 	[ "$rc" = 0 ]
 	wait "$pid"
 	grep -q "event=stop pid=$pid" "$log"
 	[ "$(grep -c "event=worker_died" "$log")" -ge 2 ]
 	[ "$(grep -c "event=worker_stop" "$log")" -ge 1 ]
+}
+
+@test "a program started with SIGCHLD ignored still replaces a dead worker, and stops on SIGTERM" {
+	local pid kids rc=0 log=$BATS_TEST_TMPDIR/auth.log
+	# an ignored signal stays ignored across exec
+	perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or exit 127' \
+		"$MAGENTA_PREFIX/sbin/magenta-auth" -f "$MAGENTA_CONFIG" \
+		-l "$BATS_TEST_TMPDIR/auth.sock" -p 2 2>"$log" 3>&- &
+	pid=$!
+	wait_until 10 grep -q "event=start pid=$pid procs=2 " "$log"
+	wait_until 10 eval '[ "$(pgrep -c -P "$pid")" = 2 ]'
+	mapfile -t kids < <(pgrep -P "$pid")
+	kill -KILL "${kids[0]}"
+	wait_until 10 _workers_replaced "$pid" "${kids[0]}" 2 || rc=$?
+	grep -q "event=worker_died pid=${kids[0]} " "$log" || rc=1
+	mapfile -t kids < <(pgrep -P "$pid")
+	kill -TERM "$pid"
+	wait_until 5 eval '_exited "$pid" && _exited "${kids[0]}" && _exited "${kids[1]}"' || rc=$?
+	if [ "$rc" != 0 ]; then
+		pkill -KILL -P "$pid" || true
+		kill -KILL "$pid" || true
+	fi
+	[ "$rc" = 0 ]
+	wait "$pid"
+	grep -q "event=stop pid=$pid" "$log"
 }
 
 @test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore set), keep the slots when a worker dies (and wipe their memory), remove them when the program stops" {

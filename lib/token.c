@@ -1,9 +1,8 @@
 /* token: JWT access tokens with parsed EVP keys, and the JWKS. */
 #include "config.h"
-#if defined(HAVE_ECDSA_SIGN_SETUP) && defined(HAVE_ECDSA_DO_SIGN_EX) && \
-    defined(HAVE_EVP_PKEY_GET1_EC_KEY)
+#ifdef HAVE_ECDSA_PRESIGN
 /* EC_KEY, ECDSA_sign_setup and ECDSA_do_sign_ex: deprecated in OpenSSL 3,
- * with no EVP way to sign with a nonce prepared beforehand */
+ * with no EVP way to sign with a nonce prepared beforehand (configure.ac) */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #define TOKEN_PRESIGN 1
 #endif
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -62,6 +62,7 @@ struct token_key {
 	BIGNUM *kinv[TOKEN_PRESIGN_BATCH], *r[TOKEN_PRESIGN_BATCH];
 	int presigned; /* unused pairs left: kinv[0 .. presigned - 1] */
 	pid_t presign_pid; /* the process that prepared them */
+	struct timespec presign_at; /* when (CLOCK_MONOTONIC) */
 #endif
 };
 
@@ -444,14 +445,19 @@ static int presign_sign(struct token_key *k, const unsigned char md[32], unsigne
 	ECDSA_SIG *sig;
 	int n, ok;
 
-	if (k->presigned > 0 && k->presign_pid != getpid())
-		presign_drop(k); /* a fork's copy: the parent uses them too */
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (k->presigned > 0 && (k->presign_pid != getpid() ||
+				 now.tv_sec - k->presign_at.tv_sec > TOKEN_PRESIGN_MAX_AGE))
+		presign_drop(k); /* a fork's copy (the parent uses them too), or old */
 	if (k->presigned == 0) {
 		for (n = 0; n < TOKEN_PRESIGN_BATCH; n++)
 			if (!ECDSA_sign_setup(k->ec_key, NULL, &k->kinv[n], &k->r[n]))
 				break;
 		k->presigned = n;
 		k->presign_pid = getpid();
+		k->presign_at = now;
 		if (n < TOKEN_PRESIGN_BATCH) { /* that one was not made */
 			ERR_clear_error();
 			k->kinv[n] = k->r[n] = NULL;
@@ -649,8 +655,18 @@ static int sign_evp(const struct token_key *k, const unsigned char md[32], unsig
 	return 0;
 }
 
+int token_presigned(const struct token_ctx *t)
+{
+#ifdef TOKEN_PRESIGN
+	return t->nkeys > 0 ? t->keys[0].presigned : 0;
+#else
+	(void)t;
+	return 0;
+#endif
+}
+
 /* Sign with keys[0]. */
-int token_sign(const struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
+int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
 	struct token_key *k = &t->keys[0];
 	char payload[1024];
@@ -698,7 +714,7 @@ int token_sign(const struct token_ctx *t, const struct token_claims *c, char *ou
 	if (digest(t, out, o, md) != 0)
 		return -1;
 #ifdef TOKEN_PRESIGN
-	if (k->ec && presign_sign(k, md, sig) == 0)
+	if (k->ec && t->presign && presign_sign(k, md, sig) == 0)
 		siglen = ES256_SIGLEN;
 	else
 #endif

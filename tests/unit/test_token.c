@@ -493,7 +493,6 @@ static void test_der(void)
 	}
 }
 
-/* Every group, in a private directory for the key files. */
 /* The r half of tok's ES256 signature into r; 0 or -1. */
 static int sig_r(const char *tok, unsigned char r[32])
 {
@@ -546,8 +545,8 @@ static int common(unsigned char (*a)[32], int n, unsigned char (*b)[32], int m)
 static void test_presign(void)
 {
 	enum { N = 3 * TOKEN_PRESIGN_BATCH + 5 };
-	static unsigned char rs[N][32], parent[TOKEN_PRESIGN_BATCH][32],
-	    child[TOKEN_PRESIGN_BATCH][32];
+	static unsigned char rs[N][32], half[TOKEN_PRESIGN_BATCH / 2][32],
+	    parent[TOKEN_PRESIGN_BATCH][32], child[TOKEN_PRESIGN_BATCH][32];
 	char k1[300], err[512];
 	struct token_ctx t;
 	long long now = 1700000000;
@@ -558,17 +557,26 @@ static void test_presign(void)
 	make_key("ES256", "presign.pem", k1, sizeof(k1));
 	CHECK(token_ctx_init(&t, k1, "ES256", "https://issuer.test", "magenta", 30, err,
 			     sizeof(err)) == 0);
+	/* off (the default after init): nothing prepared */
+	CHECK(sign_many(&t, 1, now, rs) == 1 && token_presigned(&t) == 0);
+	t.presign = 1;
+	CHECK(sign_many(&t, 1, now, rs) == 1);
+	CHECK(token_presigned(&t) == TOKEN_PRESIGN_BATCH - 1);
 	CHECK(sign_many(&t, N, now, rs) == N);
 	CHECK(common(rs, N, rs, N) == 0);
 
 	/* a batch is half used when the process forks */
-	CHECK(sign_many(&t, TOKEN_PRESIGN_BATCH / 2, now, rs) == TOKEN_PRESIGN_BATCH / 2);
+	CHECK(sign_many(&t, TOKEN_PRESIGN_BATCH / 2, now, half) == TOKEN_PRESIGN_BATCH / 2);
+	CHECK(common(half, TOKEN_PRESIGN_BATCH / 2, rs, N) == 0);
 	CHECK(pipe(fd) == 0);
 	fflush(NULL);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		int ok = sign_many(&t, TOKEN_PRESIGN_BATCH, now, child) == TOKEN_PRESIGN_BATCH;
+		/* the child makes its own batch at its first signature */
+		int ok = sign_many(&t, 1, now, child) == 1 &&
+			 token_presigned(&t) == TOKEN_PRESIGN_BATCH - 1 &&
+			 sign_many(&t, TOKEN_PRESIGN_BATCH, now, child) == TOKEN_PRESIGN_BATCH;
 
 		close(fd[0]);
 		if (ok && write(fd[1], child, sizeof(child)) == (ssize_t)sizeof(child))
@@ -587,9 +595,12 @@ static void test_presign(void)
 	CHECK(common(parent, TOKEN_PRESIGN_BATCH, child, TOKEN_PRESIGN_BATCH) == 0);
 	CHECK(common(parent, TOKEN_PRESIGN_BATCH, rs, N) == 0);
 	CHECK(common(child, TOKEN_PRESIGN_BATCH, rs, N) == 0);
+	CHECK(common(parent, TOKEN_PRESIGN_BATCH, half, TOKEN_PRESIGN_BATCH / 2) == 0);
+	CHECK(common(child, TOKEN_PRESIGN_BATCH, half, TOKEN_PRESIGN_BATCH / 2) == 0);
 	token_ctx_release(&t);
 }
 
+/* Every group, in a private directory for the key files. */
 int main(void)
 {
 	char cmd[128];

@@ -127,6 +127,29 @@ _semval() { ipcs -s -i "$1" | awk '$1 == "0" && NF >= 5 { print $2 }'; }
 # _exited PID: PID is gone, or a zombie waiting for its parent.
 _exited() { ! kill -0 "$1" 2>/dev/null || [[ $(ps -o stat= -p "$1") == Z* ]]; }
 
+# _all_exited PID...: every PID is gone (or a zombie).
+_all_exited() {
+	local p
+	for p in "$@"; do _exited "$p" || return 1; done
+}
+
+# _stop_all PID LOG [RC]: SIGTERM to the program PID (our child); it and
+# every worker it had must be gone within 5 s, and its stop in LOG.  What
+# is left is killed.  A non-zero RC (an earlier failed check) fails too,
+# after that clean-up.
+_stop_all() {
+	local pid=$1 log=$2 rc=${3:-0} kids
+	mapfile -t kids < <(pgrep -P "$pid")
+	kill -TERM "$pid"
+	wait_until 5 _all_exited "$pid" "${kids[@]}" || rc=$?
+	if [ "$rc" != 0 ]; then
+		pkill -KILL -P "$pid" || true
+		kill -KILL "$pid" || true
+	fi
+	wait "$pid" || true
+	[ "$rc" = 0 ] && grep -q "event=stop pid=$pid" "$log"
+}
+
 # _held_back PID: PID has exactly one child, and still has for the next
 # 0.3 s (a replacement it holds back, not one on its way).
 _held_back() {
@@ -159,18 +182,8 @@ _held_back() {
 		wait_until 10 eval '[ "$(pgrep -c -P "$pid")" = 2 ]'
 	done
 	[ "$rc" = 0 ]
-	mapfile -t kids < <(pgrep -P "$pid")
-	kill -TERM "$pid"
 	# everything is gone at once: no replacement comes after the stop
-	rc=0
-	wait_until 5 eval '_exited "$pid" && _exited "${kids[0]}"' || rc=$?
-	if [ "$rc" != 0 ]; then
-		pkill -KILL -P "$pid" || true
-		kill -KILL "$pid" || true
-	fi
-	[ "$rc" = 0 ]
-	wait "$pid"
-	grep -q "event=stop pid=$pid" "$log"
+	_stop_all "$pid" "$log"
 	[ "$(grep -c "event=worker_died" "$log")" -ge 2 ]
 	[ "$(grep -c "event=worker_stop" "$log")" -ge 1 ]
 }
@@ -188,16 +201,7 @@ _held_back() {
 	kill -KILL "${kids[0]}"
 	wait_until 10 _workers_replaced "$pid" "${kids[0]}" 2 || rc=$?
 	grep -q "event=worker_died pid=${kids[0]} " "$log" || rc=1
-	mapfile -t kids < <(pgrep -P "$pid")
-	kill -TERM "$pid"
-	wait_until 5 eval '_exited "$pid" && _exited "${kids[0]}" && _exited "${kids[1]}"' || rc=$?
-	if [ "$rc" != 0 ]; then
-		pkill -KILL -P "$pid" || true
-		kill -KILL "$pid" || true
-	fi
-	[ "$rc" = 0 ]
-	wait "$pid"
-	grep -q "event=stop pid=$pid" "$log"
+	_stop_all "$pid" "$log" "$rc"
 }
 
 @test "argon2id slots: a program's workers hash at most one per CPU at once (one semaphore set), keep the slots when a worker dies (and wipe their memory), remove them when the program stops" {

@@ -437,15 +437,15 @@ static void presign_drop(struct token_key *k)
 }
 
 /* Sign md with an unused prepared nonce of k, preparing a batch when none
- * is left (or those left were made by the process we were forked from):
- * r || s into raw.  0, or -1 (libcrypto failed: sign the ordinary way). */
+ * is left (or those left were made by the process we were forked from, or
+ * are older than TOKEN_PRESIGN_MAX_AGE): r || s into raw.  0, or -1
+ * (libcrypto failed: sign the ordinary way). */
 static int presign_sign(struct token_key *k, const unsigned char md[32], unsigned char raw[64])
 {
 	const BIGNUM *r, *s;
 	ECDSA_SIG *sig;
-	int n, ok;
-
 	struct timespec now;
+	int n, ok;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (k->presigned > 0 && (k->presign_pid != getpid() ||

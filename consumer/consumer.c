@@ -5,7 +5,9 @@
  * prefetch window, and applies the messages at hand in one transaction:
  * one apply_user_event() call per event, pipelined into a single round
  * trip.  Messages are acknowledged only after the COMMIT.
- *   poison (not JSON, unknown type, schema violation): basic.reject without
+ *   poison (no valid relay signature, not JSON, unknown type, schema
+ *     violation, a password hash unsealed or costlier than allowed):
+ *     basic.reject without
  *     requeue, at once: the broker dead-letters it, the rest flows on;
  *   database unavailable, serialization failure, missing schema: nothing is
  *     acked or rejected; the batch is retried with backoff until it commits
@@ -31,17 +33,23 @@
 #include "daemon.h"
 #include "db.h"
 #include "event.h"
+#include "eventseal.h"
+#include "eventsig.h"
 #include "log.h"
+#include "phc.h"
 
 #define CHUNK_MAX 500		       /* events per transaction (pipeline depth) */
 #define FORGET_CHUNK "10000"           /* old event ids deleted per sweep */
 #define STOP_GRACE_MS 3000	       /* SIGTERM: time to finish the batch in flight */
+#define HASH_MAX_LANES 4	       /* argon2 p of an event's hash (ours: 1) */
 
 /* One message held: received, maybe parsed, not yet settled. */
 struct item {
 	struct mq_msg m;
 	struct event_in ev;
-	int parsed;
+	int parsed;   /* ev holds a parsed document (release it) */
+	int admitted; /* signed, parsed, checked: may be applied */
+	char *hash; /* the opened passwordHash (ev.user points here), wiped */
 	char outcome[16];
 };
 
@@ -57,6 +65,8 @@ struct consumer {
 	uint64_t next_sweep_ms;
 	size_t chunk; /* events per transaction: half the prefetch window */
 	unsigned long applied, other, poison;
+	struct eventsig_verifier verifier; /* the relays' public keys */
+	struct eventseal_opener opener;	   /* opens sealed password hashes */
 };
 
 enum apply_rc { APPLY_OK, APPLY_RETRY, APPLY_DATA };
@@ -77,6 +87,7 @@ static void item_release(struct item *it)
 {
 	if (it->parsed)
 		event_in_release(&it->ev);
+	eventseal_free_plain(it->hash);
 	mq_msg_release(&it->m);
 	memset(it, 0, sizeof(*it));
 }
@@ -411,6 +422,55 @@ static int apply_isolated(struct consumer *c, PGconn *pg, struct item **its, siz
 	return 0;
 }
 
+/* Check a message before it may touch the database: signed by a relay
+ * (before anything parses it), well formed, its password hash sealed to
+ * us and, once opened, an argon2 hash no costlier than we allow.  0 with
+ * it->ev parsed, or -1 with e filled (poison). */
+static int consumer_admit(struct consumer *c, struct item *it, struct event_error *e)
+{
+	const char *why;
+	struct phc_argon2 ph;
+
+	e->detail[0] = '\0';
+	if (eventsig_verify(&c->verifier, it->m.sig_kid, it->m.sig, it->m.routing_key,
+			    it->m.body, it->m.len, &why) != 0) {
+		e->reason = "bad_signature";
+		snprintf(e->detail, sizeof(e->detail), "%s", why);
+		return -1;
+	}
+	if (event_parse(&it->ev, it->m.body, it->m.len, e) != 0)
+		return -1;
+	it->parsed = 1;
+	if (!it->ev.has_data)
+		return 0;
+	if (!eventseal_is_sealed(it->ev.user.password_hash)) {
+		e->reason = "unsealed_hash";
+		snprintf(e->detail, sizeof(e->detail), "data.passwordHash");
+		return -1;
+	}
+	it->hash = eventseal_open(&c->opener, it->ev.user.password_hash, &why);
+	if (!it->hash) {
+		e->reason = "bad_seal";
+		snprintf(e->detail, sizeof(e->detail), "data.passwordHash: %s", why);
+		return -1;
+	}
+	it->ev.user.password_hash = it->hash;
+	if (phc_argon2_parse(it->hash, &ph) != 0) {
+		e->reason = "invalid_field";
+		snprintf(e->detail, sizeof(e->detail), "data.passwordHash");
+		return -1;
+	}
+	if (ph.m > (unsigned long)conf_int(CONF_ARGON2_MAX_MEMLIMIT_KIB) ||
+	    ph.t > (unsigned long)conf_int(CONF_ARGON2_MAX_OPSLIMIT) || ph.p > HASH_MAX_LANES ||
+	    ph.p == 0) {
+		e->reason = "hash_too_costly";
+		snprintf(e->detail, sizeof(e->detail), "data.passwordHash: m=%lu t=%lu p=%lu", ph.m,
+			 ph.t, ph.p);
+		return -1;
+	}
+	return 0;
+}
+
 /* Settle what is held: reject poison, apply the rest in transactions,
  * ack after each commit.  On a transient failure the rest stays held
  * and the database backoff decides when to try again. */
@@ -425,12 +485,12 @@ static void consumer_process(struct consumer *c)
 		struct item *it = &c->items[j];
 		struct event_error e;
 
-		if (it->parsed || it->m.tag == 0)
+		if (it->admitted || it->m.tag == 0)
 			continue;
-		if (event_parse(&it->ev, it->m.body, it->m.len, &e) != 0)
+		if (consumer_admit(c, it, &e) != 0)
 			consumer_poison(c, it, &e);
 		else
-			it->parsed = 1;
+			it->admitted = 1;
 	}
 	items_compact(c);
 	if (c->n == 0 || !backoff_due(&c->dbbo) || !(pg = consumer_db(c)))
@@ -550,7 +610,7 @@ static void consumer_run(struct consumer *c)
 			items_drop(c);
 			continue;
 		}
-		if (c->n > 0 && (backoff_due(&c->dbbo) || !c->items[c->n - 1].parsed))
+		if (c->n > 0 && (backoff_due(&c->dbbo) || !c->items[c->n - 1].admitted))
 			consumer_process(c);
 		/* on its timer, also while events keep coming (not only when
 		 * none came for a second) */
@@ -571,6 +631,30 @@ static void consumer_run(struct consumer *c)
 	items_drop(c);
 }
 
+/* The relays' public keys and our seal keys, and hash limits that admit
+ * the hashes we make ourselves: without them the consumer does not start. */
+static int consumer_keys(struct consumer *c)
+{
+	char err[512], q[600];
+
+	if (conf_int(CONF_ARGON2_MAX_OPSLIMIT) < conf_int(CONF_ARGON2_OPSLIMIT) ||
+	    conf_int(CONF_ARGON2_MAX_MEMLIMIT_KIB) < conf_int(CONF_ARGON2_MEMLIMIT_KIB)) {
+		log_error("event=config_error msg=\"argon2_max_opslimit and argon2_max_memlimit_kib "
+			  "must be at least argon2_opslimit and argon2_memlimit_kib\"");
+		return -1;
+	}
+	if (eventsig_verifier_load(&c->verifier, conf_str(CONF_EVENT_VERIFY_KEYS), err,
+				   sizeof(err)) != 0 ||
+	    eventseal_opener_load(&c->opener, conf_str(CONF_EVENT_SEAL_KEYS), err,
+				  sizeof(err)) != 0) {
+		log_error("event=config_error reason=%s msg=\"event_verify_keys and event_seal_keys "
+			  "are needed (magentactl keygen --events)\"",
+			  log_q(q, sizeof(q), err));
+		return -1;
+	}
+	return 0;
+}
+
 /* Options and configuration, then the loop until SIGTERM. */
 int main(int argc, char **argv)
 {
@@ -588,6 +672,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&c, 0, sizeof(c));
+	if (consumer_keys(&c) != 0)
+		return 1;
 	db_init(&c.db, conf_str(CONF_AUTH_DB), "magenta-consumer");
 	mq_init(&c.mq, "magenta-consumer");
 	backoff_init(&c.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
@@ -596,12 +682,13 @@ int main(int argc, char **argv)
 	c.chunk = (size_t)(conf_int(CONF_PREFETCH) + 1) / 2;
 	if (c.chunk > CHUNK_MAX)
 		c.chunk = CHUNK_MAX;
-	log_info("event=start pid=%ld config=\"%s\" queue=%s", (long)getpid(), conf_path(),
-		 conf_str(CONF_QUEUE));
+	log_info("event=start pid=%ld config=\"%s\" queue=%s verify_keys=%zu seal_keys=%zu",
+		 (long)getpid(), conf_path(), conf_str(CONF_QUEUE), c.verifier.n, c.opener.n);
 	consumer_run(&c);
 	mq_close(&c.mq, 1);
 	db_close(&c.db);
 	free(c.items);
+	eventseal_opener_release(&c.opener);
 	log_info("event=stop pid=%ld applied=%lu other=%lu poison=%lu", (long)getpid(), c.applied,
 		 c.other, c.poison);
 	daemon_cleanup();

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "db.h"
 #include "magentactl.h"
+#include "eventseal.h"
 #include "mq.h"
 
 #define LIST_LIMIT_DEFAULT 1000
@@ -29,6 +30,7 @@ struct dead {
 	char sha[65];
 	char reason[256];
 	char dead_at[32];
+	const char *hash; /* data.passwordHash: "sealed", "PLAIN" or "-" (none) */
 };
 
 /* A string member of a JSON body, or NULL. */
@@ -46,7 +48,7 @@ static const char *body_str(struct json_object *root, const char *key)
 static void dead_describe(struct dead *d)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
-	struct json_object *root = json_tokener_parse(d->m.body);
+	struct json_object *root = json_tokener_parse(d->m.body), *data;
 	const char *s;
 
 	crypto_hash_sha256(h, (const unsigned char *)d->m.body, d->m.len);
@@ -65,6 +67,10 @@ static void dead_describe(struct dead *d)
 		snprintf(d->type, sizeof(d->type), "-");
 	snprintf(d->reason, sizeof(d->reason), "%s",
 		 d->m.death_reason[0] ? d->m.death_reason : "-");
+	d->hash = "-";
+	if (root && json_object_object_get_ex(root, "data", &data) &&
+	    (s = body_str(data, "passwordHash")))
+		d->hash = eventseal_is_sealed(s) ? "sealed" : "PLAIN";
 	if (d->m.death_time) {
 		time_t t = (time_t)d->m.death_time;
 		struct tm tm;
@@ -169,18 +175,19 @@ static int dlq_list(struct mq *mq, const char *queue, int as_json, long limit)
 					       json_object_new_int64(all[i].m.death_count));
 			json_object_object_add(o, "deadAt", json_object_new_string(all[i].dead_at));
 			json_object_object_add(o, "bodySha256", json_object_new_string(all[i].sha));
+			json_object_object_add(o, "passwordHash", json_object_new_string(all[i].hash));
 			json_object_array_add(arr, o);
 		}
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
 		json_object_put(arr);
 	} else {
 		if (n)
-			printf("%-38s %-12s %-14s %-20s %s\n", "ID", "TYPE", "ROUTING KEY",
-			       "DEAD SINCE", "REASON");
+			printf("%-38s %-12s %-14s %-20s %-6s %s\n", "ID", "TYPE", "ROUTING KEY",
+			       "DEAD SINCE", "HASH", "REASON");
 		for (size_t i = 0; i < n; i++)
-			printf("%-38s %-12s %-14s %-20s %s\n", all[i].id, all[i].type,
+			printf("%-38s %-12s %-14s %-20s %-6s %s\n", all[i].id, all[i].type,
 			       all[i].m.routing_key[0] ? all[i].m.routing_key : "-", all[i].dead_at,
-			       all[i].reason);
+			       all[i].hash, all[i].reason);
 		printf("%zu dead letter%s in %s\n", n, n == 1 ? "" : "s", queue);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -246,6 +253,11 @@ static int dlq_replay(struct mq *mq, const char *queue, int all, char **ids, int
 		o.body = d.m.body;
 		o.body_len = d.m.len;
 		o.timestamp = d.m.timestamp;
+		/* the relay's signature covers the body and routing key, both
+		 * unchanged: it goes with them (an unsigned or forged message
+		 * comes back to the DLQ) */
+		o.sig = d.m.sig[0] ? d.m.sig : NULL;
+		o.sig_kid = d.m.sig_kid[0] ? d.m.sig_kid : NULL;
 		if (mq_publish_confirmed(mq, conf_str(CONF_EXCHANGE), "magentactl", &o, 1, 5000) !=
 		    0) {
 			fprintf(stderr, "magentactl: dlq: rabbitmq: %s\n", mq->err);

@@ -94,6 +94,8 @@ int cmd_keygen(int argc, char **argv)
 	int force = 0;
 	struct token_ctx t;
 
+	if (argc > 1 && strcmp(argv[1], "--events") == 0)
+		return cmd_keygen_events(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--alg") == 0 && i + 1 < argc)
 			alg = argv[++i];

@@ -36,7 +36,12 @@ static const struct command commands[] = {
 	{ "keygen", cmd_keygen,
 	  "keygen [--alg ES256|RS256] [--out FILE|-] [--force]\n"
 	  "      write a new access token signing key (PEM, mode 0600); default\n"
-	  "      algorithm jwt_alg, default file the first of jwt_keys", 0 },
+	  "      algorithm jwt_alg, default file the first of jwt_keys\n"
+	  "keygen --events [--dir DIR] [--force]\n"
+	  "      write the event signing pair (Ed25519: relay private, consumer\n"
+	  "      public) and sealing pair (X25519: consumer private, relay public);\n"
+	  "      default files event_signing_key, event_verify_keys,\n"
+	  "      event_seal_keys, event_seal_public_key", 0 },
 	{ "hash-password", cmd_hash_password,
 	  "hash-password\n"
 	  "      print the argon2id hash of the password read from standard input", 0 },

@@ -11,6 +11,9 @@ int cmd_migrate(int argc, char **argv);
 /* keygen [--alg ES256|RS256] [--out FILE|-] [--force] */
 int cmd_keygen(int argc, char **argv);
 
+/* keygen --events [--dir DIR] [--force] (argv[0] is "--events") */
+int cmd_keygen_events(int argc, char **argv);
+
 /* hash-password (password on standard input) */
 int cmd_hash_password(int argc, char **argv);
 

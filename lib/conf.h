@@ -36,6 +36,8 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(PASSWORD_BLOCKLIST, "password_blocklist", CONF_STR, MAGENTA_PKGDATADIR "/common-passwords.txt:/usr/share/john/password.lst", 0, 0, "':'-separated files of forbidden passwords, one per line; missing files are skipped") \
 	X(ARGON2_OPSLIMIT, "argon2_opslimit", CONF_INT, "2", 1, 64, "argon2id iterations (t)") \
 	X(ARGON2_MEMLIMIT_KIB, "argon2_memlimit_kib", CONF_INT, "19456", 8, 4194304, "argon2id memory (m), KiB") \
+	X(ARGON2_MAX_OPSLIMIT, "argon2_max_opslimit", CONF_INT, "8", 1, 64, "consumer: an event whose password hash names more argon2 iterations (t) is poison, never stored (a forged costly hash would make each login of that user burn CPU); at least argon2_opslimit") \
+	X(ARGON2_MAX_MEMLIMIT_KIB, "argon2_max_memlimit_kib", CONF_INT, "77824", 8, 4194304, "consumer: an event whose password hash names more argon2 memory (m, KiB) is poison, never stored; at least argon2_memlimit_kib") \
 	X(ARGON2_CONCURRENCY, "argon2_concurrency", CONF_INT, "0", 0, 256, "most argon2id computations at once among a program's -p workers; 0: one per CPU it may run on") \
 	X(ARGON2_PIN_CPUS, "argon2_pin_cpus", CONF_BOOL, "on", 0, 0, "with argon2 slots, tie each slot to a CPU (a hash runs on its slot's CPU) and give each worker a slot of its own (spread evenly), which it waits for when every slot is busy; a worker whose last hash waited (all slots busy) stays on its slot's CPU from its next login or registration until a hash that did not wait or a request that does not hash; off: the kernel places them (a host whose CPUs are busy with much else)") \
 	X(ARGON2_KEEP_MEMORY, "argon2_keep_memory", CONF_BOOL, "on", 0, 0, "keep argon2id's working memory (argon2_memlimit_kib) between computations — one region per argon2 slot, shared by the workers, or one per worker without slots — wiped after each use, instead of mapping a fresh region every time (which the kernel zero-fills: slower); off holds no memory between logins") \
@@ -55,6 +57,10 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(QUEUE_TYPE, "queue_type", CONF_ENUM, "quorum", 0, 0, "quorum|classic: type of the consumer's queue") \
 	X(DELIVERY_LIMIT, "delivery_limit", CONF_INT, "10", 1, 1000, "deliveries before the broker dead-letters (quorum)") \
 	X(PREFETCH, "prefetch", CONF_INT, "100", 1, 65535, "unacknowledged messages the consumer may hold") \
+	X(EVENT_SIGNING_KEY, "event_signing_key", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/events-sign.pem", 0, 0, "relay: the Ed25519 private key (PEM) that signs every event it publishes (magentactl keygen --events)") \
+	X(EVENT_VERIFY_KEYS, "event_verify_keys", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/events-sign.pub", 0, 0, "consumer: ':'-separated Ed25519 public keys (PEM) of the relays; a message signed by none of them is dead-lettered (bad_signature)") \
+	X(EVENT_SEAL_PUBLIC_KEY, "event_seal_public_key", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/events-seal.pub", 0, 0, "relay: the consumer's X25519 public key (PEM) to which each event's passwordHash is sealed") \
+	X(EVENT_SEAL_KEYS, "event_seal_keys", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/events-seal.pem", 0, 0, "consumer: ':'-separated X25519 private keys (PEM) that open sealed password hashes") \
 	X(RELAY_POLL_MS, "relay_poll_ms", CONF_INT, "1000", 10, 60000, "relay polls the outbox at least this often, ms") \
 	X(RELAY_BATCH, "relay_batch", CONF_INT, "100", 1, 10000, "outbox rows published per transaction") \
 	X(OUTBOX_RETENTION_DAYS, "outbox_retention_days", CONF_INT, "7", 0, 3650, "published outbox rows are kept this long (0: for ever)") \

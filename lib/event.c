@@ -260,7 +260,10 @@ static int ev_data_fields(struct json_object *root, struct event_user *u, struct
 		return ev_fail(err, "invalid_field", "data.email");
 	if (ev_str(d, "passwordHash", 512, 0, &u->password_hash, err) != 0)
 		return -1;
-	if (!printable_ascii(u->password_hash) || u->password_hash[0] != '$')
+	/* a PHC string, or one sealed on the wire (eventseal.h: the consumer
+	 * opens it and checks what it holds) */
+	if (!printable_ascii(u->password_hash) ||
+	    (u->password_hash[0] != '$' && strncmp(u->password_hash, "sealed:", 7) != 0))
 		return ev_fail(err, "invalid_field", "data.passwordHash");
 	if (ev_str(d, "securityStamp", 256, 0, &u->security_stamp, err) != 0)
 		return -1;

@@ -7,9 +7,13 @@ lib_libmagenta_a_SOURCES = \
 	lib/daemon.c lib/daemon.h \
 	lib/db.c lib/db.h \
 	lib/event.c lib/event.h \
+	lib/eventseal.c lib/eventseal.h \
+	lib/eventsig.c lib/eventsig.h \
 	lib/http.c lib/http.h \
 	lib/log.c lib/log.h \
 	lib/mq.c lib/mq.h \
+	lib/pemkey.c lib/pemkey.h \
+	lib/phc.c lib/phc.h \
 	lib/pwhash.c lib/pwhash.h \
 	lib/refresh.c lib/refresh.h \
 	lib/service.c lib/service.h \

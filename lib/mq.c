@@ -466,6 +466,25 @@ static long mq_entry_long(const amqp_field_value_t *v)
 	}
 }
 
+/* The string header key of t into out: "" when absent, "!" when it is
+ * not a string or does not fit (so that it can never pass for another
+ * value). */
+static void mq_header_str(const amqp_table_t *t, const char *key, char *out, size_t n)
+{
+	const amqp_field_value_t *v = mq_table_get(t, key);
+
+	out[0] = '\0';
+	if (!v)
+		return;
+	if ((v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES) ||
+	    v->value.bytes.len >= n || memchr(v->value.bytes.bytes, '\0', v->value.bytes.len)) {
+		snprintf(out, n, "!");
+		return;
+	}
+	memcpy(out, v->value.bytes.bytes, v->value.bytes.len);
+	out[v->value.bytes.len] = '\0';
+}
+
 /* Copy what we need out of a message (properties and body). */
 static int mq_fill(struct mq_msg *m, amqp_message_t *msg)
 {
@@ -487,6 +506,9 @@ static int mq_fill(struct mq_msg *m, amqp_message_t *msg)
 		m->timestamp = p->timestamp;
 	if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
 		const amqp_field_value_t *v = mq_table_get(&p->headers, "x-death");
+
+		mq_header_str(&p->headers, "x-magenta-signature", m->sig, sizeof(m->sig));
+		mq_header_str(&p->headers, "x-magenta-key-id", m->sig_kid, sizeof(m->sig_kid));
 
 		if (v && v->kind == AMQP_FIELD_KIND_ARRAY && v->value.array.num_entries > 0 &&
 		    v->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
@@ -640,6 +662,7 @@ int mq_publish_confirmed(struct mq *mq, const char *exchange, const char *app_id
 			 struct mq_out *msgs, size_t n, int timeout_ms)
 {
 	amqp_basic_properties_t props;
+	amqp_table_entry_t hdr[2];
 	unsigned char *done = NULL;
 	uint64_t first, deadline;
 	size_t pending = n;
@@ -676,6 +699,17 @@ int mq_publish_confirmed(struct mq *mq, const char *exchange, const char *app_id
 		if (msgs[i].timestamp) {
 			props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
 			props.timestamp = msgs[i].timestamp;
+		}
+		if (msgs[i].sig && msgs[i].sig_kid) {
+			hdr[0].key = amqp_cstring_bytes("x-magenta-signature");
+			hdr[0].value.kind = AMQP_FIELD_KIND_UTF8;
+			hdr[0].value.value.bytes = amqp_cstring_bytes(msgs[i].sig);
+			hdr[1].key = amqp_cstring_bytes("x-magenta-key-id");
+			hdr[1].value.kind = AMQP_FIELD_KIND_UTF8;
+			hdr[1].value.value.bytes = amqp_cstring_bytes(msgs[i].sig_kid);
+			props._flags |= AMQP_BASIC_HEADERS_FLAG;
+			props.headers.num_entries = 2;
+			props.headers.entries = hdr;
 		}
 		msgs[i].outcome = MQ_PENDING;
 		msgs[i].reason[0] = '\0';

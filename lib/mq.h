@@ -96,13 +96,15 @@ struct mq_out {
 	const char *body;
 	size_t body_len;
 	uint64_t timestamp; /* seconds since the epoch; 0: none */
+	const char *sig;     /* headers x-magenta-signature and x-magenta-key-id */
+	const char *sig_kid; /* (eventsig.h); NULL: not sent */
 	uint64_t tag;
 	enum mq_outcome outcome;
 	char reason[96]; /* why NACKED or RETURNED */
 };
 
 /* Publish n messages to exchange: persistent, mandatory, JSON, with
- * message_id, type, timestamp and app_id; then read the broker's verdicts
+ * message_id, type, timestamp, app_id and the signature headers; then read the broker's verdicts
  * until each message is acked, nacked or returned, or timeout_ms passes.
  * A returned message is also acked by the broker: it stays MQ_RETURNED.
  * Returns 0 when every message has a verdict; -1 on a connection failure
@@ -123,6 +125,10 @@ struct mq_msg {
 	char routing_key[256];
 	char exchange[256];
 	uint64_t timestamp;
+	/* headers x-magenta-signature and x-magenta-key-id (eventsig.h); ""
+	 * when absent, "!" when not a string that fits */
+	char sig[128];
+	char sig_kid[64];
 	/* from the broker's x-death / x-first-death-* headers, when dead-lettered */
 	char death_reason[32];
 	char death_queue[256];

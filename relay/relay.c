@@ -7,7 +7,9 @@
  * published only after its ack with no basic.return.  A returned or nacked
  * row stays unpublished, with attempts, last_error and a next_attempt_at
  * that backs off.  A crash between publish and mark publishes the row
- * again: the consumer drops the duplicate by event id. */
+ * again: the consumer drops the duplicate by event id.  Every message
+ * goes out with its passwordHash sealed to the consumer and signed by the
+ * relay (eventseal.h, eventsig.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -25,6 +27,8 @@
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
+#include "eventseal.h"
+#include "eventsig.h"
 #include "log.h"
 
 #define APP_ID "magenta-relay"
@@ -41,6 +45,14 @@ struct relay {
 	uint64_t next_sweep_ms; /* retention sweep due */
 	int refusing;		/* the broker returns or nacks rows: logged once */
 	unsigned long published;
+	struct eventsig_signer signer; /* signs every message */
+	struct eventseal_sealer sealer; /* seals every passwordHash */
+};
+
+/* One row's wire form: its body with the hash sealed, and its signature. */
+struct wire {
+	char *body;
+	char sig[EVENTSIG_B64_LEN + 1];
 };
 
 /* Claim a batch: unpublished rows that are due, oldest first. */
@@ -186,6 +198,7 @@ static int relay_batch(struct relay *r)
 	const char *p[1] = { limit };
 	PGresult *res = NULL;
 	struct mq_out *out = NULL;
+	struct wire *wire = NULL;
 	struct buf ok_ids = { 0 }, bad_ids = { 0 }, bad_errs = { 0 }, bad_delays = { 0 };
 	int n = 0, rc = -1, nok = 0, nbad = 0, pub_rc;
 	char first_err[96] = "";
@@ -205,15 +218,33 @@ static int relay_batch(struct relay *r)
 		goto out;
 	}
 	out = calloc((size_t)n, sizeof(*out));
-	if (!out)
+	wire = calloc((size_t)n, sizeof(*wire));
+	if (!out || !wire)
 		goto out;
 	for (int i = 0; i < n; i++) {
+		char err[256];
+
 		out[i].message_id = PQgetvalue(res, i, 1);
 		out[i].type = PQgetvalue(res, i, 2);
 		out[i].routing_key = PQgetvalue(res, i, 3);
-		out[i].body = PQgetvalue(res, i, 4);
-		out[i].body_len = (size_t)PQgetlength(res, i, 4);
 		out[i].timestamp = strtoull(PQgetvalue(res, i, 5), NULL, 10);
+		/* the outbox keeps the event as written; the wire carries it
+		 * with the hash sealed, signed (docs/events.md) */
+		wire[i].body = eventseal_wire_body(&r->sealer, PQgetvalue(res, i, 4),
+						   (size_t)PQgetlength(res, i, 4), &out[i].body_len,
+						   err, sizeof(err));
+		if (!wire[i].body || eventsig_sign(&r->signer, out[i].routing_key, wire[i].body,
+						   out[i].body_len, wire[i].sig) != 0) {
+			char q[300];
+			log_error("event=prepare_failed event_id=%s reason=%s msg=\"the batch is "
+				  "retried\"",
+				  out[i].message_id,
+				  log_q(q, sizeof(q), wire[i].body ? "cannot sign" : err));
+			goto out;
+		}
+		out[i].body = wire[i].body;
+		out[i].sig = wire[i].sig;
+		out[i].sig_kid = r->signer.kid;
 	}
 	pub_rc = mq_publish_confirmed(&r->mq, conf_str(CONF_EXCHANGE), APP_ID, out, (size_t)n,
 				      CONFIRM_TIMEOUT_MS);
@@ -301,6 +332,9 @@ unmarked:
 			  nok);
 out:
 	db_rollback(&r->db); /* a no-op after a COMMIT */
+	for (int i = 0; wire && i < n; i++)
+		free(wire[i].body);
+	free(wire);
 	free(out);
 	free(ok_ids.s);
 	free(bad_ids.s);
@@ -401,6 +435,25 @@ static void relay_run(struct relay *r)
 	}
 }
 
+/* The event signing key and the consumer's seal key: without both the
+ * relay does not start (nothing unsigned or unsealed is ever published). */
+static int relay_keys(struct relay *r)
+{
+	char err[512];
+
+	if (eventsig_signer_load(&r->signer, conf_str(CONF_EVENT_SIGNING_KEY), err,
+				 sizeof(err)) != 0 ||
+	    eventseal_sealer_load(&r->sealer, conf_str(CONF_EVENT_SEAL_PUBLIC_KEY), err,
+				  sizeof(err)) != 0) {
+		char q[600];
+		log_error("event=config_error reason=%s msg=\"event_signing_key and "
+			  "event_seal_public_key are needed (magentactl keygen --events)\"",
+			  log_q(q, sizeof(q), err));
+		return -1;
+	}
+	return 0;
+}
+
 /* Options and configuration, then the loop until SIGTERM. */
 int main(int argc, char **argv)
 {
@@ -417,6 +470,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&r, 0, sizeof(r));
+	if (relay_keys(&r) != 0)
+		return 1;
 	db_init(&r.db, conf_str(CONF_USERS_DB), "magenta-relay");
 	/* a stuck lock, or a relay stopped mid-batch holding its claimed rows,
 	 * must not hold the outbox for ever: the others skip locked rows */
@@ -424,13 +479,15 @@ int main(int argc, char **argv)
 			     "SET idle_in_transaction_session_timeout = '60s'");
 	mq_init(&r.mq, "magenta-relay");
 	backoff_init(&r.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
-	log_info("event=start pid=%ld config=\"%s\" exchange=%s batch=%ld poll_ms=%ld",
+	log_info("event=start pid=%ld config=\"%s\" exchange=%s batch=%ld poll_ms=%ld "
+		 "signing_kid=%s seal_kid=%s",
 		 (long)getpid(), conf_path(), conf_str(CONF_EXCHANGE), conf_int(CONF_RELAY_BATCH),
-		 conf_int(CONF_RELAY_POLL_MS));
+		 conf_int(CONF_RELAY_POLL_MS), r.signer.kid, r.sealer.kid);
 	relay_run(&r);
 	mq_close(&r.mq, 1);
 	db_close(&r.db);
 	log_info("event=stop pid=%ld published=%lu", (long)getpid(), r.published);
+	eventsig_signer_release(&r.signer);
 	daemon_cleanup();
 	return 0;
 }

@@ -40,7 +40,8 @@ STACK_RABBIT_BIN=/usr/lib/rabbitmq/bin
 STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
-	python3-jwt python3-cryptography wrk apache2-utils apache2 openssl libfcgi-bin)
+	python3-jwt python3-cryptography python3-nacl python3-pika wrk apache2-utils apache2 openssl
+	libfcgi-bin)
 
 # ---------------------------------------------------------------- helpers
 
@@ -348,7 +349,8 @@ stack_init() {
 	local fsync=${STACK_PG_FSYNC:-}
 	# forget any stack this shell knew; keep only what DIR itself recorded
 	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT APACHE_PORT \
-		AMQPS_PORT RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED
+		AMQPS_PORT RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED \
+		AMQP_ADMIN_PASSWORD AMQP_RELAY_PASSWORD AMQP_CONSUMER_PASSWORD
 	if [[ -f $dir/env ]]; then
 		# shellcheck source=/dev/null
 		. "$dir/env"
@@ -376,6 +378,10 @@ stack_init() {
 	APACHE_PORT=${APACHE_PORT:-${ports[6]}}
 	AMQPS_PORT=${AMQPS_PORT:-${ports[7]}}
 	RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-magenta-$RANDOM$$@localhost}
+	# the broker's users (stack_rabbit_start, docs/events.md "Broker users")
+	AMQP_ADMIN_PASSWORD=${AMQP_ADMIN_PASSWORD:-$(_stack_secret)}
+	AMQP_RELAY_PASSWORD=${AMQP_RELAY_PASSWORD:-$(_stack_secret)}
+	AMQP_CONSUMER_PASSWORD=${AMQP_CONSUMER_PASSWORD:-$(_stack_secret)}
 
 	mkdir -p "$dir"/{log,sock,www,tmp,keys,rabbit,pg} || return 1
 	if ((EUID == 0)); then
@@ -406,7 +412,8 @@ stack_init() {
 		local v
 		for v in STACK_DIR MAGENTA_SRC MAGENTA_BUILD MAGENTA_PREFIX HTTP_PORT PGPORT \
 			AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT RABBITMQ_NODENAME \
-			STACK_PG_FSYNC APACHE_PORT AMQPS_PORT; do
+			STACK_PG_FSYNC APACHE_PORT AMQPS_PORT AMQP_ADMIN_PASSWORD AMQP_RELAY_PASSWORD \
+			AMQP_CONSUMER_PASSWORD; do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		printf 'export %s=%q\n' \
@@ -426,7 +433,7 @@ stack_init() {
 			RABBITMQ_LOG_BASE "$dir/log/rabbitmq" \
 			RABBITMQ_PID_FILE "$r/node.pid" \
 			RABBITMQ_HOME_DIR "$r"
-	} >"$dir/env.tmp" && mv "$dir/env.tmp" "$dir/env"
+	} >"$dir/env.tmp" && chmod 0600 "$dir/env.tmp" && mv "$dir/env.tmp" "$dir/env"
 
 	# the programs' configuration (keys: magenta-registration --sample-config)
 	cat >"$dir/magenta.conf" <<EOF
@@ -442,11 +449,18 @@ migrations_dir = $MAGENTA_PREFIX/share/magenta/sql
 # password_blocklist: the default (ours, then john-data's password.lst when present)
 amqp_host = 127.0.0.1
 amqp_port = $AMQP_PORT
-amqp_user = guest
-amqp_password = guest
+# magentactl's broker user; the relay and the consumer log in as their own
+# (MAGENTA_AMQP_USER and MAGENTA_AMQP_PASSWORD, set by stack_daemon_start)
+amqp_user = magenta-admin
+amqp_password = $AMQP_ADMIN_PASSWORD
 jwt_issuer = http://127.0.0.1:$HTTP_PORT
 jwt_keys = $dir/keys/signing.pem
+event_signing_key = $dir/keys/events-sign.pem
+event_verify_keys = $dir/keys/events-sign.pub
+event_seal_keys = $dir/keys/events-seal.pem
+event_seal_public_key = $dir/keys/events-seal.pub
 EOF
+	chmod 0600 "$dir/magenta.conf"
 	_STACK_LOADED=
 	export STACK_DIR
 	_stack_load || return 1
@@ -705,6 +719,59 @@ _stack_amqp_certs() {
 	chmod 0644 "$d/ca.crt" "$d/server.crt"
 }
 
+# A random password (URL- and config-safe characters).
+_stack_secret() {
+	head -c 24 /dev/urandom | base64 | tr -d '/+=\n'
+}
+
+# The management API as magenta-admin (or as $STACK_MGMT_AS, USER:PASSWORD),
+# quietly; 0 on a 2xx answer.
+_stack_mgmt() {
+	local method=$1 path=$2
+	local -a args=(-sf -o /dev/null --max-time 10 -X "$method"
+		-u "${STACK_MGMT_AS:-magenta-admin:$AMQP_ADMIN_PASSWORD}" -H 'Content-Type: application/json')
+	(($# >= 3)) && args+=(--data-binary "$3")
+	curl "${args[@]}" "$AMQP_MGMT_URL/api$path"
+}
+
+# Set one user's password, tags and permissions on vhost "/".
+_stack_rabbit_user() {
+	local user=$1 pw=$2 tags=$3 conf=$4 write=$5 read=$6
+	_stack_mgmt PUT "/users/$user" "$(jq -cn --arg p "$pw" --arg t "$tags" '{password:$p, tags:$t}')" &&
+		_stack_mgmt PUT "/permissions/%2F/$user" \
+			"$(jq -cn --arg c "$conf" --arg w "$write" --arg r "$read" '{configure:$c, write:$w, read:$r}')"
+}
+
+# The broker's users, least privilege (docs/events.md, "Broker users"):
+#   magenta-admin     administrator, everything (magentactl, the tests)
+#   magenta-relay     may declare and publish to the exchange, nothing else
+#   magenta-consumer  may declare its topology and read its queue
+#   guest/guest       the seed's management UI: monitoring, no permissions
+# On a new node guest is still RabbitMQ's default administrator: it makes
+# magenta-admin.  The rest is set again on every start, so it always holds.
+_stack_rabbit_users() {
+	local e='magenta\.events' q='authentication\.user\.events' d
+	d=$(_stack_deadline 30)
+	until _stack_mgmt GET /whoami; do
+		if STACK_MGMT_AS=guest:guest _stack_rabbit_user magenta-admin "$AMQP_ADMIN_PASSWORD" \
+			administrator '.*' '.*' '.*'; then
+			continue
+		fi
+		if _stack_past "$d"; then
+			_stack_fail "rabbitmq: cannot make the broker's administrator (management API)"
+			return 1
+		fi
+		sleep 0.2
+	done
+	_stack_rabbit_user magenta-relay "$AMQP_RELAY_PASSWORD" "" "^$e\$" "^$e\$" '^$' &&
+		_stack_rabbit_user magenta-consumer "$AMQP_CONSUMER_PASSWORD" "" \
+			"^($e|$e\\.dlx|$q|$q\\.dlq)\$" "^($e\\.dlx|$q|$q\\.dlq)\$" "^($e|$e\\.dlx|$q)\$" &&
+		_stack_rabbit_user guest guest monitoring '^$' '^$' '^$' || {
+		_stack_fail "rabbitmq: cannot set up the broker's users (management API)"
+		return 1
+	}
+}
+
 # Start the private RabbitMQ node with the management plugin; waits for it.
 stack_rabbit_start() {
 	_stack_load || return 1
@@ -779,6 +846,7 @@ stack_rabbit_start() {
 			"$RABBITMQ_LOG_BASE/$RABBITMQ_NODENAME.log"
 		return 1
 	}
+	_stack_rabbit_users || return 1
 	_stack_say "rabbitmq: up, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT, management http://127.0.0.1:$AMQP_MGMT_PORT ($(_stack_since "$t0") s)"
 }
 
@@ -1219,7 +1287,18 @@ stack_daemon_start() {
 		_stack_say "$n: skipped, $bin not built yet"
 		return 0
 	fi
-	_stack_spawn "$log" "$STACK_DIR" "$bin" -f "$MAGENTA_CONFIG" -d
+	# the event keys, made once (docs/events.md, "Authenticated events")
+	if [[ ! -f $STACK_DIR/keys/events-sign.pem ]]; then
+		"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" keygen --events \
+			>"$STACK_DIR/log/keygen-events.log" 2>&1 || {
+			_stack_fail "$n: magentactl keygen --events" "$STACK_DIR/log/keygen-events.log"
+			return 1
+		}
+	fi
+	# each daemon logs in as its own broker user (_stack_rabbit_users)
+	local pw=AMQP_${n^^}_PASSWORD
+	_stack_spawn "$log" "$STACK_DIR" env MAGENTA_AMQP_USER="magenta-$n" \
+		MAGENTA_AMQP_PASSWORD="${!pw}" "$bin" -f "$MAGENTA_CONFIG" -d
 	pid=$STACK_LAST_PID
 	_stack_pid_write "$STACK_DIR/$n.pid" "$pid"
 	# no readiness signal: a daemon that dies at once is a failure

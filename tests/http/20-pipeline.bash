@@ -18,6 +18,11 @@
 #   publish JSON [KEY]       publish to magenta.events through the management
 #                            API (persistent, message_id = eventId)
 #   publish_raw BODY KEY [MESSAGE_ID]
+#                            the same for any body; both sign it and seal its
+#                            hash as the relay does (PIPE_UNSIGNED=1: neither,
+#                            PIPE_NO_SEAL=1: signed, hash in clear;
+#                            PIPE_EXCHANGE: another exchange)
+#   event_tool ARGS...       tests/tools/event-tool.py (sign, verify, open)
 #   backlog                  unpublished outbox rows
 #   auth_live                live users in auth_users
 #   applied                  processed_events rows with outcome applied
@@ -157,17 +162,30 @@ envelope() {
 }
 
 publish_raw() {
-	local props
+	local props body=$1 w
 	props=$(jq -cn --arg id "${3:-}" '{delivery_mode:2, content_type:"application/json"}
 		+ (if $id == "" then {} else {message_id:$id} end)')
-	amqp_mgmt POST /exchanges/%2F/magenta.events/publish \
-		"$(jq -cn --arg b "$1" --arg k "$2" --argjson p "$props" \
+	# as the relay sends it: the hash sealed, signed (PIPE_UNSIGNED=1,
+	# PIPE_NO_SEAL=1 leave that out)
+	if [[ -z ${PIPE_UNSIGNED:-} ]]; then
+		w=$(event_tool wire "$STACK_DIR/keys" "$2" ${PIPE_NO_SEAL:+--no-seal} <<<"$body") || return 1
+		body=$(jq -r .body <<<"$w")
+		props=$(jq -c --argjson w "$w" \
+			'. + {headers:{"x-magenta-signature":$w.sig, "x-magenta-key-id":$w.kid}}' <<<"$props")
+	fi
+	amqp_mgmt POST "/exchanges/%2F/${PIPE_EXCHANGE:-magenta.events}/publish" \
+		"$(jq -cn --arg b "$body" --arg k "$2" --argjson p "$props" \
 			'{properties:$p, routing_key:$k, payload:$b, payload_encoding:"string"}')"
 	assert_code 200 >&2 || return 1
 	[[ $(field .routed) == true ]] || {
 		echo "publish: not routed: $body" >&2
 		return 1
 	}
+}
+
+# tests/tools/event-tool.py: events signed and sealed independently of our C
+event_tool() {
+	/usr/bin/python3 "$BATS_TEST_DIRNAME/../tools/event-tool.py" "$@"
 }
 
 publish() {

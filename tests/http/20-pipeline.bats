@@ -52,7 +52,9 @@ outcome() {
 	[ "$(jq -r '.properties.timestamp > 1700000000' <<<"$msg")" = true ]
 	[ "$(jq -r .routing_key <<<"$msg")" = user.created ]
 	[ "$(jq -r '.payload | fromjson | .eventId' <<<"$msg")" = "$eid" ]
-	[ "$(jq -r '.payload | fromjson | .data.passwordHash | startswith("$argon2id$")' <<<"$msg")" = true ]
+	# the hash sealed, the message signed (23-pipeline-security.bats)
+	[ "$(jq -r '.payload | fromjson | .data.passwordHash | startswith("sealed:v1:")' <<<"$msg")" = true ]
+	[ "$(jq -r '.properties.headers["x-magenta-signature"] | length' <<<"$msg")" = 88 ]
 }
 
 @test "pipeline: the same message published twice is applied once, the second counted" {
@@ -238,8 +240,7 @@ outcome() {
 	u=$(cat /proc/sys/kernel/random/uuid)
 	eid=$(cat /proc/sys/kernel/random/uuid)
 	# a valid event dead-lettered by hand, as the delivery limit would do
-	amqp_mgmt POST /exchanges/%2F/magenta.events.dlx/publish "$(jq -cn --arg b "$(envelope UserCreated "$u" 1 "$eid" replayed)" --arg id "$eid" \
-		'{properties:{message_id:$id, type:"UserCreated", delivery_mode:2}, routing_key:"user.created", payload:$b, payload_encoding:"string"}')"
+	PIPE_EXCHANGE=magenta.events.dlx publish "$(envelope UserCreated "$u" 1 "$eid" replayed)"
 	publish_raw 'poison again' user.created poison-2
 	wait_until 5 _eq 2 dlq_depth
 	run ctl dlq replay "$eid"

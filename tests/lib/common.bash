@@ -28,8 +28,10 @@
 #                            poll CMD every 0.1 s until it succeeds; fails after
 #                            SECONDS (use it instead of sleep)
 #   amqp_mgmt METHOD PATH [DATA]
-#                            RabbitMQ management HTTP API as guest (PATH below
-#                            /api, vhost "/" written %2F); sets what api sets
+#                            RabbitMQ management HTTP API as magenta-admin (PATH
+#                            below /api, vhost "/" written %2F); sets what api sets
+#   amqp_mgmt_as USER:PASSWORD METHOD PATH [DATA]
+#                            the same as another broker user
 
 if [[ -z ${STACK_DIR:-} || ! -f ${STACK_DIR:-}/env ]]; then
 	echo "tests/lib/common.bash: STACK_DIR is not set or has no env file: run the suite with ./scripts/test" >&2
@@ -201,9 +203,13 @@ fcgi_post() {
 }
 
 amqp_mgmt() {
-	local method=$1 path=$2
+	amqp_mgmt_as "magenta-admin:$AMQP_ADMIN_PASSWORD" "$@"
+}
+
+amqp_mgmt_as() {
+	local who=$1 method=$2 path=$3
 	[[ $path == /api/* ]] || path=/api$path
-	local -a args=(-X "$method" -u guest:guest -H 'Content-Type: application/json')
-	(($# >= 3)) && args+=(--data-binary "$3")
+	local -a args=(-X "$method" -u "$who" -H 'Content-Type: application/json')
+	(($# >= 4)) && args+=(--data-binary "$4")
 	_http_call "$AMQP_MGMT_URL$path" "${args[@]}"
 }

@@ -287,7 +287,9 @@ int event_parse(struct event_in *ev, const char *body, size_t len, struct event_
 	memset(err, 0, sizeof(*err));
 	if (len > EVENT_BODY_MAX)
 		return ev_fail(err, "too_large", NULL);
-	if (len == 0 || memchr(body, '\0', len))
+	if (len == 0)
+		return ev_fail(err, "empty_body", NULL);
+	if (memchr(body, '\0', len))
 		return ev_fail(err, "invalid_json", NULL);
 	tok = json_tokener_new_ex(16);
 	if (!tok)

@@ -114,7 +114,7 @@ static void test_not_json(void)
 	struct event_in ev;
 	struct event_error err;
 
-	CHECK(strcmp(parse("", d, sizeof(d)), "invalid_json") == 0);
+	CHECK(strcmp(parse("", d, sizeof(d)), "empty_body") == 0);
 	CHECK(strcmp(parse("not json", d, sizeof(d)), "invalid_json") == 0);
 	CHECK(strcmp(parse("{\"eventId\":", d, sizeof(d)), "invalid_json") == 0);
 	CHECK(strcmp(parse("{} {}", d, sizeof(d)), "invalid_json") == 0);

@@ -34,6 +34,14 @@
 
 #define ES256_SIGLEN 64
 #define HEADER_MAX 1024 /* decoded header bytes we are willing to parse */
+/* token_sign's payload: the claims head ({"iss":...,"aud":...,) and the rest
+ * at its longest -- its fixed text (62 bytes), three integers, the ids and a
+ * username of TOKEN_USERNAME_MAX printable bytes each escaped to two at most,
+ * json_escape's slack.  token_ctx_init refuses an iss and aud that leave too
+ * little room, so a login never fails to sign (the limit is enforced where
+ * events are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
+#define PAYLOAD_MAX 2048
+#define CLAIMS_TAIL_MAX (62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + 16)
 
 /* A token whose signature and claims were verified, remembered by the
  * SHA-256 of its text.  Clients present one access token many times over
@@ -578,8 +586,10 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 		memcpy(head + o, "\",\"aud\":\"", 9);
 		o = json_escape(head, sizeof(head), (size_t)o + 9, aud);
 	}
-	if (o < 0 || (size_t)o + 3 >= sizeof(head)) {
-		snprintf(err, errlen, "jwt_issuer or jwt_audience too long");
+	if (o < 0 || (size_t)o + 2 + CLAIMS_TAIL_MAX > PAYLOAD_MAX) {
+		snprintf(err, errlen,
+			 "jwt_issuer or jwt_audience too long (%d bytes in all at most)",
+			 PAYLOAD_MAX - CLAIMS_TAIL_MAX - 19);
 		goto fail;
 	}
 	memcpy(head + o, "\",", 3);
@@ -673,7 +683,7 @@ int token_presigned(const struct token_ctx *t)
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
 	struct token_key *k = &t->keys[0];
-	char payload[1024];
+	char payload[PAYLOAD_MAX];
 	unsigned char md[32], sig[512];
 	size_t o, siglen;
 	long p;

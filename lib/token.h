@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "validate.h"
+
 #define TOKEN_MAX 4096	 /* longest token accepted or produced, bytes */
 #define TOKEN_KID_LEN 43 /* base64url of a SHA-256 thumbprint */
 #define TOKEN_ID_MAX 64	 /* sub, sid, jti */
-#define TOKEN_USERNAME_MAX 255
+#define TOKEN_USERNAME_MAX USERNAME_BYTES_MAX /* the one limit (validate.h) */
 /* iat, nbf and exp outside [0, TOKEN_TIME_MAX] (9999-12-31T23:59:59Z, well
  * below 2^53: exact as a JSON number) make a token TOKEN_BAD_CLAIMS. */
 #define TOKEN_TIME_MAX 253402300799LL

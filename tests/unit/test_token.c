@@ -636,10 +636,10 @@ static void sign_raw(char *out, size_t cap, const char *path, const char *header
 
 /* Claims a signature cannot make right (issue 15): times out of range,
  * exp near INT64_MAX (exp + leeway overflowed), iss and aud with an
- * embedded NUL. */
+ * embedded NUL; the longest username signs under the longest iss. */
 static void test_claim_limits(void)
 {
-	char k[300], err[512], tok[TOKEN_MAX], hdr[256], pl[1024];
+	char k[300], err[512], tok[TOKEN_MAX], hdr[256], pl[1024], iss[1100], name[300];
 	struct token_ctx t;
 	struct token_claims c, out;
 	long long now = 1700000000;
@@ -717,6 +717,32 @@ static void test_claim_limits(void)
 	CHECK(token_ctx_init(&t, k, "ES256", "i", "a", TOKEN_LEEWAY_MAX + 1, err, sizeof(err)) ==
 	      -1);
 
+	/* the longest iss accepted still signs the longest username events
+	 * carry, at its longest escaped (every byte a quote), with ids and
+	 * times at their longest; one byte of iss more is refused at start */
+	memset(name, '"', TOKEN_USERNAME_MAX);
+	name[TOKEN_USERNAME_MAX] = '\0';
+	for (size_t len = sizeof(iss) - 1; len > 0; len--) {
+		memset(iss, 'i', len);
+		iss[len] = '\0';
+		if (token_ctx_init(&t, k, "ES256", iss, "magenta", 30, err, sizeof(err)) == 0)
+			break;
+		CHECK(strstr(err, "too long") != NULL);
+	}
+	CHECK(strlen(iss) > 900); /* room for any sensible issuer URL */
+	memset(&c, 0, sizeof(c));
+	memset(c.sub, 's', TOKEN_ID_MAX);
+	memset(c.sid, 'd', TOKEN_ID_MAX);
+	memset(c.jti, 'j', TOKEN_ID_MAX);
+	memcpy(c.username, name, TOKEN_USERNAME_MAX + 1);
+	c.iat = c.nbf = c.exp = INT64_MIN;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	c.iat = c.nbf = now;
+	c.exp = now + 900;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0 && token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(n > 0 && strcmp(out.username, name) == 0);
 	token_ctx_release(&t);
 }
 

@@ -8,6 +8,7 @@
 
 #include "event.h"
 #include "uuid7.h"
+#include "validate.h"
 
 /* Longest text accepted where a UUID is expected (validated after). */
 #define UUID_TEXT_MAX 64
@@ -250,11 +251,11 @@ static int ev_data_fields(struct json_object *root, struct event_user *u, struct
 		return ev_fail(err, "missing_field", "data");
 	if (!json_object_is_type(d, json_type_object))
 		return ev_fail(err, "invalid_field", "data");
-	if (ev_str(d, "username", 256, 0, &u->username, err) != 0)
+	if (ev_str(d, "username", USERNAME_BYTES_MAX, 0, &u->username, err) != 0)
 		return -1;
 	if (!no_controls(u->username))
 		return ev_fail(err, "invalid_field", "data.username");
-	if (ev_str(d, "email", 254, 0, &u->email, err) != 0)
+	if (ev_str(d, "email", EMAIL_MAX, 0, &u->email, err) != 0)
 		return -1;
 	if (!strchr(u->email, '@') || !printable_ascii(u->email))
 		return ev_fail(err, "invalid_field", "data.email");
@@ -290,7 +291,9 @@ int event_parse(struct event_in *ev, const char *body, size_t len, struct event_
 	memset(err, 0, sizeof(*err));
 	if (len > EVENT_BODY_MAX)
 		return ev_fail(err, "too_large", NULL);
-	if (len == 0 || memchr(body, '\0', len))
+	if (len == 0)
+		return ev_fail(err, "empty_body", NULL);
+	if (memchr(body, '\0', len))
 		return ev_fail(err, "invalid_json", NULL);
 	tok = json_tokener_new_ex(16);
 	if (!tok)

@@ -59,9 +59,9 @@ struct event_in {
 	struct event_user user;
 };
 
-/* Why a message is poison: reason is a fixed code (invalid_json,
- * not_an_object, too_large, missing_field, invalid_field, unknown_type,
- * unsupported_schema); detail names the field, never its value (a value
+/* Why a message is poison: reason is a fixed code (empty_body,
+ * invalid_json, not_an_object, too_large, missing_field, invalid_field,
+ * unknown_type, unsupported_schema); detail names the field, never its value (a value
  * may be a password hash). */
 struct event_error {
 	const char *reason;

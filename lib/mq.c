@@ -493,7 +493,10 @@ static int mq_fill(struct mq_msg *m, amqp_message_t *msg)
 	m->body = malloc(msg->body.len + 1);
 	if (!m->body)
 		return -1;
-	memcpy(m->body, msg->body.bytes, msg->body.len);
+	/* an empty body comes as { 0, NULL }: memcpy from NULL is undefined
+	 * even for 0 bytes (UBSan aborted the consumer on it) */
+	if (msg->body.len > 0)
+		memcpy(m->body, msg->body.bytes, msg->body.len);
 	m->body[msg->body.len] = '\0';
 	m->len = msg->body.len;
 	if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)

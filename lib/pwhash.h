@@ -17,6 +17,13 @@ int pwhash_init(unsigned long long opslimit, size_t memlimit) __attribute__((war
 int pwhash_hash(char out[PWHASH_STRBYTES], const char *pw, size_t len)
 	__attribute__((warn_unused_result));
 
+/* A hash of 32 random bytes nobody knows, made now with the parameters of
+ * the last pwhash_init: the authentication service verifies unknown users
+ * against it, so they cost what a user hashed at those parameters costs
+ * (docs/auth.md: hashes made before a parameter change cost their own).
+ * 0, or -1 when out of memory. */
+int pwhash_dummy(char out[PWHASH_STRBYTES]) __attribute__((warn_unused_result));
+
 /* 0 when pw matches hash, -1 otherwise (also for a malformed hash). */
 int pwhash_verify(const char *hash, const char *pw, size_t len)
 	__attribute__((warn_unused_result));

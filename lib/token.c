@@ -34,6 +34,14 @@
 
 #define ES256_SIGLEN 64
 #define HEADER_MAX 1024 /* decoded header bytes we are willing to parse */
+/* token_sign's payload: the claims head ({"iss":...,"aud":...,) and the rest
+ * at its longest -- its fixed text (62 bytes), three integers, the ids and a
+ * username of TOKEN_USERNAME_MAX printable bytes each escaped to two at most,
+ * json_escape's slack.  token_ctx_init refuses an iss and aud that leave too
+ * little room, so a login never fails to sign (the limit is enforced where
+ * events are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
+#define PAYLOAD_MAX 2048
+#define CLAIMS_TAIL_MAX (62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + 16)
 
 /* A token whose signature and claims were verified, remembered by the
  * SHA-256 of its text.  Clients present one access token many times over
@@ -522,6 +530,10 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 	long o;
 
 	memset(t, 0, sizeof(*t));
+	if (leeway < 0 || leeway > TOKEN_LEEWAY_MAX) {
+		snprintf(err, errlen, "leeway %ld outside 0-%d s", leeway, TOKEN_LEEWAY_MAX);
+		return -1;
+	}
 	t->leeway = leeway;
 	t->iss = strdup(iss);
 	t->aud = strdup(aud);
@@ -574,8 +586,10 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 		memcpy(head + o, "\",\"aud\":\"", 9);
 		o = json_escape(head, sizeof(head), (size_t)o + 9, aud);
 	}
-	if (o < 0 || (size_t)o + 3 >= sizeof(head)) {
-		snprintf(err, errlen, "jwt_issuer or jwt_audience too long");
+	if (o < 0 || (size_t)o + 2 + CLAIMS_TAIL_MAX > PAYLOAD_MAX) {
+		snprintf(err, errlen,
+			 "jwt_issuer or jwt_audience too long (%d bytes in all at most)",
+			 PAYLOAD_MAX - CLAIMS_TAIL_MAX - 19);
 		goto fail;
 	}
 	memcpy(head + o, "\",", 3);
@@ -669,7 +683,7 @@ int token_presigned(const struct token_ctx *t)
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
 	struct token_key *k = &t->keys[0];
-	char payload[1024];
+	char payload[PAYLOAD_MAX];
 	unsigned char md[32], sig[512];
 	size_t o, siglen;
 	long p;
@@ -744,8 +758,9 @@ static int claim_str(struct json_object *obj, const char *key, char *buf, size_t
 	return 0;
 }
 
-/* Read an integer member; 0 ok, 1 absent, -1 another type. */
-static int claim_int(struct json_object *obj, const char *key, long long *out)
+/* Read a time member (iat, nbf, exp); 0 ok, 1 absent, -1 another type or
+ * outside [0, TOKEN_TIME_MAX], so that no sum with the leeway can overflow. */
+static int claim_time(struct json_object *obj, const char *key, long long *out)
 {
 	struct json_object *v;
 
@@ -755,7 +770,18 @@ static int claim_int(struct json_object *obj, const char *key, long long *out)
 		return -1;
 	errno = 0;
 	*out = (long long)json_object_get_int64(v);
-	return errno ? -1 : 0;
+	return errno || *out < 0 || *out > TOKEN_TIME_MAX ? -1 : 0;
+}
+
+/* Is v a string equal to want, byte for byte over its whole length (a
+ * "\u0000" inside v does not end it early, as it would for strcmp)? */
+static int claim_is(struct json_object *v, const char *want)
+{
+	size_t n = strlen(want);
+
+	return json_object_is_type(v, json_type_string) &&
+	       (size_t)json_object_get_string_len(v) == n &&
+	       memcmp(json_object_get_string(v), want, n) == 0;
 }
 
 /* Decode a base64url part and parse it as a JSON object; NULL when it is not one. */
@@ -791,14 +817,11 @@ static int aud_ok(struct json_object *payload, const char *want)
 	if (!json_object_object_get_ex(payload, "aud", &v) || !v)
 		return 0;
 	if (json_object_is_type(v, json_type_string))
-		return strcmp(json_object_get_string(v), want) == 0;
+		return claim_is(v, want);
 	if (json_object_is_type(v, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			struct json_object *e = json_object_array_get_idx(v, i);
-			if (json_object_is_type(e, json_type_string) &&
-			    strcmp(json_object_get_string(e), want) == 0)
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (claim_is(json_object_array_get_idx(v, i), want))
 				return 1;
-		}
 	}
 	return 0;
 }
@@ -907,12 +930,10 @@ static enum token_status verify_full(const struct token_ctx *t, const char *jwt,
 	    claim_str(pl, "sid", out->sid, sizeof(out->sid)) != 0 ||
 	    claim_str(pl, "jti", out->jti, sizeof(out->jti)) < 0 ||
 	    claim_str(pl, "username", out->username, sizeof(out->username)) < 0 ||
-	    claim_int(pl, "exp", &out->exp) != 0 || claim_int(pl, "nbf", &out->nbf) < 0 ||
-	    claim_int(pl, "iat", &out->iat) < 0)
+	    claim_time(pl, "exp", &out->exp) != 0 || claim_time(pl, "nbf", &out->nbf) < 0 ||
+	    claim_time(pl, "iat", &out->iat) < 0)
 		goto out;
-	if (!json_object_object_get_ex(pl, "iss", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    strcmp(json_object_get_string(v), t->iss) != 0) {
+	if (!json_object_object_get_ex(pl, "iss", &v) || !claim_is(v, t->iss)) {
 		st = TOKEN_BAD_ISSUER;
 		goto out;
 	}
@@ -932,7 +953,7 @@ enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_
 {
 	struct token_seen *seen = NULL;
 	unsigned char sha[32];
-	long long skew = t->leeway;
+	long long skew = t->leeway, at = now < 0 ? 0 : (long long)now;
 	enum token_status st;
 
 	memset(out, 0, sizeof(*out));
@@ -955,10 +976,13 @@ enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_
 		seen->used = 1;
 	}
 timecheck:
+	/* differences, not sums (exp + leeway overflowed for an exp near
+	 * INT64_MAX): the claims and at lie in [0, LLONG_MAX], the claims below
+	 * TOKEN_TIME_MAX, so none of these overflows */
 	if (check_time) {
-		if ((long long)now >= out->exp + skew)
+		if (at - out->exp >= skew)
 			return TOKEN_EXPIRED;
-		if ((long long)now + skew < out->nbf || (long long)now + skew < out->iat)
+		if (out->nbf - at > skew || out->iat - at > skew)
 			return TOKEN_NOT_YET_VALID;
 	}
 	return TOKEN_OK;

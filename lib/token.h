@@ -18,10 +18,16 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "validate.h"
+
 #define TOKEN_MAX 4096	 /* longest token accepted or produced, bytes */
 #define TOKEN_KID_LEN 43 /* base64url of a SHA-256 thumbprint */
 #define TOKEN_ID_MAX 64	 /* sub, sid, jti */
-#define TOKEN_USERNAME_MAX 255
+#define TOKEN_USERNAME_MAX USERNAME_BYTES_MAX /* the one limit (validate.h) */
+/* iat, nbf and exp outside [0, TOKEN_TIME_MAX] (9999-12-31T23:59:59Z, well
+ * below 2^53: exact as a JSON number) make a token TOKEN_BAD_CLAIMS. */
+#define TOKEN_TIME_MAX 253402300799LL
+#define TOKEN_LEEWAY_MAX 86400 /* seconds; token_ctx_init refuses more */
 
 struct token_key; /* one parsed key: private (can sign) or public only */
 
@@ -58,15 +64,16 @@ enum token_status {
 	TOKEN_NOT_YET_VALID,
 	TOKEN_BAD_ISSUER,
 	TOKEN_BAD_AUDIENCE,
-	TOKEN_BAD_CLAIMS /* sub, sid, exp missing or of the wrong type */
+	TOKEN_BAD_CLAIMS /* sub, sid, exp missing, of the wrong type, times out of range */
 };
 
 /* Load the ':'-separated PEM files of paths: private keys, or (after the
  * first) public keys of retired signers.  EC keys must be on P-256 (ES256),
  * RSA keys at least 2048 bits (RS256).  The first must be a private key of
  * algorithm sign_alg ("ES256" or "RS256").  iss, aud and leeway are copied
- * for signing and verification.  0, or -1 with err filled (t is then
- * released).  Release with token_ctx_release(). */
+ * for signing and verification; leeway must lie in [0, TOKEN_LEEWAY_MAX].
+ * 0, or -1 with err filled (t is then released).  Release with
+ * token_ctx_release(). */
 int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg, const char *iss,
 		   const char *aud, long leeway, char *err, size_t errlen)
     __attribute__((warn_unused_result));
@@ -107,11 +114,13 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 /* Prepared nonces the signing key has left (0 without presigning). */
 int token_presigned(const struct token_ctx *t);
 
-/* Verify jwt (len bytes) at time now: signature, iss, aud, then (unless
- * check_time is 0, to let an expired access token still end its session
- * at logout) exp and nbf.  On TOKEN_OK out holds the claims (absent
- * iat/nbf read as 0).  The last TOKEN_SEEN_SLOTS tokens that passed are
- * remembered by their SHA-256, and only their time is checked again. */
+/* Verify jwt (len bytes) at time now: signature, iss and aud (whole
+ * strings: an embedded NUL is a difference), iat, nbf and exp in range
+ * (TOKEN_TIME_MAX), then (unless check_time is 0, to let an expired access
+ * token still end its session at logout) exp, nbf and iat against now.
+ * On TOKEN_OK out holds the claims (absent iat/nbf read as 0).  The last
+ * TOKEN_SEEN_SLOTS tokens that passed are remembered by their SHA-256, and
+ * only their time is checked again. */
 enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_t len, time_t now,
 			       int check_time, struct token_claims *out)
     __attribute__((warn_unused_result));

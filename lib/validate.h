@@ -7,7 +7,14 @@
 
 #define USERNAME_MIN 3
 #define USERNAME_MAX 50
+/* The longest username in bytes anywhere: an event with a longer one is
+ * poison (lib/event.c), and a token signs any this long (token.h).
+ * Registration's own rule above is stricter, and may change: events are
+ * checked structurally (docs/events.md). */
+#define USERNAME_BYTES_MAX 255
 #define EMAIL_MAX 254
+
+_Static_assert(USERNAME_MAX <= USERNAME_BYTES_MAX, "registration allows what events refuse");
 
 /* Number of Unicode code points in s[0..len), or -1 when s is not valid
  * UTF-8 (overlong forms, surrogates and values above U+10FFFF included)

@@ -469,7 +469,8 @@ EOF
 
 # ---------------------------------------------------------------- build
 
-# Out-of-tree configure (once, or when the options change), make, make install.
+# Out-of-tree configure (once, or from clean when the options change), make,
+# make install.
 stack_build() {
 	_stack_load || return 1
 	local log=$STACK_DIR/log/build.log t0 src=$MAGENTA_SRC
@@ -494,6 +495,16 @@ stack_build() {
 	mkdir -p "$MAGENTA_BUILD"
 	local stamp=$MAGENTA_BUILD/.stack-configure-args
 	if [[ ! -f $MAGENTA_BUILD/Makefile || "$(cat "$stamp" 2>/dev/null)" != "${args[*]}" ]]; then
+		# configure alone would keep the objects built with the old options
+		# (make sees no source changed: a "sanitizer" run used unsanitized
+		# programs): anything built before goes first
+		if [[ -n $(ls -A "$MAGENTA_BUILD") ]]; then
+			_stack_say "build: configure options changed (now: ${args[*]}): rebuilding from clean"
+			rm -rf "$MAGENTA_BUILD" && mkdir -p "$MAGENTA_BUILD" || {
+				_stack_fail "build: cannot empty $MAGENTA_BUILD"
+				return 1
+			}
+		fi
 		(cd "$MAGENTA_BUILD" && "$src/configure" "${args[@]}") >>"$log" 2>&1 || {
 			_stack_fail "build: configure ${args[*]}" "$log"
 			return 1
@@ -558,7 +569,9 @@ stack_pg_start() {
 		"listen_addresses = '127.0.0.1'" "port = $PGPORT" \
 		"unix_socket_directories = '$sockdir'" "max_connections = 250" \
 		"logging_collector = off" "log_line_prefix = '%m [%p] %q%u@%d '" \
-		"log_min_duration_statement = -1" "${fast[@]}" |
+		"log_min_duration_statement = -1" \
+		"# no DETAIL lines: a unique violation's names the email (docs/auth.md, Logs)" \
+		"log_error_verbosity = terse" "${fast[@]}" |
 		_stack_as_pg tee "$data/stack.conf" >/dev/null
 	if _stack_port_open "$PGPORT"; then
 		_stack_fail "postgresql: port $PGPORT is taken by another program"

@@ -9,6 +9,8 @@
 
 #include "event.h"
 #include "t.h"
+#include "token.h"
+#include "validate.h"
 
 static const char *const EID = "0193f1c2-7a00-7000-8000-000000000001";
 static const char *const UID = "0193f1c2-7a00-7000-8000-0000000000aa";
@@ -114,7 +116,7 @@ static void test_not_json(void)
 	struct event_in ev;
 	struct event_error err;
 
-	CHECK(strcmp(parse("", d, sizeof(d)), "invalid_json") == 0);
+	CHECK(strcmp(parse("", d, sizeof(d)), "empty_body") == 0);
 	CHECK(strcmp(parse("not json", d, sizeof(d)), "invalid_json") == 0);
 	CHECK(strcmp(parse("{\"eventId\":", d, sizeof(d)), "invalid_json") == 0);
 	CHECK(strcmp(parse("{} {}", d, sizeof(d)), "invalid_json") == 0);
@@ -263,6 +265,48 @@ static void test_times(void)
 	}
 }
 
+/* A JSON string of n bytes: c repeated, then the ending end (may be ""). */
+static const char *repeat(char c, size_t n, const char *end)
+{
+	static char buf[1024];
+	size_t e = strlen(end);
+
+	buf[0] = '"';
+	memset(buf + 1, c, n - e);
+	memcpy(buf + 1 + n - e, end, e);
+	buf[1 + n] = '"';
+	buf[2 + n] = '\0';
+	return buf;
+}
+
+/* The one username limit (USERNAME_BYTES_MAX, which tokens sign) and the
+ * email limit are enforced here: one byte more is poison. */
+static void test_lengths(void)
+{
+	char d[128];
+
+	CHECK(USERNAME_BYTES_MAX == TOKEN_USERNAME_MAX);
+	CHECK(USERNAME_BYTES_MAX == 255 && EMAIL_MAX == 254);
+	REJECTS("username", repeat('u', USERNAME_BYTES_MAX, ""), 1, "ok", "");
+	REJECTS("username", repeat('u', USERNAME_BYTES_MAX + 1, ""), 1, "invalid_field",
+		"data.username");
+	REJECTS("email", repeat('e', EMAIL_MAX, "@x.test"), 1, "ok", "");
+	REJECTS("email", repeat('e', EMAIL_MAX + 1, "@x.test"), 1, "invalid_field", "data.email");
+	/* counted in bytes, not characters: 128 two-byte letters are 256 bytes */
+	{
+		char u[2 * 128 + 3];
+		u[0] = '"';
+		for (int i = 0; i < 128; i++)
+			memcpy(u + 1 + 2 * i, "\xc3\xbc", 2);
+		u[257] = '"';
+		u[258] = '\0';
+		CHECK(strcmp(mutate("username", u, 1, d, sizeof(d)), "invalid_field") == 0);
+		u[255] = '"';
+		u[256] = '\0';
+		CHECK(strcmp(mutate("username", u, 1, d, sizeof(d)), "ok") == 0);
+	}
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -271,5 +315,6 @@ int main(void)
 	test_data_rules();
 	test_types();
 	test_times();
+	test_lengths();
 	return t_done();
 }

@@ -463,6 +463,27 @@ static void pinned(void)
 	CHECK(pwhash_slots_home(0, 4) == 0); /* the set is gone: nothing tied */
 }
 
+/* The dummy hash for unknown users has the parameters of the last
+ * pwhash_init, whatever they are, and a password nobody knows. */
+static void dummy(void)
+{
+	char d1[PWHASH_STRBYTES], d2[PWHASH_STRBYTES];
+
+	CHECK(pwhash_init(2, 19456 * 1024) == 0);
+	CHECK(pwhash_dummy(d1) == 0);
+	CHECK(strncmp(d1, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
+	CHECK(!pwhash_needs_rehash(d1));
+	CHECK(pwhash_verify(d1, "", 0) == -1);
+	CHECK(pwhash_dummy(d2) == 0);
+	CHECK(strcmp(d1, d2) != 0); /* random, not a constant */
+	/* other parameters: the old one no longer matches, a new one does */
+	CHECK(pwhash_init(3, 12288 * 1024) == 0);
+	CHECK(pwhash_needs_rehash(d1));
+	CHECK(pwhash_dummy(d2) == 0);
+	CHECK(strncmp(d2, "$argon2id$v=19$m=12288,t=3,p=1$", 31) == 0);
+	CHECK(!pwhash_needs_rehash(d2));
+}
+
 int main(void)
 {
 	char h1[PWHASH_STRBYTES], h2[PWHASH_STRBYTES];
@@ -484,6 +505,7 @@ int main(void)
 	CHECK(!pwhash_needs_rehash(h1));
 	CHECK(pwhash_init(3, 19 * 1024 * 1024) == 0);
 	CHECK(pwhash_needs_rehash(h1));
+	dummy();
 	/* passwords with NUL bytes and non-ASCII are hashed as bytes */
 	CHECK(pwhash_hash(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p\0w\xc3\xa9", 5) == 0);

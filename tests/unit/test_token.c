@@ -2,6 +2,7 @@
  * thumbprints, refresh token encoding and successor sealing. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include <json-c/json.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sodium.h>
 
 #include "refresh.h"
@@ -600,6 +603,149 @@ static void test_presign(void)
 	token_ctx_release(&t);
 }
 
+/* ES256-sign header.payload (JSON texts) with the PEM key at path, as
+ * token_sign would, into out: for payloads token_sign cannot write. */
+static void sign_raw(char *out, size_t cap, const char *path, const char *header,
+		     const char *payload)
+{
+	char h[1024], p[2048];
+	unsigned char der[80], raw[64], md[32];
+	size_t dlen = sizeof(der);
+	char sig64[100];
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *pk = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new(pk, NULL) : NULL;
+
+	if (f)
+		fclose(f);
+	b64(h, sizeof(h), header);
+	b64(p, sizeof(p), payload);
+	snprintf(out, cap, "%s.%s", h, p);
+	crypto_hash_sha256(md, (const unsigned char *)out, strlen(out));
+	if (!ctx || EVP_PKEY_sign_init(ctx) <= 0 ||
+	    EVP_PKEY_sign(ctx, der, &dlen, md, sizeof(md)) <= 0 ||
+	    token_es256_der_to_raw(raw, der, dlen) != 0) {
+		fprintf(stderr, "sign_raw: cannot sign with %s\n", path);
+		exit(99);
+	}
+	sodium_bin2base64(sig64, sizeof(sig64), raw, sizeof(raw), B64URL);
+	snprintf(out + strlen(out), cap - strlen(out), ".%s", sig64);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+}
+
+/* Claims a signature cannot make right (issue 15): times out of range,
+ * exp near INT64_MAX (exp + leeway overflowed), iss and aud with an
+ * embedded NUL; the longest username signs under the longest iss. */
+static void test_claim_limits(void)
+{
+	char k[300], err[512], tok[TOKEN_MAX], hdr[256], pl[1024], iss[1100], name[300];
+	struct token_ctx t;
+	struct token_claims c, out;
+	long long now = 1700000000;
+	int n;
+
+	make_key("ES256", "limits.pem", k, sizeof(k));
+	CHECK(token_ctx_init(&t, k, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	/* exp at INT64_MAX: refused, not taken as expired (or valid) by a
+	 * wrapped sum; whatever now is, with and without the time check */
+	c.exp = INT64_MAX;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 0, &out) == TOKEN_BAD_CLAIMS);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)INT64_MAX, 1, &out) == TOKEN_BAD_CLAIMS);
+	/* the edges of the range */
+	c.exp = TOKEN_TIME_MAX;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)INT64_MAX, 1, &out) == TOKEN_EXPIRED);
+	c.exp = TOKEN_TIME_MAX + 1;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	claims_at(&c, now);
+	c.nbf = INT64_MAX;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	claims_at(&c, now);
+	c.iat = -1;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	claims_at(&c, now);
+	c.nbf = INT64_MIN;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	/* nbf and iat in the future, far: no overflow either way */
+	claims_at(&c, now);
+	c.nbf = TOKEN_TIME_MAX;
+	c.exp = TOKEN_TIME_MAX;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_NOT_YET_VALID);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)-1, 1, &out) == TOKEN_NOT_YET_VALID);
+
+	/* iss and aud: a "\u0000" suffix makes another string */
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+#define PL(iss_, aud_)                                                                             \
+	snprintf(pl, sizeof(pl),                                                                   \
+		 "{\"iss\":" iss_ ",\"aud\":" aud_ ",\"sub\":\"%s\",\"sid\":\"%s\",\"iat\":%lld,"  \
+		 "\"exp\":%lld}",                                                                  \
+		 c.sub, c.sid, now, now + 900)
+	claims_at(&c, now);
+	PL("\"https://issuer.test\"", "\"magenta\"");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_OK);
+	PL("\"https://issuer.test\\u0000.evil\"", "\"magenta\"");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_ISSUER);
+	PL("\"https://issuer.test\"", "\"magenta\\u0000billing\"");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_AUDIENCE);
+	PL("\"https://issuer.test\"", "[\"billing\",\"magenta\\u0000\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_AUDIENCE);
+	PL("\"https://issuer.test\"", "[\"billing\",\"magenta\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_OK);
+#undef PL
+	token_ctx_release(&t);
+
+	/* a leeway outside 0..TOKEN_LEEWAY_MAX is refused */
+	CHECK(token_ctx_init(&t, k, "ES256", "i", "a", -1, err, sizeof(err)) == -1);
+	CHECK(token_ctx_init(&t, k, "ES256", "i", "a", TOKEN_LEEWAY_MAX + 1, err, sizeof(err)) ==
+	      -1);
+
+	/* the longest iss accepted still signs the longest username events
+	 * carry, at its longest escaped (every byte a quote), with ids and
+	 * times at their longest; one byte of iss more is refused at start */
+	memset(name, '"', TOKEN_USERNAME_MAX);
+	name[TOKEN_USERNAME_MAX] = '\0';
+	for (size_t len = sizeof(iss) - 1; len > 0; len--) {
+		memset(iss, 'i', len);
+		iss[len] = '\0';
+		if (token_ctx_init(&t, k, "ES256", iss, "magenta", 30, err, sizeof(err)) == 0)
+			break;
+		CHECK(strstr(err, "too long") != NULL);
+	}
+	CHECK(strlen(iss) > 900); /* room for any sensible issuer URL */
+	memset(&c, 0, sizeof(c));
+	memset(c.sub, 's', TOKEN_ID_MAX);
+	memset(c.sid, 'd', TOKEN_ID_MAX);
+	memset(c.jti, 'j', TOKEN_ID_MAX);
+	memcpy(c.username, name, TOKEN_USERNAME_MAX + 1);
+	c.iat = c.nbf = c.exp = INT64_MIN;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	c.iat = c.nbf = now;
+	c.exp = now + 900;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0 && token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(n > 0 && strcmp(out.username, name) == 0);
+	token_ctx_release(&t);
+}
+
 /* Every group, in a private directory for the key files. */
 int main(void)
 {
@@ -613,6 +759,7 @@ int main(void)
 	test_es256();
 	test_rs256();
 	test_presign();
+	test_claim_limits();
 	test_refresh();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -34,6 +34,7 @@
 #include "devicetoken.h"
 #include "service.h"
 #include "uuid7.h"
+#include "validate.h"
 
 /* The one answer for every failed login: unknown user, wrong password,
  * locked or deleted account. */
@@ -208,8 +209,17 @@ static void login_validate(struct json_object *body, struct login_input *in,
 	size_t dlen;
 	int rc;
 
-	http_need_str(body, "usernameOrEmail", "Username or email",
-		      HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, IDENT_MAX, &in->ident, &in->ilen, errors);
+	/* Registration's rules, before any lookup: lower() in the lookup
+	 * would fold what they refuse ("al\u0130ce" matches "alice"). */
+	if (http_need_str(body, "usernameOrEmail", "Username or email",
+			  HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, IDENT_MAX, &in->ident, &in->ilen,
+			  errors) == 0 &&
+	    !(memchr(in->ident, '@', in->ilen) ? valid_email(in->ident, in->ilen)
+					       : valid_username(in->ident, in->ilen)))
+		http_errors_add(
+		    errors, "usernameOrEmail", "invalid_format",
+		    "Username or email must be a username (3 to 50 characters: letters, "
+		    "digits, '_' or '-') or an email address.");
 	http_need_str(body, "password", "Password", HTTP_STR_NONEMPTY, pmax, &in->password,
 		      &in->plen, errors);
 	in->remember = 0;

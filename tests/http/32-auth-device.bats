@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Trusted devices (OWASP "device cookies") against the lockout DoS.  Locks
+# Trusted devices (OWASP "device cookies") against the lockout DoS, and the
+# login identifier checked like registration's before any lookup.  Locks
 # after 5 failures, of 60 s (long enough to outlast each test; a test that
 # needs one ended ends it in the database), 8 failures a minute per
 # address, 127.0.0.1 a trusted proxy so each test speaks for its own
@@ -203,6 +204,29 @@ setup() {
 	assert_code 200
 	dlogin 203.0.113.9 Erin
 	assert_code 429
+}
+
+@test "identifier: not a username nor an email address by registration's rules: 400 before any lookup" {
+	seed_user alice alice@example.com >/dev/null
+	# U+0130 (capital I with dot above), which lower() may fold to "i"
+	# (UTF-8 written out: U+0130, U+0131 dotless i, U+FF41 fullwidth a,
+	# U+00A0 no-break space, U+00E5, U+00E4)
+	for ident in $'al\xc4\xb0ce' $'AL\xc4\xb0CE' $'al\xc4\xb1ce' $'\xef\xbd\x81lice' $'alice\xc2\xa0' \
+		$'\xc3\xa5lice' $'al\xc4\xb0ce@example.com' $'alice@ex\xc3\xa4mple.com' 'al ice' 'al.ice' 'ab' \
+		'alice@' '@example.com' 'alice@example' "$(printf 'a%.0s' {1..51})"; do
+		dlogin 192.0.2.6 "$ident"
+		assert_code 400
+		[ "$(field '.errors[0].field'):$(field '.errors[0].code')" = usernameOrEmail:invalid_format ]
+	done
+	# nothing was looked up or counted
+	[ "$(psql_auth "SELECT count(*) FROM login_address_failures")" = 0 ]
+	[ "$(psql_auth "SELECT count(*) FROM login_lockouts")" = 0 ]
+	[ "$(psql_auth "SELECT count(*) FROM sessions")" = 0 ]
+	# ASCII letter case still does not matter
+	dlogin 192.0.2.6 ALICE
+	assert_code 200
+	dlogin 192.0.2.6 Alice@Example.COM
+	assert_code 200
 }
 
 @test "device cookie: device_cookie = on sends an HttpOnly cookie instead of the body member, and reads it back" {

@@ -299,7 +299,7 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 	cookie[0] = '\0';
 	if (use_cookie && devicetoken_set_cookie(cookie, sizeof(cookie), device,
 						 conf_int(CONF_DEVICE_TTL)) != 0) {
-		log_error("event=login_failed reason=device_cookie user=%s", u.id);
+		log_error("event=device_cookie_failed user=%s", u.id);
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		goto out;
 	}

@@ -153,17 +153,18 @@ setup() {
 	dlogin 192.0.2.4 Dan
 	dan_dev=$(field .deviceToken)
 	fail_n 6 Dan 198.51.100.20
-	# Carol's token gives nothing for Dan: Dan is locked for it, and
-	# Carol's device counted nothing
+	# a new password (new security stamp) makes Dan's device untrusted
+	psql_auth "UPDATE auth_users SET security_stamp = md5(random()::text) WHERE id = '$b'"
+	dlogin 192.0.2.4 Dan "$AUTH_PW" "$dan_dev"
+	refused
+	# Carol's token gives nothing for Dan, even were their stamps equal:
+	# Dan is locked for it, and Carol's device counted nothing
+	psql_auth "UPDATE auth_users SET security_stamp = (SELECT security_stamp FROM auth_users WHERE id = '$a') WHERE id = '$b'"
 	dlogin 192.0.2.4 Dan "$AUTH_PW" "$carol_dev"
 	refused
 	[ "$(psql_auth "SELECT failures FROM login_devices WHERE user_id = '$a'")" = 0 ]
 	# a token the server never issued, likewise
 	dlogin 192.0.2.4 Dan "$AUTH_PW" "$(random_token)"
-	refused
-	# a new password (new security stamp) makes the device untrusted
-	psql_auth "UPDATE auth_users SET security_stamp = md5(random()::text) WHERE id = '$b'"
-	dlogin 192.0.2.4 Dan "$AUTH_PW" "$dan_dev"
 	refused
 	# an expired token is untrusted too
 	fail_n 6 Carol 198.51.100.21

@@ -121,6 +121,15 @@ enum token_status auth_bearer(struct http_req *r, int check_time, struct token_c
 void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char *sid,
 		       const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in)
 {
+	auth_reply_login(r, u, sid, refresh, refresh_expires_in, NULL, NULL);
+}
+
+/* The token answer, with a login's device token in the body or a header. */
+void auth_reply_login(struct http_req *r, const struct auth_user *u, const char *sid,
+		      const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in,
+		      const char *device, const char *extra_headers)
+{
+	const char *text;
 	struct token_claims c;
 	struct json_object *o, *user;
 	char tok[TOKEN_MAX];
@@ -156,7 +165,12 @@ void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char
 	json_object_object_add(user, "username", json_object_new_string(u->username));
 	json_object_object_add(user, "email", json_object_new_string(u->email));
 	json_object_object_add(o, "user", user);
-	http_reply_wiped(r, 200, o);
+	if (device)
+		json_object_object_add(o, "deviceToken", json_object_new_string(device));
+	text = json_plain(o);
+	r->secret_reply = 1;
+	http_reply_text(r, 200, NULL, extra_headers, text, strlen(text));
+	json_put_wiped_sent(o, text);
 	sodium_memzero(tok, sizeof(tok));
 }
 

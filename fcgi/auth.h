@@ -92,6 +92,13 @@ int auth_wellknown_init(char *err, size_t errlen);
 void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char *sid,
 		       const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in);
 
+/* The same for a login: with "deviceToken" when device is not NULL, and
+ * extra_headers (lines ending in "\r\n", NULL for none; a Set-Cookie with
+ * the device token, which the caller wipes) sent with the answer. */
+void auth_reply_login(struct http_req *r, const struct auth_user *u, const char *sid,
+		      const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in,
+		      const char *device, const char *extra_headers);
+
 /* Read "Authorization: Bearer TOKEN" and verify it (time checked unless
  * check_time is 0).  TOKEN_OK with *c filled and sub/sid checked to be
  * UUIDs; otherwise the failure (TOKEN_MALFORMED when there is no bearer

@@ -13,7 +13,14 @@
  * nothing for its address (no hot row shared by every client behind one
  * NAT), and logins in flight never count against their address; the
  * price is that failures in flight when the limit is reached still get
- * their passwords checked (at most one per busy worker). */
+ * their passwords checked (at most one per busy worker).
+ *
+ * Trusted devices (OWASP's "device cookies"): each success gives its
+ * client a device token bound to the account (login_devices).  A login
+ * that presents a live one of its user is counted, before its password
+ * is checked as above, against that device alone: the account's lock and
+ * the address's limit, which clients without the token can fill, do not
+ * hold it back, and a success from it leaves the account's count alone. */
 #include "config.h"
 
 #include <stdio.h>
@@ -24,8 +31,10 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "devicetoken.h"
 #include "service.h"
 #include "uuid7.h"
+#include "validate.h"
 
 /* The one answer for every failed login: unknown user, wrong password,
  * locked or deleted account. */
@@ -35,15 +44,31 @@ static const char fail_body[] =
 #define IDENT_MAX 320 /* longer than any username or email we accept */
 
 /* $1 identifier, $2 client address, $3 ip_fail_limit, $4 lockout_threshold,
- * $5 lockout_base, $6 lockout_max.  One row: the address's failures in its
+ * $5 lockout_base, $6 lockout_max, $7 the SHA-256 of the device token
+ * presented (NULL without one).  One row: the address's failures in its
  * current window (0 without one), seconds left in that window, then the
  * user (NULLs when unknown), whether it is under an administrator's lock,
- * whether it is locked by failures (now, or by this attempt), and the
- * seconds of a lock this attempt set.  An address at its limit counts
- * nothing against the account: no password will be checked.  It commits
- * without waiting for the disk (set_config, for this transaction only):
- * a crash may forget the last fraction of a second's attempts, and any
- * later commit that waits for the disk carries them with it (docs/auth.md). */
+ * whether it is locked by failures (now, or by this attempt), the seconds
+ * of a lock this attempt set, and whether the device token is a live one
+ * of this user (a trusted device).
+ *
+ * A trusted device's attempt is counted against that device alone (dv, dl:
+ * its row in login_devices, with the account's threshold and windows) and
+ * ignores the account's lock and the address's limit; any other attempt
+ * is counted against the account (l), unless its address is at its limit:
+ * no password will then be checked.  It commits without waiting for the
+ * disk (set_config, for this transaction only): a crash may forget the
+ * last fraction of a second's attempts, and any later commit that waits
+ * for the disk carries them with it (docs/auth.md). */
+/* One more attempt on the counter row c (of an account or a device): the
+ * one after lockout_threshold failures ($4) locks it for lockout_base ($5)
+ * doubled by each earlier lock, at most lockout_max ($6). */
+#define SQL_COUNT_ATTEMPT                                                                          \
+	"  failures = CASE WHEN c.failures >= $4::int THEN 0 ELSE c.failures + 1 END,"             \
+	"  locks = CASE WHEN c.failures >= $4::int THEN c.locks + 1 ELSE c.locks END,"             \
+	"  locked_until = CASE WHEN c.failures >= $4::int THEN now() + make_interval(secs =>"      \
+	"   least($5::float8 * power(2::float8, least(c.locks, 30)), $6::float8))"                 \
+	"   ELSE c.locked_until END"
 #define SQL_LOOKUP(match)                                                                          \
 	"WITH a AS ("                                                                              \
 	" SELECT failures, window_start FROM login_address_failures"                               \
@@ -52,32 +77,41 @@ static const char fail_body[] =
 	" SELECT id, username, email, password_hash, security_stamp,"                              \
 	"  lockout_enabled AND coalesce(lockout_end > now(), false) AS admin_locked"               \
 	" FROM auth_users WHERE deleted_at IS NULL AND " match "),"                                \
+	" dv AS ("                                                                                 \
+	" SELECT v.token_hash FROM login_devices v JOIN u ON v.user_id = u.id"                     \
+	" WHERE v.token_hash = $7::bytea AND v.security_stamp = u.security_stamp"                  \
+	"  AND v.expires_at > now()),"                                                             \
+	" dl AS ("                                                                                 \
+	" UPDATE login_devices AS c SET" SQL_COUNT_ATTEMPT                                         \
+	" FROM dv WHERE c.token_hash = dv.token_hash"                                              \
+	"  AND (c.locked_until IS NULL OR c.locked_until <= now())"                                \
+	" RETURNING coalesce(c.locked_until > now(), false) AS locked, c.locked_until),"           \
 	" l AS ("                                                                                  \
-	" INSERT INTO login_lockouts AS l (user_id, failures, locks, locked_until, updated_at)"    \
+	" INSERT INTO login_lockouts AS c (user_id, failures, locks, locked_until, updated_at)"    \
 	" SELECT u.id, 1, 0, NULL, now() FROM u"                                                   \
-	" WHERE coalesce((SELECT failures FROM a), 0) < $3::int"                                   \
-	" ON CONFLICT (user_id) DO UPDATE SET"                                                     \
-	"  failures = CASE WHEN l.failures >= $4::int THEN 0 ELSE l.failures + 1 END,"             \
-	"  locks = CASE WHEN l.failures >= $4::int THEN l.locks + 1 ELSE l.locks END,"             \
-	"  locked_until = CASE WHEN l.failures >= $4::int THEN now() + make_interval(secs =>"      \
-	"   least($5::float8 * power(2::float8, least(l.locks, 30)), $6::float8))"                 \
-	"   ELSE l.locked_until END,"                                                              \
-	"  updated_at = now()"                                                                     \
-	" WHERE l.locked_until IS NULL OR l.locked_until <= now()"                                 \
-	" RETURNING coalesce(locked_until > now(), false) AS locked, locked_until)"                \
+	" WHERE NOT EXISTS (SELECT 1 FROM dv)"                                                     \
+	"  AND coalesce((SELECT failures FROM a), 0) < $3::int"                                    \
+	" ON CONFLICT (user_id) DO UPDATE SET" SQL_COUNT_ATTEMPT ", updated_at = now()"            \
+	" WHERE c.locked_until IS NULL OR c.locked_until <= now()"                                 \
+	" RETURNING coalesce(c.locked_until > now(), false) AS locked, c.locked_until)"            \
 	" SELECT coalesce(a.failures, 0),"                                                         \
 	"  greatest(ceil(extract(epoch FROM a.window_start + interval '1 minute' - now())), "      \
 	"1)::bigint,"                                                                              \
 	"  u.id, u.username, u.email, u.password_hash, u.security_stamp, u.admin_locked,"          \
-	"  CASE WHEN u.id IS NULL THEN false ELSE coalesce((SELECT locked FROM l), true) END,"     \
-	"  (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked),"   \
+	"  CASE WHEN u.id IS NULL THEN false"                                                      \
+	"   WHEN EXISTS (SELECT 1 FROM dv) THEN coalesce((SELECT locked FROM dl), true)"           \
+	"   ELSE coalesce((SELECT locked FROM l), true) END,"                                      \
+	"  coalesce((SELECT ceil(extract(epoch FROM locked_until - now()))::bigint"                \
+	"   FROM dl WHERE locked),"                                                                \
+	"   (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked))," \
+	"  EXISTS (SELECT 1 FROM dv),"                                                             \
 	"  set_config('synchronous_commit', 'off', true)"                                          \
 	" FROM (VALUES (1)) one (x) LEFT JOIN a ON true LEFT JOIN u ON true"
 
 /* Case-insensitive, served by the unique indexes on lower(...). */
 static struct db_stmt st_by_username = {"login_by_username",
-					SQL_LOOKUP("lower(username) = lower($1)"), 6, 0};
-static struct db_stmt st_by_email = {"login_by_email", SQL_LOOKUP("lower(email) = lower($1)"), 6,
+					SQL_LOOKUP("lower(username) = lower($1)"), 7, 0};
+static struct db_stmt st_by_email = {"login_by_email", SQL_LOOKUP("lower(email) = lower($1)"), 7,
 				     0};
 
 enum {
@@ -90,14 +124,21 @@ enum {
 	L_STAMP,
 	L_ADMIN_LOCKED,
 	L_LOCKED,
-	L_LOCKED_FOR
+	L_LOCKED_FOR,
+	L_TRUSTED
 };
 
 /* $1 session id, $2 user id, $3 security stamp, $4 remember, $5 address,
  * $6 session_max, $7 refresh token hash, $8 refresh lifetime, $9 whether
- * to wait for the disk (login_sync_commit).  The session, its first
- * refresh token, and the success taking back this attempt from the
- * account's counter.  Returns the refresh token's seconds to live.
+ * to wait for the disk (login_sync_commit), $10 the hash of the trusted
+ * device token presented (NULL: none), $11 the hash of the new device
+ * token, $12 device_ttl.  The session, its first refresh token, the
+ * device token that replaces the one presented, and the success taking
+ * back this attempt: from the device's count on a trusted device (its row
+ * is replaced), else from the account's.  A trusted device's success
+ * leaves the account's count and lock alone: they are what untrusted
+ * clients did.  A user keeps at most DEVICES_MAX device tokens, the newest.
+ * Returns the refresh token's seconds to live.
  *
  * Unless $9, it commits without waiting for the disk (set_config, for
  * this transaction only): what a crash can forget is a session opened in
@@ -105,6 +146,7 @@ enum {
  * never a revocation.  Whatever later waits for the disk (a rotation, a
  * logout, another user's durable commit) carries it along, because the
  * log is written in order: no rotation of this session can outlive it. */
+#define DEVICES_MAX "32"
 static const char sql_success[] =
     "WITH s AS ("
     " INSERT INTO sessions (id, user_id, security_stamp, remember, client_addr, expires_at)"
@@ -114,10 +156,16 @@ static const char sql_success[] =
     " INSERT INTO refresh_tokens (session_id, token_hash, expires_at)"
     " SELECT s.id, $7::bytea, least(now() + make_interval(secs => $8::int), s.expires_at) FROM s"
     " RETURNING expires_at),"
-    " d AS (DELETE FROM login_lockouts WHERE user_id = $2)"
+    " d AS (DELETE FROM login_lockouts WHERE user_id = $2 AND $10::bytea IS NULL),"
+    " ov AS (DELETE FROM login_devices WHERE token_hash = $10::bytea AND user_id = $2),"
+    " nv AS (INSERT INTO login_devices (token_hash, user_id, security_stamp, expires_at)"
+    " VALUES ($11::bytea, $2, $3, now() + make_interval(secs => $12::int))),"
+    " cap AS (DELETE FROM login_devices WHERE token_hash IN (SELECT token_hash"
+    "  FROM login_devices WHERE user_id = $2 AND token_hash IS DISTINCT FROM $10::bytea"
+    "  ORDER BY created_at DESC OFFSET " DEVICES_MAX " - 1))"
     " SELECT ceil(extract(epoch FROM t.expires_at - now()))::bigint,"
     "  CASE WHEN NOT $9::bool THEN set_config('synchronous_commit', 'off', true) END FROM t";
-static struct db_stmt st_success = {"login_success", sql_success, 9, 0};
+static struct db_stmt st_success = {"login_success", sql_success, 12, 0};
 
 /* $1 client address: one more failed login in its window (a new window
  * starts with the first failure a minute or more after the last one's). */
@@ -139,13 +187,17 @@ static const char sql_gc[] =
     "  WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'"
     "  LIMIT 500)),"
     " t AS (DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens"
-    "  WHERE expires_at < now() - interval '1 day' LIMIT 500))"
+    "  WHERE expires_at < now() - interval '1 day' LIMIT 500)),"
+    " v AS (DELETE FROM login_devices WHERE token_hash IN (SELECT token_hash FROM login_devices"
+    "  WHERE expires_at < now() LIMIT 500))"
     " SELECT 1";
 
 struct login_input {
 	const char *ident, *password;
 	size_t ilen, plen;
 	int remember;
+	int has_device; /* a device token was presented, in device */
+	unsigned char device[REFRESH_RAWBYTES];
 };
 
 /* Check the body's members; every problem goes into errors. */
@@ -153,10 +205,21 @@ static void login_validate(struct json_object *body, struct login_input *in,
 			   struct json_object *errors)
 {
 	size_t pmax = (size_t)conf_int(CONF_PASSWORD_MAX) * 4; /* code points of up to 4 bytes */
+	const char *dev;
+	size_t dlen;
 	int rc;
 
-	http_need_str(body, "usernameOrEmail", "Username or email",
-		      HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, IDENT_MAX, &in->ident, &in->ilen, errors);
+	/* Registration's rules, before any lookup: lower() in the lookup
+	 * would fold what they refuse ("al\u0130ce" matches "alice"). */
+	if (http_need_str(body, "usernameOrEmail", "Username or email",
+			  HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, IDENT_MAX, &in->ident, &in->ilen,
+			  errors) == 0 &&
+	    !(memchr(in->ident, '@', in->ilen) ? valid_email(in->ident, in->ilen)
+					       : valid_username(in->ident, in->ilen)))
+		http_errors_add(
+		    errors, "usernameOrEmail", "invalid_format",
+		    "Username or email must be a username (3 to 50 characters: letters, "
+		    "digits, '_' or '-') or an email address.");
 	http_need_str(body, "password", "Password", HTTP_STR_NONEMPTY, pmax, &in->password,
 		      &in->plen, errors);
 	in->remember = 0;
@@ -164,6 +227,16 @@ static void login_validate(struct json_object *body, struct login_input *in,
 	if (rc < 0)
 		http_errors_add(errors, "rememberMe", "invalid_type",
 				"rememberMe must be a boolean.");
+	in->has_device = 0;
+	rc = json_get_str(body, "deviceToken", &dev, &dlen);
+	if (rc < 0)
+		http_errors_add(errors, "deviceToken", "invalid_type",
+				"deviceToken must be a string.");
+	else if (rc == 0 && refresh_parse(dev, dlen, in->device) != 0)
+		http_errors_add(errors, "deviceToken", "invalid_format",
+				"deviceToken must be a device token from a login answer.");
+	else if (rc == 0)
+		in->has_device = 1;
 }
 
 /* 401 with the fixed body. */
@@ -201,28 +274,52 @@ static void count_failure(const char *addr)
 	PQclear(res);
 }
 
-/* Create the session and answer with the tokens. */
-static void login_success(struct http_req *r, PGresult *user, const char *addr, int remember)
+/* Create the session and a new device token (replacing the trusted one
+ * whose hash is device_hex, or NULL), and answer with the tokens. */
+static void login_success(struct http_req *r, PGresult *user, const char *addr, int remember,
+			  const char *device_hex)
 {
 	char sid[UUID_STRLEN + 1], refresh[REFRESH_STRLEN + 1], hash_hex[2 * REFRESH_HASHBYTES + 3];
-	char smax[24], ttl[24];
+	char device[REFRESH_STRLEN + 1], dhash_hex[2 * REFRESH_HASHBYTES + 3], cookie[256];
+	char smax[24], ttl[24], dttl[24];
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
 	struct auth_user u = {PQgetvalue(user, 0, L_ID), PQgetvalue(user, 0, L_USERNAME),
 			      PQgetvalue(user, 0, L_EMAIL)};
-	PGresult *res;
+	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
+	PGresult *res = NULL;
 
 	uuid7_new(sid);
 	refresh_new(refresh, raw);
 	refresh_hash(hash, raw);
-	sodium_memzero(raw, sizeof(raw));
 	auth_bytea(hash_hex, hash, sizeof(hash));
+	refresh_new(device, raw); /* made and hashed as a refresh token is */
+	refresh_hash(hash, raw);
+	sodium_memzero(raw, sizeof(raw));
+	auth_bytea(dhash_hex, hash, sizeof(hash));
+	cookie[0] = '\0';
+	if (use_cookie && devicetoken_set_cookie(cookie, sizeof(cookie), device,
+						 conf_int(CONF_DEVICE_TTL)) != 0) {
+		log_error("event=device_cookie_failed user=%s", u.id);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		goto out;
+	}
 	snprintf(smax, sizeof(smax), "%ld", conf_int(CONF_SESSION_MAX));
 	snprintf(ttl, sizeof(ttl), "%ld",
 		 conf_int(remember ? CONF_REFRESH_TTL_REMEMBER : CONF_REFRESH_TTL));
+	snprintf(dttl, sizeof(dttl), "%ld", conf_int(CONF_DEVICE_TTL));
 	{
-		const char *p[] = {
-		    sid,      u.id, PQgetvalue(user, 0, L_STAMP), remember ? "t" : "f", addr, smax,
-		    hash_hex, ttl, conf_bool(CONF_LOGIN_SYNC_COMMIT) ? "t" : "f"};
+		const char *p[] = {sid,
+				   u.id,
+				   PQgetvalue(user, 0, L_STAMP),
+				   remember ? "t" : "f",
+				   addr,
+				   smax,
+				   hash_hex,
+				   ttl,
+				   conf_bool(CONF_LOGIN_SYNC_COMMIT) ? "t" : "f",
+				   device_hex,
+				   dhash_hex,
+				   dttl};
 		/* not retried: a lost connection may have committed */
 		res = db_exec_stmt(&auth.db, &st_success, p, 0);
 	}
@@ -230,9 +327,12 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 		auth_db_failed(r, res, "login_session");
 		goto out;
 	}
-	log_info("event=login_ok user=%s session=%s addr=%s remember=%d", u.id, sid, addr,
-		 remember);
-	auth_reply_tokens(r, &u, sid, refresh, atol(PQgetvalue(res, 0, 0)));
+	log_info("event=login_ok user=%s session=%s addr=%s remember=%d trusted=%d", u.id, sid,
+		 addr, remember, device_hex != NULL);
+	/* with the cookie, the token is kept out of reach of page scripts:
+	 * not in the body too */
+	auth_reply_login(r, &u, sid, refresh, atol(PQgetvalue(res, 0, 0)),
+			 use_cookie ? NULL : device, use_cookie ? cookie : NULL);
 	if (randombytes_uniform(64) == 0) {
 		PGresult *gc = db_exec(&auth.db, sql_gc, 0, NULL, 0);
 		if (PQresultStatus(gc) != PGRES_TUPLES_OK)
@@ -241,6 +341,8 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 	}
 out:
 	sodium_memzero(refresh, sizeof(refresh));
+	sodium_memzero(device, sizeof(device));
+	sodium_memzero(cookie, sizeof(cookie));
 	PQclear(res);
 }
 
@@ -250,9 +352,11 @@ void h_login(struct http_req *r)
 	struct json_object *body = NULL, *errors = json_object_new_array();
 	struct login_input in;
 	char addr[CLIENTADDR_STRLEN], limit[24], thr[24], base[24], max[24];
+	char dhash_hex[2 * REFRESH_HASHBYTES + 3];
+	unsigned char dhash[REFRESH_HASHBYTES];
 	PGresult *res = NULL;
 	const char *hash, *why;
-	int known, ok;
+	int known, ok, trusted;
 
 	service_cpu_bound(); /* one argon2id verification, whatever the answer */
 	memset(&in, 0, sizeof(in));
@@ -264,13 +368,22 @@ void h_login(struct http_req *r)
 		errors = NULL;
 		goto out;
 	}
+	/* the body's deviceToken first; the cookie only when it is in use */
+	if (!in.has_device && conf_bool(CONF_DEVICE_COOKIE) &&
+	    devicetoken_from_cookie(http_param(r, "HTTP_COOKIE"), in.device) == 0)
+		in.has_device = 1;
+	if (in.has_device) {
+		refresh_hash(dhash, in.device);
+		auth_bytea(dhash_hex, dhash, sizeof(dhash));
+	}
 	clientaddr_get(auth.proxies, r->remote_addr, http_param(r, "HTTP_X_FORWARDED_FOR"), addr);
 	snprintf(limit, sizeof(limit), "%ld", conf_int(CONF_IP_FAIL_LIMIT));
 	snprintf(thr, sizeof(thr), "%ld", conf_int(CONF_LOCKOUT_THRESHOLD));
 	snprintf(base, sizeof(base), "%ld", conf_int(CONF_LOCKOUT_BASE));
 	snprintf(max, sizeof(max), "%ld", conf_int(CONF_LOCKOUT_MAX));
 	{
-		const char *p[] = {in.ident, addr, limit, thr, base, max};
+		const char *p[] = {
+		    in.ident, addr, limit, thr, base, max, in.has_device ? dhash_hex : NULL};
 		/* usernames cannot hold '@', emails always do.  Retried on a
 		 * connection found broken (a database restart): at worst one
 		 * attempt is counted twice. */
@@ -282,7 +395,9 @@ void h_login(struct http_req *r)
 		auth_db_failed(r, res, "login_lookup");
 		goto out;
 	}
-	if (atol(PQgetvalue(res, 0, L_ADDR_FAILURES)) >= conf_int(CONF_IP_FAIL_LIMIT)) {
+	/* a trusted device is not refused for what untrusted clients did */
+	trusted = PQgetvalue(res, 0, L_TRUSTED)[0] == 't';
+	if (!trusted && atol(PQgetvalue(res, 0, L_ADDR_FAILURES)) >= conf_int(CONF_IP_FAIL_LIMIT)) {
 		log_warnx("event=login_throttled addr=%s", addr);
 		reply_throttled(r, atol(PQgetvalue(res, 0, L_RETRY)));
 		goto out;
@@ -297,7 +412,8 @@ void h_login(struct http_req *r)
 	if (!known)
 		why = "unknown_user";
 	else if (PQgetvalue(res, 0, L_LOCKED)[0] == 't')
-		why = "locked"; /* whatever the password: it was not really checked */
+		/* whatever the password: it was not really checked */
+		why = trusted ? "device_locked" : "locked";
 	else if (!ok)
 		why = "bad_password";
 	else if (PQgetvalue(res, 0, L_ADMIN_LOCKED)[0] == 't')
@@ -306,19 +422,24 @@ void h_login(struct http_req *r)
 		why = NULL;
 	if (why) {
 		if (known)
-			log_info("event=login_failed reason=%s user=%s addr=%s", why,
-				 PQgetvalue(res, 0, L_ID), addr);
+			log_info("event=login_failed reason=%s user=%s addr=%s trusted=%d", why,
+				 PQgetvalue(res, 0, L_ID), addr, trusted);
 		else
 			log_info("event=login_failed reason=%s addr=%s", why, addr);
 		if (!PQgetisnull(res, 0, L_LOCKED_FOR))
-			log_warnx("event=account_locked user=%s seconds=%s addr=%s",
+			log_warnx("event=%s user=%s seconds=%s addr=%s",
+				  trusted ? "device_locked" : "account_locked",
 				  PQgetvalue(res, 0, L_ID), PQgetvalue(res, 0, L_LOCKED_FOR), addr);
-		count_failure(addr);
+		/* the address's limit is for untrusted clients, who alone
+		 * are held by it */
+		if (!trusted)
+			count_failure(addr);
 		reply_invalid(r);
 		goto out;
 	}
-	login_success(r, res, addr, in.remember);
+	login_success(r, res, addr, in.remember, trusted ? dhash_hex : NULL);
 out:
+	sodium_memzero(in.device, sizeof(in.device));
 	PQclear(res);
 	json_object_put(errors);
 	json_put_wiped(body); /* json-c's copy of the password */

@@ -83,6 +83,8 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(LOCKOUT_THRESHOLD, "lockout_threshold", CONF_INT, "5", 1, 1000, "consecutive failed logins before a lock") \
 	X(LOCKOUT_BASE, "lockout_base", CONF_INT, "60", 1, 86400, "first lock window, seconds (doubles)") \
 	X(LOCKOUT_MAX, "lockout_max", CONF_INT, "900", 1, 86400, "longest lock window, seconds") \
+	X(DEVICE_TTL, "device_ttl", CONF_INT, "7776000", 3600, 31536000, "lifetime of the device token a login issues, seconds (each login that presents it replaces it): a login with a live device token of its user is judged by that device's own failures (lockout_threshold, lockout_base, lockout_max), not by the account's lock nor by ip_fail_limit") \
+	X(DEVICE_COOKIE, "device_cookie", CONF_BOOL, "off", 0, 0, "send the device token as the cookie magenta_device (HttpOnly, Secure, SameSite=Strict, Path=/api/auth/login) instead of as deviceToken in the login answer, and read it back from the cookie when the request has no deviceToken") \
 	X(LOGIN_SYNC_COMMIT, "login_sync_commit", CONF_BOOL, "off", 0, 0, "a login answers only once its new session is on disk; off: the session commits without waiting for the disk, and a database crash can forget the sessions opened in its last fraction of a second (their users log in again); refresh rotations, logouts and revocations always wait") \
 	X(IP_FAIL_LIMIT, "ip_fail_limit", CONF_INT, "30", 1, 1000000, "failed logins per minute per client address before 429") \
 	X(TRUSTED_PROXIES, "trusted_proxies", CONF_STR, "", 0, 0, "space-separated addresses whose X-Forwarded-For is believed")

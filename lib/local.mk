@@ -6,6 +6,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/conf.c lib/conf.h \
 	lib/daemon.c lib/daemon.h \
 	lib/db.c lib/db.h \
+	lib/devicetoken.c lib/devicetoken.h \
 	lib/event.c lib/event.h \
 	lib/eventseal.c lib/eventseal.h \
 	lib/eventsig.c lib/eventsig.h \

@@ -2,7 +2,7 @@
 UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7 \
 	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_log tests/unit/test_token \
 	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff tests/unit/test_json_wipe \
-	tests/unit/test_fcgi_wipe tests/unit/test_eventsig
+	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -34,6 +34,8 @@ tests_unit_test_fcgi_wipe_SOURCES = tests/unit/test_fcgi_wipe.c tests/unit/free_
 tests_unit_test_fcgi_wipe_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_eventsig_SOURCES = tests/unit/test_eventsig.c tests/unit/t.h
 tests_unit_test_eventsig_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
+tests_unit_test_devicetoken_SOURCES = tests/unit/test_devicetoken.c tests/unit/t.h
+tests_unit_test_devicetoken_LDADD = $(MAGENTA_LIBS)
 
 # An independent JWT verifier for tests/http/30-auth-tokens.bats.
 check_PROGRAMS += tests/tools/jwt-libjwt

@@ -27,7 +27,7 @@ void db_on_connect(struct db *db, const char *sql)
 static PGconn *db_connect(struct db *db)
 {
 	char port[16], timeout[16];
-	const char *keys[20], *vals[20];
+	const char *keys[24], *vals[24];
 	int n = 0;
 
 	snprintf(port, sizeof(port), "%ld", conf_int(CONF_PG_PORT));
@@ -47,6 +47,9 @@ static PGconn *db_connect(struct db *db)
 		keys[n] = "sslcert", vals[n++] = conf_str(CONF_PG_SSLCERT);
 		keys[n] = "sslkey", vals[n++] = conf_str(CONF_PG_SSLKEY);
 	}
+	/* in the startup packet: it wins over postgresql.conf, ALTER
+	 * DATABASE and ALTER ROLE, and costs no round trip */
+	keys[n] = "options", vals[n++] = "-c synchronous_commit=on";
 	keys[n] = "keepalives", vals[n++] = "1";
 	keys[n] = "keepalives_idle", vals[n++] = "30";
 	keys[n] = NULL, vals[n] = NULL;

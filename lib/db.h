@@ -1,7 +1,13 @@
 /* db: one PostgreSQL connection per process, re-established on demand.
  *
  * Statements are always parameterized (PQexecParams); nothing here builds
- * SQL from input. */
+ * SQL from input.
+ *
+ * Every connection commits synchronously (synchronous_commit = on, sent
+ * in the startup packet, so it overrides the server's, the database's and
+ * the role's defaults): an answer sent after a COMMIT promises that the
+ * change survives a crash of the database.  A statement may lower it for
+ * its own transaction (a login's session, see docs/auth.md "Durability"). */
 #ifndef MAGENTA_DB_H
 #define MAGENTA_DB_H
 

@@ -122,3 +122,58 @@ sid_of() { jwt_claims "$1" | jq -r .sid; }
 	refresh "$rt_b"
 	assert_code 401
 }
+
+ctl() { "$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" "$@"; }
+
+# N: the number of parked events is N.
+parked_is() { [ "$(psql_auth "SELECT count(*) FROM parked_events")" = "$1" ]; }
+
+@test "durability: a ghost (an auth user MagentaUsers does not have) is shown by status and removed by resync --prune-unknown" {
+	# what a crash that erased a published registration left before
+	# commits were durable: the user arrived here, not in MagentaUsers
+	ghost=$(seed_user ghost ghost@example.com)
+	login ghost
+	assert_code 200
+	# the same name registered again: its event is parked behind the ghost
+	pw='another horse battery staple'
+	post_json /api/registration/register "$(jq -cn --arg p "$pw" \
+		'{username:"ghost",email:"ghost@example.com",password:$p,confirmPassword:$p}')"
+	assert_code 201
+	real=$(field .userId)
+	wait_until 30 parked_is 1
+	run ctl status --json
+	[ "$(jq -c '.consumer | [.parked, .parkedBehindUnknown, .unknownBlockers]' <<<"$output")" = "[1,1,1]" ]
+	run ctl status
+	[[ $output == *"ghosts     1 parked events wait for 1 users that MagentaUsers does not have"* ]]
+
+	# a dry run lists it and changes nothing
+	run ctl resync --prune-unknown --dry-run
+	echo "$output"
+	[ "$status" = 0 ]
+	[[ $output == *"$ghost"*"ghost"* ]]
+	[[ ${lines[-1]} == "1 user of MagentaAuthentication unknown to MagentaUsers (dry run: nothing changed)" ]]
+	[ "$(psql_auth "SELECT deleted_at IS NULL FROM auth_users WHERE id = '$ghost'")" = t ]
+	parked_is 1
+
+	run ctl resync --prune-unknown
+	echo "$output"
+	[ "$status" = 0 ]
+	[[ ${lines[-1]} == "1 user of MagentaAuthentication unknown to MagentaUsers removed" ]]
+	# tombstoned by a UserDeleted of the next version, through
+	# apply_user_event: the parked registration is applied at once
+	[ "$(psql_auth "SELECT version || ' ' || (deleted_at IS NOT NULL) FROM auth_users WHERE id = '$ghost'")" = "2 true" ]
+	[ "$(psql_auth "SELECT outcome FROM processed_events WHERE user_id = '$ghost' AND event_type = 'UserDeleted'")" = applied ]
+	parked_is 0
+	[ "$(psql_auth "SELECT id FROM auth_users WHERE username = 'ghost' AND deleted_at IS NULL")" = "$real" ]
+	login ghost
+	assert_code 401
+	login ghost "$pw"
+	assert_code 200
+	[ "$(field .user.id)" = "$real" ]
+	run ctl status --json
+	[ "$(jq -c '.consumer | [.parked, .parkedBehindUnknown, .unknownBlockers]' <<<"$output")" = "[0,0,0]" ]
+	# nothing left to remove
+	run ctl resync --prune-unknown
+	[ "$status" = 0 ]
+	[[ ${lines[-1]} == "0 users of MagentaAuthentication unknown to MagentaUsers removed" ]]
+}

@@ -390,8 +390,11 @@ static void log_outcome(struct consumer *c, const struct item *it)
 			  ev->event_id, ev->event_type, ev->user_id, ev->version);
 		return;
 	}
+	/* stale, same_version (another event id brought that version),
+	 * redelivered (this event id again), parked; amqp_redelivered is the
+	 * broker's flag, which says nothing of what the database found */
 	c->other++;
-	log_info("event=event_%s event_id=%s type=%s user=%s version=%lld redelivered=%d",
+	log_info("event=event_%s event_id=%s type=%s user=%s version=%lld amqp_redelivered=%d",
 		 it->outcome, ev->event_id, ev->event_type, ev->user_id, ev->version,
 		 it->m.redelivered);
 }
@@ -539,7 +542,7 @@ static void consumer_process(struct consumer *c)
 /* Forget handled event ids older than processed_events_retention_days,
  * one chunk.  Safe for the duplicate filter: an event delivered again after
  * that changes nothing, its version being stored already (it is recorded
- * anew as duplicate or stale). */
+ * anew as same_version or stale). */
 static const char sql_forget[] =
 	"DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM processed_events"
 	" WHERE processed_at < now() - $1::integer * interval '1 day'"

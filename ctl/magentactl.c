@@ -53,6 +53,11 @@ static const struct command commands[] = {
 	  "dlq list [--json] [--limit N] | dlq replay (--all | ID...)\n"
 	  "      show the dead letters (id, type, reason), or publish them again to\n"
 	  "      the events exchange (removed from the dead-letter queue once confirmed)", 0 },
+	{ "resync", cmd_resync,
+	  "resync --prune-unknown [--dry-run]\n"
+	  "      list the live users of the auth database that the users database does\n"
+	  "      not have (ghosts), and tombstone them as a UserDeleted would (what\n"
+	  "      was parked behind them is applied); --dry-run only lists them", 0 },
 };
 
 /* Print the commands. */

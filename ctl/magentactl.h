@@ -23,4 +23,7 @@ int cmd_status(int argc, char **argv);
 /* dlq list [--json] [--limit N] | dlq replay (--all | ID...) */
 int cmd_dlq(int argc, char **argv);
 
+/* resync --prune-unknown [--dry-run] */
+int cmd_resync(int argc, char **argv);
+
 #endif

@@ -25,6 +25,18 @@ static const char sql_last[] =
 
 static const char sql_parked[] = "SELECT count(*) FROM parked_events";
 
+/* The users parked events wait for, with how many wait for each, as two
+ * arrays (of MagentaAuthentication). */
+static const char sql_blockers[] =
+	"SELECT coalesce(array_agg(blocked_by), '{}'), coalesce(array_agg(n), '{}')"
+	" FROM (SELECT blocked_by, count(*) AS n FROM parked_events GROUP BY blocked_by) b";
+
+/* $1 user ids, $2 counts: those MagentaUsers does not have, and the sum of
+ * their counts (of MagentaUsers). */
+static const char sql_unknown[] =
+	"SELECT count(*), coalesce(sum(t.n), 0) FROM unnest($1::uuid[], $2::bigint[]) AS t(id, n)"
+	" WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.id)";
+
 /* Note a component that could not be reached. */
 static void add_error(struct json_object *errors, const char *what, const char *msg)
 {
@@ -115,6 +127,39 @@ fail:
 	return o;
 }
 
+/* Ghosts: parked events that wait for a user MagentaUsers does not have
+ * (a user here whose registration a crash erased there), whose freeing
+ * event will never come: counted into the consumer's object c as
+ * parkedBehindUnknown and unknownBlockers (magentactl resync
+ * --prune-unknown removes them).  Nothing added when a database does not
+ * answer (status_outbox or status_consumer said so). */
+static void status_ghosts(struct json_object *c)
+{
+	struct db auth_db, users_db;
+	PGresult *b, *res = NULL;
+
+	db_init(&auth_db, conf_str(CONF_AUTH_DB), "magentactl");
+	db_init(&users_db, conf_str(CONF_USERS_DB), "magentactl");
+	b = db_exec(&auth_db, sql_blockers, 0, NULL, 0);
+	if (PQresultStatus(b) != PGRES_TUPLES_OK || PQntuples(b) != 1)
+		goto out;
+	{
+		const char *p[] = { PQgetvalue(b, 0, 0), PQgetvalue(b, 0, 1) };
+		res = db_exec(&users_db, sql_unknown, 2, p, 0);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		goto out;
+	json_object_object_add(c, "parkedBehindUnknown",
+			       json_object_new_int64(atoll(PQgetvalue(res, 0, 1))));
+	json_object_object_add(c, "unknownBlockers",
+			       json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
+out:
+	PQclear(res);
+	PQclear(b);
+	db_close(&users_db);
+	db_close(&auth_db);
+}
+
 /* Message and consumer counts of one queue; NULL on failure. */
 static struct json_object *status_queue(struct mq *mq, const char *name, struct json_object *errors)
 {
@@ -153,6 +198,7 @@ static void status_print(struct json_object *all)
 {
 	struct json_object *ob, *q, *d, *c, *errors;
 	char a[128], b[128], e[128], f[128], g[128];
+	const char *ghosts;
 
 	json_object_object_get_ex(all, "outbox", &ob);
 	json_object_object_get_ex(all, "queue", &q);
@@ -189,6 +235,11 @@ static void status_print(struct json_object *all)
 		       txt(c, "parked", g, sizeof(g)));
 	else
 		printf("consumer   unknown\n");
+	ghosts = c ? txt(c, "unknownBlockers", a, sizeof(a)) : "-";
+	if (strcmp(ghosts, "-") != 0 && strcmp(ghosts, "0") != 0)
+		printf("ghosts     %s parked events wait for %s users that MagentaUsers does not "
+		       "have: magentactl resync --prune-unknown --dry-run lists them\n",
+		       txt(c, "parkedBehindUnknown", b, sizeof(b)), ghosts);
 	for (size_t i = 0; errors && i < json_object_array_length(errors); i++)
 		printf("error      %s\n",
 		       json_object_get_string(json_object_array_get_idx(errors, i)));
@@ -219,7 +270,13 @@ int cmd_status(int argc, char **argv)
 	json_object_object_add(all, "queue", status_queue(&mq, conf_str(CONF_QUEUE), errors));
 	json_object_object_add(all, "dlq",
 			       mq_connected(&mq) ? status_queue(&mq, dlq, errors) : NULL);
-	json_object_object_add(all, "consumer", status_consumer(errors));
+	{
+		struct json_object *c = status_consumer(errors);
+
+		if (c)
+			status_ghosts(c);
+		json_object_object_add(all, "consumer", c);
+	}
 	mq_close(&mq, 1);
 	rc = json_object_array_length(errors) > 0 ? 1 : 0;
 	json_object_object_add(all, "errors", errors);

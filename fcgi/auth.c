@@ -217,6 +217,7 @@ static int auth_init(char *err, size_t errlen)
 		return -1;
 	db_init(&auth.db, conf_str(CONF_AUTH_DB), "magenta-auth");
 	db_on_connect(&auth.db, DB_KEY_LOOKUPS);
+	db_timeout(&auth.db, conf_int(CONF_PG_QUERY_TIMEOUT_MS));
 	for (size_t i = 0; i < auth.tok.nkeys; i++)
 		log_info("event=key kid=%s alg=%s%s", token_key_kid(&auth.tok, i),
 			 token_key_alg(&auth.tok, i), i == 0 ? " signing=1" : "");

@@ -63,6 +63,7 @@ static int reg_init(char *err, size_t errlen)
 	log_info("event=blocklist entries=%zu", blocklist_size(reg.blocked));
 	db_init(&reg.db, conf_str(CONF_USERS_DB), "magenta-registration");
 	db_on_connect(&reg.db, DB_KEY_LOOKUPS);
+	db_timeout(&reg.db, conf_int(CONF_PG_QUERY_TIMEOUT_MS));
 	return 0;
 }
 

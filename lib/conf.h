@@ -26,6 +26,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(PG_SSLCERT, "pg_sslcert", CONF_STR, "", 0, 0, "client certificate (PEM) for PostgreSQL's cert authentication (empty: none)") \
 	X(PG_SSLKEY, "pg_sslkey", CONF_STR, "", 0, 0, "the private key of pg_sslcert (mode 0600)") \
 	X(PG_CONNECT_TIMEOUT, "pg_connect_timeout", CONF_INT, "3", 1, 60, "seconds to wait for a PostgreSQL connection") \
+	X(PG_QUERY_TIMEOUT_MS, "pg_query_timeout_ms", CONF_INT, "5000", 100, 600000, "FastCGI programs: longest wait for PostgreSQL's answer to one call, ms; then the connection is dropped and the request answered 503 (the server is given the same statement_timeout)") \
 	X(USERS_DB, "users_db", CONF_STR, "MagentaUsers", 0, 0, "registration database name") \
 	X(AUTH_DB, "auth_db", CONF_STR, "MagentaAuthentication", 0, 0, "authentication database name") \
 	X(MIGRATIONS_DIR, "migrations_dir", CONF_STR, MAGENTA_PKGDATADIR "/sql", 0, 0, "directory holding users/ and auth/ migrations") \

@@ -1,10 +1,13 @@
 /* db: connection handling and parameterized statements. */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "db.h"
@@ -18,20 +21,51 @@ void db_init(struct db *db, const char *dbname, const char *app)
 	snprintf(db->app, sizeof(db->app), "%s", app);
 }
 
+/* Set the SQL run on each new connection. */
 void db_on_connect(struct db *db, const char *sql)
 {
 	db->on_connect = sql;
 }
 
+/* Set the bound of one call. */
+void db_timeout(struct db *db, long ms)
+{
+	db->timeout_ms = ms > 0 ? ms : 0;
+}
+
+/* Milliseconds on a clock that never jumps. */
+static long long db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The deadline of a call starting now; LLONG_MAX: none. */
+static long long db_deadline(const struct db *db)
+{
+	return db->timeout_ms ? db_now_ms() + db->timeout_ms : LLONG_MAX;
+}
+
 /* Open a fresh connection from the configuration. */
 static PGconn *db_connect(struct db *db)
 {
-	char port[16], timeout[16];
-	const char *keys[20], *vals[20];
+	char port[16], timeout[16], options[160], user_timeout[24];
+	const char *keys[24], *vals[24];
 	int n = 0;
 
 	snprintf(port, sizeof(port), "%ld", conf_int(CONF_PG_PORT));
 	snprintf(timeout, sizeof(timeout), "%ld", conf_int(CONF_PG_CONNECT_TIMEOUT));
+	/* in the startup packet: these win over postgresql.conf, ALTER
+	 * DATABASE and ALTER ROLE, and cost no round trip */
+	if (db->timeout_ms)
+		snprintf(options, sizeof(options),
+			 "-c synchronous_commit=on -c statement_timeout=%ld "
+			 "-c idle_in_transaction_session_timeout=%ld",
+			 db->timeout_ms, db->timeout_ms);
+	else
+		snprintf(options, sizeof(options), "-c synchronous_commit=on");
 	keys[n] = "host", vals[n++] = conf_str(CONF_PG_HOST);
 	keys[n] = "port", vals[n++] = port;
 	keys[n] = "user", vals[n++] = conf_str(CONF_PG_USER);
@@ -47,10 +81,95 @@ static PGconn *db_connect(struct db *db)
 		keys[n] = "sslcert", vals[n++] = conf_str(CONF_PG_SSLCERT);
 		keys[n] = "sslkey", vals[n++] = conf_str(CONF_PG_SSLKEY);
 	}
+	keys[n] = "options", vals[n++] = options;
+	/* a peer gone without a word (host down, network cut) is found out
+	 * on an idle connection by keepalives, and with data in flight by
+	 * tcp_user_timeout; a server that is up but does not answer is the
+	 * deadline's business (db_await) */
 	keys[n] = "keepalives", vals[n++] = "1";
 	keys[n] = "keepalives_idle", vals[n++] = "30";
+	keys[n] = "keepalives_interval", vals[n++] = "10";
+	keys[n] = "keepalives_count", vals[n++] = "3";
+	if (db->timeout_ms) {
+		snprintf(user_timeout, sizeof(user_timeout), "%ld", db->timeout_ms);
+		keys[n] = "tcp_user_timeout", vals[n++] = user_timeout;
+	}
 	keys[n] = NULL, vals[n] = NULL;
 	return PQconnectdbParams(keys, vals, 0);
+}
+
+/* The call ran out of time: drop the connection (what it was doing is
+ * unknown) and say so once per outage. */
+static void db_timed_out(struct db *db)
+{
+	if (!db->was_down)
+		log_error("event=db_timeout db=%s timeout_ms=%ld msg=\"no answer in time: "
+			  "connection dropped\"",
+			  db->dbname, db->timeout_ms);
+	db->was_down = 1;
+	PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+/* Wait until the statement sent on c has been sent whole and its next
+ * result read whole, or deadline passes: 0, or -1 on time out.  A broken
+ * connection returns 0 too: PQgetResult then reports it. */
+static int db_await(PGconn *c, long long deadline)
+{
+	for (;;) {
+		int fl = PQflush(c), rc;
+		long long left;
+		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+
+		if (fl < 0 || (fl == 0 && !PQisBusy(c)))
+			return 0;
+		if (fl == 1)
+			pfd.events |= POLLOUT;
+		left = deadline == LLONG_MAX ? -1 : deadline - db_now_ms();
+		if (deadline != LLONG_MAX && left <= 0)
+			return -1;
+		rc = poll(&pfd, 1, left < 0 ? -1 : left > INT_MAX ? INT_MAX : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return 0; /* cannot wait: let libpq find out */
+		if (rc == 0)
+			return -1;
+		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c))
+			return 0;
+	}
+}
+
+/* The results of the statement just sent on db's connection (the send's
+ * success in sent), read within deadline: the first failed one, else the
+ * last, as PQexec would return.  On time out the connection is dropped
+ * and a "no connection" result returned.  Never NULL. */
+static PGresult *db_collect(struct db *db, int sent, long long deadline)
+{
+	PGconn *c = db->conn;
+	PGresult *keep = NULL, *r;
+
+	if (!sent)
+		return PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR); /* with c's message */
+	for (;;) {
+		if (db_await(c, deadline) != 0) {
+			PQclear(keep);
+			db_timed_out(db);
+			return PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
+		}
+		r = PQgetResult(c);
+		if (!r)
+			break;
+		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(r);
+		} else {
+			PQclear(keep);
+			keep = r;
+		}
+		if (PQstatus(c) == CONNECTION_BAD)
+			break;
+	}
+	return keep ? keep : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
 }
 
 /* Server notices (the FATAL sent at a shutdown, say) as log lines
@@ -114,16 +233,28 @@ PGconn *db_conn(struct db *db)
 		return NULL;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	/* bounded sends too: never blocked writing to a server that reads
+	 * nothing */
+	if (db->timeout_ms && PQsetnonblocking(db->conn, 1) != 0) {
+		log_error("event=db_session_setup_failed db=%s err=\"cannot make the connection "
+			  "non-blocking\"",
+			  db->dbname);
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return NULL;
+	}
 	if (db->on_connect) {
-		PGresult *res = PQexec(db->conn, db->on_connect);
+		PGresult *res =
+		    db_collect(db, PQsendQuery(db->conn, db->on_connect), db_deadline(db));
 		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
-		if (!ok)
+		if (!ok && db->conn)
 			log_error("event=db_session_setup_failed db=%s err=%s", db->dbname,
 				  log_q(q, sizeof(q), PQerrorMessage(db->conn)));
 		PQclear(res);
 		if (!ok) {
-			PQfinish(db->conn);
+			if (db->conn)
+				PQfinish(db->conn);
 			db->conn = NULL;
 			return NULL;
 		}
@@ -141,31 +272,39 @@ static PGresult *db_down_result(void)
 	return PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
 }
 
+/* 1 when the connection the last call used broke under it (not timed
+ * out: that one was dropped, and its statement may be running). */
+static int db_broke(const struct db *db)
+{
+	return db->conn && PQstatus(db->conn) == CONNECTION_BAD;
+}
+
 /* Execute with text parameters, reconnecting once if allowed. */
 PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params, int retry)
 {
-	PGresult *res;
-	PGconn *c = db_conn(db);
+	long long deadline = db_deadline(db);
 
-	if (!c)
-		return db_down_result();
-	res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	if (res && PQresultStatus(res) != PGRES_FATAL_ERROR)
-		return res;
-	if (PQstatus(c) == CONNECTION_BAD && retry) {
-		/* the server went away since the last request: one fresh try */
-		PQclear(res);
-		c = db_conn(db);
+	for (int attempt = 0;; attempt++) {
+		PGconn *c = db_conn(db);
+		PGresult *res;
+
 		if (!c)
 			return db_down_result();
-		res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+		res = db_collect(db, PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0),
+				 deadline);
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !db_broke(db) || !retry ||
+		    attempt > 0)
+			return res;
+		/* the server went away since the last request: one fresh try */
+		PQclear(res);
 	}
-	return res ? res : db_down_result();
 }
 
 /* Prepare on first use per connection, then execute. */
 PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *params, int retry)
 {
+	long long deadline = db_deadline(db);
+
 	for (int attempt = 0;; attempt++) {
 		PGconn *c = db_conn(db);
 		PGresult *res;
@@ -173,26 +312,26 @@ PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *par
 		if (!c)
 			return db_down_result();
 		if (st->gen != db->gen) {
-			res = PQprepare(c, st->name, st->sql, st->nparams, NULL);
+			res = db_collect(db, PQsendPrepare(c, st->name, st->sql, st->nparams, NULL),
+					 deadline);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				if (PQstatus(c) == CONNECTION_BAD && retry && attempt == 0) {
+				if (db_broke(db) && retry && attempt == 0) {
 					PQclear(res);
 					continue;
 				}
-				return res ? res : db_down_result();
+				return res;
 			}
 			PQclear(res);
 			st->gen = db->gen;
 		}
-		res = PQexecPrepared(c, st->name, st->nparams, params, NULL, NULL, 0);
-		if (res && PQresultStatus(res) != PGRES_FATAL_ERROR)
+		res = db_collect(
+		    db, PQsendQueryPrepared(c, st->name, st->nparams, params, NULL, NULL, 0),
+		    deadline);
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !db_broke(db) || !retry ||
+		    attempt > 0)
 			return res;
-		if (PQstatus(c) == CONNECTION_BAD && retry && attempt == 0) {
-			/* the server went away since the last request: one fresh try */
-			PQclear(res);
-			continue;
-		}
-		return res ? res : db_down_result();
+		/* the server went away since the last request: one fresh try */
+		PQclear(res);
 	}
 }
 
@@ -229,7 +368,7 @@ void db_rollback(struct db *db)
 {
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(db->conn, "ROLLBACK"));
+		PQclear(db_collect(db, PQsendQuery(db->conn, "ROLLBACK"), db_deadline(db)));
 	db->in_tx = 0;
 }
 
@@ -273,7 +412,8 @@ int db_unavailable(struct db *db, const PGresult *res)
 	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && !*st)
 		return 1; /* no SQLSTATE: client-side failure such as a lost connection */
 	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
-	       strcmp(st, "57P03") == 0 || strcmp(st, "25006") == 0 || strcmp(st, "53300") == 0;
+	       strcmp(st, "57P03") == 0 || strcmp(st, "57014") == 0 || strcmp(st, "25006") == 0 ||
+	       strcmp(st, "53300") == 0;
 }
 
 /* Unique constraint violated. */

@@ -1,7 +1,13 @@
 /* db: one PostgreSQL connection per process, re-established on demand.
  *
- * Statements are always parameterized (PQexecParams); nothing here builds
- * SQL from input. */
+ * Statements are always parameterized (PQsendQueryParams); nothing here
+ * builds SQL from input.
+ *
+ * Every connection commits synchronously (synchronous_commit = on, sent
+ * in the startup packet, so it overrides the server's, the database's and
+ * the role's defaults): an answer sent after a COMMIT promises that the
+ * change survives a crash of the database.  A statement may lower it for
+ * its own transaction (a login's session, see docs/auth.md "Durability"). */
 #ifndef MAGENTA_DB_H
 #define MAGENTA_DB_H
 
@@ -15,6 +21,7 @@ struct db {
 	unsigned long gen; /* +1 at every new connection: prepared statements are per connection */
 	const char *on_connect; /* SQL run on every new connection, or NULL */
 	int in_tx;		/* between db_begin and db_commit/db_rollback */
+	long timeout_ms;	/* bound of one call (db_timeout); 0: none */
 };
 
 /* Session settings for programs whose statements all find rows by key
@@ -44,6 +51,18 @@ void db_init(struct db *db, const char *dbname, const char *app);
  * db, before its first statement; a connection on which it fails is
  * dropped as unusable. */
 void db_on_connect(struct db *db, const char *sql);
+
+/* Bound every call on db (db_exec, db_exec_stmt, db_begin, ...) to ms
+ * milliseconds, measured here, by the client: a server that hangs (stopped,
+ * swapping, behind a dead network) cannot stall the caller longer.  A call
+ * that runs out of time drops the connection (its statement may still run
+ * on the server: its outcome is unknown, like that of a lost connection)
+ * and fails as "database unavailable" (db_unavailable), logged once per
+ * outage as event=db_timeout; the next call connects afresh, within
+ * pg_connect_timeout.  The server is told the same bound
+ * (statement_timeout), so it ends a statement nobody waits for.  ms = 0:
+ * no bound (the daemons, magentactl).  Call before the first connection. */
+void db_timeout(struct db *db, long ms);
 
 /* Return a usable connection, connecting or reconnecting when needed;
  * NULL when the server cannot be reached (logged once per outage).  Server
@@ -85,7 +104,8 @@ PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *par
 long db_prune(struct db *db, const char *sql, long days, const char *event);
 
 /* 1 when res (or the connection) shows the database unavailable: no
- * connection, SQLSTATE class 08, 57P01-57P03, or a read-only standby.
+ * connection (also after a db_timeout), SQLSTATE class 08, 57P01-57P03, a
+ * statement cancelled (57014: statement_timeout), or a read-only standby.
  * Such failures are transient: answer 503, retry later. */
 int db_unavailable(struct db *db, const PGresult *res);
 

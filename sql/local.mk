@@ -13,4 +13,5 @@ dist_sqlauth_DATA = \
 	sql/auth/012_auth_notify.sql \
 	sql/auth/013_sessions_gc_index.sql \
 	sql/auth/014_apply_user_event_iterative.sql \
-	sql/auth/015_login_devices.sql
+	sql/auth/015_login_devices.sql \
+	sql/auth/016_outcome_names.sql

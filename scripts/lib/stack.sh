@@ -40,7 +40,8 @@ STACK_RABBIT_BIN=/usr/lib/rabbitmq/bin
 STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
-	python3-jwt python3-cryptography wrk apache2-utils apache2 openssl libfcgi-bin)
+	python3-jwt python3-cryptography wrk apache2-utils apache2 openssl libfcgi-bin
+	lighttpd-modules-lua libapache2-mod-qos)
 
 # ---------------------------------------------------------------- helpers
 
@@ -827,13 +828,17 @@ stack_rabbit_kill() {
 
 # ---------------------------------------------------------------- lighttpd
 
-# Write $STACK_DIR/lighttpd.conf, which includes the installed routes file.
+# Write $STACK_DIR/lighttpd.conf, which includes the installed routes,
+# errors and limits files, as lighttpd.conf.sample does.  It listens on
+# 127.0.0.2 too, on the same port: a second client address for the
+# per-address limits (tests/http/45-connections.bats).
 _stack_lighttpd_conf() {
 	cat >"$STACK_DIR/lighttpd.conf" <<EOF
 # lighttpd for the private stack in $STACK_DIR (written by stack_lighttpd_start).
 server.modules = ( "mod_accesslog" )
 server.bind = "127.0.0.1"
 server.port = $HTTP_PORT
+\$SERVER["socket"] == "127.0.0.2:$HTTP_PORT" { }
 server.document-root = "$STACK_DIR/www"
 # the FastCGI programs' stderr (their logs) goes to the same file
 server.errorlog = "$STACK_DIR/log/lighttpd-error.log"
@@ -848,6 +853,7 @@ var.magenta_procs   = ${STACK_FCGI_PROCS:-4}
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf"
 var.magenta_datadir = "$MAGENTA_PREFIX/share/magenta"
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-errors.conf"
+include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-limits.conf"
 EOF
 }
 

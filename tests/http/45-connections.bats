@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # Connection exhaustion (issue 15): one address holding 1 500 idle,
 # half-sent requests must not take the service from another address.  The
-# limits are the shipped ones (lighttpd-magenta-limits.conf, included by the
-# stack's lighttpd.conf as by lighttpd.conf.sample), which listens on
-# 127.0.0.2 too: the other client.  Everything stays on 127.0.0.0/8.
+# limits are the shipped ones: lighttpd-magenta-limits.conf (included by the
+# stack's lighttpd.conf as by lighttpd.conf.sample) and
+# apache-magenta-limits.conf (by the stack's Apache).  Both servers listen
+# on 127.0.0.2 too: the other client.  Everything stays on 127.0.0.0/8.
 
 load ../lib/common
 
@@ -13,6 +14,13 @@ IDLE=1500
 setup_file() {
 	# the login needs the event pipeline: relay and consumer
 	stack_daemons_start >/dev/null
+	stack_spawnfcgi_start
+	stack_apache_start
+}
+
+teardown_file() {
+	stack_apache_stop
+	stack_spawnfcgi_stop
 }
 
 # A test that failed half-way must not leave its sockets open.
@@ -86,12 +94,31 @@ lighttpd_sockets() {
 	find "/proc/$pid/fd" -lname 'socket:*' 2>/dev/null | wc -l
 }
 
-# from2 METHOD PATH [curl args...]: api from 127.0.0.2 to 127.0.0.2, with
-# at most 5 s for the answer.
+# from2 PORT METHOD PATH [curl args...]: api from 127.0.0.2 to
+# 127.0.0.2:PORT, with at most 5 s for the answer.
 from2() {
-	local method=$1 path=$2
-	shift 2
-	API_MAX_TIME=5 _http_call "http://127.0.0.2:$HTTP_PORT$path" --interface 127.0.0.2 -X "$method" "$@"
+	local port=$1 method=$2 path=$3
+	shift 3
+	API_MAX_TIME=5 _http_call "http://127.0.0.2:$port$path" --interface 127.0.0.2 -X "$method" "$@"
+}
+
+# register_user NAME: register NAME (password $PW) and wait until it can
+# log in (the consumer has applied its event); its id in $id.
+register_user() {
+	post_json /api/registration/register "$(jq -cn --arg u "$1" --arg e "$1@example.com" --arg p "$PW" \
+		'{username:$u,email:$e,password:$p,confirmPassword:$p}')"
+	assert_code 201
+	id=$(field .userId)
+	wait_until 30 in_auth_db "$1"
+}
+
+# login_from2 PORT NAME: NAME logs in from 127.0.0.2 within 5 s.
+login_from2() {
+	from2 "$1" POST /api/auth/login -H 'Content-Type: application/json' \
+		--data-binary "$(jq -cn --arg u "$2" --arg p "$PW" '{usernameOrEmail:$u,password:$p}')"
+	assert_code 200
+	[ "$(field .user.id)" = "$id" ]
+	[[ "$(field .accessToken)" == *.*.* ]]
 }
 
 # in_auth_db USERNAME: the consumer has applied the user's event.
@@ -99,30 +126,21 @@ in_auth_db() {
 	[ "$(psql_auth "SELECT count(*) FROM auth_users WHERE username = '$1'")" = 1 ]
 }
 
-# health_from1_ok: GET /api/auth/health from 127.0.0.1 is 200.
+# health_from1_ok [BASE]: GET /api/auth/health from 127.0.0.1 is 200.
 health_from1_ok() {
-	API_MAX_TIME=5 api GET /api/auth/health 2>/dev/null
+	API_MAX_TIME=5 _http_call "${1:-$BASE_URL}/api/auth/health" 2>/dev/null
 	[ "$code" = 200 ]
 }
 
 @test "connections: 1 500 idle half-sent requests from 127.0.0.1; 127.0.0.2 still logs in at once" {
-	post_json /api/registration/register "$(jq -cn --arg p "$PW" \
-		'{username:"connuser",email:"conn@example.com",password:$p,confirmPassword:$p}')"
-	assert_code 201
-	id=$(field .userId)
-	wait_until 30 in_auth_db connuser
-
+	register_user connuser
 	idle_conns "$HTTP_PORT" "$IDLE" hold
 	wait_until 60 opened
 	[ "$(ready_count)" = "$IDLE" ]
 	# the other address: health and a login, each answered within 5 s
-	from2 GET /api/auth/health
+	from2 "$HTTP_PORT" GET /api/auth/health
 	assert_code 200
-	from2 POST /api/auth/login -H 'Content-Type: application/json' \
-		--data-binary "$(jq -cn --arg p "$PW" '{usernameOrEmail:"connuser",password:$p}')"
-	assert_code 200
-	[ "$(field .user.id)" = "$id" ]
-	[[ "$(field .accessToken)" == *.*.* ]]
+	login_from2 "$HTTP_PORT" connuser
 	grep -q "event=login_ok user=$id .*addr=127.0.0.2" "$STACK_DIR/log/lighttpd-error.log"
 	# while lighttpd held every idle connection: none was dropped to make room
 	local n
@@ -150,4 +168,25 @@ health_from1_ok() {
 	# the tool waits at most 40 s for the server to close all three
 	wait "$idle_pid"
 	idle_pid=
+}
+
+@test "connections: apache: 1 500 idle half-sent requests from 127.0.0.1; 127.0.0.2 still logs in at once" {
+	register_user connapache
+	idle_conns "$APACHE_PORT" "$IDLE" hold
+	wait_until 60 opened
+	[ "$(ready_count)" = "$IDLE" ]
+	from2 "$APACHE_PORT" GET /api/auth/health
+	assert_code 200
+	[[ "$(header Server)" == Apache* ]]
+	login_from2 "$APACHE_PORT" connapache
+	grep -q "event=login_ok user=$id .*addr=127.0.0.2" "$STACK_DIR/log/spawnfcgi-auth.log"
+	# the address holding them gets no answer from the programs
+	API_MAX_TIME=5 _http_call "$APACHE_URL/api/auth/health"
+	echo "from 127.0.0.1: $code"
+	[ "$code" != 200 ]
+
+	touch "$BATS_TEST_TMPDIR/stop"
+	wait "$idle_pid"
+	idle_pid=
+	wait_until 30 health_from1_ok "$APACHE_URL"
 }

@@ -5,9 +5,12 @@
 # lighttpd/errors.conf (lighttpd's own errors as JSON, for a server that
 # serves Magenta alone) is installed beside it as lighttpd-magenta-errors.conf,
 # with the documents it names in $(pkgdatadir)/lighttpd-errors/.
+# lighttpd/limits.conf (connection limits, same kind of server) is installed
+# as lighttpd-magenta-limits.conf, and the per-address script it runs,
+# lighttpd/conns.lua, as $(pkgdatadir)/lighttpd-conns.lua.
 lighttpddir = $(sysconfdir)/magenta
 dist_lighttpd_DATA = lighttpd/lighttpd.conf.sample
-EXTRA_DIST += lighttpd/magenta.conf lighttpd/errors.conf
+EXTRA_DIST += lighttpd/magenta.conf lighttpd/errors.conf lighttpd/limits.conf lighttpd/conns.lua
 lighttpderrorsdir = $(pkgdatadir)/lighttpd-errors
 dist_lighttpderrors_DATA = \
 	lighttpd/errors/magenta-400.html \
@@ -26,8 +29,12 @@ install-lighttpd-routes:
 	$(MKDIR_P) '$(DESTDIR)$(lighttpddir)'
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf'
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/errors.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf'
+	$(INSTALL_DATA) '$(srcdir)/lighttpd/limits.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-limits.conf'
+	$(MKDIR_P) '$(DESTDIR)$(pkgdatadir)'
+	$(INSTALL_DATA) '$(srcdir)/lighttpd/conns.lua' '$(DESTDIR)$(pkgdatadir)/lighttpd-conns.lua'
 
 uninstall-lighttpd-routes:
-	rm -f '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf'
+	rm -f '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf' \
+		'$(DESTDIR)$(lighttpddir)/lighttpd-magenta-limits.conf' '$(DESTDIR)$(pkgdatadir)/lighttpd-conns.lua'
 
 .PHONY: install-lighttpd-routes uninstall-lighttpd-routes

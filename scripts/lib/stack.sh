@@ -41,7 +41,7 @@ STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
 	python3-jwt python3-cryptography python3-nacl python3-pika wrk apache2-utils apache2 openssl
-	libfcgi-bin)
+	libfcgi-bin lighttpd-modules-lua libapache2-mod-qos)
 
 # ---------------------------------------------------------------- helpers
 
@@ -908,13 +908,17 @@ stack_rabbit_kill() {
 
 # ---------------------------------------------------------------- lighttpd
 
-# Write $STACK_DIR/lighttpd.conf, which includes the installed routes file.
+# Write $STACK_DIR/lighttpd.conf, which includes the installed routes,
+# errors and limits files, as lighttpd.conf.sample does.  It listens on
+# 127.0.0.2 too, on the same port: a second client address for the
+# per-address limits (tests/http/45-connections.bats).
 _stack_lighttpd_conf() {
 	cat >"$STACK_DIR/lighttpd.conf" <<EOF
 # lighttpd for the private stack in $STACK_DIR (written by stack_lighttpd_start).
 server.modules = ( "mod_accesslog" )
 server.bind = "127.0.0.1"
 server.port = $HTTP_PORT
+\$SERVER["socket"] == "127.0.0.2:$HTTP_PORT" { }
 server.document-root = "$STACK_DIR/www"
 # the FastCGI programs' stderr (their logs) goes to the same file
 server.errorlog = "$STACK_DIR/log/lighttpd-error.log"
@@ -929,6 +933,7 @@ var.magenta_procs   = ${STACK_FCGI_PROCS:-4}
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf"
 var.magenta_datadir = "$MAGENTA_PREFIX/share/magenta"
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-errors.conf"
+include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-limits.conf"
 EOF
 }
 
@@ -1148,7 +1153,9 @@ _stack_apache_bin() {
 }
 
 # Write $STACK_DIR/apache/apache2.conf: a private server that loads only
-# the modules it needs and includes the installed routes file.
+# the modules it needs and includes the installed limits and routes files.
+# It listens on 127.0.0.2 too, on the same port: a second client address
+# for the per-address limits (tests/http/45-connections.bats).
 _stack_apache_conf() {
 	local a=$STACK_DIR/apache m=/usr/lib/apache2/modules mod
 	mkdir -p "$a/run" || return 1
@@ -1159,23 +1166,29 @@ _stack_apache_conf() {
 			DefaultRuntimeDir "$a/run"
 			PidFile "$a/run/apache2.pid"
 			Listen 127.0.0.1:$APACHE_PORT
+			Listen 127.0.0.2:$APACHE_PORT
 			ServerName 127.0.0.1
 			ErrorLog "$STACK_DIR/log/apache-error.log"
 			LogLevel warn
 		EOF
-		for mod in mpm_event authz_core proxy proxy_fcgi request env headers; do
+		# Debian 12's mod_qos was built to find libpcre.so.3's symbols in
+		# Apache, which now brings PCRE2's instead: load them first
+		local pcre
+		pcre=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libpcre.so.3" { print $NF; exit }')
+		[[ -n $pcre ]] && printf 'LoadFile %s\n' "$pcre"
+		for mod in mpm_event authz_core proxy proxy_fcgi request env headers reqtimeout qos; do
 			printf 'LoadModule %s_module %s/mod_%s.so\n' "$mod" "$m" "$mod"
 		done
 		if ((EUID == 0)); then
 			printf 'User www-data\nGroup www-data\n'
 		fi
 		cat <<-EOF
+			# workers, timeouts, the per-address cap: the shipped limits;
+			# few spare threads on a test machine
+			Include "$MAGENTA_PREFIX/etc/magenta/apache-magenta-limits.conf"
 			StartServers 1
-			ServerLimit 2
-			ThreadsPerChild 16
 			MinSpareThreads 8
-			MaxSpareThreads 32
-			MaxRequestWorkers 32
+			MaxSpareThreads 50
 			Timeout 30
 			# as Debian's security.conf
 			TraceEnable Off

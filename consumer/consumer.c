@@ -33,6 +33,7 @@
 #include "daemon.h"
 #include "db.h"
 #include "event.h"
+#include "roles.h"
 #include "eventseal.h"
 #include "eventsig.h"
 #include "log.h"
@@ -71,9 +72,11 @@ struct consumer {
 
 enum apply_rc { APPLY_OK, APPLY_RETRY, APPLY_DATA };
 
-/* One event, decided and applied by sql/auth/003_apply_user_event.sql. */
+/* One event, decided and applied by apply_user_event (its latest form:
+ * sql/auth/017_account_lifecycle.sql). */
+#define APPLY_NPARAMS 16
 static const char sql_apply[] = "SELECT apply_user_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-				" $11, $12, $13, $14)";
+				" $11, $12, $13, $14, $15, $16)";
 
 static const char sql_rejected[] =
 	"INSERT INTO rejected_messages (body_sha256, message_id, reason, detail)"
@@ -187,7 +190,7 @@ static PGconn *consumer_db(struct consumer *c)
 		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 			PQclear(res);
 			/* parsed and planned once per connection */
-			res = PQprepare(pg, "apply", sql_apply, 14, NULL);
+			res = PQprepare(pg, "apply", sql_apply, APPLY_NPARAMS, NULL);
 		}
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			/* e.g. migrations not applied yet: logged once, retried */
@@ -262,7 +265,8 @@ static void consumer_poison(struct consumer *c, struct item *it, const struct ev
 }
 
 /* The parameters of apply_user_event for one event. */
-static void apply_params(const struct event_in *ev, char version[24], const char *p[14])
+static void apply_params(const struct event_in *ev, char version[24], char roles[64],
+			 const char *p[APPLY_NPARAMS])
 {
 	const struct event_user *u = &ev->user;
 
@@ -281,6 +285,8 @@ static void apply_params(const struct event_in *ev, char version[24], const char
 	p[11] = ev->has_data ? u->lockout_end : NULL;
 	p[12] = ev->has_data ? u->created_at : NULL;
 	p[13] = ev->has_data ? u->updated_at : NULL;
+	p[14] = ev->has_data ? u->display_name : NULL;
+	p[15] = ev->has_data ? roles_to_pg(u->roles, roles, 64) : NULL;
 }
 
 /* Is a failed result caused by the message's data (22xxx data exception,
@@ -311,11 +317,11 @@ static enum apply_rc apply_chunk(struct consumer *c, PGconn *pg, struct item **i
 	if (PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1)
 		broken = 1;
 	for (size_t i = 0; i < k && !broken; i++) {
-		char version[24];
-		const char *p[14];
+		char version[24], roles[64];
+		const char *p[APPLY_NPARAMS];
 
-		apply_params(&its[i]->ev, version, p);
-		if (PQsendQueryPrepared(pg, "apply", 14, p, NULL, NULL, 0) != 1)
+		apply_params(&its[i]->ev, version, roles, p);
+		if (PQsendQueryPrepared(pg, "apply", APPLY_NPARAMS, p, NULL, NULL, 0) != 1)
 			broken = 1;
 	}
 	if (!broken && (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||

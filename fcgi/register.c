@@ -201,7 +201,9 @@ void h_register(struct http_req *r)
 					.lockout_enabled = 1,
 					.lockout_end = NULL,
 					.created_at = now,
-					.updated_at = now };
+					.updated_at = now,
+					.display_name = in.display_name,
+					.roles = 0 };
 		env = event_envelope_new(event_id, "UserCreated", now, id, 1, NULL, &u);
 	}
 	{

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "roles.h"
 #include "uuid7.h"
 #include "validate.h"
 
@@ -86,9 +87,21 @@ struct json_object *event_envelope_new(const char *event_id, const char *event_t
 		json_object_object_add(d, "lockoutEnd", str_or_null(user->lockout_end));
 		json_object_object_add(d, "createdAt", str_or_null(user->created_at));
 		json_object_object_add(d, "updatedAt", str_or_null(user->updated_at));
+		json_object_object_add(d, "displayName", str_or_null(user->display_name));
+		json_object_object_add(d, "roles", roles_to_json(user->roles));
 		json_object_object_add(env, "data", d);
 	}
 	return env;
+}
+
+/* UserDeleted's audit data. */
+void event_add_deletion(struct json_object *env, const char *deleted_by, const char *reason)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "deletedBy", str_or_null(deleted_by));
+	json_object_object_add(d, "reason", json_object_new_string(reason));
+	json_object_object_add(env, "data", d);
 }
 
 /* ---- reading ---- */
@@ -245,7 +258,7 @@ static int ev_data(struct json_object *root, struct event_user *u, struct event_
 /* The members of "data". */
 static int ev_data_fields(struct json_object *root, struct event_user *u, struct event_error *err)
 {
-	struct json_object *d;
+	struct json_object *d, *v;
 
 	if (!json_object_object_get_ex(root, "data", &d) || d == NULL)
 		return ev_fail(err, "missing_field", "data");
@@ -276,6 +289,15 @@ static int ev_data_fields(struct json_object *root, struct event_user *u, struct
 	    ev_time(d, "createdAt", 0, &u->created_at, err) != 0 ||
 	    ev_time(d, "updatedAt", 0, &u->updated_at, err) != 0)
 		return -1;
+	/* added after schema version 1: optional */
+	if (ev_str(d, "displayName", EVENT_DISPLAY_NAME_MAX, 1, &u->display_name, err) != 0)
+		return -1;
+	if (u->display_name && !no_controls(u->display_name))
+		return ev_fail(err, "invalid_field", "data.displayName");
+	u->roles = 0;
+	if (json_object_object_get_ex(d, "roles", &v) && v != NULL &&
+	    roles_from_json(v, &u->roles) != 0)
+		return ev_fail(err, "invalid_field", "data.roles");
 	return 0;
 }
 

@@ -20,7 +20,13 @@ struct event_user {
 	const char *lockout_end; /* NULL: none */
 	const char *created_at;
 	const char *updated_at;
+	const char *display_name; /* NULL: none */
+	unsigned roles;		  /* roles.h bits */
 };
+
+/* Longest displayName in bytes that an event may carry (100 code points
+ * of at most 4 bytes). */
+#define EVENT_DISPLAY_NAME_MAX 400
 
 /* Current UTC time with millisecond precision as RFC 3339 text. */
 void event_time_now(char out[TIME_STRLEN + 1]);
@@ -31,11 +37,18 @@ const char *event_routing_key(const char *event_type);
 
 /* Build the envelope.  changed_fields (consumed, may be NULL) is added only
  * for UserUpdated; user may be NULL (UserDeleted).  Caller
- * json_object_put()s the result. */
+ * json_object_put()s the result.  data carries every field of struct
+ * event_user; displayName and roles were added after schema version 1
+ * was fixed, so readers take them as optional (absent: none). */
 struct json_object *event_envelope_new(const char *event_id, const char *event_type,
 				       const char *occurred_at, const char *user_id, long version,
 				       struct json_object *changed_fields,
 				       const struct event_user *user);
+
+/* The audit data of a UserDeleted envelope: data.deletedBy (the id of
+ * whoever deleted the user: the user, an administrator; NULL for an
+ * operator's magentactl) and data.reason ("self", "admin", "operator"). */
+void event_add_deletion(struct json_object *env, const char *deleted_by, const char *reason);
 
 /* ---- reading: the consumer's side ---- */
 

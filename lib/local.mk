@@ -1,6 +1,7 @@
 # lib/: the shared core, linked into every program.
 noinst_LIBRARIES += lib/libmagenta.a
 lib_libmagenta_a_SOURCES = \
+	lib/account.c lib/account.h \
 	lib/backoff.c lib/backoff.h \
 	lib/clientaddr.c lib/clientaddr.h \
 	lib/conf.c lib/conf.h \
@@ -17,6 +18,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/phc.c lib/phc.h \
 	lib/pwhash.c lib/pwhash.h \
 	lib/refresh.c lib/refresh.h \
+	lib/roles.c lib/roles.h \
 	lib/service.c lib/service.h \
 	lib/token.c lib/token.h \
 	lib/uuid7.c lib/uuid7.h \

@@ -50,6 +50,7 @@ struct token_claims {
 	char sid[TOKEN_ID_MAX + 1]; /* session id */
 	char jti[TOKEN_ID_MAX + 1]; /* token id */
 	char username[TOKEN_USERNAME_MAX + 1];
+	unsigned roles; /* roles.h bits: the claim "roles" (array of names) */
 	long long iat, nbf, exp;
 	char kid[TOKEN_KID_LEN + 1]; /* filled by token_verify */
 };
@@ -76,6 +77,18 @@ enum token_status {
  * token_ctx_release(). */
 int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg, const char *iss,
 		   const char *aud, long leeway, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* A context that only verifies (the registration service): the public
+ * keys of source, either ':'-separated PEM files (SubjectPublicKeyInfo:
+ * P-256 for ES256, RSA >= 2048 bits for RS256) or one JWKS file (a
+ * {"keys":[...]} document such as /.well-known/jwks.json, told apart by
+ * its first non-blank byte '{'), whose kids are the RFC 7638 thumbprints
+ * recomputed here (a JWKS "kid" that differs is refused).  iss, aud and
+ * leeway as token_ctx_init.  token_sign fails on such a context.  0, or
+ * -1 with err filled. */
+int token_ctx_init_verify(struct token_ctx *t, const char *source, const char *iss,
+			  const char *aud, long leeway, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Free the keys and strings of t; t may then be initialized again. */

@@ -2,7 +2,8 @@
 # A new migration is one more line here.
 sqlusersdir = $(pkgdatadir)/sql/users
 dist_sqlusers_DATA = \
-	sql/users/001_users.sql
+	sql/users/001_users.sql \
+	sql/users/002_account_lifecycle.sql
 sqlauthdir = $(pkgdatadir)/sql/auth
 dist_sqlauth_DATA = \
 	sql/auth/001_auth_users.sql \
@@ -14,4 +15,5 @@ dist_sqlauth_DATA = \
 	sql/auth/013_sessions_gc_index.sql \
 	sql/auth/014_apply_user_event_iterative.sql \
 	sql/auth/015_login_devices.sql \
-	sql/auth/016_outcome_names.sql
+	sql/auth/016_outcome_names.sql \
+	sql/auth/017_account_lifecycle.sql

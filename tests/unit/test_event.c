@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "event.h"
+#include "roles.h"
 #include "t.h"
 
 /* The string member key of o, or "" */
@@ -19,7 +20,8 @@ int main(void)
 {
 	char now[TIME_STRLEN + 1];
 	struct event_user u = { "alice", "alice@example.com", "$argon2id$x", "stamp", 0, 1,
-				NULL, "2026-11-23T10:00:00.123Z", "2026-11-23T10:00:00.123Z" };
+				NULL, "2026-11-23T10:00:00.123Z", "2026-11-23T10:00:00.123Z",
+				"Alice A.", ROLE_ADMIN };
 	struct json_object *env, *d, *v;
 
 	event_time_now(now);
@@ -44,6 +46,16 @@ int main(void)
 	CHECK(json_object_object_get_ex(d, "lockoutEnabled", &v) && json_object_get_boolean(v));
 	CHECK(json_object_object_get_ex(d, "emailConfirmed", &v) && !json_object_get_boolean(v));
 	CHECK(!json_object_object_get_ex(d, "password", NULL));
+	CHECK(strcmp(str(d, "displayName"), "Alice A.") == 0);
+	CHECK(json_object_object_get_ex(d, "roles", &v) && json_object_array_length(v) == 1 &&
+	      strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "admin") == 0);
+	json_object_put(env);
+	u.roles = 0;
+	u.display_name = NULL;
+	env = event_envelope_new("e1", "UserCreated", now, "u1", 1, NULL, &u);
+	CHECK(json_object_object_get_ex(env, "data", &d));
+	CHECK(json_object_object_get_ex(d, "roles", &v) && json_object_array_length(v) == 0);
+	CHECK(json_object_object_get_ex(d, "displayName", &v) && v == NULL);
 	json_object_put(env);
 
 	{
@@ -56,6 +68,38 @@ int main(void)
 	}
 	env = event_envelope_new("e3", "UserDeleted", now, "u1", 3, NULL, NULL);
 	CHECK(!json_object_object_get_ex(env, "data", NULL));
+	event_add_deletion(env, "u1", "self");
+	CHECK(json_object_object_get_ex(env, "data", &d));
+	CHECK(strcmp(str(d, "deletedBy"), "u1") == 0 && strcmp(str(d, "reason"), "self") == 0);
 	json_object_put(env);
+
+	/* roles: the PostgreSQL and JSON forms */
+	{
+		char pg[32];
+		unsigned r = 99;
+		CHECK(strcmp(roles_to_pg(ROLE_ADMIN, pg, sizeof(pg)), "{admin}") == 0);
+		CHECK(strcmp(roles_to_pg(0, pg, sizeof(pg)), "{}") == 0);
+		CHECK(roles_from_pg("{}", &r) == 0 && r == 0);
+		CHECK(roles_from_pg("{admin}", &r) == 0 && r == ROLE_ADMIN);
+		CHECK(roles_from_pg("{admin,root}", &r) == -1);
+		CHECK(roles_from_pg("{root}", &r) == -1);
+		CHECK(roles_from_pg("{admin", &r) == -1);
+		CHECK(roles_from_pg("{admin}x", &r) == -1);
+		CHECK(roles_from_pg("admin", &r) == -1);
+		CHECK(roles_from_pg(NULL, &r) == -1);
+		v = json_tokener_parse("[\"admin\"]");
+		CHECK(roles_from_json(v, &r) == 0 && r == ROLE_ADMIN);
+		json_object_put(v);
+		v = json_tokener_parse("[\"Admin\"]");
+		CHECK(roles_from_json(v, &r) == -1);
+		json_object_put(v);
+		v = json_tokener_parse("[1]");
+		CHECK(roles_from_json(v, &r) == -1);
+		json_object_put(v);
+		v = json_tokener_parse("\"admin\"");
+		CHECK(roles_from_json(v, &r) == -1);
+		json_object_put(v);
+		CHECK(role_bit("admin\0x", 7) == 0);
+	}
 	return t_done();
 }

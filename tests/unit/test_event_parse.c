@@ -20,7 +20,7 @@ static struct json_object *valid(const char *type, long version)
 {
 	struct event_user u = { "alice", "alice@example.com", "$argon2id$v=19$m=19456,t=2,p=1$x$y",
 				"0123456789abcdef", 1, 1, NULL, "2026-11-23T10:00:00.123Z",
-				"2026-11-23T10:00:01.000Z" };
+				"2026-11-23T10:00:01.000Z", "Alice", 0 };
 	return event_envelope_new(EID, type, "2026-11-23T10:00:02.000Z", UID, version, NULL,
 				  strcmp(type, "UserDeleted") == 0 ? NULL : &u);
 }
@@ -189,7 +189,18 @@ static void test_data_rules(void)
 	REJECTS("lockoutEnd", "\"soon\"", 1, "invalid_field", "data.lockoutEnd");
 	REJECTS("createdAt", "\"2026-13-01T00:00:00Z\"", 1, "invalid_field", "data.createdAt");
 	REJECTS("updatedAt", NULL, 1, "missing_field", "data.updatedAt");
+	REJECTS("displayName", "\"\"", 1, "invalid_field", "data.displayName");
+	REJECTS("displayName", "\"new\\nline\"", 1, "invalid_field", "data.displayName");
+	REJECTS("displayName", "7", 1, "invalid_field", "data.displayName");
+	REJECTS("roles", "[\"root\"]", 1, "invalid_field", "data.roles");
+	REJECTS("roles", "\"admin\"", 1, "invalid_field", "data.roles");
+	REJECTS("roles", "[\"admin\",3]", 1, "invalid_field", "data.roles");
 	/* allowed variations */
+	REJECTS("displayName", NULL, 1, "ok", "");
+	REJECTS("displayName", "null", 1, "ok", "");
+	REJECTS("roles", NULL, 1, "ok", "");
+	REJECTS("roles", "null", 1, "ok", "");
+	REJECTS("roles", "[\"admin\"]", 1, "ok", "");
 	REJECTS("lockoutEnd", "\"2030-01-01T00:00:00+01:00\"", 1, "ok", "");
 	REJECTS("lockoutEnd", NULL, 1, "ok", "");
 	REJECTS("username", "\"J\\u00fcrgen\"", 1, "ok", "");

@@ -348,46 +348,17 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return 0;
 }
 
-/* Read one PEM file into k: a private key, or a public one when
- * allow_public.  0, or -1 with err. */
-static int key_load(struct token_key *k, const char *path, int allow_public, char *err,
-		    size_t errlen)
+/* Check the type and size of k->pkey (what names it in messages), set
+ * its algorithm, make its verification (and, with priv, signing) contexts
+ * and describe it (key_describe).  0, or -1 with err. */
+static int key_setup(struct token_key *k, int priv, const char *what, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
 	char group[64];
-	struct stat st;
-	int priv = 1;
 
-	memset(k, 0, sizeof(*k));
-	if (!f) {
-		snprintf(err, errlen, "cannot open key '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	k->pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	if (!k->pkey && allow_public) {
-		ERR_clear_error();
-		rewind(f);
-		k->pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
-		priv = 0;
-	}
-	if (k->pkey && priv && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-		log_warnx("event=key_permissions path=\"%s\" mode=%04o msg=\"private key readable "
-			  "by others\"",
-			  path, (unsigned)(st.st_mode & 07777));
-	fclose(f);
-	if (!k->pkey) {
-		char what[1200];
-		snprintf(what, sizeof(what),
-			 "key '%s' is not a %s PEM key (an encrypted key is not supported)", path,
-			 allow_public ? "private or public" : "private");
-		crypto_err(err, errlen, what);
-		return -1;
-	}
 	if (EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_EC) {
 		if (!EVP_PKEY_get_group_name(k->pkey, group, sizeof(group), NULL) ||
 		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
-			snprintf(err, errlen, "key '%s': EC keys must be on curve P-256 (ES256)",
-				 path);
+			snprintf(err, errlen, "%s: EC keys must be on curve P-256 (ES256)", what);
 			return -1;
 		}
 		k->ec = 1;
@@ -395,14 +366,13 @@ static int key_load(struct token_key *k, const char *path, int allow_public, cha
 		snprintf(k->alg, sizeof(k->alg), "ES256");
 	} else if (EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_RSA) {
 		if (EVP_PKEY_get_bits(k->pkey) < 2048 || EVP_PKEY_get_bits(k->pkey) > 4096) {
-			snprintf(err, errlen, "key '%s': RSA keys must have 2048 to 4096 bits",
-				 path);
+			snprintf(err, errlen, "%s: RSA keys must have 2048 to 4096 bits", what);
 			return -1;
 		}
 		k->siglen = (size_t)EVP_PKEY_get_size(k->pkey);
 		snprintf(k->alg, sizeof(k->alg), "RS256");
 	} else {
-		snprintf(err, errlen, "key '%s': only EC P-256 and RSA keys are supported", path);
+		snprintf(err, errlen, "%s: only EC P-256 and RSA keys are supported", what);
 		return -1;
 	}
 
@@ -430,6 +400,51 @@ static int key_load(struct token_key *k, const char *path, int allow_public, cha
 #endif
 	}
 	return key_describe(k, err, errlen);
+}
+
+/* Read one PEM file into k: a private key (mode KEY_PRIVATE), a private or
+ * a public one (KEY_ANY), or only a public one (KEY_PUBLIC: a verifier has
+ * no business holding a signing key).  0, or -1 with err. */
+enum key_mode { KEY_PRIVATE, KEY_ANY, KEY_PUBLIC };
+static int key_load(struct token_key *k, const char *path, enum key_mode mode, char *err,
+		    size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char what[1100];
+	struct stat st;
+	int priv = mode != KEY_PUBLIC;
+
+	memset(k, 0, sizeof(*k));
+	if (!f) {
+		snprintf(err, errlen, "cannot open key '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (mode != KEY_PUBLIC)
+		k->pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	if (!k->pkey && mode != KEY_PRIVATE) {
+		ERR_clear_error();
+		rewind(f);
+		k->pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
+		priv = 0;
+	}
+	if (k->pkey && priv && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		log_warnx("event=key_permissions path=\"%s\" mode=%04o msg=\"private key readable "
+			  "by others\"",
+			  path, (unsigned)(st.st_mode & 07777));
+	fclose(f);
+	if (!k->pkey) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "key '%s' is not a %s", path,
+			 mode == KEY_PRIVATE ? "private PEM key (an encrypted key is not supported)"
+			 : mode == KEY_ANY   ? "private or public PEM key (an encrypted key is not "
+					       "supported)"
+					   : "PEM public key (SubjectPublicKeyInfo, \"BEGIN PUBLIC "
+					     "KEY\")");
+		crypto_err(err, errlen, msg);
+		return -1;
+	}
+	snprintf(what, sizeof(what), "key '%s'", path);
+	return key_setup(k, priv, what, err, errlen);
 }
 
 #ifdef TOKEN_PRESIGN
@@ -521,14 +536,12 @@ void token_ctx_release(struct token_ctx *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Keys, JWKS, claim prefix and digest context. */
-int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg, const char *iss,
-		   const char *aud, long leeway, char *err, size_t errlen)
+/* Start t: zeroed, with copies of iss and aud and a checked leeway.  0,
+ * or -1 with err (t then holds nothing that needs releasing but what
+ * token_ctx_release frees). */
+static int ctx_begin(struct token_ctx *t, const char *iss, const char *aud, long leeway, char *err,
+		     size_t errlen)
 {
-	char *list = NULL, *save = NULL, *p, head[2048];
-	struct json_object *jwks = NULL, *arr;
-	long o;
-
 	memset(t, 0, sizeof(*t));
 	if (leeway < 0 || leeway > TOKEN_LEEWAY_MAX) {
 		snprintf(err, errlen, "leeway %ld outside 0-%d s", leeway, TOKEN_LEEWAY_MAX);
@@ -537,42 +550,82 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 	t->leeway = leeway;
 	t->iss = strdup(iss);
 	t->aud = strdup(aud);
-	list = strdup(paths);
-	if (!t->iss || !t->aud || !list) {
+	if (!t->iss || !t->aud) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return -1;
+	}
+	return 0;
+}
+
+/* Room for one more key in t; the new slot, zeroed, or NULL with err. */
+static struct token_key *ctx_grow(struct token_ctx *t, char *err, size_t errlen)
+{
+	struct token_key *nk = realloc(t->keys, (t->nkeys + 1) * sizeof(*nk));
+
+	if (!nk) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->keys = nk;
+	memset(&nk[t->nkeys], 0, sizeof(*nk));
+	return &nk[t->nkeys];
+}
+
+/* Is the kid of the last key of t one of an earlier key? */
+static int ctx_last_is_dup(const struct token_ctx *t)
+{
+	for (size_t i = 0; i + 1 < t->nkeys; i++)
+		if (strcmp(t->keys[i].kid, t->keys[t->nkeys - 1].kid) == 0)
+			return 1;
+	return 0;
+}
+
+/* Load the ':'-separated PEM files of paths into t (the first in mode
+ * first, the others in mode rest); conf names the list in messages.  0, or
+ * -1 with err. */
+static int ctx_load_pems(struct token_ctx *t, const char *paths, enum key_mode first,
+			 enum key_mode rest, const char *conf, char *err, size_t errlen)
+{
+	char *list = strdup(paths), *save = NULL, *p;
+	int rc = -1;
+
+	if (!list) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	for (p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-		struct token_key *nk = realloc(t->keys, (t->nkeys + 1) * sizeof(*nk));
-		if (!nk) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-		t->keys = nk;
-		if (key_load(&t->keys[t->nkeys], p, t->nkeys > 0, err, errlen) != 0) {
-			key_free(&t->keys[t->nkeys]);
-			goto fail;
+		struct token_key *k = ctx_grow(t, err, errlen);
+		if (!k)
+			goto out;
+		if (key_load(k, p, t->nkeys > 0 ? rest : first, err, errlen) != 0) {
+			key_free(k);
+			goto out;
 		}
 		t->nkeys++;
-		for (size_t i = 0; i + 1 < t->nkeys; i++)
-			if (strcmp(t->keys[i].kid, t->keys[t->nkeys - 1].kid) == 0) {
-				snprintf(err, errlen, "key '%s' is listed twice in jwt_keys", p);
-				goto fail;
-			}
+		if (ctx_last_is_dup(t)) {
+			snprintf(err, errlen, "key '%s' is listed twice in %s", p, conf);
+			goto out;
+		}
 	}
 	if (t->nkeys == 0) {
-		snprintf(err, errlen, "jwt_keys names no key file");
-		goto fail;
+		snprintf(err, errlen, "%s names no key file", conf);
+		goto out;
 	}
-	if (strcmp(t->keys[0].alg, sign_alg) != 0) {
-		snprintf(err, errlen,
-			 "the signing key (first in jwt_keys) is %s, but jwt_alg is %s",
-			 t->keys[0].alg, sign_alg);
-		goto fail;
-	}
+	rc = 0;
+out:
+	free(list);
+	return rc;
+}
 
-	jwks = json_object_new_object();
-	arr = json_object_new_array();
+/* Finish t once its keys are loaded: the JWKS text, the claims head, the
+ * digest context and the cache of verified tokens.  0, or -1 with err. */
+static int ctx_finish(struct token_ctx *t, char *err, size_t errlen)
+{
+	struct json_object *jwks = json_object_new_object(), *arr = json_object_new_array();
+	char head[2048];
+	long o;
+	int rc = -1;
+
 	for (size_t i = 0; i < t->nkeys; i++)
 		json_object_array_add(arr, json_object_get(t->keys[i].jwk));
 	json_object_object_add(jwks, "keys", arr);
@@ -581,16 +634,16 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 
 	/* {"iss":"...","aud":"...", : the fixed start of every payload */
 	memcpy(head, "{\"iss\":\"", 8);
-	o = json_escape(head, sizeof(head), 8, iss);
+	o = json_escape(head, sizeof(head), 8, t->iss);
 	if (o >= 0 && (size_t)o + 9 < sizeof(head)) {
 		memcpy(head + o, "\",\"aud\":\"", 9);
-		o = json_escape(head, sizeof(head), (size_t)o + 9, aud);
+		o = json_escape(head, sizeof(head), (size_t)o + 9, t->aud);
 	}
 	if (o < 0 || (size_t)o + 2 + CLAIMS_TAIL_MAX > PAYLOAD_MAX) {
 		snprintf(err, errlen,
 			 "jwt_issuer or jwt_audience too long (%d bytes in all at most)",
 			 PAYLOAD_MAX - CLAIMS_TAIL_MAX - 19);
-		goto fail;
+		goto out;
 	}
 	memcpy(head + o, "\",", 3);
 	t->claims_head = strdup(head);
@@ -600,14 +653,45 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 	t->seen = calloc(TOKEN_SEEN_SLOTS, sizeof(struct token_seen));
 	if (!t->jwks || !t->claims_head || !t->md || !t->mdctx || !t->seen) {
 		crypto_err(err, errlen, "out of memory or no SHA-256");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(jwks);
+	return rc;
+}
+
+/* Keys, JWKS, claim prefix and digest context. */
+int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg, const char *iss,
+		   const char *aud, long leeway, char *err, size_t errlen)
+{
+	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0 ||
+	    ctx_load_pems(t, paths, KEY_PRIVATE, KEY_ANY, "jwt_keys", err, errlen) != 0)
+		goto fail;
+	if (strcmp(t->keys[0].alg, sign_alg) != 0) {
+		snprintf(err, errlen,
+			 "the signing key (first in jwt_keys) is %s, but jwt_alg is %s",
+			 t->keys[0].alg, sign_alg);
 		goto fail;
 	}
-	json_object_put(jwks);
-	free(list);
+	if (ctx_finish(t, err, errlen) != 0)
+		goto fail;
 	return 0;
 fail:
-	json_object_put(jwks);
-	free(list);
+	token_ctx_release(t);
+	return -1;
+}
+
+/* Public keys only, from PEM files. */
+int token_ctx_init_verify(struct token_ctx *t, const char *source, const char *iss, const char *aud,
+			  long leeway, char *err, size_t errlen)
+{
+	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0 ||
+	    ctx_load_pems(t, source, KEY_PUBLIC, KEY_PUBLIC, "jwt_public_keys", err, errlen) != 0 ||
+	    ctx_finish(t, err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
 	token_ctx_release(t);
 	return -1;
 }
@@ -682,13 +766,15 @@ int token_presigned(const struct token_ctx *t)
 /* Sign with keys[0]. */
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
-	struct token_key *k = &t->keys[0];
+	struct token_key *k = t->nkeys > 0 ? &t->keys[0] : NULL;
 	char payload[PAYLOAD_MAX];
 	unsigned char md[32], sig[512];
 	size_t o, siglen;
 	long p;
 	int w;
 
+	if (!k || !k->sign) /* a verify-only context (token_ctx_init_verify) */
+		return -1;
 	/* payload: a fixed head, escaped strings, integers */
 	p = (long)strlen(t->claims_head);
 	if ((size_t)p + 16 >= sizeof(payload))

@@ -354,6 +354,149 @@ static void test_rs256(void)
 	token_ctx_release(&t);
 }
 
+/* Write the public half of the private PEM key at priv to dir/name
+ * (SubjectPublicKeyInfo, as `openssl pkey -pubout` does); path into out. */
+static const char *write_pub(const char *priv, const char *name, char *out, size_t cap)
+{
+	FILE *f = fopen(priv, "r");
+	EVP_PKEY *pk = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	FILE *g;
+
+	if (f)
+		fclose(f);
+	snprintf(out, cap, "%s/%s", dir, name);
+	g = fopen(out, "w");
+	if (!pk || !g || !PEM_write_PUBKEY(g, pk)) {
+		fprintf(stderr, "write_pub: %s\n", priv);
+		exit(99);
+	}
+	fclose(g);
+	EVP_PKEY_free(pk);
+	return out;
+}
+
+/* A verify-only context (token_ctx_init_verify) from public PEM files. */
+static void test_verify_only(void)
+{
+	char e1[300], e2[300], r1[300], pe1[300], pe2[300], pr1[300], paths[1000], err[512];
+	char tok[TOKEN_MAX], tok2[TOKEN_MAX], tokr[TOKEN_MAX];
+	struct token_ctx full, full2, fullr, v, bad;
+	struct token_claims c, out;
+	long long now = 1700000000;
+	int n, n2, nr;
+
+	make_key("ES256", "v1.pem", e1, sizeof(e1));
+	make_key("ES256", "v2.pem", e2, sizeof(e2));
+	make_key("RS256", "vr.pem", r1, sizeof(r1));
+	write_pub(e1, "v1.pub", pe1, sizeof(pe1));
+	write_pub(e2, "v2.pub", pe2, sizeof(pe2));
+	write_pub(r1, "vr.pub", pr1, sizeof(pr1));
+	CHECK(token_ctx_init(&full, e1, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(token_ctx_init(&full2, e2, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(token_ctx_init(&fullr, r1, "RS256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	n = token_sign(&full, &c, tok, sizeof(tok));
+	n2 = token_sign(&full2, &c, tok2, sizeof(tok2));
+	nr = token_sign(&fullr, &c, tokr, sizeof(tokr));
+	CHECK(n > 0 && n2 > 0 && nr > 0);
+
+	/* the public halves of e1 and r1: both verify, with the same kids */
+	snprintf(paths, sizeof(paths), "%s:%s", pe1, pr1);
+	CHECK(token_ctx_init_verify(&v, paths, "https://issuer.test", "magenta", 30, err,
+				    sizeof(err)) == 0);
+	CHECK(v.nkeys == 2);
+	if (v.nkeys != 2) {
+		fprintf(stderr, "token_ctx_init_verify: %s\n", err);
+		token_ctx_release(&full), token_ctx_release(&full2), token_ctx_release(&fullr);
+		return;
+	}
+	CHECK(strcmp(token_key_kid(&v, 0), token_key_kid(&full, 0)) == 0);
+	CHECK(strcmp(token_key_kid(&v, 1), token_key_kid(&fullr, 0)) == 0);
+	CHECK(strcmp(token_key_alg(&v, 0), "ES256") == 0 &&
+	      strcmp(token_key_alg(&v, 1), "RS256") == 0);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(strcmp(out.sub, c.sub) == 0 && strcmp(out.kid, token_key_kid(&full, 0)) == 0);
+	CHECK(token_verify(&v, tokr, (size_t)nr, (time_t)now, 1, &out) == TOKEN_OK);
+	/* a token of another key */
+	CHECK(token_verify(&v, tok2, (size_t)n2, (time_t)now, 1, &out) == TOKEN_UNKNOWN_KID);
+	/* the time checks are the same */
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)(now + 929), 1, &out) == TOKEN_OK);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)(now + 930), 1, &out) == TOKEN_EXPIRED);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)(now - 31), 1, &out) == TOKEN_NOT_YET_VALID);
+	/* a tampered signature */
+	{
+		char t2[TOKEN_MAX];
+		memcpy(t2, tok, (size_t)n + 1);
+		t2[n - 3] = t2[n - 3] == 'A' ? 'B' : 'A';
+		CHECK(token_verify(&v, t2, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_SIGNATURE);
+	}
+	/* it cannot sign */
+	CHECK(token_sign(&v, &c, tok2, sizeof(tok2)) == -1);
+	/* its JWKS is the signers' */
+	CHECK(strstr(token_jwks(&v), token_key_kid(&full, 0)) != NULL);
+	token_ctx_release(&v);
+
+	/* iss and aud are checked */
+	CHECK(token_ctx_init_verify(&v, pe1, "https://evil.test", "magenta", 30, err,
+				    sizeof(err)) == 0);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_ISSUER);
+	token_ctx_release(&v);
+	CHECK(token_ctx_init_verify(&v, pe1, "https://issuer.test", "billing", 30, err,
+				    sizeof(err)) == 0);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_BAD_AUDIENCE);
+	token_ctx_release(&v);
+	/* leeway 0: one second after exp is too late */
+	CHECK(token_ctx_init_verify(&v, pe1, "https://issuer.test", "magenta", 0, err,
+				    sizeof(err)) == 0);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)(now + 899), 1, &out) == TOKEN_OK);
+	CHECK(token_verify(&v, tok, (size_t)n, (time_t)(now + 900), 1, &out) == TOKEN_EXPIRED);
+	token_ctx_release(&v);
+
+	/* refused: a private key, a missing file, no file, a key twice, a bad
+	 * leeway, the RFC 7638 key is fine but a 1024-bit RSA key is not */
+	CHECK(token_ctx_init_verify(&bad, e1, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "public key") != NULL);
+	CHECK(token_ctx_init_verify(&bad, "/nonexistent/k.pub", "i", "a", 0, err, sizeof(err)) ==
+	      -1);
+	CHECK(strstr(err, "/nonexistent/k.pub") != NULL);
+	CHECK(token_ctx_init_verify(&bad, "", "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "jwt_public_keys") != NULL);
+	snprintf(paths, sizeof(paths), "%s:%s", pe1, pe1);
+	CHECK(token_ctx_init_verify(&bad, paths, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "twice") != NULL);
+	CHECK(token_ctx_init_verify(&bad, pe1, "i", "a", TOKEN_LEEWAY_MAX + 1, err, sizeof(err)) ==
+	      -1);
+	{
+		char small[300];
+		EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+		FILE *f;
+
+		snprintf(small, sizeof(small), "%s/small.pub", dir);
+		f = fopen(small, "w");
+		CHECK(pk && f && PEM_write_PUBKEY(f, pk));
+		if (f)
+			fclose(f);
+		EVP_PKEY_free(pk);
+		CHECK(token_ctx_init_verify(&bad, small, "i", "a", 0, err, sizeof(err)) == -1);
+		CHECK(strstr(err, "2048") != NULL);
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+		snprintf(small, sizeof(small), "%s/p384.pub", dir);
+		f = fopen(small, "w");
+		CHECK(pk && f && PEM_write_PUBKEY(f, pk));
+		if (f)
+			fclose(f);
+		EVP_PKEY_free(pk);
+		CHECK(token_ctx_init_verify(&bad, small, "i", "a", 0, err, sizeof(err)) == -1);
+		CHECK(strstr(err, "P-256") != NULL);
+	}
+	token_ctx_release(&full);
+	token_ctx_release(&full2);
+	token_ctx_release(&fullr);
+}
+
 /* Refresh tokens: text form, hashing, sealing. */
 static void test_refresh(void)
 {
@@ -503,8 +646,10 @@ static int sig_r(const char *tok, unsigned char r[32])
 	unsigned char raw[64];
 	size_t n = 0;
 
-	if (!sig || sodium_base642bin(raw, sizeof(raw), sig + 1, strlen(sig + 1), NULL, &n, NULL,
-				      B64URL) != 0 || n != 64)
+	if (!sig ||
+	    sodium_base642bin(raw, sizeof(raw), sig + 1, strlen(sig + 1), NULL, &n, NULL, B64URL) !=
+		0 ||
+	    n != 64)
 		return -1;
 	memcpy(r, raw, 32);
 	return 0;
@@ -524,7 +669,8 @@ static int sign_many(struct token_ctx *t, int n, long long now, unsigned char (*
 		claims_at(&c, now);
 		snprintf(c.jti, sizeof(c.jti), "jti-%d-%ld", i, (long)getpid());
 		len = token_sign(t, &c, tok, sizeof(tok));
-		if (len > 0 && token_verify(t, tok, (size_t)len, (time_t)now, 1, &out) == TOKEN_OK &&
+		if (len > 0 &&
+		    token_verify(t, tok, (size_t)len, (time_t)now, 1, &out) == TOKEN_OK &&
 		    strcmp(out.jti, c.jti) == 0 && sig_r(tok, rs[i]) == 0)
 			good++;
 	}
@@ -758,6 +904,7 @@ int main(void)
 	test_der();
 	test_es256();
 	test_rs256();
+	test_verify_only();
 	test_presign();
 	test_claim_limits();
 	test_refresh();

@@ -78,39 +78,22 @@ void auth_db_failed(struct http_req *r, const PGresult *res, const char *what)
 /* 401 for /me, /status and friends (RFC 6750 section 3). */
 void auth_reply_invalid_token(struct http_req *r, const char *message)
 {
-	struct json_object *errors = json_object_new_array(), *body = json_object_new_object();
-
-	http_errors_add(errors, NULL, "invalid_token", message);
-	json_object_object_add(body, "success", json_object_new_boolean(0));
-	json_object_object_add(body, "error", json_object_new_string("invalid_token"));
-	json_object_object_add(body, "message", json_object_new_string(message));
-	json_object_object_add(body, "errors", errors);
-	http_reply(r, 401,
-		   "WWW-Authenticate: Bearer realm=\"magenta\", error=\"invalid_token\"\r\n", body);
+	http_reply_invalid_token(r, message);
 }
 
 /* Authorization: Bearer, verified. */
 enum token_status auth_bearer(struct http_req *r, int check_time, struct token_claims *c,
 			      int *absent)
 {
-	const char *h = http_param(r, "HTTP_AUTHORIZATION");
+	const char *h;
 	enum token_status st;
 	size_t len;
+	int rc = http_bearer_token(r, &h, &len);
 
-	*absent = 0;
+	*absent = rc == 1;
 	memset(c, 0, sizeof(*c));
-	if (!h || !*h) {
-		*absent = 1;
+	if (rc != 0)
 		return TOKEN_MALFORMED;
-	}
-	if (strncasecmp(h, "Bearer ", 7) != 0)
-		return TOKEN_MALFORMED;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	len = strlen(h);
-	while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
 	st = token_verify(&auth.tok, h, len, time(NULL), check_time, c);
 	if (st == TOKEN_OK && (!uuid_valid(c->sub) || !uuid_valid(c->sid)))
 		st = TOKEN_BAD_CLAIMS;

@@ -1,7 +1,9 @@
 # fcgi/: the FastCGI programs.
 sbin_PROGRAMS += fcgi/magenta-registration
-fcgi_magenta_registration_SOURCES = fcgi/registration.c fcgi/registration.h fcgi/register.c
-fcgi_magenta_registration_LDADD = $(MAGENTA_LIBS)
+fcgi_magenta_registration_SOURCES = fcgi/registration.c fcgi/registration.h fcgi/register.c \
+	fcgi/users_me.c fcgi/users_password.c fcgi/users_admin.c fcgi/users_caller.c \
+	fcgi/users_rules.c
+fcgi_magenta_registration_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
 
 sbin_PROGRAMS += fcgi/magenta-auth
 fcgi_magenta_auth_SOURCES = fcgi/auth.c fcgi/auth.h fcgi/auth_login.c fcgi/auth_session.c \

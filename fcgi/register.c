@@ -42,12 +42,11 @@ struct reg_input {
 	char email_lc[EMAIL_MAX + 1];
 };
 
-/* Apply every rule, collecting all violations into errors. */
+/* Apply every rule (users_rules.c), collecting all violations into
+ * errors. */
 static void reg_validate(struct json_object *body, struct reg_input *in, struct json_object *errors)
 {
-	char msg[160];
-	int have_u, have_e, have_p, have_c, rc;
-	long cps;
+	int have_u, have_e, have_p, have_c;
 
 	have_u = http_need_str(body, "username", "Username", HTTP_STR_NO_NUL, 0, &in->username,
 			       &in->ulen, errors) == 0;
@@ -58,65 +57,16 @@ static void reg_validate(struct json_object *body, struct reg_input *in, struct 
 	have_c = http_need_str(body, "confirmPassword", "Password confirmation", HTTP_STR_NO_NUL,
 			       0, &in->confirm, &in->clen, errors) == 0;
 
-	if (have_u && !valid_username(in->username, in->ulen)) {
-		http_errors_add(errors, "username", "invalid_format",
-				"Username must be 3 to 50 characters: letters, digits, '_' or '-'.");
+	if (have_u && rule_username(in->username, in->ulen, errors) != 0)
 		have_u = 0;
-	}
-	if (have_e) {
-		if (!valid_email(in->email, in->elen)) {
-			http_errors_add(errors, "email", "invalid_format",
-					"Email must be a valid address of at most 254 characters.");
-			have_e = 0;
-		} else {
-			for (size_t i = 0; i <= in->elen; i++)
-				in->email_lc[i] = (char)((in->email[i] >= 'A' && in->email[i] <= 'Z')
-								 ? in->email[i] + 32
-								 : in->email[i]);
-		}
-	}
-	if (have_p) {
-		cps = utf8_codepoints(in->password, in->plen);
-		if (cps < conf_int(CONF_PASSWORD_MIN)) {
-			snprintf(msg, sizeof(msg), "Password must be at least %ld characters.",
-				 conf_int(CONF_PASSWORD_MIN));
-			http_errors_add(errors, "password", "too_short", msg);
-		} else if (cps > conf_int(CONF_PASSWORD_MAX)) {
-			snprintf(msg, sizeof(msg), "Password must be at most %ld characters.",
-				 conf_int(CONF_PASSWORD_MAX));
-			http_errors_add(errors, "password", "too_long", msg);
-		} else if (blocklist_contains(reg.blocked, in->password, in->plen)) {
-			http_errors_add(errors, "password", "common_password",
-					"Password is too common; choose another.");
-		} else if ((have_u && str_eq_nocase(in->password, in->plen, in->username, in->ulen)) ||
-			   (have_e && str_eq_nocase(in->password, in->plen, in->email, in->elen))) {
-			http_errors_add(errors, "password", "matches_identity",
-					"Password must not be your username or email.");
-		}
-	}
-	if (have_p && have_c &&
-	    (in->plen != in->clen || sodium_memcmp(in->password, in->confirm, in->plen) != 0))
-		http_errors_add(errors, "confirmPassword", "mismatch",
-				"Password confirmation does not match the password.");
-
-	in->display_name = NULL;
-	rc = json_get_str(body, "displayName", &in->display_name, &in->dlen);
-	if (rc < 0) {
-		http_errors_add(errors, "displayName", "invalid_type", "Display name must be a string.");
-	} else if (rc == 0) {
-		cps = utf8_codepoints(in->display_name, in->dlen);
-		if (cps < 0 || cps > 100)
-			http_errors_add(errors, "displayName", "invalid_format",
-					"Display name must be at most 100 characters.");
-		for (size_t i = 0; i < in->dlen; i++)
-			if ((unsigned char)in->display_name[i] < 0x20) {
-				http_errors_add(errors, "displayName", "invalid_characters",
-						"Display name must not contain control characters.");
-				break;
-			}
-		if (in->dlen == 0)
-			in->display_name = NULL;
-	}
+	if (have_e && rule_email(in->email, in->elen, in->email_lc, errors) != 0)
+		have_e = 0;
+	if (have_p)
+		rule_password(in->password, in->plen, "password", have_u ? in->username : NULL,
+			      in->ulen, have_e ? in->email : NULL, in->elen, errors);
+	if (have_p && have_c)
+		rule_confirm(in->password, in->plen, in->confirm, in->clen, errors);
+	rule_display_name(body, &in->display_name, &in->dlen, errors);
 }
 
 /* Add the conflict entries for whatever is taken; 1 if any. */

@@ -37,6 +37,14 @@ static void h_ready(struct http_req *r)
 
 static const struct http_route routes[] = {
     {"POST", "/api/registration/register", h_register, 0},
+    {"GET", "/api/registration/users/me", h_me_get, 0},
+    {"PATCH", "/api/registration/users/me", h_me_patch, 0},
+    {"DELETE", "/api/registration/users/me", h_me_delete, 0},
+    {"POST", "/api/registration/users/me/password", h_me_password, 0},
+    {"GET", "/api/registration/users/", h_user_get, 1},
+    {"GET", "/api/registration/admin/users", h_admin_search, 0},
+    {"POST", "/api/registration/admin/users/", h_admin_user_post, 1},
+    {"DELETE", "/api/registration/admin/users/", h_admin_user_delete, 1},
     {"GET", "/api/registration/health", h_health, 0},
     {"GET", "/api/registration/ready", h_ready, 0},
 };
@@ -61,6 +69,11 @@ static int reg_init(char *err, size_t errlen)
 	if (!reg.blocked)
 		return -1;
 	log_info("event=blocklist entries=%zu", blocklist_size(reg.blocked));
+	if (token_ctx_init_verify(&reg.tok, conf_str(CONF_JWT_PUBLIC_KEYS), conf_str(CONF_JWT_ISSUER),
+				  conf_str(CONF_JWT_AUDIENCE), conf_int(CONF_JWT_LEEWAY), err,
+				  errlen) != 0)
+		return -1;
+	log_info("event=token_keys keys=%zu", reg.tok.nkeys);
 	db_init(&reg.db, conf_str(CONF_USERS_DB), "magenta-registration");
 	db_on_connect(&reg.db, DB_KEY_LOOKUPS);
 	db_timeout(&reg.db, conf_int(CONF_PG_QUERY_TIMEOUT_MS));
@@ -75,5 +88,6 @@ int main(int argc, char **argv)
 
 	db_close(&reg.db);
 	blocklist_free(reg.blocked);
+	token_ctx_release(&reg.tok);
 	return rc;
 }

@@ -1,19 +1,101 @@
-/* registration: state shared by the registration service's handlers. */
+/* registration: state and helpers shared by the registration service's
+ * handlers (docs/registration.md).
+ *
+ * magenta-registration reads and writes only MagentaUsers.  Its endpoints:
+ *   register.c        POST /api/registration/register
+ *   users_me.c        GET, PATCH, DELETE /api/registration/users/me;
+ *                     GET /api/registration/users/{id}
+ *   users_password.c  POST /api/registration/users/me/password
+ *   users_admin.c     GET /api/registration/admin/users,
+ *                     POST .../admin/users/{id}/lock and /unlock,
+ *                     DELETE .../admin/users/{id}
+ *   users_caller.c    who calls (Bearer access tokens), re-authentication
+ *   users_rules.c     the validation rules of every field
+ *   registration.c    main, routes, /health, /ready */
 #ifndef MAGENTA_REGISTRATION_H
 #define MAGENTA_REGISTRATION_H
 
+#include "account.h"
 #include "db.h"
 #include "http.h"
+#include "token.h"
 #include "validate.h"
 
 struct registration {
 	struct db db;              /* MagentaUsers */
 	struct blocklist *blocked; /* common passwords */
+	struct token_ctx tok;      /* verifies access tokens (jwt_public_keys) */
 };
 
 extern struct registration reg;
 
 /* POST /api/registration/register */
 void h_register(struct http_req *r);
+/* GET /api/registration/users/me */
+void h_me_get(struct http_req *r);
+/* PATCH /api/registration/users/me */
+void h_me_patch(struct http_req *r);
+/* DELETE /api/registration/users/me */
+void h_me_delete(struct http_req *r);
+/* GET /api/registration/users/{id} */
+void h_user_get(struct http_req *r);
+/* POST /api/registration/users/me/password */
+void h_me_password(struct http_req *r);
+/* GET /api/registration/admin/users */
+void h_admin_search(struct http_req *r);
+/* POST /api/registration/admin/users/{id}/lock|unlock, DELETE .../{id} */
+void h_admin_user_post(struct http_req *r);
+void h_admin_user_delete(struct http_req *r);
+
+/* ---- users_caller.c ---- */
+
+/* The caller of r: verify its Bearer access token (reg.tok: signature,
+ * algorithm, iss, aud, exp, nbf) and read its user.  0 with *me filled,
+ * or -1 after replying: 401 invalid_token for a missing, refused or
+ * expired token, a user that no longer exists or is locked; 503/500 when
+ * the database fails. */
+int reg_caller(struct http_req *r, struct account *me);
+
+/* Re-authentication: password (len bytes, from the body) must be me's.
+ * 0 when it is; -1 after replying 403 invalid_password (the failure is
+ * counted: after reauth_limit of them within reauth_window, 429
+ * too_many_attempts with Retry-After, without verifying), or 503/500. */
+int reg_reauth(struct http_req *r, const struct account *me, const char *password, size_t len);
+
+/* Read a again (by its id) after a lost race.  0, or -1 after replying
+ * 404 (the user is gone) or 503/500. */
+int reg_reload(struct http_req *r, struct account *a);
+
+/* Answer a failed statement: 503 when the database is unavailable, else
+ * log it (as what) and 500. */
+void reg_db_failed(struct http_req *r, const PGresult *res, const char *what);
+
+/* The public representation of a user (never the hash nor the stamp). */
+struct json_object *reg_user_json(const struct account *a);
+
+/* Reply 200 with the user and ETag: "<version>". */
+void reg_reply_user(struct http_req *r, const struct account *a);
+
+/* The version of If-Match: "<version>" (quotes optional, W/ refused):
+ * 0 when there is no If-Match, -1 when it is malformed, else the version. */
+long long reg_if_match(struct http_req *r);
+
+/* ---- users_rules.c: each adds its error to errors and returns -1 ---- */
+
+/* 3 to 50 of [A-Za-z0-9_-]. */
+int rule_username(const char *s, size_t len, struct json_object *errors);
+/* A valid address; lc gets it lower-cased. */
+int rule_email(const char *s, size_t len, char lc[EMAIL_MAX + 1], struct json_object *errors);
+/* The password policy (length, blocklist, not the username or email:
+ * either may be NULL), the error under field. */
+int rule_password(const char *pw, size_t plen, const char *field, const char *username,
+		  size_t ulen, const char *email, size_t elen, struct json_object *errors);
+/* confirmPassword equals the password. */
+int rule_confirm(const char *pw, size_t plen, const char *confirm, size_t clen,
+		 struct json_object *errors);
+/* The optional displayName member: 0 with a value (*dn, *dlen), 1 when
+ * null or "" (none), 2 when absent, -1 when invalid. */
+int rule_display_name(struct json_object *body, const char **dn, size_t *dlen,
+		      struct json_object *errors);
 
 #endif

@@ -198,6 +198,7 @@ static const char *status_text(int status)
 	case 409: return "Conflict";
 	case 408: return "Request Timeout";
 	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
@@ -859,4 +860,39 @@ int json_get_bool(struct json_object *obj, const char *key, int *b)
 		return -1;
 	*b = json_object_get_boolean(v);
 	return 0;
+}
+
+/* Authorization: Bearer. */
+int http_bearer_token(struct http_req *r, const char **tok, size_t *len)
+{
+	const char *h = http_param(r, "HTTP_AUTHORIZATION");
+	size_t n;
+
+	if (!h || !*h)
+		return 1;
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return -1;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	*tok = h;
+	*len = n;
+	return 0;
+}
+
+/* 401 for a refused access token. */
+void http_reply_invalid_token(struct http_req *r, const char *message)
+{
+	struct json_object *errors = json_object_new_array(), *body = json_object_new_object();
+
+	http_errors_add(errors, NULL, "invalid_token", message);
+	json_object_object_add(body, "success", json_object_new_boolean(0));
+	json_object_object_add(body, "error", json_object_new_string("invalid_token"));
+	json_object_object_add(body, "message", json_object_new_string(message));
+	json_object_object_add(body, "errors", errors);
+	http_reply(r, 401,
+		   "WWW-Authenticate: Bearer realm=\"magenta\", error=\"invalid_token\"\r\n", body);
 }

@@ -111,6 +111,16 @@ void http_errors_add(struct json_object *errors, const char *field, const char *
 /* 503 with Retry-After (retry_after seconds). */
 void http_unavailable(struct http_req *r, long retry_after);
 
+/* The token of "Authorization: Bearer TOKEN" (RFC 6750 section 2.1; the
+ * scheme case-insensitively, blanks around the token ignored): 0 with
+ * *tok, *len set; 1 when there is no Authorization header; -1 when it is
+ * not a Bearer one. */
+int http_bearer_token(struct http_req *r, const char **tok, size_t *len);
+
+/* 401 with WWW-Authenticate: Bearer realm="magenta", error="invalid_token"
+ * (RFC 6750 section 3) and the error shape, code invalid_token. */
+void http_reply_invalid_token(struct http_req *r, const char *message);
+
 /* Read member key of obj as a string: 0 with *s,*len set; 1 when absent or
  * null; -1 when of another type. */
 int json_get_str(struct json_object *obj, const char *key, const char **s, size_t *len);

@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "roles.h"
 #include "token.h"
 
 #define ES256_SIGLEN 64
@@ -37,11 +38,16 @@
 /* token_sign's payload: the claims head ({"iss":...,"aud":...,) and the rest
  * at its longest -- its fixed text (62 bytes), three integers, the ids and a
  * username of TOKEN_USERNAME_MAX printable bytes each escaped to two at most,
- * json_escape's slack.  token_ctx_init refuses an iss and aud that leave too
- * little room, so a login never fails to sign (the limit is enforced where
- * events are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
+ * the roles claim (ROLES_CLAIM_MAX), json_escape's slack.  token_ctx_init refuses an iss and aud
+ * that leave too little room, so a login never fails to sign (the limit is enforced where events
+ * are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
 #define PAYLOAD_MAX 2048
-#define CLAIMS_TAIL_MAX (62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + 16)
+/* ,"roles":[...] with every role of roles.h (18 bytes for ["admin"]): grow
+ * it with roles.h, at the expense of jwt_issuer's room (test_claim_limits signs
+ * them all at the longest) */
+#define ROLES_CLAIM_MAX 32
+#define CLAIMS_TAIL_MAX                                                                            \
+	(62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + ROLES_CLAIM_MAX + 16)
 
 /* A token whose signature and claims were verified, remembered by the
  * SHA-256 of its text.  Clients present one access token many times over
@@ -769,7 +775,9 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 	struct token_key *k = t->nkeys > 0 ? &t->keys[0] : NULL;
 	char payload[PAYLOAD_MAX];
 	unsigned char md[32], sig[512];
-	size_t o, siglen;
+	struct json_object *roles;
+	const char *rtext;
+	size_t o, siglen, rlen;
 	long p;
 	int w;
 
@@ -798,10 +806,24 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 		return -1;
 	memcpy(payload + p, "\",\"username\":\"", 14);
 	p = json_escape(payload, sizeof(payload), (size_t)p + 14, c->username);
-	if (p < 0 || (size_t)p + 3 >= sizeof(payload))
+	if (p < 0)
 		return -1;
-	memcpy(payload + p, "\"}", 3);
-	p += 2;
+	/* "roles": always present, [] for none, so a verifier can tell a
+	 * token without roles from one of an issuer that does not write them */
+	roles = roles_to_json(c->roles);
+	rtext = json_object_to_json_string_ext(roles, JSON_C_TO_STRING_PLAIN);
+	rlen = rtext ? strlen(rtext) : 0;
+	w = rtext && 10 + rlen <= ROLES_CLAIM_MAX && (size_t)p + rlen + 14 < sizeof(payload);
+	if (w) {
+		memcpy(payload + p, "\",\"roles\":", 10);
+		memcpy(payload + p + 10, rtext, rlen);
+		p += 10 + (long)rlen;
+		memcpy(payload + p, "}", 2);
+		p += 1;
+	}
+	json_object_put(roles);
+	if (!w)
+		return -1;
 
 	/* header.payload */
 	if (k->header_len + 1 + B64URL_LEN((size_t)p) + 1 + B64URL_LEN(k->siglen) + 1 > outlen)
@@ -1018,6 +1040,10 @@ static enum token_status verify_full(const struct token_ctx *t, const char *jwt,
 	    claim_str(pl, "username", out->username, sizeof(out->username)) < 0 ||
 	    claim_time(pl, "exp", &out->exp) != 0 || claim_time(pl, "nbf", &out->nbf) < 0 ||
 	    claim_time(pl, "iat", &out->iat) < 0)
+		goto out;
+	/* absent: no roles (a token of an older issuer); anything but an
+	 * array of known names is refused, never read as fewer roles */
+	if (json_object_object_get_ex(pl, "roles", &v) && roles_from_json(v, &out->roles) != 0)
 		goto out;
 	if (!json_object_object_get_ex(pl, "iss", &v) || !claim_is(v, t->iss)) {
 		st = TOKEN_BAD_ISSUER;

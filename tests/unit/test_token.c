@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "refresh.h"
+#include "roles.h"
 #include "t.h"
 #include "token.h"
 
@@ -865,7 +866,7 @@ static void test_claim_limits(void)
 
 	/* the longest iss accepted still signs the longest username events
 	 * carry, at its longest escaped (every byte a quote), with ids and
-	 * times at their longest; one byte of iss more is refused at start */
+	 * times and roles at their longest; one byte of iss more is refused at start */
 	memset(name, '"', TOKEN_USERNAME_MAX);
 	name[TOKEN_USERNAME_MAX] = '\0';
 	for (size_t len = sizeof(iss) - 1; len > 0; len--) {
@@ -881,6 +882,7 @@ static void test_claim_limits(void)
 	memset(c.sid, 'd', TOKEN_ID_MAX);
 	memset(c.jti, 'j', TOKEN_ID_MAX);
 	memcpy(c.username, name, TOKEN_USERNAME_MAX + 1);
+	c.roles = ROLES_ALL;
 	c.iat = c.nbf = c.exp = INT64_MIN;
 	n = token_sign(&t, &c, tok, sizeof(tok));
 	CHECK(n > 0);
@@ -889,6 +891,91 @@ static void test_claim_limits(void)
 	n = token_sign(&t, &c, tok, sizeof(tok));
 	CHECK(n > 0 && token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
 	CHECK(n > 0 && strcmp(out.username, name) == 0);
+	CHECK(n > 0 && out.roles == ROLES_ALL);
+	token_ctx_release(&t);
+}
+
+/* The "roles" claim: always written, read back; absent is none; anything
+ * but an array of known names is refused. */
+static void test_roles(void)
+{
+	char k[300], err[512], tok[TOKEN_MAX], hdr[256], pl[1024];
+	struct token_ctx t;
+	struct token_claims c, out;
+	struct json_object *o, *v;
+	long long now = 1700000000;
+	int n;
+
+	make_key("ES256", "roles.pem", k, sizeof(k));
+	CHECK(token_ctx_init(&t, k, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	o = part(tok, 1);
+	CHECK(o && json_object_object_get_ex(o, "roles", &v) &&
+	      json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0);
+	json_object_put(o);
+	out.roles = 77;
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK && out.roles == 0);
+
+	c.roles = ROLE_ADMIN;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	o = part(tok, 1);
+	CHECK(o && json_object_object_get_ex(o, "roles", &v) && json_object_array_length(v) == 1 &&
+	      strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "admin") == 0);
+	/* the rest of the payload is intact */
+	CHECK(o && json_object_object_get_ex(o, "username", &v) &&
+	      strcmp(json_object_get_string(v), "alice") == 0);
+	json_object_put(o);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == ROLE_ADMIN);
+	/* the second time from the cache of verified tokens: the same roles */
+	memset(&out, 0, sizeof(out));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == ROLE_ADMIN);
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+#define PL(roles_)                                                                                 \
+	snprintf(pl, sizeof(pl),                                                                   \
+		 "{\"iss\":\"https://issuer.test\",\"aud\":\"magenta\",\"sub\":\"%s\","            \
+		 "\"sid\":\"%s\",\"exp\":%lld" roles_ "}",                                         \
+		 c.sub, c.sid, now + 900)
+	/* absent: no roles */
+	PL("");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	out.roles = 77;
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == 0);
+	PL(",\"roles\":[\"admin\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == ROLE_ADMIN);
+	/* not an array, an unknown name, a non-string, null, a NUL inside */
+	PL(",\"roles\":\"admin\"");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[\"admin\",\"root\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[\"Admin\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[1]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":null");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":{\"admin\":true}");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[\"admin\\u0000\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+#undef PL
 	token_ctx_release(&t);
 }
 
@@ -907,6 +994,7 @@ int main(void)
 	test_verify_only();
 	test_presign();
 	test_claim_limits();
+	test_roles();
 	test_refresh();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

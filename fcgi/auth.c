@@ -146,8 +146,7 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 	/* a name roles.h does not know grants nothing, and no token is made
 	 * that would silently lack a role the user was given */
 	if (roles_from_pg(u->roles, &c.roles) != 0) {
-		log_error("event=token_sign_failed user=%s msg=\"unknown role in auth_users.roles\"",
-			  u->id);
+		log_error("event=token_sign_failed user=%s msg=\"unknown role in roles\"", u->id);
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "roles.h"
 #include "service.h"
 #include "uuid7.h"
 
@@ -122,6 +123,13 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 	memset(&c, 0, sizeof(c));
 	if (strlen(u->username) > TOKEN_USERNAME_MAX) {
 		log_error("event=token_sign_failed user=%s msg=\"username too long\"", u->id);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		return;
+	}
+	/* a name roles.h does not know grants nothing, and no token is made
+	 * that would silently lack a role the user was given */
+	if (roles_from_pg(u->roles, &c.roles) != 0) {
+		log_error("event=token_sign_failed user=%s msg=\"unknown role in roles\"", u->id);
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		return;
 	}

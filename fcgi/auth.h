@@ -39,9 +39,10 @@ extern struct auth auth;
 	" AND u.security_stamp = s.security_stamp"                                                 \
 	" AND NOT (u.lockout_enabled AND coalesce(u.lockout_end > now(), false))"
 
-/* The user fields of a token answer. */
+/* The user fields of a token answer; roles is auth_users.roles in
+ * PostgreSQL's text form ("{admin}"), for the access token's claim. */
 struct auth_user {
-	const char *id, *username, *email;
+	const char *id, *username, *email, *roles;
 };
 
 /* A session found alive, with what /me and /status tell of its user. */

@@ -74,7 +74,7 @@ static const char fail_body[] =
 	" SELECT failures, window_start FROM login_address_failures"                               \
 	" WHERE address = $2 AND window_start > now() - interval '1 minute'),"                     \
 	" u AS ("                                                                                  \
-	" SELECT id, username, email, password_hash, security_stamp,"                              \
+	" SELECT id, username, email, password_hash, security_stamp, roles,"                       \
 	"  lockout_enabled AND coalesce(lockout_end > now(), false) AS admin_locked"               \
 	" FROM auth_users WHERE deleted_at IS NULL AND " match "),"                                \
 	" dv AS ("                                                                                 \
@@ -105,7 +105,8 @@ static const char fail_body[] =
 	"   FROM dl WHERE locked),"                                                                \
 	"   (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked))," \
 	"  EXISTS (SELECT 1 FROM dv),"                                                             \
-	"  set_config('synchronous_commit', 'off', true)"                                          \
+	"  set_config('synchronous_commit', 'off', true),"                                         \
+	"  u.roles::text"                                                                          \
 	" FROM (VALUES (1)) one (x) LEFT JOIN a ON true LEFT JOIN u ON true"
 
 /* Case-insensitive, served by the unique indexes on lower(...). */
@@ -125,7 +126,9 @@ enum {
 	L_ADMIN_LOCKED,
 	L_LOCKED,
 	L_LOCKED_FOR,
-	L_TRUSTED
+	L_TRUSTED,
+	L_SYNC_COMMIT, /* set_config's answer, unused */
+	L_ROLES
 };
 
 /* $1 session id, $2 user id, $3 security stamp, $4 remember, $5 address,
@@ -284,7 +287,7 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 	char smax[24], ttl[24], dttl[24];
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
 	struct auth_user u = {PQgetvalue(user, 0, L_ID), PQgetvalue(user, 0, L_USERNAME),
-			      PQgetvalue(user, 0, L_EMAIL)};
+			      PQgetvalue(user, 0, L_EMAIL), PQgetvalue(user, 0, L_ROLES)};
 	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
 	PGresult *res = NULL;
 

@@ -8,6 +8,7 @@
 #endif
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,13 @@
 #endif
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <sodium.h>
 
 #include "log.h"
+#include "roles.h"
 #include "token.h"
 
 #define ES256_SIGLEN 64
@@ -37,11 +40,16 @@
 /* token_sign's payload: the claims head ({"iss":...,"aud":...,) and the rest
  * at its longest -- its fixed text (62 bytes), three integers, the ids and a
  * username of TOKEN_USERNAME_MAX printable bytes each escaped to two at most,
- * json_escape's slack.  token_ctx_init refuses an iss and aud that leave too
- * little room, so a login never fails to sign (the limit is enforced where
- * events are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
+ * the roles claim (ROLES_CLAIM_MAX), json_escape's slack.  token_ctx_init refuses an iss and aud
+ * that leave too little room, so a login never fails to sign (the limit is enforced where events
+ * are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
 #define PAYLOAD_MAX 2048
-#define CLAIMS_TAIL_MAX (62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + 16)
+/* ,"roles":[...] with every role of roles.h (18 bytes for ["admin"]): grow
+ * it with roles.h, at the expense of jwt_issuer's room (test_claim_limits signs
+ * them all at the longest) */
+#define ROLES_CLAIM_MAX 32
+#define CLAIMS_TAIL_MAX                                                                            \
+	(62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + ROLES_CLAIM_MAX + 16)
 
 /* A token whose signature and claims were verified, remembered by the
  * SHA-256 of its text.  Clients present one access token many times over
@@ -682,16 +690,285 @@ fail:
 	return -1;
 }
 
-/* Public keys only, from PEM files. */
+#define JWKS_FILE_MAX (1024 * 1024) /* a JWKS file larger than this is refused */
+
+static int claim_is(struct json_object *v, const char *want);
+
+/* A required base64url member of the JWK j, decoded into out (cap bytes);
+ * the length, or -1 with err (what names the key). */
+static long jwk_b64(struct json_object *j, const char *name, unsigned char *out, size_t cap,
+		    const char *what, char *err, size_t errlen)
+{
+	struct json_object *v;
+	long n;
+
+	if (!json_object_object_get_ex(j, name, &v) || !json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "%s: no \"%s\" string", what, name);
+		return -1;
+	}
+	n = b64url_decode(out, cap, json_object_get_string(v),
+			  (size_t)json_object_get_string_len(v));
+	if (n <= 0) {
+		snprintf(err, errlen, "%s: \"%s\" is not base64url of at most %zu bytes", what,
+			 name, cap);
+		return -1;
+	}
+	return n;
+}
+
+/* Is the optional string member name of j absent, or equal to want? */
+static int jwk_opt_is(struct json_object *j, const char *name, const char *want)
+{
+	struct json_object *v;
+
+	return !json_object_object_get_ex(j, name, &v) || claim_is(v, want);
+}
+
+/* The public key of the JWK j as an EVP_PKEY (OpenSSL 3's
+ * EVP_PKEY_fromdata), checked by EVP_PKEY_public_check; NULL with err.
+ * Only EC P-256 and RSA public keys: anything with private members, of
+ * another type or curve, or whose alg or use does not fit is refused. */
+static EVP_PKEY *jwk_pkey(struct json_object *j, const char *what, char *err, size_t errlen)
+{
+	static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
+	struct json_object *v;
+	unsigned char a[512], b[512], point[65];
+	long na, nb;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	const char *kty, *alg;
+	char msg[1300];
+	int ec;
+
+	if (!json_object_is_type(j, json_type_object)) {
+		snprintf(err, errlen, "%s is not a JSON object", what);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
+		if (json_object_object_get_ex(j, private_members[i], NULL)) {
+			snprintf(err, errlen,
+				 "%s has the private member \"%s\": publish only public keys", what,
+				 private_members[i]);
+			return NULL;
+		}
+	if (!json_object_object_get_ex(j, "kty", &v) || !json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "%s: no \"kty\" string", what);
+		return NULL;
+	}
+	kty = json_object_get_string(v);
+	if (claim_is(v, "EC")) {
+		ec = 1;
+	} else if (claim_is(v, "RSA")) {
+		ec = 0;
+	} else {
+		snprintf(err, errlen, "%s: kty \"%.20s\" is not supported (EC P-256 or RSA only)",
+			 what, kty);
+		return NULL;
+	}
+	alg = ec ? "ES256" : "RS256";
+	if (!jwk_opt_is(j, "alg", alg)) {
+		snprintf(err, errlen, "%s: an %s key must have alg \"%s\"", what, kty, alg);
+		return NULL;
+	}
+	if (!jwk_opt_is(j, "use", "sig")) {
+		snprintf(err, errlen, "%s: \"use\" must be \"sig\"", what);
+		return NULL;
+	}
+	bld = OSSL_PARAM_BLD_new();
+	if (!bld)
+		goto crypto;
+	if (ec) {
+		if (!json_object_object_get_ex(j, "crv", &v) || !claim_is(v, "P-256")) {
+			snprintf(err, errlen, "%s: EC keys must have crv \"P-256\" (ES256)", what);
+			goto out;
+		}
+		na = jwk_b64(j, "x", a, sizeof(a), what, err, errlen);
+		nb = na >= 0 ? jwk_b64(j, "y", b, sizeof(b), what, err, errlen) : -1;
+		if (na < 0 || nb < 0)
+			goto out;
+		if (na != 32 || nb != 32) {
+			snprintf(err, errlen, "%s: x and y of a P-256 key are 32 bytes each", what);
+			goto out;
+		}
+		point[0] = 0x04; /* uncompressed: 04 || x || y */
+		memcpy(point + 1, a, 32);
+		memcpy(point + 33, b, 32);
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
+						      sizeof(point)))
+			goto crypto;
+	} else {
+		na = jwk_b64(j, "n", a, sizeof(a), what, err, errlen);
+		nb = na >= 0 ? jwk_b64(j, "e", b, sizeof(b), what, err, errlen) : -1;
+		if (na < 0 || nb < 0)
+			goto out;
+		n = BN_bin2bn(a, (int)na, NULL);
+		e = BN_bin2bn(b, (int)nb, NULL);
+		if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+			goto crypto;
+	}
+	snprintf(msg, sizeof(msg), "%s: not a valid %s public key", what, kty);
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, ec ? "EC" : "RSA", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+		crypto_err(err, errlen, msg);
+		goto out;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	/* the point on the curve; RSA's n odd, e odd and > 1 */
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	if (!ctx || EVP_PKEY_public_check(ctx) != 1) {
+		crypto_err(err, errlen, msg);
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	goto out;
+crypto:
+	crypto_err(err, errlen, "out of memory in libcrypto");
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	return pk;
+}
+
+/* Load the keys of the JWKS document text (len bytes, read from path)
+ * into t: each checked by jwk_pkey and key_setup, its "kid" (if any) the
+ * thumbprint recomputed here.  0, or -1 with err. */
+static int ctx_load_jwks(struct token_ctx *t, const char *path, const char *text, size_t len,
+			 char *err, size_t errlen)
+{
+	struct json_tokener *tok = json_tokener_new_ex(16);
+	struct json_object *doc = NULL, *keys, *v;
+	char what[1100];
+	size_t n, end;
+	int rc = -1;
+
+	if (!tok) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	end = doc ? json_tokener_get_parse_end(tok) : 0;
+	if (!doc || json_tokener_get_error(tok) != json_tokener_success ||
+	    end + strspn(text + end, " \t\r\n") != len ||
+	    !json_object_is_type(doc, json_type_object)) {
+		snprintf(err, errlen, "JWKS '%s' is not one JSON object", path);
+		goto out;
+	}
+	if (!json_object_object_get_ex(doc, "keys", &keys) ||
+	    !json_object_is_type(keys, json_type_array)) {
+		snprintf(err, errlen, "JWKS '%s' has no \"keys\" array", path);
+		goto out;
+	}
+	n = json_object_array_length(keys);
+	if (n == 0) {
+		snprintf(err, errlen, "JWKS '%s' has no keys", path);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *j = json_object_array_get_idx(keys, i);
+		struct token_key *k = ctx_grow(t, err, errlen);
+
+		if (!k)
+			goto out;
+		snprintf(what, sizeof(what), "JWKS '%s' key %zu", path, i + 1);
+		k->pkey = jwk_pkey(j, what, err, errlen);
+		if (!k->pkey || key_setup(k, 0, what, err, errlen) != 0) {
+			key_free(k);
+			goto out;
+		}
+		t->nkeys++;
+		if (json_object_object_get_ex(j, "kid", &v) && !claim_is(v, k->kid)) {
+			snprintf(err, errlen,
+				 "%s: its kid is not its RFC 7638 thumbprint (which is \"%s\")",
+				 what, k->kid);
+			goto out;
+		}
+		if (ctx_last_is_dup(t)) {
+			snprintf(err, errlen, "%s is listed twice", what);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_object_put(doc);
+	json_tokener_free(tok);
+	return rc;
+}
+
+/* The text of the file at source when it is a JWKS (its first non-blank
+ * byte is '{'): a fresh NUL-terminated string the caller frees, its length
+ * in *len.  NULL when it is not one (PEM files, or not one readable file:
+ * the PEM loader then says why); NULL with *len set to SIZE_MAX and err
+ * filled when it cannot be read whole. */
+static char *jwks_read(const char *source, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(source, "r");
+	char *buf = NULL;
+	size_t n = 0;
+	int c;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	while ((c = getc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n')
+		;
+	if (c != '{')
+		goto out;
+	buf = malloc(JWKS_FILE_MAX + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		*len = SIZE_MAX;
+		goto out;
+	}
+	buf[n++] = '{';
+	n += fread(buf + n, 1, JWKS_FILE_MAX + 1 - n, f);
+	if (n > JWKS_FILE_MAX || ferror(f) || memchr(buf, '\0', n)) {
+		snprintf(err, errlen, "JWKS '%s' is unreadable, holds a NUL or exceeds %d bytes",
+			 source, JWKS_FILE_MAX);
+		free(buf);
+		buf = NULL;
+		*len = SIZE_MAX;
+		goto out;
+	}
+	buf[n] = '\0';
+	*len = n;
+out:
+	fclose(f);
+	return buf;
+}
+
+/* Public keys only: one JWKS file, or PEM files. */
 int token_ctx_init_verify(struct token_ctx *t, const char *source, const char *iss, const char *aud,
 			  long leeway, char *err, size_t errlen)
 {
-	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0 ||
-	    ctx_load_pems(t, source, KEY_PUBLIC, KEY_PUBLIC, "jwt_public_keys", err, errlen) != 0 ||
-	    ctx_finish(t, err, errlen) != 0)
+	size_t len = 0;
+	char *jwks = NULL;
+
+	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0)
 		goto fail;
+	jwks = jwks_read(source, &len, err, errlen);
+	if (len == SIZE_MAX)
+		goto fail;
+	if (jwks ? ctx_load_jwks(t, source, jwks, len, err, errlen) != 0
+		 : ctx_load_pems(t, source, KEY_PUBLIC, KEY_PUBLIC, "jwt_public_keys", err,
+				 errlen) != 0)
+		goto fail;
+	if (ctx_finish(t, err, errlen) != 0)
+		goto fail;
+	free(jwks);
 	return 0;
 fail:
+	free(jwks);
 	token_ctx_release(t);
 	return -1;
 }
@@ -769,7 +1046,9 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 	struct token_key *k = t->nkeys > 0 ? &t->keys[0] : NULL;
 	char payload[PAYLOAD_MAX];
 	unsigned char md[32], sig[512];
-	size_t o, siglen;
+	struct json_object *roles;
+	const char *rtext;
+	size_t o, siglen, rlen;
 	long p;
 	int w;
 
@@ -798,10 +1077,24 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 		return -1;
 	memcpy(payload + p, "\",\"username\":\"", 14);
 	p = json_escape(payload, sizeof(payload), (size_t)p + 14, c->username);
-	if (p < 0 || (size_t)p + 3 >= sizeof(payload))
+	if (p < 0)
 		return -1;
-	memcpy(payload + p, "\"}", 3);
-	p += 2;
+	/* "roles": always present, [] for none, so a verifier can tell a
+	 * token without roles from one of an issuer that does not write them */
+	roles = roles_to_json(c->roles);
+	rtext = json_object_to_json_string_ext(roles, JSON_C_TO_STRING_PLAIN);
+	rlen = rtext ? strlen(rtext) : 0;
+	w = rtext && 10 + rlen <= ROLES_CLAIM_MAX && (size_t)p + rlen + 14 < sizeof(payload);
+	if (w) {
+		memcpy(payload + p, "\",\"roles\":", 10);
+		memcpy(payload + p + 10, rtext, rlen);
+		p += 10 + (long)rlen;
+		memcpy(payload + p, "}", 2);
+		p += 1;
+	}
+	json_object_put(roles);
+	if (!w)
+		return -1;
 
 	/* header.payload */
 	if (k->header_len + 1 + B64URL_LEN((size_t)p) + 1 + B64URL_LEN(k->siglen) + 1 > outlen)
@@ -1018,6 +1311,10 @@ static enum token_status verify_full(const struct token_ctx *t, const char *jwt,
 	    claim_str(pl, "username", out->username, sizeof(out->username)) < 0 ||
 	    claim_time(pl, "exp", &out->exp) != 0 || claim_time(pl, "nbf", &out->nbf) < 0 ||
 	    claim_time(pl, "iat", &out->iat) < 0)
+		goto out;
+	/* absent: no roles (a token of an older issuer); anything but an
+	 * array of known names is refused, never read as fewer roles */
+	if (json_object_object_get_ex(pl, "roles", &v) && roles_from_json(v, &out->roles) != 0)
 		goto out;
 	if (!json_object_object_get_ex(pl, "iss", &v) || !claim_is(v, t->iss)) {
 		st = TOKEN_BAD_ISSUER;

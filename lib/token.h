@@ -106,7 +106,8 @@ const char *token_key_kid(const struct token_ctx *t, size_t i);
  * (token_sign). */
 #define TOKEN_PRESIGN_BATCH 32
 
-/* Sign c (sub, sid, jti, username, iat, nbf, exp; iss and aud come from t)
+/* Sign c (sub, sid, jti, username, roles, iat, nbf, exp; iss and aud come
+ * from t)
  * with keys[0] into out (outlen bytes, NUL-terminated).  Returns the token
  * length, or -1 (out too small, a field too long, a libcrypto failure).
  *
@@ -131,7 +132,9 @@ int token_presigned(const struct token_ctx *t);
  * strings: an embedded NUL is a difference), iat, nbf and exp in range
  * (TOKEN_TIME_MAX), then (unless check_time is 0, to let an expired access
  * token still end its session at logout) exp, nbf and iat against now.
- * On TOKEN_OK out holds the claims (absent iat/nbf read as 0).  The last
+ * On TOKEN_OK out holds the claims (absent iat/nbf read as 0, absent roles
+ * as none; roles that are not an array of known names make the token
+ * TOKEN_BAD_CLAIMS).  The last
  * TOKEN_SEEN_SLOTS tokens that passed are remembered by their SHA-256, and
  * only their time is checked again. */
 enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_t len, time_t now,

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "refresh.h"
+#include "roles.h"
 #include "t.h"
 #include "token.h"
 
@@ -865,7 +866,7 @@ static void test_claim_limits(void)
 
 	/* the longest iss accepted still signs the longest username events
 	 * carry, at its longest escaped (every byte a quote), with ids and
-	 * times at their longest; one byte of iss more is refused at start */
+	 * times and roles at their longest; one byte of iss more is refused at start */
 	memset(name, '"', TOKEN_USERNAME_MAX);
 	name[TOKEN_USERNAME_MAX] = '\0';
 	for (size_t len = sizeof(iss) - 1; len > 0; len--) {
@@ -881,6 +882,7 @@ static void test_claim_limits(void)
 	memset(c.sid, 'd', TOKEN_ID_MAX);
 	memset(c.jti, 'j', TOKEN_ID_MAX);
 	memcpy(c.username, name, TOKEN_USERNAME_MAX + 1);
+	c.roles = ROLES_ALL;
 	c.iat = c.nbf = c.exp = INT64_MIN;
 	n = token_sign(&t, &c, tok, sizeof(tok));
 	CHECK(n > 0);
@@ -889,6 +891,308 @@ static void test_claim_limits(void)
 	n = token_sign(&t, &c, tok, sizeof(tok));
 	CHECK(n > 0 && token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
 	CHECK(n > 0 && strcmp(out.username, name) == 0);
+	CHECK(n > 0 && out.roles == ROLES_ALL);
+	token_ctx_release(&t);
+}
+
+/* Write the JWKS text base to dir/name with member of key idx set to the
+ * JSON text value (NULL: removed), and try token_ctx_init_verify on it:
+ * its return; err filled. */
+static int jwks_try(const char *base, size_t idx, const char *member, const char *value, char *err,
+		    size_t errlen)
+{
+	struct json_object *doc = json_tokener_parse(base), *keys, *k;
+	struct token_ctx t;
+	char path[300];
+	int rc;
+
+	if (!doc || !json_object_object_get_ex(doc, "keys", &keys) ||
+	    !(k = json_object_array_get_idx(keys, idx))) {
+		fprintf(stderr, "jwks_try: bad base\n");
+		exit(99);
+	}
+	if (value)
+		json_object_object_add(k, member, json_tokener_parse(value));
+	else
+		json_object_object_del(k, member);
+	write_file("try.jwks", json_object_to_json_string(doc), path, sizeof(path));
+	json_object_put(doc);
+	err[0] = '\0';
+	rc = token_ctx_init_verify(&t, path, "i", "a", 0, err, errlen);
+	if (rc == 0)
+		token_ctx_release(&t);
+	return rc;
+}
+
+/* A JWKS file for token_ctx_init_verify: the auth service's own JWKS
+ * loads back and verifies its tokens; every other kind of key is refused. */
+static void test_jwks_file(void)
+{
+	char e1[300], r1[300], paths[700], err[1024], path[300], tok[TOKEN_MAX], tokr[TOKEN_MAX];
+	char text[8192], other[TOKEN_MAX];
+	struct token_ctx full, fullr, v;
+	struct token_claims c, out;
+	long long now = 1700000000;
+	const char *base;
+	int n, nr, no;
+
+	make_key("ES256", "j1.pem", e1, sizeof(e1));
+	make_key("RS256", "jr.pem", r1, sizeof(r1));
+	/* e1 signs, r1 is a retired key still published */
+	snprintf(paths, sizeof(paths), "%s:%s", e1, r1);
+	CHECK(token_ctx_init(&full, paths, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	CHECK(token_ctx_init(&fullr, r1, "RS256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	c.roles = ROLE_ADMIN;
+	n = token_sign(&full, &c, tok, sizeof(tok));
+	nr = token_sign(&fullr, &c, tokr, sizeof(tokr));
+	CHECK(n > 0 && nr > 0);
+	base = token_jwks(&full);
+
+	/* the service's own text, and the same with blank space around */
+	write_file("own.jwks", base, path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "https://issuer.test", "magenta", 30, err,
+				    sizeof(err)) == 0);
+	if (v.nkeys == 2) {
+		CHECK(strcmp(token_key_kid(&v, 0), token_key_kid(&full, 0)) == 0);
+		CHECK(strcmp(token_key_kid(&v, 1), token_key_kid(&full, 1)) == 0);
+		CHECK(strcmp(token_key_alg(&v, 0), "ES256") == 0);
+		CHECK(strcmp(token_key_alg(&v, 1), "RS256") == 0);
+		/* it publishes the same JWKS again */
+		CHECK(strcmp(token_jwks(&v), base) == 0);
+		CHECK(token_verify(&v, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+		CHECK(out.roles == ROLE_ADMIN && strcmp(out.sub, c.sub) == 0);
+		CHECK(token_verify(&v, tokr, (size_t)nr, (time_t)now, 1, &out) == TOKEN_OK);
+		CHECK(token_verify(&v, tok, (size_t)n, (time_t)now + 930, 1, &out) ==
+		      TOKEN_EXPIRED);
+		CHECK(token_sign(&v, &c, other, sizeof(other)) == -1);
+		token_ctx_release(&v);
+	} else {
+		CHECK(!"the service's JWKS loads");
+		fprintf(stderr, "%s\n", err);
+	}
+	snprintf(text, sizeof(text), " \n\t%s\n\n", base);
+	write_file("blank.jwks", text, path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "https://issuer.test", "magenta", 30, err,
+				    sizeof(err)) == 0);
+	if (v.nkeys)
+		token_ctx_release(&v);
+	/* without the optional alg, use and kid: the same keys */
+	{
+		struct json_object *doc = json_tokener_parse(base), *keys;
+		json_object_object_get_ex(doc, "keys", &keys);
+		for (size_t i = 0; i < 2; i++) {
+			json_object_object_del(json_object_array_get_idx(keys, i), "alg");
+			json_object_object_del(json_object_array_get_idx(keys, i), "use");
+			json_object_object_del(json_object_array_get_idx(keys, i), "kid");
+		}
+		write_file("bare.jwks", json_object_to_json_string(doc), path, sizeof(path));
+		json_object_put(doc);
+		CHECK(token_ctx_init_verify(&v, path, "https://issuer.test", "magenta", 30, err,
+					    sizeof(err)) == 0);
+		CHECK(v.nkeys == 2 &&
+		      token_verify(&v, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+		if (v.nkeys)
+			token_ctx_release(&v);
+	}
+	/* a token of a key not in the file */
+	{
+		char e2[300];
+		struct token_ctx f2;
+		make_key("ES256", "j2.pem", e2, sizeof(e2));
+		CHECK(token_ctx_init(&f2, e2, "ES256", "https://issuer.test", "magenta", 30, err,
+				     sizeof(err)) == 0);
+		no = token_sign(&f2, &c, other, sizeof(other));
+		write_file("own.jwks", base, path, sizeof(path));
+		CHECK(token_ctx_init_verify(&v, path, "https://issuer.test", "magenta", 30, err,
+					    sizeof(err)) == 0);
+		CHECK(no > 0 && token_verify(&v, other, (size_t)no, (time_t)now, 1, &out) ==
+				    TOKEN_UNKNOWN_KID);
+		if (v.nkeys)
+			token_ctx_release(&v);
+		token_ctx_release(&f2);
+	}
+
+	/* refused, each with an err naming the problem */
+	CHECK(jwks_try(base, 0, "kid", "\"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs\"", err,
+		       sizeof(err)) == -1);
+	CHECK(strstr(err, "thumbprint") != NULL && strstr(err, "key 1") != NULL);
+	CHECK(jwks_try(base, 1, "kid", "\"\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "thumbprint") != NULL && strstr(err, "key 2") != NULL);
+	CHECK(jwks_try(base, 0, "alg", "\"RS256\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "alg") != NULL);
+	CHECK(jwks_try(base, 1, "alg", "\"ES256\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "alg") != NULL);
+	CHECK(jwks_try(base, 1, "alg", "\"RS512\"", err, sizeof(err)) == -1);
+	CHECK(jwks_try(base, 0, "use", "\"enc\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "use") != NULL);
+	CHECK(jwks_try(base, 0, "d", "\"AAAA\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "private member \"d\"") != NULL);
+	CHECK(jwks_try(base, 1, "p", "\"AAAA\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "private member \"p\"") != NULL);
+	CHECK(jwks_try(base, 1, "q", "\"AAAA\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "private member \"q\"") != NULL);
+	CHECK(jwks_try(base, 0, "kty", "\"oct\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "oct") != NULL && strstr(err, "not supported") != NULL);
+	CHECK(jwks_try(base, 0, "kty", "\"OKP\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "OKP") != NULL);
+	CHECK(jwks_try(base, 0, "kty", NULL, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "kty") != NULL);
+	CHECK(jwks_try(base, 0, "crv", "\"P-384\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "P-256") != NULL);
+	CHECK(jwks_try(base, 0, "crv", "\"secp256k1\"", err, sizeof(err)) == -1);
+	CHECK(jwks_try(base, 0, "x", "\"AAAA\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "32 bytes") != NULL);
+	CHECK(jwks_try(base, 0, "y", NULL, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "\"y\"") != NULL);
+	CHECK(jwks_try(base, 0, "x", "\"not base64url!\"", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "base64url") != NULL);
+	/* a point that is not on the curve (x = y = 1), kid left out */
+	{
+		const char one[] = "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"";
+		struct json_object *doc = json_tokener_parse(base), *keys, *k;
+		json_object_object_get_ex(doc, "keys", &keys);
+		k = json_object_array_get_idx(keys, 0);
+		json_object_object_del(k, "kid");
+		json_object_object_add(k, "y", json_tokener_parse(one));
+		CHECK(jwks_try(json_object_to_json_string(doc), 0, "x", one, err, sizeof(err)) ==
+		      -1);
+		CHECK(strstr(err, "not a valid EC public key") != NULL);
+		json_object_put(doc);
+	}
+	/* RSA: a 1024-bit modulus, an even exponent, no n */
+	{
+		EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+		BIGNUM *bn = NULL;
+		unsigned char buf[128];
+		char n64[200], q[210];
+		int len;
+
+		CHECK(pk && EVP_PKEY_get_bn_param(pk, "n", &bn));
+		len = BN_bn2bin(bn, buf);
+		sodium_bin2base64(n64, sizeof(n64), buf, (size_t)len, B64URL);
+		snprintf(q, sizeof(q), "\"%s\"", n64);
+		BN_free(bn);
+		EVP_PKEY_free(pk);
+		CHECK(jwks_try(base, 1, "n", q, err, sizeof(err)) == -1);
+		CHECK(strstr(err, "2048") != NULL);
+	}
+	CHECK(jwks_try(base, 1, "e", "\"AAI\"", err, sizeof(err)) == -1); /* e = 2 */
+	CHECK(jwks_try(base, 1, "n", NULL, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "\"n\"") != NULL);
+	/* a key twice, no keys, no "keys", not JSON, trailing text, not an object */
+	{
+		struct json_object *doc = json_tokener_parse(base), *keys;
+		json_object_object_get_ex(doc, "keys", &keys);
+		json_object_array_add(keys, json_object_get(json_object_array_get_idx(keys, 0)));
+		write_file("dup.jwks", json_object_to_json_string(doc), path, sizeof(path));
+		json_object_put(doc);
+		CHECK(token_ctx_init_verify(&v, path, "i", "a", 0, err, sizeof(err)) == -1);
+		CHECK(strstr(err, "twice") != NULL);
+	}
+	write_file("empty.jwks", "{\"keys\":[]}", path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "no keys") != NULL);
+	write_file("nokeys.jwks", "{\"kty\":\"EC\"}", path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "\"keys\"") != NULL);
+	write_file("bad.jwks", "{\"keys\":[", path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "JSON") != NULL);
+	snprintf(text, sizeof(text), "%s{}", base);
+	write_file("trail.jwks", text, path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "JSON") != NULL);
+	write_file("arr.jwks", "{\"keys\":[1]}", path, sizeof(path));
+	CHECK(token_ctx_init_verify(&v, path, "i", "a", 0, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "not a JSON object") != NULL);
+	token_ctx_release(&full);
+	token_ctx_release(&fullr);
+}
+
+/* The "roles" claim: always written, read back; absent is none; anything
+ * but an array of known names is refused. */
+static void test_roles(void)
+{
+	char k[300], err[512], tok[TOKEN_MAX], hdr[256], pl[1024];
+	struct token_ctx t;
+	struct token_claims c, out;
+	struct json_object *o, *v;
+	long long now = 1700000000;
+	int n;
+
+	make_key("ES256", "roles.pem", k, sizeof(k));
+	CHECK(token_ctx_init(&t, k, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	o = part(tok, 1);
+	CHECK(o && json_object_object_get_ex(o, "roles", &v) &&
+	      json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0);
+	json_object_put(o);
+	out.roles = 77;
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK && out.roles == 0);
+
+	c.roles = ROLE_ADMIN;
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0);
+	o = part(tok, 1);
+	CHECK(o && json_object_object_get_ex(o, "roles", &v) && json_object_array_length(v) == 1 &&
+	      strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "admin") == 0);
+	/* the rest of the payload is intact */
+	CHECK(o && json_object_object_get_ex(o, "username", &v) &&
+	      strcmp(json_object_get_string(v), "alice") == 0);
+	json_object_put(o);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == ROLE_ADMIN);
+	/* the second time from the cache of verified tokens: the same roles */
+	memset(&out, 0, sizeof(out));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == ROLE_ADMIN);
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+#define PL(roles_)                                                                                 \
+	snprintf(pl, sizeof(pl),                                                                   \
+		 "{\"iss\":\"https://issuer.test\",\"aud\":\"magenta\",\"sub\":\"%s\","            \
+		 "\"sid\":\"%s\",\"exp\":%lld" roles_ "}",                                         \
+		 c.sub, c.sid, now + 900)
+	/* absent: no roles */
+	PL("");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	out.roles = 77;
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == 0);
+	PL(",\"roles\":[\"admin\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(out.roles == ROLE_ADMIN);
+	/* not an array, an unknown name, a non-string, null, a NUL inside */
+	PL(",\"roles\":\"admin\"");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[\"admin\",\"root\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[\"Admin\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[1]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":null");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":{\"admin\":true}");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	PL(",\"roles\":[\"admin\\u0000\"]");
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+#undef PL
 	token_ctx_release(&t);
 }
 
@@ -905,8 +1209,10 @@ int main(void)
 	test_es256();
 	test_rs256();
 	test_verify_only();
+	test_jwks_file();
 	test_presign();
 	test_claim_limits();
+	test_roles();
 	test_refresh();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -136,6 +136,7 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 	snprintf(c.sub, sizeof(c.sub), "%s", u->id);
 	snprintf(c.sid, sizeof(c.sid), "%s", sid);
 	snprintf(c.username, sizeof(c.username), "%s", u->username);
+	token_stamp_digest(u->stamp, c.sst);
 	uuid7_new(c.jti);
 	c.iat = c.nbf = now;
 	c.exp = now + conf_int(CONF_ACCESS_TTL);

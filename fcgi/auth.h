@@ -43,6 +43,7 @@ extern struct auth auth;
  * PostgreSQL's text form ("{admin}"), for the access token's claim. */
 struct auth_user {
 	const char *id, *username, *email, *roles;
+	const char *stamp; /* the session's security stamp: the token's sst */
 };
 
 /* A session found alive, with what /me and /status tell of its user. */

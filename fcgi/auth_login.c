@@ -287,7 +287,8 @@ static void login_success(struct http_req *r, PGresult *user, const char *addr, 
 	char smax[24], ttl[24], dttl[24];
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
 	struct auth_user u = {PQgetvalue(user, 0, L_ID), PQgetvalue(user, 0, L_USERNAME),
-			      PQgetvalue(user, 0, L_EMAIL), PQgetvalue(user, 0, L_ROLES)};
+			      PQgetvalue(user, 0, L_EMAIL), PQgetvalue(user, 0, L_ROLES),
+			      PQgetvalue(user, 0, L_STAMP)};
 	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
 	PGresult *res = NULL;
 

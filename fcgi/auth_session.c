@@ -32,7 +32,7 @@
 static const char sql_rotate[] =
     "WITH k AS MATERIALIZED ("
     " SELECT t.id, t.session_id, s.expires_at AS session_end, s.remember,"
-    "  u.id AS user_id, u.username, u.email, u.roles"
+    "  u.id AS user_id, u.username, u.email, u.roles, u.security_stamp"
     " FROM refresh_tokens t,"
     "  LATERAL (SELECT * FROM sessions WHERE id = t.session_id OFFSET 0) s,"
     "  LATERAL (SELECT * FROM auth_users WHERE id = s.user_id OFFSET 0) u"
@@ -42,21 +42,23 @@ static const char sql_rotate[] =
     " UPDATE refresh_tokens t SET used_at = now() FROM k"
     " WHERE t.id = (SELECT id FROM k) AND t.used_at IS NULL"
     " RETURNING k.id, k.session_id, k.session_end, k.remember, k.user_id, k.username,"
-    "  k.email, k.roles),"
+    "  k.email, k.roles, k.security_stamp),"
     " new AS ("
     " INSERT INTO refresh_tokens (session_id, parent_id, token_hash, sealed, expires_at)"
     " SELECT session_id, id, $2::bytea, $3::bytea, least(now() + make_interval(secs =>"
     "  CASE WHEN remember THEN $5::int ELSE $4::int END), session_end) FROM old"
     " RETURNING expires_at)"
     " SELECT old.session_id, old.user_id, old.username, old.email,"
-    "  ceil(extract(epoch FROM new.expires_at - now()))::bigint, old.roles::text FROM old, new";
+    "  ceil(extract(epoch FROM new.expires_at - now()))::bigint, old.roles::text,"
+    "  old.security_stamp FROM old, new";
 static struct db_stmt st_rotate = {"rotate", sql_rotate, 5, 0};
 
 /* $1 hash, $2 refresh_grace: why a token did not rotate. */
 static const char sql_inspect[] =
     "SELECT t.id, t.session_id, u.id, u.username, u.email, t.used_at IS NOT NULL,"
     " coalesce(t.used_at > now() - make_interval(secs => $2::int), false),"
-    " t.expires_at > now(), coalesce(" AUTH_SESSION_LIVE ", false), u.roles::text"
+    " t.expires_at > now(), coalesce(" AUTH_SESSION_LIVE ", false), u.roles::text,"
+    " u.security_stamp"
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
     " LEFT JOIN auth_users u ON u.id = s.user_id"
     " WHERE t.token_hash = $1::bytea";
@@ -72,7 +74,8 @@ enum {
 	I_IN_GRACE,
 	I_UNEXPIRED,
 	I_LIVE,
-	I_ROLES
+	I_ROLES,
+	I_STAMP
 };
 
 /* $1 token id: its successors, oldest first. */
@@ -222,7 +225,8 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 		 PQgetvalue(res, 0, I_USER), n);
 	{
 		struct auth_user u = {PQgetvalue(res, 0, I_USER), PQgetvalue(res, 0, I_USERNAME),
-				      PQgetvalue(res, 0, I_EMAIL), PQgetvalue(res, 0, I_ROLES)};
+				      PQgetvalue(res, 0, I_EMAIL), PQgetvalue(res, 0, I_ROLES),
+				      PQgetvalue(res, 0, I_STAMP)};
 		auth_reply_tokens(r, &u, PQgetvalue(res, 0, I_SESSION), next_text,
 				  atol(PQgetvalue(chain, n - 1, 3)));
 	}
@@ -280,7 +284,8 @@ void h_refresh(struct http_req *r)
 	}
 	if (PQntuples(res) == 1) {
 		struct auth_user u = {PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-				      PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5)};
+				      PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5),
+				      PQgetvalue(res, 0, 6)};
 		log_info("event=refresh_ok session=%s user=%s", PQgetvalue(res, 0, 0), u.id);
 		auth_reply_tokens(r, &u, PQgetvalue(res, 0, 0), ntext, atol(PQgetvalue(res, 0, 4)));
 		goto out;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "conf.h"
 #include "log.h"
 #include "pwhash.h"
@@ -94,6 +96,17 @@ int reg_caller(struct http_req *r, struct account *me)
 		log_info("event=token_refused reason=user_gone user=%s", c.sub);
 		http_reply_invalid_token(r, "The account no longer exists.");
 		return -1;
+	}
+	{
+		char sst[TOKEN_SST_LEN + 1];
+		token_stamp_digest(me->security_stamp, sst);
+		if (strlen(c.sst) != TOKEN_SST_LEN ||
+		    sodium_memcmp(sst, c.sst, TOKEN_SST_LEN) != 0) {
+			log_info("event=token_refused reason=stale_stamp user=%s", c.sub);
+			http_reply_invalid_token(
+				r, "The access token was issued before a password change.");
+			return -1;
+		}
 	}
 	if (account_locked(me)) {
 		log_info("event=token_refused reason=locked user=%s", c.sub);

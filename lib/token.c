@@ -48,8 +48,11 @@
  * it with roles.h, at the expense of jwt_issuer's room (test_claim_limits signs
  * them all at the longest) */
 #define ROLES_CLAIM_MAX 32
+/* ,"sst":"<TOKEN_SST_LEN hex>" */
+#define SST_CLAIM_MAX (9 + TOKEN_SST_LEN)
 #define CLAIMS_TAIL_MAX                                                                            \
-	(62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + ROLES_CLAIM_MAX + 16)
+	(62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + ROLES_CLAIM_MAX +           \
+	 SST_CLAIM_MAX + 16)
 
 /* A token whose signature and claims were verified, remembered by the
  * SHA-256 of its text.  Clients present one access token many times over
@@ -1079,6 +1082,13 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 	p = json_escape(payload, sizeof(payload), (size_t)p + 14, c->username);
 	if (p < 0)
 		return -1;
+	if (c->sst[0]) {
+		if (strlen(c->sst) != TOKEN_SST_LEN || (size_t)p + SST_CLAIM_MAX + 1 >= sizeof(payload))
+			return -1;
+		memcpy(payload + p, "\",\"sst\":\"", 9);
+		memcpy(payload + p + 9, c->sst, TOKEN_SST_LEN);
+		p += SST_CLAIM_MAX;
+	}
 	/* "roles": always present, [] for none, so a verifier can tell a
 	 * token without roles from one of an issuer that does not write them */
 	roles = roles_to_json(c->roles);
@@ -1312,6 +1322,11 @@ static enum token_status verify_full(const struct token_ctx *t, const char *jwt,
 	    claim_time(pl, "exp", &out->exp) != 0 || claim_time(pl, "nbf", &out->nbf) < 0 ||
 	    claim_time(pl, "iat", &out->iat) < 0)
 		goto out;
+	/* sst: absent, or TOKEN_SST_LEN lower-case hex digits */
+	if (claim_str(pl, "sst", out->sst, sizeof(out->sst)) < 0 ||
+	    (out->sst[0] && (strlen(out->sst) != TOKEN_SST_LEN ||
+			     strspn(out->sst, "0123456789abcdef") != TOKEN_SST_LEN)))
+		goto out;
 	/* absent: no roles (a token of an older issuer); anything but an
 	 * array of known names is refused, never read as fewer roles */
 	if (json_object_object_get_ex(pl, "roles", &v) && roles_from_json(v, &out->roles) != 0)
@@ -1415,4 +1430,18 @@ int token_keygen_pem(const char *alg, FILE *f, char *err, size_t errlen)
 out:
 	EVP_PKEY_free(pk);
 	return rc;
+}
+
+/* BLAKE2b-128 of the label and the stamp, in hex. */
+void token_stamp_digest(const char *stamp, char out[TOKEN_SST_LEN + 1])
+{
+	static const char label[] = "magenta-sst-v1";
+	unsigned char h[TOKEN_SST_LEN / 2];
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)label, sizeof(label));
+	crypto_generichash_update(&st, (const unsigned char *)stamp, strlen(stamp));
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, TOKEN_SST_LEN + 1, h, sizeof(h));
 }

@@ -24,6 +24,7 @@
 #define TOKEN_KID_LEN 43 /* base64url of a SHA-256 thumbprint */
 #define TOKEN_ID_MAX 64	 /* sub, sid, jti */
 #define TOKEN_USERNAME_MAX USERNAME_BYTES_MAX /* the one limit (validate.h) */
+#define TOKEN_SST_LEN 32 /* the "sst" claim: hex of 16 bytes (token_stamp_digest) */
 /* iat, nbf and exp outside [0, TOKEN_TIME_MAX] (9999-12-31T23:59:59Z, well
  * below 2^53: exact as a JSON number) make a token TOKEN_BAD_CLAIMS. */
 #define TOKEN_TIME_MAX 253402300799LL
@@ -51,6 +52,7 @@ struct token_claims {
 	char jti[TOKEN_ID_MAX + 1]; /* token id */
 	char username[TOKEN_USERNAME_MAX + 1];
 	unsigned roles; /* roles.h bits: the claim "roles" (array of names) */
+	char sst[TOKEN_SST_LEN + 1]; /* "" when absent */
 	long long iat, nbf, exp;
 	char kid[TOKEN_KID_LEN + 1]; /* filled by token_verify */
 };
@@ -140,6 +142,14 @@ int token_presigned(const struct token_ctx *t);
 enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_t len, time_t now,
 			       int check_time, struct token_claims *out)
     __attribute__((warn_unused_result));
+
+/* The "sst" claim of a user whose security stamp is stamp: the hex of
+ * BLAKE2b-128 over a fixed label and the stamp.  magenta-auth writes it into
+ * every access token (the stamp of the token's session); the registration
+ * service compares it with its own row's, so a token issued before a
+ * password change (a new stamp) is refused there at once.  It tells a
+ * reader nothing of the stamp itself. */
+void token_stamp_digest(const char *stamp, char out[TOKEN_SST_LEN + 1]);
 
 /* A short lower-case word for a status, for logs. */
 const char *token_status_text(enum token_status st);

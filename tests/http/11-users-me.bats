@@ -18,7 +18,12 @@ teardown() {
 	assert_code 401
 	[[ $(header www-authenticate) == 'Bearer realm="magenta", error="invalid_token"' ]]
 	[ "$(field .error)" = invalid_token ]
-	local kind tok
+	local kind tok stamp
+	# the forged tokens carry the right sst (the registration service's
+	# check of the user's stamp), computed independently by b2sum
+	stamp=$(psql_users "SELECT security_stamp FROM users WHERE id = '$UID_'")
+	export FORGE_SST=$(printf 'magenta-sst-v1\0%s' "$stamp" | b2sum -l 128 | cut -d' ' -f1)
+	[ "$(jwt_claims "$TOKEN" | jq -r .sst)" = "$FORGE_SST" ]
 	for kind in other-key expired wrong-aud wrong-iss none hs256 tampered no-kid; do
 		tok=$(forge "$kind" "$UID_" "$(jwt_claims "$TOKEN" | jq -r .sid)")
 		as "$tok" GET /api/registration/users/me
@@ -29,6 +34,14 @@ teardown() {
 	tok=$(forge good "$UID_" "$(jwt_claims "$TOKEN" | jq -r .sid)")
 	as "$tok" GET /api/registration/users/me
 	assert_code 200
+	# without the sst, or with another stamp's: refused
+	tok=$(FORGE_SST= forge good "$UID_" "$(jwt_claims "$TOKEN" | jq -r .sid)")
+	as "$tok" GET /api/registration/users/me
+	assert_code 401
+	tok=$(FORGE_SST=$(printf 'magenta-sst-v1\0other' | b2sum -l 128 | cut -d' ' -f1) forge good "$UID_" "$(jwt_claims "$TOKEN" | jq -r .sid)")
+	as "$tok" GET /api/registration/users/me
+	assert_code 401
+	unset FORGE_SST
 	api GET /api/registration/users/me -H "Authorization: Basic $(printf 'a:b' | base64)"
 	assert_code 401
 }

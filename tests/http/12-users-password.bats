@@ -63,6 +63,10 @@ pw_change() {
 	[ "$(jq -r .data.passwordHash <<<"$ev")" != "$old_hash" ]
 	[ "$(jq -r .data.securityStamp <<<"$ev")" != "$old_stamp" ]
 	[[ $(jq -r .data.passwordHash <<<"$ev") == '$argon2id$'* ]]
+	# the registration service refuses tokens issued before the change at once
+	as "$old_token" GET /api/registration/users/me
+	assert_code 401
+	[[ $(field .message) == *'before a password change'* ]]
 	wait_applied "$UID_" 2
 	# the event's transaction revoked the session
 	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$sid'")" = password_changed ]

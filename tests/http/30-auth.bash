@@ -103,9 +103,10 @@ pubkey_pem_from_jwks() {
 #   wrong-aud  aud of another audience
 #   other-key  signed by a fresh key but naming our kid
 #   no-kid     no kid in the header
+# (FORGE_SST set: its value as the "sst" claim.)
 forge() {
 	"$PY" - "$1" "${4:-$STACK_DIR/keys/signing.pem}" "$BASE_URL" "$2" "$3" <<-'EOF'
-		import base64, hashlib, hmac, json, sys, time
+		import base64, hashlib, hmac, json, os, sys, time
 		from cryptography.hazmat.primitives import hashes, serialization
 		from cryptography.hazmat.primitives.asymmetric import ec, utils
 
@@ -126,6 +127,8 @@ forge() {
 		hdr = {"alg": "ES256", "typ": "JWT", "kid": kid}
 		claims = {"iss": iss, "aud": "magenta", "sub": sub, "iat": now, "nbf": now,
 		          "exp": now + 600, "jti": "forged", "sid": sid, "username": "alice"}
+		if os.environ.get("FORGE_SST"):
+		    claims["sst"] = os.environ["FORGE_SST"]
 		signer = key
 		if kind == "expired":
 		    claims.update(iat=now - 900, nbf=now - 900, exp=now - 120)

@@ -1114,6 +1114,48 @@ static void test_jwks_file(void)
 
 /* The "roles" claim: always written, read back; absent is none; anything
  * but an array of known names is refused. */
+/* The "sst" claim: the stamp's digest, signed in, read back, checked. */
+static void test_sst(void)
+{
+	char k[300], err[512], tok[TOKEN_MAX], d1[TOKEN_SST_LEN + 1], d2[TOKEN_SST_LEN + 1];
+	struct token_ctx t;
+	struct token_claims c, out;
+	struct json_object *o, *v;
+	long long now = 1700000000;
+	int n;
+
+	token_stamp_digest("0123456789abcdef0123456789abcdef", d1);
+	token_stamp_digest("0123456789abcdef0123456789abcdee", d2);
+	CHECK(strlen(d1) == TOKEN_SST_LEN && strspn(d1, "0123456789abcdef") == TOKEN_SST_LEN);
+	CHECK(strcmp(d1, d2) != 0);
+	/* BLAKE2b-128 of "magenta-sst-v1\0" || stamp, as b2sum -l 128 computes it */
+	token_stamp_digest("", d2);
+	CHECK(strcmp(d2, "af297b88885b36c95758a447bcab2aec") == 0);
+
+	make_key("ES256", "sst.pem", k, sizeof(k));
+	CHECK(token_ctx_init(&t, k, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	o = part(tok, 1);
+	CHECK(n > 0 && o && !json_object_object_get_ex(o, "sst", NULL));
+	json_object_put(o);
+	memcpy(c.sst, d1, sizeof(d1));
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	o = part(tok, 1);
+	CHECK(n > 0 && o && json_object_object_get_ex(o, "sst", &v) &&
+	      strcmp(json_object_get_string(v), d1) == 0);
+	CHECK(o && json_object_object_get_ex(o, "roles", &v)); /* what follows is intact */
+	json_object_put(o);
+	memset(&out, 0, sizeof(out));
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	CHECK(strcmp(out.sst, d1) == 0);
+	/* a malformed sst is not signed */
+	snprintf(c.sst, sizeof(c.sst), "short");
+	CHECK(token_sign(&t, &c, tok, sizeof(tok)) == -1);
+	token_ctx_release(&t);
+}
+
 static void test_roles(void)
 {
 	char k[300], err[512], tok[TOKEN_MAX], hdr[256], pl[1024];
@@ -1213,6 +1255,7 @@ int main(void)
 	test_presign();
 	test_claim_limits();
 	test_roles();
+	test_sst();
 	test_refresh();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -54,10 +54,21 @@ static const struct command commands[] = {
 	  "      show the dead letters (id, type, reason), or publish them again to\n"
 	  "      the events exchange (removed from the dead-letter queue once confirmed)", 0 },
 	{ "resync", cmd_resync,
+	  "resync [--since TIMESTAMP] [--batch N] [--dry-run]\n"
+	  "      write every user's current state (UserUpdated, its version) and\n"
+	  "      every deleted user's UserDeleted to the outbox again, N users (500)\n"
+	  "      a transaction, to rebuild the auth database; --since: only those\n"
+	  "      changed or deleted at or after TIMESTAMP (RFC 3339, or a date)\n"
 	  "resync --prune-unknown [--dry-run]\n"
 	  "      list the live users of the auth database that the users database does\n"
 	  "      not have (ghosts), and tombstone them as a UserDeleted would (what\n"
 	  "      was parked behind them is applied); --dry-run only lists them", 0 },
+	{ "user", cmd_user,
+	  "user grant-admin NAME | user revoke-admin NAME\n"
+	  "      give or take away the admin role (NAME: a username, or an email);\n"
+	  "      a UserUpdated event carries it to the auth database\n"
+	  "user show [--json] NAME\n"
+	  "      the user's profile, roles, lock and version (never the hash)", 0 },
 };
 
 /* Print the commands. */

@@ -23,7 +23,10 @@ int cmd_status(int argc, char **argv);
 /* dlq list [--json] [--limit N] | dlq replay (--all | ID...) */
 int cmd_dlq(int argc, char **argv);
 
-/* resync --prune-unknown [--dry-run] */
+/* resync [--since TIMESTAMP] [--batch N] [--dry-run] | resync --prune-unknown [--dry-run] */
 int cmd_resync(int argc, char **argv);
+
+/* user grant-admin NAME | user revoke-admin NAME | user show [--json] NAME */
+int cmd_user(int argc, char **argv);
 
 #endif

@@ -54,6 +54,15 @@ static struct db_stmt st_republish = { "account_republish",
 	" FROM users u WHERE u.id = $1::uuid AND u.version = $4::bigint RETURNING event_id)"
 	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 4, 0 };
 
+/* $1 the user, $4 the tombstone's version. */
+static struct db_stmt st_republish_deletion = { "account_republish_deletion",
+	"WITH o AS ("
+	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
+	"  routing_key, payload)"
+	" SELECT $2::uuid, d.id, d.version, 'UserDeleted', 'user.deleted', $3::jsonb"
+	" FROM deleted_users d WHERE d.id = $1::uuid AND d.version = $4::bigint RETURNING event_id)"
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 4, 0 };
+
 /* Copy one column into a fixed field; -1 when it does not fit. */
 static int col(char *dst, size_t cap, const PGresult *res, int row, int c)
 {
@@ -232,6 +241,28 @@ PGresult *account_republish(struct db *db, const struct account *a,
 				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN),
 				    version };
 		res = db_exec_stmt(db, &st_republish, p, 1);
+	}
+	json_object_put(env);
+	return res;
+}
+
+PGresult *account_republish_deletion(struct db *db, const char *id, long long version,
+				     const char *deleted_by, const char *reason,
+				     char event_id[UUID_STRLEN + 1])
+{
+	struct json_object *env;
+	char v[24], now[TIME_STRLEN + 1];
+	PGresult *res;
+
+	uuid7_new(event_id);
+	event_time_now(now);
+	env = event_envelope_new(event_id, "UserDeleted", now, id, (long)version, NULL, NULL);
+	event_add_deletion(env, deleted_by, reason);
+	snprintf(v, sizeof(v), "%lld", version);
+	{
+		const char *p[] = { id, event_id,
+				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN), v };
+		res = db_exec_stmt(db, &st_republish_deletion, p, 1);
 	}
 	json_object_put(env);
 	return res;

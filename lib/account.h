@@ -101,4 +101,12 @@ PGresult *account_delete(struct db *db, const struct account *a, const char *del
 PGresult *account_republish(struct db *db, const struct account *a,
 			    char event_id[UUID_STRLEN + 1]);
 
+/* Write the UserDeleted event of a deleted user again (magentactl resync):
+ * at version, the version of its tombstone in deleted_users, with the
+ * audit data deleted_by (may be NULL) and reason, if that tombstone is
+ * still there at that version.  Result as account_update's. */
+PGresult *account_republish_deletion(struct db *db, const char *id, long long version,
+				     const char *deleted_by, const char *reason,
+				     char event_id[UUID_STRLEN + 1]);
+
 #endif

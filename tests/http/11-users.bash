@@ -39,6 +39,9 @@ as() {
 	if [[ -n $json ]]; then
 		api "$method" "$path" -H "Authorization: Bearer $token" \
 			-H 'Content-Type: application/json' --data-binary "$json" "$@"
+	elif [[ $method == POST ]]; then
+		# no body: lighttpd wants a length for a POST all the same
+		api "$method" "$path" -H "Authorization: Bearer $token" -H 'Content-Length: 0' "$@"
 	else
 		api "$method" "$path" -H "Authorization: Bearer $token" "$@"
 	fi

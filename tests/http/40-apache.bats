@@ -93,6 +93,31 @@ from_apache() {
 	grep -qi '^www-authenticate: Bearer' <<<"$headers"
 }
 
+@test "apache: the account endpoints — PATCH and DELETE with a Bearer token and a body, an admin search with a query string" {
+	register apacheadm apacheadm@example.com
+	assert_code 201
+	id=$(field .userId)
+	wait_until 30 in_auth_db apacheadm
+	"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" user grant-admin apacheadm >/dev/null
+	post_json /api/auth/login "$(jq -cn --arg p "$PW" '{usernameOrEmail:"apacheadm",password:$p}')"
+	assert_code 200
+	access=$(field .accessToken)
+	api PATCH /api/registration/users/me -H "Authorization: Bearer $access" \
+		-H 'Content-Type: application/json' -H 'If-Match: "2"' --data-binary '{"displayName":"Via Apache"}'
+	assert_code 200
+	from_apache
+	[ "$(json_of '[.displayName, .version]')" = '["Via Apache",3]' ]
+	[ "$(header ETag)" = '"3"' ]
+	api GET '/api/registration/admin/users?q=APACHEA&limit=5' -H "Authorization: Bearer $access"
+	assert_code 200
+	[ "$(json_of '[.users[].id]')" = "[\"$id\"]" ]
+	api DELETE /api/registration/users/me -H "Authorization: Bearer $access" \
+		-H 'Content-Type: application/json' --data-binary "$(jq -cn --arg p "$PW" '{password:$p}')"
+	assert_code 204
+	from_apache
+	[ "$(psql_users "SELECT reason FROM deleted_users WHERE id = '$id'")" = self ]
+}
+
 @test "apache: JWKS and openid-configuration; the rest of /.well-known/ is not Magenta's" {
 	api GET /.well-known/jwks.json
 	assert_code 200

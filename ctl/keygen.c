@@ -135,8 +135,7 @@ static int cmd_keygen_public(int argc, char **argv)
 	}
 	if (!*out || strchr(out, ':')) {
 		fprintf(stderr,
-			"magentactl: keygen --public: jwt_public_keys names no single "
-			"file ('%s'): give --out\n",
+			"magentactl: keygen --public: '%s' is not one file (give --out FILE)\n",
 			out);
 		return 2;
 	}

@@ -1,5 +1,6 @@
-/* keygen: magentactl keygen, a new access token signing key; and
- * magentactl hash-password, an argon2id hash for seeding test users. */
+/* keygen: magentactl keygen, a new access token signing key, and
+ * keygen --public, the JWKS of the keys for verifiers; and magentactl
+ * hash-password, an argon2id hash for seeding test users. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,29 +28,32 @@ static const char *first_key_path(char *buf, size_t cap)
 	return buf;
 }
 
-/* Create the directory of path (one level, 0700) when it is missing. */
-static int make_parent(const char *path)
+/* Create the directory of path (one level, of mode) when it is missing. */
+static int make_parent(const char *path, mode_t mode)
 {
 	char copy[1024], *dir;
 
 	snprintf(copy, sizeof(copy), "%s", path);
 	dir = dirname(copy);
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+	if (mkdir(dir, mode) == 0 || errno == EEXIST)
 		return 0;
 	fprintf(stderr, "magentactl: keygen: cannot create '%s': %s\n", dir, strerror(errno));
 	return -1;
 }
 
-/* Write a new key to a temporary file beside out, then link it into
- * place: out is never seen half-written, and an existing key is only
- * replaced with --force. */
-static int write_key(const char *alg, const char *out, int force)
+/* Writes the contents of a file to f: 0, or -1 with err. */
+typedef int (*write_fn)(FILE *f, const void *arg, char *err, size_t errlen);
+
+/* Write to a temporary file beside out (mode: its permissions), then link
+ * it into place: out is never seen half-written, and an existing file is
+ * only replaced with --force. */
+static int write_atomic(const char *out, mode_t mode, int force, write_fn fn, const void *arg)
 {
 	char tmp[1100], err[512];
 	FILE *f;
 	int fd, rc = -1;
 
-	if (make_parent(out) != 0)
+	if (make_parent(out, mode & 0044 ? 0755 : 0700) != 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out);
 	fd = mkstemp(tmp); /* mode 0600 */
@@ -58,12 +62,18 @@ static int write_key(const char *alg, const char *out, int force)
 			strerror(errno));
 		return -1;
 	}
+	if (mode != 0600 && fchmod(fd, mode) != 0) {
+		fprintf(stderr, "magentactl: keygen: cannot chmod '%s': %s\n", tmp,
+			strerror(errno));
+		close(fd);
+		goto out;
+	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);
 		goto out;
 	}
-	if (token_keygen_pem(alg, f, err, sizeof(err)) != 0) {
+	if (fn(f, arg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "magentactl: keygen: %s\n", err);
 		fclose(f);
 		goto out;
@@ -86,6 +96,80 @@ out:
 	return rc;
 }
 
+/* write_fn: a new private key of algorithm arg. */
+static int write_private(FILE *f, const void *arg, char *err, size_t errlen)
+{
+	return token_keygen_pem(arg, f, err, errlen);
+}
+
+/* write_fn: the JWKS text arg and a newline. */
+static int write_text(FILE *f, const void *arg, char *err, size_t errlen)
+{
+	if (fputs(arg, f) < 0 || fputc('\n', f) == EOF) {
+		snprintf(err, errlen, "cannot write: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* keygen --public [--out FILE|-] [--force] (argv[0] is "--public"): the
+ * JWKS of jwt_keys, the text GET /.well-known/jwks.json serves, for
+ * verifiers (jwt_public_keys of the registration service); mode 0644. */
+static int cmd_keygen_public(int argc, char **argv)
+{
+	const char *out = conf_str(CONF_JWT_PUBLIC_KEYS);
+	char err[512];
+	int force = 0, rc = 1;
+	struct token_ctx t, v;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+			out = argv[++i];
+		} else if (strcmp(argv[i], "--force") == 0) {
+			force = 1;
+		} else {
+			fprintf(stderr, "magentactl: keygen --public: unknown argument '%s'\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	if (!*out || strchr(out, ':')) {
+		fprintf(stderr,
+			"magentactl: keygen --public: '%s' is not one file (give --out FILE)\n",
+			out);
+		return 2;
+	}
+	/* the keys as magenta-auth loads them */
+	if (token_ctx_init(&t, conf_str(CONF_JWT_KEYS), conf_str(CONF_JWT_ALG), "-", "-", 0, err,
+			   sizeof(err)) != 0) {
+		fprintf(stderr, "magentactl: keygen --public: %s\n", err);
+		return 1;
+	}
+	if (strcmp(out, "-") == 0) {
+		if (write_text(stdout, token_jwks(&t), err, sizeof(err)) != 0 ||
+		    fflush(stdout) != 0) {
+			fprintf(stderr, "magentactl: keygen --public: %s\n", err);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (write_atomic(out, 0644, force, write_text, token_jwks(&t)) != 0)
+		goto out;
+	/* load it back as the registration service will */
+	if (token_ctx_init_verify(&v, out, "-", "-", 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "magentactl: keygen --public: '%s' does not load: %s\n", out, err);
+		goto out;
+	}
+	printf("wrote the public keys of jwt_keys to %s (%zu, signing kid %s)\n", out, v.nkeys,
+	       token_key_kid(&v, 0));
+	token_ctx_release(&v);
+	rc = 0;
+out:
+	token_ctx_release(&t);
+	return rc;
+}
+
 /* keygen [--alg ES256|RS256] [--out FILE|-] [--force] */
 int cmd_keygen(int argc, char **argv)
 {
@@ -96,6 +180,8 @@ int cmd_keygen(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "--events") == 0)
 		return cmd_keygen_events(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "--public") == 0)
+		return cmd_keygen_public(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--alg") == 0 && i + 1 < argc)
 			alg = argv[++i];
@@ -121,7 +207,7 @@ int cmd_keygen(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (write_key(alg, out, force) != 0)
+	if (write_atomic(out, 0600, force, write_private, alg) != 0)
 		return 1;
 	/* load it back as magenta-auth will, and show its kid */
 	if (token_ctx_init(&t, out, alg, "-", "-", 0, err, sizeof(err)) != 0) {

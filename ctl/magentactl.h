@@ -8,7 +8,8 @@
 /* migrate [--create] [users|auth|all] */
 int cmd_migrate(int argc, char **argv);
 
-/* keygen [--alg ES256|RS256] [--out FILE|-] [--force] */
+/* keygen [--alg ES256|RS256] [--out FILE|-] [--force]; keygen --events ...;
+ * keygen --public [--out FILE|-] [--force] */
 int cmd_keygen(int argc, char **argv);
 
 /* keygen --events [--dir DIR] [--force] (argv[0] is "--events") */

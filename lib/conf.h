@@ -74,7 +74,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(JWT_AUDIENCE, "jwt_audience", CONF_STR, "magenta", 0, 0, "aud of access tokens") \
 	X(JWT_ALG, "jwt_alg", CONF_ENUM, "ES256", 0, 0, "ES256|RS256: access token signature") \
 	X(JWT_KEYS, "jwt_keys", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/signing.pem", 0, 0, "':'-separated private key PEM files, newest first; the first signs") \
-	X(JWT_PUBLIC_KEYS, "jwt_public_keys", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/signing.pub", 0, 0, "registration: the public keys that verify access tokens: ':'-separated PEM files, or one JWKS file (the auth service's /.well-known/jwks.json); magentactl keygen --public writes them") \
+	X(JWT_PUBLIC_KEYS, "jwt_public_keys", CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/jwks.json", 0, 0, "registration: the public keys that verify access tokens: one JWKS file (as magentactl keygen --public writes it from jwt_keys, or the auth service's /.well-known/jwks.json saved), or ':'-separated PEM public key files; re-write it when jwt_keys changes") \
 	X(REAUTH_LIMIT, "reauth_limit", CONF_INT, "5", 1, 1000, "registration: wrong current passwords (profile, password change, deletion) before those endpoints answer 429 for the rest of reauth_window") \
 	X(REAUTH_WINDOW, "reauth_window", CONF_INT, "900", 10, 86400, "registration: seconds over which reauth_limit counts, and the wait after it") \
 	X(ADMIN_PAGE_MAX, "admin_page_max", CONF_INT, "100", 1, 1000, "registration: most users one admin search answer lists") \

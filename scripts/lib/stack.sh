@@ -455,6 +455,9 @@ amqp_user = magenta-admin
 amqp_password = $AMQP_ADMIN_PASSWORD
 jwt_issuer = http://127.0.0.1:$HTTP_PORT
 jwt_keys = $dir/keys/signing.pem
+# the registration service verifies access tokens with these: the JWKS of
+# jwt_keys, re-written by _stack_jwt_keys at every start
+jwt_public_keys = $dir/keys/jwks.json
 event_signing_key = $dir/keys/events-sign.pem
 event_verify_keys = $dir/keys/events-sign.pub
 event_seal_keys = $dir/keys/events-seal.pem
@@ -937,6 +940,26 @@ include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-limits.conf"
 EOF
 }
 
+# magenta-auth's access token signing key (jwt_keys), made on first start,
+# and its public half for the registration service (jwt_public_keys, the
+# JWKS), written again at every start: jwt_keys may have changed (a
+# rotation), and the registration service must verify what auth signs.
+# $1 names the caller in messages.
+_stack_jwt_keys() {
+	local ctl=$MAGENTA_PREFIX/bin/magentactl
+	if [[ ! -f $STACK_DIR/keys/signing.pem ]]; then
+		"$ctl" -f "$MAGENTA_CONFIG" keygen \
+			--out "$STACK_DIR/keys/signing.pem" >"$STACK_DIR/log/keygen.log" 2>&1 || {
+			_stack_fail "$1: magentactl keygen (the signing key)" "$STACK_DIR/log/keygen.log"
+			return 1
+		}
+	fi
+	"$ctl" -f "$MAGENTA_CONFIG" keygen --public --force >"$STACK_DIR/log/keygen-public.log" 2>&1 || {
+		_stack_fail "$1: magentactl keygen --public (jwt_public_keys)" "$STACK_DIR/log/keygen-public.log"
+		return 1
+	}
+}
+
 # Start lighttpd (and so the FastCGI programs); waits until health answers.
 stack_lighttpd_start() {
 	_stack_load || return 1
@@ -954,14 +977,7 @@ stack_lighttpd_start() {
 		_stack_fail "lighttpd: port $HTTP_PORT is taken by another program"
 		return 1
 	fi
-	# magenta-auth's access token signing key (jwt_keys), made on first start
-	if [[ ! -f $STACK_DIR/keys/signing.pem ]]; then
-		"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" keygen \
-			--out "$STACK_DIR/keys/signing.pem" >"$STACK_DIR/log/keygen.log" 2>&1 || {
-			_stack_fail "lighttpd: magentactl keygen (the signing key)" "$STACK_DIR/log/keygen.log"
-			return 1
-		}
-	fi
+	_stack_jwt_keys lighttpd || return 1
 	_stack_lighttpd_conf
 	lighttpd -tt -f "$STACK_DIR/lighttpd.conf" >"$STACK_DIR/log/lighttpd-check.log" 2>&1 || {
 		_stack_fail "lighttpd: configuration refused (lighttpd -tt)" "$STACK_DIR/log/lighttpd-check.log"
@@ -1070,6 +1086,7 @@ stack_spawnfcgi_start() {
 	fi
 	mkdir -p "$dir" || return 1
 	chmod 0755 "$dir"
+	_stack_jwt_keys spawn-fcgi || return 1
 	for n in "${STACK_SPAWNFCGI[@]}"; do
 		bin=$MAGENTA_PREFIX/sbin/magenta-$n
 		sock=$dir/$n.sock

@@ -12,8 +12,25 @@ RS_PW='resync test pw 1'
 # A failed test must not leave the auth database missing or the consumer
 # stopped for the files after this one.
 teardown() {
+	rs_refuse_drop
 	ctl migrate --create auth >/dev/null 2>&1 || true
 	stack_daemon_start consumer 3>&- >/dev/null || true
+}
+
+# rs_refuse USERID: from now on the outbox refuses UserUpdated rows of
+# that user (a failure in the middle of a resync); rs_refuse_drop: no more.
+rs_refuse() {
+	psql_users "CREATE FUNCTION rs_refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+		IF NEW.aggregate_id = '$1' AND NEW.event_type = 'UserUpdated' THEN
+			RAISE EXCEPTION 'refused by the test';
+		END IF;
+		RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER rs_refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION rs_refuse()" >/dev/null
+}
+rs_refuse_drop() {
+	psql_users "DROP TRIGGER IF EXISTS rs_refuse ON outbox; DROP FUNCTION IF EXISTS rs_refuse()" >/dev/null
 }
 
 # rs_register NAME [DISPLAYNAME]: a registration; prints the id.
@@ -234,4 +251,28 @@ resync: 5 / 5 users, 1 / 1 deleted" ]
 	run ctl resync --prune-unknown --since 2026-01-01
 	[ "$status" = 2 ]
 	[ "$(psql_users "SELECT count(*) FROM outbox")" = "$n" ]
+}
+
+@test "resync: a failure stops it with exit 1 and what was written; the batches before committed, its own rolled back" {
+	local u victim n first
+	for u in rf1 rf2 rf3 rf4; do
+		rs_register "$u" >/dev/null
+	done
+	victim=$(psql_users "SELECT id FROM users ORDER BY id OFFSET 3 LIMIT 1")
+	first=$(psql_users "SELECT string_agg(id::text, ' ' ORDER BY id) FROM (SELECT id FROM users ORDER BY id LIMIT 2) f")
+	n=$(psql_users "SELECT count(*) FROM outbox")
+	rs_refuse "$victim"
+	run ctl resync --batch 2
+	rs_refuse_drop
+	[ "$status" = 1 ]
+	[[ $output == *"magentactl: resync: user '$victim': database '$USERS_DB': refused by the test; written before it (committed): 2 users, 0 deleted; the batch it was in is rolled back"* ]]
+	[[ $output == *"resync: 2 / 4 users, 0 / 0 deleted"* ]]
+	[[ $output != *"resync: 4 / 4 users"* ]]
+	# the first batch is in the outbox, nothing of the second (the victim
+	# is its second user: the first one's row is rolled back with it)
+	[ "$(psql_users "SELECT string_agg(aggregate_id::text, ' ' ORDER BY aggregate_id) FROM outbox WHERE id > $n")" = "$first" ]
+	# and once the cause is gone, a second run writes everything
+	run ctl resync --batch 2
+	[ "$status" = 0 ]
+	[ "$(psql_users "SELECT count(*) FROM outbox WHERE id > $n")" = 6 ]
 }

@@ -40,13 +40,14 @@
 /* token_sign's payload: the claims head ({"iss":...,"aud":...,) and the rest
  * at its longest -- its fixed text (62 bytes), three integers, the ids and a
  * username of TOKEN_USERNAME_MAX printable bytes each escaped to two at most,
- * the roles claim (ROLES_CLAIM_MAX), json_escape's slack.  token_ctx_init refuses an iss and aud
- * that leave too little room, so a login never fails to sign (the limit is enforced where events
- * are parsed).  Base64url of PAYLOAD_MAX stays within TOKEN_MAX. */
+ * the roles claim (ROLES_CLAIM_MAX), json_escape's slack.  token_ctx_init
+ * refuses an iss and aud that leave too little room, so a login never fails
+ * to sign (the limit is enforced where events are parsed).  Base64url of
+ * PAYLOAD_MAX stays within TOKEN_MAX. */
 #define PAYLOAD_MAX 2048
 /* ,"roles":[...] with every role of roles.h (18 bytes for ["admin"]): grow
- * it with roles.h, at the expense of jwt_issuer's room (test_claim_limits signs
- * them all at the longest) */
+ * it with roles.h, at the expense of jwt_issuer's room (test_claim_limits
+ * signs them all at the longest) */
 #define ROLES_CLAIM_MAX 32
 /* ,"sst":"<TOKEN_SST_LEN hex>" */
 #define SST_CLAIM_MAX (9 + TOKEN_SST_LEN)

@@ -86,9 +86,12 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
  * P-256 for ES256, RSA >= 2048 bits for RS256) or one JWKS file (a
  * {"keys":[...]} document such as /.well-known/jwks.json, told apart by
  * its first non-blank byte '{'), whose kids are the RFC 7638 thumbprints
- * recomputed here (a JWKS "kid" that differs is refused).  iss, aud and
- * leeway as token_ctx_init.  token_sign fails on such a context.  0, or
- * -1 with err filled. */
+ * recomputed here (a JWKS "kid" that differs is refused).  A JWKS key
+ * must be kty EC (crv P-256) or RSA, without private members, with "alg"
+ * (if any) ES256/RS256 to match and "use" (if any) "sig"; a private PEM
+ * key is refused.  iss, aud and leeway as token_ctx_init.  token_sign
+ * fails on such a context.  0, or -1 with err filled (t is then
+ * released). */
 int token_ctx_init_verify(struct token_ctx *t, const char *source, const char *iss,
 			  const char *aud, long leeway, char *err, size_t errlen)
     __attribute__((warn_unused_result));

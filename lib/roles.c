@@ -15,6 +15,7 @@ static const struct {
 
 #define NROLES (sizeof(role_table) / sizeof(role_table[0]))
 
+/* The table's name of a bit. */
 const char *role_name(unsigned role)
 {
 	for (size_t i = 0; i < NROLES; i++)
@@ -23,6 +24,7 @@ const char *role_name(unsigned role)
 	return NULL;
 }
 
+/* The table's bit of a name (exact bytes). */
 unsigned role_bit(const char *name, size_t len)
 {
 	for (size_t i = 0; i < NROLES; i++)
@@ -62,6 +64,7 @@ int roles_from_pg(const char *text, unsigned *roles)
 	return 0;
 }
 
+/* "{a,b}" in the table's order. */
 const char *roles_to_pg(unsigned roles, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -88,6 +91,7 @@ const char *roles_to_pg(unsigned roles, char *out, size_t cap)
 	return out;
 }
 
+/* ["a","b"] in the table's order. */
 struct json_object *roles_to_json(unsigned roles)
 {
 	struct json_object *a = json_object_new_array();
@@ -98,6 +102,7 @@ struct json_object *roles_to_json(unsigned roles)
 	return a;
 }
 
+/* Every element a known name. */
 int roles_from_json(struct json_object *a, unsigned *roles)
 {
 	unsigned r = 0, bit;

@@ -37,7 +37,10 @@
 #include "validate.h"
 
 /* The one answer for every failed login: unknown user, wrong password,
- * locked or deleted account. */
+ * locked or deleted account.  Deliberately not the error shape of every
+ * other answer (http_error_h): it is the seed's body, byte for byte the
+ * same whatever failed, made once and never assembled per request, so no
+ * field, order or length can differ between the cases (docs/auth.md). */
 static const char fail_body[] =
     "{\"error\":\"invalid_credentials\",\"message\":\"Invalid credentials.\"}";
 
@@ -252,16 +255,10 @@ static void reply_invalid(struct http_req *r)
 static void reply_throttled(struct http_req *r, long retry)
 {
 	char hdr[48];
-	struct json_object *errors = json_object_new_array(), *body = json_object_new_object();
-	const char *msg = "Too many failed logins from this address; try again later.";
 
 	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", retry > 0 ? retry : 1);
-	http_errors_add(errors, NULL, "too_many_requests", msg);
-	json_object_object_add(body, "success", json_object_new_boolean(0));
-	json_object_object_add(body, "error", json_object_new_string("too_many_requests"));
-	json_object_object_add(body, "message", json_object_new_string(msg));
-	json_object_object_add(body, "errors", errors);
-	http_reply(r, 429, hdr, body);
+	http_error_h(r, 429, hdr, "too_many_requests",
+		     "Too many failed logins from this address; try again later.", NULL);
 }
 
 /* One more failure for addr.  Retried on a connection found broken: at

@@ -158,20 +158,8 @@ int reg_reauth(struct http_req *r, const struct account *me, const char *passwor
 		snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", wait > 0 ? wait : 1);
 		PQclear(res);
 		log_info("event=reauth_throttled user=%s", me->id);
-		{
-			struct json_object *errors = json_object_new_array(), *o;
-			http_errors_add(errors, NULL, "too_many_attempts",
-					"Too many wrong passwords; try again later.");
-			o = json_object_new_object();
-			json_object_object_add(o, "success", json_object_new_boolean(0));
-			json_object_object_add(o, "error",
-					       json_object_new_string("too_many_attempts"));
-			json_object_object_add(o, "message",
-					       json_object_new_string(
-						       "Too many wrong passwords; try again later."));
-			json_object_object_add(o, "errors", errors);
-			http_reply(r, 429, hdr, o);
-		}
+		http_error_h(r, 429, hdr, "too_many_attempts",
+			     "Too many wrong passwords; try again later.", NULL);
 		return -1;
 	}
 	PQclear(res);

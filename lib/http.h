@@ -14,6 +14,8 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "json.h"
+
 struct http_req {
 	FCGX_Request fcgx;
 	const char *method;       /* REQUEST_METHOD, never NULL */
@@ -65,23 +67,6 @@ int http_json_body(struct http_req *r, size_t limit, struct json_object **out);
 /* 1 when ct is application/json, with no charset parameter or UTF-8. */
 int http_content_type_is_json(const char *ct);
 
-/* Parse len bytes as exactly one JSON object (strict, UTF-8, no NUL byte,
- * nothing but white space after it, no member name twice in one object):
- * 0 with *out set (caller json_object_put()s, or json_put_wiped()s when it
- * may hold a secret), or -1 with *code ("invalid_body", "invalid_utf8",
- * "malformed_json", "duplicate_member", "internal_error") and *message,
- * static strings.  json-c's own copies are wiped. */
-int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
-		      const char **message);
-
-/* Whether an object of the JSON text s (len bytes) names a member twice,
- * names compared as json-c 0.16 stores them (escapes resolved, surrogate
- * pairs joined, a lone surrogate as U+FFFD, cut at \u0000): 1, 0, or -1
- * out of memory.  json_parse_object asks before json-c parses, which would
- * free the value a repeat replaces unwiped.  A text that is not JSON may
- * get either answer. */
-int json_names_repeat(const char *s, size_t len);
-
 /* Reply status with body (consumed; NULL for none) and extra header lines,
  * each ending in "\r\n" (NULL for none). */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);
@@ -104,6 +89,13 @@ void http_error(struct http_req *r, int status, const char *code, const char *me
  * (consumed); the top-level code and message are the first entry's. */
 void http_errors(struct http_req *r, int status, struct json_object *errors);
 
+/* The two above with extra header lines (each ending in "\r\n"; NULL for
+ * none): every error answer is made by these four. */
+void http_error_h(struct http_req *r, int status, const char *extra_headers, const char *code,
+		  const char *message, const char *field);
+void http_errors_h(struct http_req *r, int status, const char *extra_headers,
+		   struct json_object *errors);
+
 /* Append {"field","code","message"} to the array errors. */
 void http_errors_add(struct json_object *errors, const char *field, const char *code,
 		     const char *message);
@@ -121,10 +113,6 @@ int http_bearer_token(struct http_req *r, const char **tok, size_t *len);
  * (RFC 6750 section 3) and the error shape, code invalid_token. */
 void http_reply_invalid_token(struct http_req *r, const char *message);
 
-/* Read member key of obj as a string: 0 with *s,*len set; 1 when absent or
- * null; -1 when of another type. */
-int json_get_str(struct json_object *obj, const char *key, const char **s, size_t *len);
-
 /* A required string member of a request body, checked in this order:
  * present (and, with HTTP_STR_NONEMPTY, not empty) or "required", a string
  * or "invalid_type", with HTTP_STR_NO_NUL free of NUL characters or
@@ -135,21 +123,5 @@ int json_get_str(struct json_object *obj, const char *key, const char **s, size_
 #define HTTP_STR_NO_NUL 2u
 int http_need_str(struct json_object *body, const char *key, const char *label, unsigned flags,
 		  size_t max, const char **s, size_t *len, struct json_object *errors);
-
-/* Read member key as a boolean: 0 with *b set; 1 when absent or null; -1
- * when of another type. */
-int json_get_bool(struct json_object *obj, const char *key, int *b);
-
-/* Serialize without escaping '/' and without spaces. */
-const char *json_plain(struct json_object *obj);
-
-/* Release obj (NULL: nothing) after zeroing its string values: for
- * request bodies with passwords or tokens.  (Copies outside json-c, such
- * as libfcgi's stream buffers, are not reached.) */
-void json_put_wiped(struct json_object *obj);
-
-/* The same for a reply, after also zeroing text, its serialization
- * (json_plain's, which json-c keeps with obj). */
-void json_put_wiped_sent(struct json_object *obj, const char *text);
 
 #endif

@@ -12,6 +12,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/eventseal.c lib/eventseal.h \
 	lib/eventsig.c lib/eventsig.h \
 	lib/http.c lib/http.h \
+	lib/json.c lib/json.h \
 	lib/log.c lib/log.h \
 	lib/mq.c lib/mq.h \
 	lib/pemkey.c lib/pemkey.h \

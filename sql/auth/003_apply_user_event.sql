@@ -1,3 +1,8 @@
+-- SUPERSEDED: the functions below are replaced by later migrations; the
+-- live definitions of apply_user_event, apply_user_event_one and
+-- retry_parked_events are in 017_account_lifecycle.sql (read that one).
+-- This file stays as it was applied, for installations that replay it.
+--
 -- apply_user_event: the consumer's whole decision for one event, in one
 -- round trip (the consumer pipelines many calls into one transaction).
 -- Events carry the user's full state, so order does not matter:

@@ -1,3 +1,8 @@
+-- SUPERSEDED: the functions below are replaced by later migrations; the
+-- live definitions of apply_user_event, apply_user_event_one and
+-- retry_parked_events are in 017_account_lifecycle.sql (read that one).
+-- This file stays as it was applied, for installations that replay it.
+--
 -- Outcome names that say what happened (docs/events.md "Guarantees").
 --
 -- "duplicate" named an event whose version was already stored, brought by

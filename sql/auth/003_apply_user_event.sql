@@ -1,6 +1,7 @@
--- SUPERSEDED: the functions below are replaced by later migrations; the
--- live definitions of apply_user_event, apply_user_event_one and
--- retry_parked_events are in 017_account_lifecycle.sql (read that one).
+-- SUPERSEDED in part: apply_user_event and retry_parked_events below are
+-- replaced by later migrations; their live definitions (and
+-- apply_user_event_one's) are in 017_account_lifecycle.sql (read that
+-- one).  auth_user_holding here is still the live one.
 -- This file stays as it was applied, for installations that replay it.
 --
 -- apply_user_event: the consumer's whole decision for one event, in one

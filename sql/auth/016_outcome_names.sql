@@ -1,5 +1,5 @@
--- SUPERSEDED: the functions below are replaced by later migrations; the
--- live definitions of apply_user_event, apply_user_event_one and
+-- SUPERSEDED in part: the function below is replaced by a later migration
+-- (the outcome renaming stays); the live definitions of apply_user_event, apply_user_event_one and
 -- retry_parked_events are in 017_account_lifecycle.sql (read that one).
 -- This file stays as it was applied, for installations that replay it.
 --

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "mq.h"
+#include "topology.h"
 #include "backoff.h"
 #include "conf.h"
 #include "daemon.h"
@@ -150,7 +151,7 @@ static int consumer_mq(struct consumer *c)
 	items_drop(c);
 	if (mq_connect(&c->mq) != 0 || !backoff_due(&c->mq.bo))
 		return -1; /* down, or refused a moment ago */
-	if (mq_declare_topology(&c->mq) != 0 ||
+	if (topology_declare(&c->mq) != 0 ||
 	    mq_consume(&c->mq, conf_str(CONF_QUEUE), (int)conf_int(CONF_PREFETCH)) != 0) {
 		if (mq_connected(&c->mq))
 			mq_refused(&c->mq);

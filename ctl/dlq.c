@@ -19,6 +19,7 @@
 #include "magentactl.h"
 #include "eventseal.h"
 #include "mq.h"
+#include "topology.h"
 
 #define LIST_LIMIT_DEFAULT 1000
 
@@ -334,7 +335,7 @@ int cmd_dlq(int argc, char **argv)
 	}
 	mq_init(&mq, "magentactl");
 	mq.quiet = 1;
-	mq_dlq_name(queue, sizeof(queue));
+	topology_dlq_name(queue, sizeof(queue));
 	if (mq_connect(&mq) != 0) {
 		fprintf(stderr, "magentactl: dlq: rabbitmq: %s\n", mq.err);
 		free(ids);

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "magentactl.h"
 #include "mq.h"
+#include "topology.h"
 
 static const char sql_outbox[] =
 	"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::numeric(12,3),"
@@ -265,7 +266,7 @@ int cmd_status(int argc, char **argv)
 	}
 	mq_init(&mq, "magentactl");
 	mq.quiet = 1;
-	mq_dlq_name(dlq, sizeof(dlq));
+	topology_dlq_name(dlq, sizeof(dlq));
 	json_object_object_add(all, "outbox", status_outbox(errors));
 	json_object_object_add(all, "queue", status_queue(&mq, conf_str(CONF_QUEUE), errors));
 	json_object_object_add(all, "dlq",

@@ -14,7 +14,8 @@ lib_libmagenta_a_SOURCES = \
 	lib/http.c lib/http.h \
 	lib/json.c lib/json.h \
 	lib/log.c lib/log.h \
-	lib/mq.c lib/mq.h \
+	lib/mq.c lib/mq.h lib/mq_internal.h \
+	lib/mq_consume.c lib/mq_declare.c lib/mq_publish.c \
 	lib/pemkey.c lib/pemkey.h \
 	lib/phc.c lib/phc.h \
 	lib/pwhash.c lib/pwhash.h \
@@ -22,6 +23,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/roles.c lib/roles.h \
 	lib/service.c lib/service.h \
 	lib/token.c lib/token.h \
+	lib/topology.c lib/topology.h \
 	lib/uuid7.c lib/uuid7.h \
 	lib/validate.c lib/validate.h
 

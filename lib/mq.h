@@ -2,7 +2,8 @@
  * the consumer and magentactl.
  *
  * It connects with capped exponential backoff and jitter, negotiates
- * heartbeats (amqp_heartbeat), declares the topology of docs/events.md,
+ * heartbeats (amqp_heartbeat), declares exchanges, queues and bindings
+ * (Magenta's own are lib/topology.c's: this module knows AMQP, not users),
  * publishes with publisher confirms (librabbitmq has no confirm-wait call:
  * basic.ack, basic.nack and basic.return frames are read here), and
  * consumes with manual acknowledgements.  Everything happens on channel 1.
@@ -63,16 +64,19 @@ int mq_fd(const struct mq *mq);
  * first (SIGTERM); otherwise the socket is dropped. */
 void mq_close(struct mq *mq, int graceful);
 
-/* Declare the durable topic exchange named by the exchange key. 0 / -1. */
-int mq_declare_exchange(struct mq *mq);
+/* ---- declarations (mq_declare.c; what Magenta declares: topology.h) ---- */
 
-/* Declare the consumer's topology: the exchange, the dead-letter exchange
- * (exchange + ".dlx", fanout) and queue (queue + ".dlq"), the queue itself
- * (quorum with x-delivery-limit and at-least-once dead-lettering, or
- * classic) and its bindings to user.created/updated/deleted.  A queue that
- * already exists with other arguments is used as it is, with one warning.
- * 0 / -1. */
-int mq_declare_topology(struct mq *mq);
+/* A durable exchange of type ("topic", "fanout"). 0 / -1. */
+int mq_declare_exchange_as(struct mq *mq, const char *name, const char *type);
+
+/* Queue arguments (x-queue-type, x-dead-letter-exchange, ...). */
+amqp_table_entry_t mq_arg_str(const char *key, const char *value);
+amqp_table_entry_t mq_arg_i64(const char *key, int64_t value);
+
+/* A durable queue with nargs arguments.  A queue that already exists with
+ * other arguments (406) is used as it is, after a passive declare, with one
+ * warning.  0 / -1. */
+int mq_declare_queue(struct mq *mq, const char *name, amqp_table_entry_t *args, int nargs);
 
 /* Passive declare: message and consumer counts of queue.  0 found, 1 the
  * queue does not exist, -1 connection failure. */
@@ -81,9 +85,7 @@ int mq_queue_stat(struct mq *mq, const char *queue, uint32_t *messages, uint32_t
 /* Bind or unbind queue to exchange with key (tests and tools). 0 / -1. */
 int mq_bind(struct mq *mq, const char *queue, const char *exchange, const char *key, int bind);
 
-/* The names derived from the configuration: caller-owned buffers. */
-void mq_dlx_name(char *out, size_t n);
-void mq_dlq_name(char *out, size_t n);
+/* ---- publishing (mq_publish.c) ---- */
 
 enum mq_outcome { MQ_PENDING, MQ_ACKED, MQ_NACKED, MQ_RETURNED };
 
@@ -112,6 +114,8 @@ struct mq_out {
  * unknown fate and must be published again). */
 int mq_publish_confirmed(struct mq *mq, const char *exchange, const char *app_id,
 			 struct mq_out *msgs, size_t n, int timeout_ms);
+
+/* ---- consuming (mq_consume.c) ---- */
 
 /* A message received by mq_next or mq_get.  body is malloc'ed and owned by
  * the struct: release with mq_msg_release(). */

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "mq.h"
+#include "topology.h"
 #include "backoff.h"
 #include "conf.h"
 #include "daemon.h"
@@ -165,7 +166,7 @@ static int relay_mq(struct relay *r)
 	if (!r->exchange_ok) {
 		if (!backoff_due(&r->mq.bo))
 			return -1; /* refused a moment ago */
-		if (mq_declare_exchange(&r->mq) != 0) {
+		if (topology_declare_exchange(&r->mq) != 0) {
 			if (mq_connected(&r->mq))
 				mq_refused(&r->mq);
 			return -1;

@@ -189,9 +189,6 @@ static int auth_init(char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make the dummy password hash (out of memory?)");
 		return -1;
 	}
-	/* a supervisor of -p workers never hashes again: its region would
-	 * only be resident memory (a single process maps it again) */
-	pwhash_release_memory();
 	if (token_ctx_init(&auth.tok, conf_str(CONF_JWT_KEYS), conf_str(CONF_JWT_ALG),
 			   conf_str(CONF_JWT_ISSUER), conf_str(CONF_JWT_AUDIENCE),
 			   conf_int(CONF_JWT_LEEWAY), err, errlen) != 0)

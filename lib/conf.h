@@ -40,7 +40,6 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(ARGON2_MAX_OPSLIMIT, "argon2_max_opslimit", CONF_INT, "8", 1, 64, "consumer: an event whose password hash names more argon2 iterations (t) is poison, never stored (a forged costly hash would make each login of that user burn CPU); at least argon2_opslimit") \
 	X(ARGON2_MAX_MEMLIMIT_KIB, "argon2_max_memlimit_kib", CONF_INT, "77824", 8, 4194304, "consumer: an event whose password hash names more argon2 memory (m, KiB) is poison, never stored; at least argon2_memlimit_kib") \
 	X(ARGON2_CONCURRENCY, "argon2_concurrency", CONF_INT, "0", 0, 256, "most argon2id computations at once among a program's -p workers; 0: one per CPU it may run on") \
-	X(ARGON2_KEEP_MEMORY, "argon2_keep_memory", CONF_BOOL, "on", 0, 0, "keep argon2id's working memory (argon2_memlimit_kib, in huge pages where the kernel allows) in each worker between computations, wiped after each use, instead of a fresh allocation every time (which the kernel zero-fills: slower); off holds no memory between logins") \
 	X(FCGI_LISTEN, "fcgi_listen", CONF_STR, "", 0, 0, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
 	X(AMQP_HOST, "amqp_host", CONF_STR, "127.0.0.1", 0, 0, "RabbitMQ host") \
 	X(AMQP_PORT, "amqp_port", CONF_INT, "5672", 1, 65535, "RabbitMQ AMQP port") \

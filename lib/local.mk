@@ -24,4 +24,4 @@ lib_libmagenta_a_SOURCES = \
 	lib/uuid7.c lib/uuid7.h \
 	lib/validate.c lib/validate.h
 
-MAGENTA_LIBS = lib/libmagenta.a $(LIBPQ_LIBS) $(JSONC_LIBS) $(SODIUM_LIBS) $(LIBARGON2_LIBS) $(FCGI_LIBS)
+MAGENTA_LIBS = lib/libmagenta.a $(LIBPQ_LIBS) $(JSONC_LIBS) $(SODIUM_LIBS) $(FCGI_LIBS)

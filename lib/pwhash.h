@@ -1,6 +1,5 @@
-/* pwhash: argon2id password hashing (the reference libargon2), as PHC
- * strings ("$argon2id$v=19$m=...,t=...,p=1$salt$hash") that libsodium's
- * crypto_pwhash_str_verify accepts too, and the reverse. */
+/* pwhash: argon2id password hashing through libsodium's crypto_pwhash_str,
+ * at most one computation per CPU at once. */
 #ifndef MAGENTA_PWHASH_H
 #define MAGENTA_PWHASH_H
 
@@ -26,13 +25,12 @@ int pwhash_hash(char out[PWHASH_STRBYTES], const char *pw, size_t len)
  * 0, or -1 when out of memory. */
 int pwhash_dummy(char out[PWHASH_STRBYTES]) __attribute__((warn_unused_result));
 
-/* 0 when pw matches hash (argon2id or argon2i, any cost it names), -1
- * otherwise (also for a malformed hash). */
+/* 0 when pw matches hash, -1 otherwise (also for a malformed hash). */
 int pwhash_verify(const char *hash, const char *pw, size_t len)
 	__attribute__((warn_unused_result));
 
 /* From the configuration: the cost (argon2_opslimit, argon2_memlimit_kib),
- * the kept memory (argon2_keep_memory) and, when with_slots, the slots
+ * and, when with_slots, the slots
  * (argon2_concurrency; 0: one per CPU), logged as event=argon2.  For a
  * program's init, before it forks workers.  0, or -1 with err. */
 int pwhash_configure(int with_slots, char *err, size_t errlen) __attribute__((warn_unused_result));
@@ -56,22 +54,6 @@ int pwhash_slots_state(int *free_now, int *waiting);
 
 /* Remove the slots; pwhash_hash and pwhash_verify then run without limit. */
 void pwhash_slots_remove(void);
-
-/* Keep argon2id's working memory between computations (on unless turned
- * off): a fresh region costs the kernel's zero-filling of every page each
- * time.  The kept region (one per thread that hashes, as large as the
- * largest computation so far) is handed to libargon2 through its
- * allocator callbacks, wiped after each use (sodium_memzero), asked for
- * huge pages, left out of core files and zeroed in children.  Off:
- * libargon2 allocates and frees its own. */
-void pwhash_keep_memory(int on);
-
-/* Unmap this thread's kept region, if any (a process that has hashed and
- * will not again, such as a supervisor before it forks workers). */
-void pwhash_release_memory(void);
-
-/* This thread's kept region, or NULL; *size its size.  For tests. */
-const void *pwhash_kept_memory(size_t *size);
 
 /* CPUs this process may run on (at least 1). */
 int pwhash_cpus(void);

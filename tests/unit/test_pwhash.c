@@ -1,12 +1,11 @@
 /* Unit tests: argon2id hashing and verification. */
 #include "config.h"
 
-#include <argon2.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,105 +73,41 @@ static void slots(void)
 	CHECK(pwhash_cpus() >= 1);
 }
 
-/* Page faults while verifying h once. */
-static long verify_faults(const char *h, const char *pw)
+/* 1 when the kernel has System V semaphore set id. */
+static int sem_exists(int id)
 {
-	struct rusage r0, r1;
-
-	getrusage(RUSAGE_SELF, &r0);
-	if (pwhash_verify(h, pw, strlen(pw)) != 0)
-		return -1;
-	getrusage(RUSAGE_SELF, &r1);
-	return r1.ru_minflt - r0.ru_minflt;
+	return semctl(id, 0, GETVAL) >= 0;
 }
 
-/* Our hashes are libsodium's and the reference libargon2's, and theirs
- * ours: each verifies what the others made, and refuses a wrong password. */
-static void interop(void)
+/* The slots' creator removes them when it exits; a process forked from
+ * it (a worker) leaves them to it, even when it calls exit(). */
+static void slots_exit(void)
 {
-	char ours[PWHASH_STRBYTES], theirs[PWHASH_STRBYTES], ref[128];
-	const char *pw = "interop password";
-	const uint8_t salt[16] = "0123456789abcdef";
-
-	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
-	CHECK(pwhash_hash(ours, pw, strlen(pw)) == 0);
-	CHECK(crypto_pwhash_str_verify(ours, pw, strlen(pw)) == 0);
-	CHECK(crypto_pwhash_str_verify(ours, "interop passworD", strlen(pw)) != 0);
-	CHECK(argon2id_verify(ours, pw, strlen(pw)) == ARGON2_OK);
-	CHECK(crypto_pwhash_str_needs_rehash(ours, 2, 19 * 1024 * 1024) == 0);
-	/* libsodium's */
-	CHECK(crypto_pwhash_str_alg(theirs, pw, strlen(pw), 2, 19 * 1024 * 1024,
-				    crypto_pwhash_ALG_ARGON2ID13) == 0);
-	CHECK(pwhash_verify(theirs, pw, strlen(pw)) == 0);
-	CHECK(pwhash_verify(theirs, "interop passworD", strlen(pw)) == -1);
-	CHECK(crypto_pwhash_argon2i_str(theirs, pw, strlen(pw), 3, 8 * 1024 * 1024) == 0);
-	CHECK(pwhash_verify(theirs, pw, strlen(pw)) == 0); /* argon2i too */
-	CHECK(pwhash_verify(theirs, "x", 1) == -1);
-	/* the reference encoder's, with other lanes and lengths than ours */
-	CHECK(argon2id_hash_encoded(1, 1024, 2, pw, strlen(pw), salt, sizeof(salt), 24, ref,
-				    sizeof(ref)) == ARGON2_OK);
-	CHECK(strncmp(ref, "$argon2id$v=19$m=1024,t=1,p=2$", 30) == 0);
-	CHECK(pwhash_verify(ref, pw, strlen(pw)) == 0);
-	CHECK(pwhash_verify(ref, "interop", 7) == -1);
-	/* a hash tampered with, or cut short, is refused */
-	ref[strlen(ref) - 1] = ref[strlen(ref) - 1] == 'A' ? 'B' : 'A';
-	CHECK(pwhash_verify(ref, pw, strlen(pw)) == -1);
-	ref[strlen(ref) - 5] = '\0';
-	CHECK(pwhash_verify(ref, pw, strlen(pw)) == -1);
-	CHECK(pwhash_verify("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$@@@@", pw, strlen(pw)) == -1);
-}
-
-/* The kept region: lent to every computation (the second maps nothing
- * new), zero after each, zero in a forked child, which uses it at once;
- * replaced by a larger one for a larger cost; none with keep_memory off,
- * and hashes verify either way. */
-static void kept(void)
-{
-	char h[PWHASH_STRBYTES], h2[PWHASH_STRBYTES];
-	const char *pw = "kept memory";
-	const unsigned char *p;
-	size_t n;
+	int p[2], id = -1, st;
 	pid_t pid;
-	int st;
 
-	CHECK(pwhash_init(2, 19 * 1024 * 1024) == 0);
-	pwhash_keep_memory(1);
-	CHECK(pwhash_hash(h, pw, strlen(pw)) == 0);
-	CHECK((p = pwhash_kept_memory(&n)) != NULL && n >= 19u * 1024 * 1024);
-	CHECK(sodium_is_zero(p, n));
-	CHECK(verify_faults(h, pw) >= 0);
-	CHECK(verify_faults(h, pw) < 100); /* 4 864 pages of 4 KiB without */
-	CHECK(pwhash_kept_memory(&n) == p && sodium_is_zero(p, n));
-	CHECK(pwhash_verify(h, "kept memorY", strlen(pw)) == -1);
-	CHECK(sodium_is_zero(p, n));
+	CHECK(pipe(p) == 0);
 	pid = fork();
-	if (pid == 0)
-		_exit(pwhash_kept_memory(&n) == p && sodium_is_zero(p, n) &&
-			      verify_faults(h, pw) >= 0 && verify_faults(h, pw) < 100
-			  ? 0
-			  : 1);
-	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	pwhash_release_memory();
-	CHECK(pwhash_kept_memory(&n) == NULL && n == 0);
+	if (pid == 0) {
+		pid_t w;
 
-	pwhash_keep_memory(0);
-	CHECK(pwhash_verify(h, pw, strlen(pw)) == 0);
-	CHECK(pwhash_kept_memory(&n) == NULL);
-	CHECK(pwhash_hash(h2, pw, strlen(pw)) == 0);
-	CHECK(pwhash_kept_memory(&n) == NULL);
-	pwhash_keep_memory(1);
-	CHECK(pwhash_verify(h2, pw, strlen(pw)) == 0); /* made without, checked with */
-	CHECK(pwhash_verify(h2, "kept", 4) == -1);
-	CHECK(pwhash_kept_memory(&n) != NULL);
-	/* a larger cost replaces the region with a larger one */
-	CHECK(pwhash_init(1, 32 * 1024 * 1024) == 0);
-	CHECK(pwhash_hash(h2, pw, strlen(pw)) == 0);
-	CHECK((p = pwhash_kept_memory(&n)) != NULL && n >= 32u * 1024 * 1024);
-	CHECK(sodium_is_zero(p, n));
-	CHECK(pwhash_verify(h, pw, strlen(pw)) == 0); /* the smaller fits */
-	CHECK(verify_faults(h2, pw) < 100);
-	CHECK(pwhash_kept_memory(&n) == p && sodium_is_zero(p, n));
-	pwhash_release_memory();
+		id = pwhash_slots_create(2);
+		if (id < 0 || write(p[1], &id, sizeof(id)) != sizeof(id))
+			_exit(1);
+		w = fork();
+		if (w == 0)
+			exit(0); /* a worker's exit runs the atexit handlers too */
+		if (w < 0 || waitpid(w, &st, 0) != w || !sem_exists(id))
+			_exit(1);
+		exit(0);
+	}
+	CHECK(pid > 0 && read(p[0], &id, sizeof(id)) == sizeof(id) && id >= 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(!sem_exists(id));
+	if (id >= 0 && sem_exists(id))
+		(void)semctl(id, 0, IPC_RMID);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* The dummy hash for unknown users has the parameters of the last
@@ -222,8 +157,7 @@ int main(void)
 	CHECK(pwhash_hash(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p\0w\xc3\xa9", 5) == 0);
 	CHECK(pwhash_verify(h2, "p", 1) == -1);
-	interop();
 	slots();
-	kept();
+	slots_exit();
 	return t_done();
 }

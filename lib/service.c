@@ -51,7 +51,7 @@ static unsigned long serve(const struct service *svc, int sock)
  * outlives a supervisor killed outright (SIGKILL) and serves on: lighttpd
  * 1.4, finding the socket still accepting, uses those workers as they are,
  * while a socket that refuses after its program died can leave its backend
- * marked down for good (README.md, "argon2id: one per CPU at once"). */
+ * marked down for good (docs/deployment.md, "argon2id: one per CPU at once"). */
 static pid_t spawn_worker(const struct service *svc, int sock, const sigset_t *mask)
 {
 	pid_t pid = fork();

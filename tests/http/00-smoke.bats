@@ -116,7 +116,7 @@ _workers_replaced() {
 # _slots_of SERVICE PID: "SLOTS SEMID" from that program's argon2 line
 # (logged by its init, before it forks its workers).
 _slots_of() {
-	sed -n "s/.*service=$1 event=argon2 pid=$2 slots=\([0-9]*\) semid=\([0-9-]*\) .*/\1 \2/p" \
+	sed -n "s/.*service=$1 event=argon2 pid=$2 slots=\([0-9]*\) semid=\([0-9-]*\).*/\1 \2/p" \
 		"$STACK_DIR/log/lighttpd-error.log" | tail -1
 }
 
@@ -214,7 +214,7 @@ _held_back() {
 		-l "$BATS_TEST_TMPDIR/auth.sock" -p 3 2>"$log" 3>&- &
 	pid=$!
 	wait_until 10 grep -q "event=start pid=$pid procs=3 " "$log"
-	semid=$(sed -n "s/.*event=argon2 pid=$pid slots=1 semid=\([0-9]*\) .*/\1/p" "$log")
+	semid=$(sed -n "s/.*event=argon2 pid=$pid slots=1 semid=\([0-9]*\).*/\1/p" "$log")
 	[ "$(_semval "$semid")" = 1 ]
 	mapfile -t kids < <(pgrep -P "$pid")
 	[ "${#kids[@]}" = 3 ]

@@ -108,7 +108,7 @@ _slot_taken_by_login() {
 	# a program of its own: one slot, a verification of about a third of
 	# a second; nothing else hashes there (the dummy hash is made at start)
 	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_OPSLIMIT=64
-	semid=$(sed -n "s/.*event=argon2 pid=$prog_pid slots=1 semid=\([0-9]*\) .*/\1/p" "$sock.log")
+	semid=$(sed -n "s/.*event=argon2 pid=$prog_pid slots=1 semid=\([0-9]*\).*/\1/p" "$sock.log")
 	[ -n "$semid" ]
 	[ "$(_semval "$semid")" = 1 ]
 	_slot_taken_by_login "$sock" "$semid"

@@ -6,6 +6,8 @@
 #                               as many processes as magenta-auth runs
 #                               hashes at once: its argon2 slots, one
 #                               per CPU)                            >= 90 %
+#     and an unknown user's login vs a wrong password's, one at a time
+#                               (the dummy verification)      about 100 %
 #   POST /api/auth/refresh   vs pgbench running the same SQL statement with
 #                               as many clients as FastCGI processes >= 60 %
 #   GET /api/auth/me         vs a libfcgi hello-world behind the same
@@ -150,6 +152,27 @@ done
 compare "POST /api/auth/login" 90 "argon2id verify"
 A=("${CA[@]}") B=("${CB[@]}")
 compare "login per CPU second" - "argon2id verify per CPU second"
+# An unknown user must cost what a wrong password costs (the dummy
+# verification, docs/auth.md): one login at a time, alternately, each
+# timed by curl; the medians' ratio should be about 100 %.  11 of each:
+# fewer failures than ip_fail_limit allows one address, one per user.
+psql_auth "DELETE FROM login_address_failures"
+login_time() {
+	curl -s -o /dev/null -w '%{time_total}' -H 'Content-Type: application/json' \
+		--data-binary "{\"usernameOrEmail\":\"$1\",\"password\":\"wrong password\"}" \
+		"$BASE_URL/api/auth/login"
+}
+A=() B=()
+for ((i = 0; i < 11; i++)); do
+	B+=("$(login_time "bench$((i % users + 1))")")
+	A+=("$(login_time "nobody$i")")
+done
+ratio=$(awk -v u="$(median "${A[@]}")" -v k="$(median "${B[@]}")" 'BEGIN { printf "%.1f", 100 * u / k }')
+echo "  unknown user: median $(median "${A[@]}") s; wrong password: median $(median "${B[@]}") s; $ratio %"
+results+=("$(printf '%-28s %10.4f s   vs %-31s %10.4f s   = %5.1f %%  (%s)' "login of an unknown user" \
+	"$(median "${A[@]}")" "a wrong password" "$(median "${B[@]}")" "$ratio" "about 100 %; under 50 %: no dummy verification")")
+# (the failed logins above count against one address: clear them)
+psql_auth "DELETE FROM login_address_failures"
 fi
 
 # -- 2. refresh vs pgbench running the same statement

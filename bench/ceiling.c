@@ -57,7 +57,6 @@ static int argon2(int verify, int procs, double secs)
 	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
 			(size_t)conf_int(CONF_ARGON2_MEMLIMIT_KIB) * 1024) != 0)
 		return 1;
-	pwhash_keep_memory(conf_bool(CONF_ARGON2_KEEP_MEMORY)); /* as the services */
 	if (pwhash_hash(hash, BENCH_PW, strlen(BENCH_PW)) != 0)
 		return 1;
 	t0 = now();

@@ -181,12 +181,8 @@ static const struct http_route routes[] = {
 /* Keys, hashing parameters, the dummy hash, proxies, database handle. */
 static int auth_init(char *err, size_t errlen)
 {
-	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
-			(size_t)conf_int(CONF_ARGON2_MEMLIMIT_KIB) * 1024) != 0) {
-		snprintf(err, errlen, "argon2 parameters refused by libsodium");
+	if (pwhash_configure(1, err, errlen) != 0)
 		return -1;
-	}
-	pwhash_keep_memory(conf_bool(CONF_ARGON2_KEEP_MEMORY));
 	/* unknown users are verified against this, so they take as long as
 	 * known ones: made here, after pwhash_init, at the configured cost */
 	if (pwhash_dummy(auth.dummy_hash) != 0) {

@@ -32,7 +32,6 @@
 #include "conf.h"
 #include "log.h"
 #include "devicetoken.h"
-#include "service.h"
 #include "uuid7.h"
 #include "validate.h"
 
@@ -359,7 +358,6 @@ void h_login(struct http_req *r)
 	const char *hash, *why;
 	int known, ok, trusted;
 
-	service_cpu_bound(); /* one argon2id verification, whatever the answer */
 	memset(&in, 0, sizeof(in));
 	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
 		goto out;

@@ -11,7 +11,6 @@
 #include "log.h"
 #include "pwhash.h"
 #include "registration.h"
-#include "service.h"
 #include "uuid7.h"
 
 /* One statement, hence one transaction: the user, its UserCreated outbox
@@ -120,7 +119,6 @@ void h_register(struct http_req *r)
 	unsigned char rnd[16];
 	PGresult *res = NULL;
 
-	service_cpu_bound(); /* argon2id */
 	memset(&in, 0, sizeof(in));
 	hash[0] = '\0';
 	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)

@@ -58,12 +58,8 @@ static int reg_init(char *err, size_t errlen)
 		snprintf(err, errlen, "key 'password_min' is larger than 'password_max'");
 		return -1;
 	}
-	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
-			(size_t)conf_int(CONF_ARGON2_MEMLIMIT_KIB) * 1024) != 0) {
-		snprintf(err, errlen, "argon2 parameters refused by libsodium");
+	if (pwhash_configure(1, err, errlen) != 0)
 		return -1;
-	}
-	pwhash_keep_memory(conf_bool(CONF_ARGON2_KEEP_MEMORY));
 	/* the default names optional files; a configured list must exist */
 	reg.blocked = blocklist_load(bl, conf_is_default(CONF_PASSWORD_BLOCKLIST), err, errlen);
 	if (!reg.blocked)

@@ -21,7 +21,6 @@
 #include "pwhash.h"
 #include "registration.h"
 #include "roles.h"
-#include "service.h"
 
 /* The re-authentication window of user $1 ($2 reauth_limit, $3
  * reauth_window seconds): whether it is exhausted, and the seconds left. */
@@ -164,7 +163,6 @@ int reg_reauth(struct http_req *r, const struct account *me, const char *passwor
 	}
 	PQclear(res);
 
-	service_cpu_bound(); /* argon2id */
 	ok = pwhash_verify(me->password_hash, password, len) == 0;
 	{
 		const char *p[] = { me->id, window };

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,40 +16,9 @@
 
 #include "conf.h"
 #include "log.h"
-#include "pwhash.h"
 #include "service.h"
 
 static volatile sig_atomic_t service_stop;
-static int batch_now; /* this request switched the worker to SCHED_BATCH */
-static int hashed_now; /* this request called service_cpu_bound */
-
-void service_cpu_bound(void)
-{
-	struct sched_param sp = { 0 };
-
-	if (!batch_now && sched_getscheduler(0) == SCHED_OTHER &&
-	    sched_setscheduler(0, SCHED_BATCH, &sp) == 0)
-		batch_now = 1;
-	hashed_now = 1;
-	pwhash_slots_stay(1);
-}
-
-/* Back to SCHED_OTHER after a CPU-bound request.  A worker that stays on
- * its argon2 slot's CPU (its hashes wait: slots saturated) stays until a
- * request that does not hash, or a hash that did not wait: under a run of
- * logins it never moves, and its other requests go wherever the kernel
- * finds room (pwhash_slots_stay). */
-static void cpu_bound_end(void)
-{
-	struct sched_param sp = { 0 };
-
-	if (batch_now && sched_setscheduler(0, SCHED_OTHER, &sp) != 0)
-		log_warn("event=sched_restore_failed");
-	batch_now = 0;
-	if (!hashed_now)
-		pwhash_slots_stay(0);
-	hashed_now = 0;
-}
 
 /* Only set flags: FCGX_ShutdownPending() just sets libfcgi's own, which
  * makes its accept() give up on EINTR instead of retrying. */
@@ -74,7 +42,6 @@ static unsigned long serve(const struct service *svc, int sock)
 		http_dispatch(&req, svc->routes, svc->nroutes);
 		http_req_end(&req);
 		FCGX_Finish_r(&req.fcgx);
-		cpu_bound_end();
 		served++;
 	}
 	return served;
@@ -84,9 +51,8 @@ static unsigned long serve(const struct service *svc, int sock)
  * outlives a supervisor killed outright (SIGKILL) and serves on: lighttpd
  * 1.4, finding the socket still accepting, uses those workers as they are,
  * while a socket that refuses after its program died can leave its backend
- * marked down for good (README.md, "argon2id: one per CPU at once"). */
-static pid_t spawn_worker(const struct service *svc, int sock, int index, int procs,
-			  const sigset_t *mask)
+ * marked down for good (docs/deployment.md, "argon2id: one per CPU at once"). */
+static pid_t spawn_worker(const struct service *svc, int sock, const sigset_t *mask)
 {
 	pid_t pid = fork();
 
@@ -98,7 +64,6 @@ static pid_t spawn_worker(const struct service *svc, int sock, int index, int pr
 		sigaddset(&stop, SIGINT);
 		sigprocmask(SIG_SETMASK, mask, NULL);
 		sigprocmask(SIG_UNBLOCK, &stop, NULL); /* a worker must be stoppable */
-		(void)pwhash_slots_home(index, procs);
 		unsigned long served = serve(svc, sock);
 		log_info("event=worker_stop pid=%ld served=%lu", (long)getpid(), served);
 		_exit(0);
@@ -145,7 +110,7 @@ static void supervise(const struct service *svc, int sock, int procs)
 	sigprocmask(SIG_BLOCK, &set, &orig);
 	stopping = service_stop; /* stopped before we got here */
 	for (int i = 0; i < procs; i++) {
-		workers[i] = stopping ? 0 : spawn_worker(svc, sock, i, procs, &orig);
+		workers[i] = stopping ? 0 : spawn_worker(svc, sock, &orig);
 		if (workers[i] > 0)
 			alive++;
 		else
@@ -179,10 +144,6 @@ static void supervise(const struct service *svc, int sock, int procs)
 				if (stopping)
 					break;
 				log_error("event=worker_died pid=%ld status=%d", (long)pid, st);
-				/* it may have died hashing: its slot's region is not wiped */
-				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-					log_info("event=argon2_scrubbed regions=%d",
-						 pwhash_slots_scrub());
 				due[i] = now;
 			}
 		}
@@ -199,7 +160,7 @@ static void supervise(const struct service *svc, int sock, int procs)
 				continue;
 			}
 			last_respawn = now;
-			if ((workers[i] = spawn_worker(svc, sock, i, procs, &orig)) > 0) {
+			if ((workers[i] = spawn_worker(svc, sock, &orig)) > 0) {
 				alive++;
 			} else {
 				workers[i] = 0;
@@ -314,42 +275,14 @@ int service_main(const struct service *svc, int argc, char **argv)
 		fatal("event=no_socket msg=\"not started by a FastCGI server: use -l ADDR\"");
 	}
 	if (procs > 1) {
-		/* the workers share the hash slots: no more argon2id at once
-		 * than CPUs (or argon2_concurrency), however many workers */
-		int n = conf_int(CONF_ARGON2_CONCURRENCY), id = -1;
-
-		if (n == 0)
-			n = pwhash_cpus();
-		if (n >= procs)
-			n = 0; /* never more at once than there are workers */
-		else if ((id = pwhash_slots_create(n)) < 0) {
-			log_warn("event=argon2_slots_failed slots=%d", n);
-			n = 0;
-		}
-		if (n > 0) {
-			/* each slot on a CPU of its own (README.md) */
-			int pinned = conf_bool(CONF_ARGON2_PIN_CPUS) && pwhash_slots_pin() == 0;
-
-			log_info("event=start pid=%ld procs=%d argon2_slots=%d argon2_semid=%d "
-				 "argon2_memory=%s argon2_pin=%s config=\"%s\"",
-				 (long)getpid(), procs, n, id, pwhash_memory_kind(),
-				 pinned ? "on" : "off", conf_path());
-		} else {
-			log_info("event=start pid=%ld procs=%d argon2_slots=unlimited "
-				 "argon2_memory=%s config=\"%s\"",
-				 (long)getpid(), procs, pwhash_memory_kind(), conf_path());
-		}
-		/* the workers hash, not we: our region from start-up (the
-		 * dummy hash) would only be resident memory */
-		pwhash_release_memory();
+		log_info("event=start pid=%ld procs=%d config=\"%s\"", (long)getpid(), procs,
+			 conf_path());
 		supervise(svc, sock, procs);
-		pwhash_slots_remove();
 		log_info("event=stop pid=%ld", (long)getpid());
 	} else {
 		unsigned long served;
 
-		log_info("event=start pid=%ld procs=1 argon2_memory=%s config=\"%s\"", (long)getpid(),
-			 pwhash_memory_kind(), conf_path());
+		log_info("event=start pid=%ld procs=1 config=\"%s\"", (long)getpid(), conf_path());
 		served = serve(svc, sock);
 		log_info("event=stop pid=%ld served=%lu", (long)getpid(), served);
 	}

@@ -20,11 +20,4 @@ struct service {
  * Returns the process exit status. */
 int service_main(const struct service *svc, int argc, char **argv);
 
-/* The request being handled is CPU-bound (an argon2id hash): its worker
- * runs as SCHED_BATCH until the request is answered, so that its own
- * wake-ups (PostgreSQL's replies) wait for the next tick instead of
- * preempting another worker's hash.  The worker's policy is restored
- * after the request; a worker not started as SCHED_OTHER is left alone. */
-void service_cpu_bound(void);
-
 #endif

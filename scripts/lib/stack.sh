@@ -1489,15 +1489,17 @@ stack_bench() {
 
 # stack_bench_hashers SERVICE: how many argon2id computations
 # magenta-SERVICE (started by lighttpd in the benchmark's stack) runs at
-# once: its argon2 slots, from its latest start line; all its workers
-# (STACK_FCGI_PROCS) when it has no fewer slots than workers.  A raw
+# once: its argon2 slots, from its latest event=argon2 line; all its
+# workers (STACK_FCGI_PROCS) when it has no fewer slots than workers.  A raw
 # argon2id ceiling runs as many processes: that is also where raw argon2id
 # is fastest.
 stack_bench_hashers() {
 	local n
-	n=$(sed -n "s/.*service=$1 event=start pid=[0-9]* procs=[0-9]* argon2_slots=\([0-9]*\) .*/\1/p" \
+	local procs=${STACK_FCGI_PROCS:-4}
+	n=$(sed -n "s/.*service=$1 event=argon2 pid=[0-9]* slots=\([0-9]*\) .*/\1/p" \
 		"$dir/log/lighttpd-error.log" | tail -1)
-	echo "${n:-${STACK_FCGI_PROCS:-4}}"
+	((${n:-0} > 0 && n < procs)) || n=$procs
+	echo "$n"
 }
 
 # Stop the benchmark's stack and remove its directory.

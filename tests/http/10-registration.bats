@@ -30,17 +30,6 @@ error_codes() {
 	jq -r '.errors[] | "\(.field):\(.code)"' <<<"$body" | sort
 }
 
-@test "register: its worker runs as SCHED_BATCH while it hashes, and as SCHED_OTHER again once it has answered" {
-	local sock=$BATS_TEST_TMPDIR/reg.sock body
-	body=$(jq -cn --arg p "$PW" '{username:"batchuser",email:"batch@example.com",password:$p,confirmPassword:$p}')
-	# a program of its own, with a hash of about a third of a second
-	fcgi_program registration "$sock" 2 MAGENTA_ARGON2_OPSLIMIT=64
-	batch_while_serving "$sock" /api/registration/register "$body"
-	grep -q '^Status: 201' "$BATS_TEST_TMPDIR/answer"
-	[ "$(psql_users "SELECT count(*) FROM users WHERE username = 'batchuser'")" = 1 ]
-	fcgi_program_stop
-}
-
 @test "register: 201 with Location, the seed's fields, email lower-cased" {
 	register testuser Test@Example.COM
 	[ "$code" = 201 ]

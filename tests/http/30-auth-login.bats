@@ -78,173 +78,41 @@ load 30-auth
 	[ "$(psql_auth "SELECT count(*) FROM sessions")" = 0 ]
 }
 
-@test "login: an unknown user still costs an argon2id verification" {
-	seed_user Erin erin@example.com >/dev/null
-	# median of five timings each; without the dummy verification the
-	# unknown user would answer in a small fraction of the time
-	t_known=() t_unknown=()
-	for i in 1 2 3 4 5; do
-		t_known+=("$(curl -s -o /dev/null -w '%{time_total}' -H 'Content-Type: application/json' \
-			--data-binary '{"usernameOrEmail":"Erin","password":"wrong password"}' "$BASE_URL/api/auth/login")")
-		t_unknown+=("$(curl -s -o /dev/null -w '%{time_total}' -H 'Content-Type: application/json' \
-			--data-binary '{"usernameOrEmail":"Nobody","password":"wrong password"}' "$BASE_URL/api/auth/login")")
-	done
-	mk=$(printf '%s\n' "${t_known[@]}" | sort -n | sed -n 3p)
-	mu=$(printf '%s\n' "${t_unknown[@]}" | sort -n | sed -n 3p)
-	echo "median known $mk s, unknown $mu s"
-	awk -v k="$mk" -v u="$mu" 'BEGIN { exit !(u >= 0.5 * k) }'
-}
-
-@test "login: its worker runs as SCHED_BATCH while it hashes, and as SCHED_OTHER again once it has answered" {
-	local sock=$BATS_TEST_TMPDIR/auth.sock
-	# a program of its own, with a verification of about a third of a second
-	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_OPSLIMIT=64
-	batch_while_serving "$sock" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}'
-	grep -q '^Status: 401' "$BATS_TEST_TMPDIR/answer"
-	fcgi_program_stop
-}
-
-# _regions "FLAG..." PID...: how many of these processes' mappings of at
-# least 8 MiB have all these VmFlags: "wf dd" for a worker's private argon2id
-# region (wiped on fork, out of core files), "sh dd" for the slots' shared
-# one (lib/pwhash.c).
-_regions() {
-	local flags=$1 p n=0
-	shift
-	for p in "$@"; do
-		n=$((n + $(awk -v want="$flags" '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
-			/^VmFlags:/ && size >= 8192 { k = split(want, f, " "); ok = 1
-				for (i = 1; i <= k; i++) if (index($0, " " f[i]) == 0) ok = 0
-				n += ok } END { print n + 0 }' "/proc/$p/smaps")))
-	done
-	echo "$n"
-}
-
-# _huge_kb PID...: kB of shared memory these processes map with huge pages
-# (ShmemPmdMapped): the slots' pool is collapsed into huge pages by the
-# supervisor (MADV_COLLAPSE, Linux 6.1 on), whatever shmem_enabled says.
-_huge_kb() {
-	local p n=0
-	for p in "$@"; do
-		n=$((n + $(awk '/^ShmemPmdMapped:/ { n += $2 } END { print n + 0 }' "/proc/$p/smaps")))
-	done
-	echo "$n"
-}
-
 # _login_via SOCK: one login of an unknown user straight to a FastCGI socket.
 _login_via() {
 	fcgi_post "$1" /api/auth/login '{"usernameOrEmail":"nobody","password":"whatever it may be"}' |
 		grep -q '^Status: 401'
 }
 
-@test "login: argon2id's memory is kept — per worker without slots, one shared region per slot in huge pages with them — and not with argon2_keep_memory = off" {
-	local n sock=$BATS_TEST_TMPDIR/auth.sock
-	# 2 workers, 2 slots: no slots (never more than workers), private regions
-	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
-	grep -q "event=start pid=$prog_pid procs=2 argon2_slots=unlimited argon2_memory=per-worker " "$sock.log"
-	# the supervisor made the dummy hash, and gave its region back
-	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
-	[ "$(_regions "wf dd" "${prog_kids[@]}")" = 0 ]
-	_login_via "$sock"
-	[ "$(_regions "wf dd" "${prog_kids[@]}")" = 1 ]
-	_login_via "$sock"
-	_login_via "$sock"
-	# one region per worker that has verified, never more
-	n=$(_regions "wf dd" "${prog_kids[@]}")
-	[ "$n" = 1 ] || [ "$n" = 2 ]
-	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
-	[ "$(_regions "sh dd" "$prog_pid" "${prog_kids[@]}")" = 0 ]
-	fcgi_program_stop
-
-	# 3 workers, 1 slot: the slot's one region, made by the supervisor and
-	# used by whichever worker holds the slot; no private ones
-	fcgi_program auth "$sock.pool" 3 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_MEMLIMIT_KIB=8192
-	grep -q "event=start pid=$prog_pid procs=3 argon2_slots=1 argon2_semid=[0-9]* argon2_memory=per-slot " "$sock.pool.log"
-	[ "$(_regions "sh dd" "$prog_pid")" = 1 ]
-	[ "$(_huge_kb "$prog_pid")" -ge 8192 ]
-	for n in 1 2 3 4; do _login_via "$sock.pool"; done
-	[ "$(_regions "sh dd" "${prog_kids[@]}")" = 3 ]
-	# and the workers that used it map it with huge pages too
-	[ "$(_huge_kb "${prog_kids[@]}")" -ge 8192 ]
-	[ "$(_regions "wf dd" "$prog_pid" "${prog_kids[@]}")" = 0 ]
-	fcgi_program_stop
-
-	fcgi_program auth "$sock.off" 1 MAGENTA_ARGON2_KEEP_MEMORY=off MAGENTA_ARGON2_MEMLIMIT_KIB=8192
-	grep -q "event=start pid=$prog_pid procs=1 argon2_memory=off " "$sock.off.log"
-	_login_via "$sock.off"
-	_login_via "$sock.off"
-	[ "$(_regions "wf dd" "$prog_pid")" = 0 ]
-	fcgi_program_stop
-}
-
-# _affinities PID...: each process's CPU list (Cpus_allowed_list), sorted.
-_affinities() {
-	local p
-	for p in "$@"; do
-		awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$p/status"
-	done | sort
-}
-
-# _affinities_are WANT PID...: whether their sorted CPU lists are WANT.
-_affinities_are() {
-	[ "$(_affinities "${@:2}")" = "$1" ]
-}
-
-# _cpu_nth LIST N: the N-th CPU (0-based) of a CPU list, empty when none.
-_cpu_nth() {
-	tr ',' '\n' <<<"$1" | awk -F- -v n="$2" '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++)
-		if (k++ == n) { print c; exit } }'
-}
-
-# _until_affinities WANT SOCK URI BODY: send the request (POST BODY, or
-# GET when empty) until the workers' sorted CPU lists are WANT (40 at most).
-_until_affinities() {
-	local i
-	for i in $(seq 40); do
-		if [[ -n $4 ]]; then
-			fcgi_post "$2" "$3" "$4" >/dev/null
-		else
-			env -i REQUEST_METHOD=GET REQUEST_URI="$3" REMOTE_ADDR=127.0.0.1 \
-				cgi-fcgi -bind -connect "$2" >/dev/null 3>&-
-		fi
-		_affinities_are "$1" "${prog_kids[@]}" && return 0
+# _slot_taken_by_login SOCK SEMID: log in as nobody, in the background,
+# until the one argon2 slot is seen taken while such a login runs (20
+# logins at most).
+_slot_taken_by_login() {
+	local i pid
+	for ((i = 0; i < 20; i++)); do
+		_login_via "$1" 3>&- &
+		pid=$!
+		while kill -0 "$pid" 2>/dev/null; do
+			if [ "$(_semval "$2")" = 0 ]; then
+				wait "$pid"
+				return 0
+			fi
+		done
+		wait "$pid"
 	done
 	return 1
 }
 
-# _login_burst SOCK: 24 logins, 6 at once (more than the 2 slots).
-_login_burst() {
-	local k pids=()
-	for k in 1 2 3 4 5 6; do
-		(for n in 1 2 3 4; do _login_via "$1" || exit 1; done) 3>&- &
-		pids+=($!)
-	done
-	for k in "${pids[@]}"; do wait "$k"; done
-}
-
-@test "login: with argon2 slots tied to CPUs, logins under load are served, and requests that do not hash leave every worker free; argon2_pin_cpus = off pins none" {
-	local sock=$BATS_TEST_TMPDIR/auth.sock all c1 want
-	all=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
-	c1=$(_cpu_nth "$all" 1)
-	[[ -n $c1 ]] || skip "one CPU: nothing to spread"
-	# (which CPU each hash runs on, and when a worker stays on its slot's
-	# CPU: tests/unit/test_pwhash.c, where the slots can be held by hand)
-	# (failed logins from one address: not the per-address limit's test)
-	fcgi_program auth "$sock" 5 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_MEMLIMIT_KIB=8192 \
-		MAGENTA_IP_FAIL_LIMIT=1000
-	grep -q "event=start pid=$prog_pid procs=5 argon2_slots=2 .* argon2_pin=on " "$sock.log"
-	_affinities_are "$(printf '%s\n' "$all" "$all" "$all" "$all" "$all")" "${prog_kids[@]}"
-	_login_burst "$sock"
-	[ "$(_affinities "$prog_pid")" = "$all" ]
-	want=$(printf '%s\n' "$all" "$all" "$all" "$all" "$all")
-	_until_affinities "$want" "$sock" /api/auth/health ""
-	fcgi_program_stop
-
-	fcgi_program auth "$sock.off" 4 MAGENTA_ARGON2_CONCURRENCY=2 MAGENTA_ARGON2_PIN_CPUS=off \
-		MAGENTA_ARGON2_MEMLIMIT_KIB=8192 MAGENTA_IP_FAIL_LIMIT=1000
-	grep -q "event=start pid=$prog_pid procs=4 argon2_slots=2 .* argon2_pin=off " "$sock.off.log"
-	_login_burst "$sock.off"
-	[ "$(_affinities "${prog_kids[@]}" | sort -u)" = "$all" ]
+@test "login: an unknown user still costs an argon2id verification (it takes an argon2 slot)" {
+	local sock=$BATS_TEST_TMPDIR/auth.sock semid
+	# a program of its own: one slot, a verification of about a third of
+	# a second; nothing else hashes there (the dummy hash is made at start)
+	fcgi_program auth "$sock" 2 MAGENTA_ARGON2_CONCURRENCY=1 MAGENTA_ARGON2_OPSLIMIT=64
+	semid=$(sed -n "s/.*event=argon2 pid=$prog_pid slots=1 semid=\([0-9]*\).*/\1/p" "$sock.log")
+	[ -n "$semid" ]
+	[ "$(_semval "$semid")" = 1 ]
+	_slot_taken_by_login "$sock" "$semid"
+	[ "$(_semval "$semid")" = 1 ]
 	fcgi_program_stop
 }
 

@@ -153,23 +153,9 @@ wait_until() {
 # sem_exists ID: the kernel has a System V semaphore set ID.
 sem_exists() { awk -v id="$1" 'NR > 1 && $2 == id { found = 1 } END { exit !found }' /proc/sysvipc/sem; }
 
-# sched_policies PID...: the scheduling policy of each ("SCHED_OTHER", ...).
-sched_policies() {
-	local p
-	for p in "$@"; do chrt -p "$p" | sed -n "s/^pid $p's current scheduling policy: //p"; done
-}
-
-# batch_while_serving SOCK URI BODY: POST BODY to URI of the program
-# fcgi_program started on SOCK: its workers are SCHED_OTHER before, one is
-# seen SCHED_BATCH while it serves the request, all are SCHED_OTHER again
-# once it has answered.  The answer is in $BATS_TEST_TMPDIR/answer.
-batch_while_serving() {
-	[ "$(sched_policies "${prog_kids[@]}" | sort -u)" = SCHED_OTHER ]
-	fcgi_post "$1" "$2" "$3" >"$BATS_TEST_TMPDIR/answer" &
-	wait_until 10 eval 'sched_policies "${prog_kids[@]}" | grep -qx SCHED_BATCH'
-	wait $!
-	[ "$(sched_policies "${prog_kids[@]}" | sort -u)" = SCHED_OTHER ]
-}
+# _semval ID: the value of System V semaphore set ID's semaphore 0 (the
+# free argon2 slots; lib/pwhash.c).
+_semval() { ipcs -s -i "$1" | awk '$1 == "0" && NF >= 5 { print $2 }'; }
 
 # fcgi_program NAME SOCK PROCS [VAR=VALUE...]: a private magenta-NAME on the
 # Unix socket SOCK with PROCS workers (and these settings), logging to

@@ -66,6 +66,16 @@ int reg_reauth(struct http_req *r, const struct account *me, const char *passwor
  * 404 (the user is gone) or 503/500. */
 int reg_reload(struct http_req *r, struct account *a);
 
+/* Attempts at a change whose version moved between read and write. */
+#define REG_WRITE_ATTEMPTS 3
+
+/* After optimistic write number attempt (from 0) of a lost the race (the
+ * version moved): 0 to try again with a read anew, or -1 after replying
+ * (409 concurrent_change when the attempts are spent or, with verified
+ * not NULL, when the password hash is no longer verified: the password
+ * given was checked against the old one; 404, 503/500 from reg_reload). */
+int reg_retry(struct http_req *r, struct account *a, int attempt, const char *verified);
+
 /* Answer a failed statement: 503 when the database is unavailable, else
  * log it (as what) and 500. */
 void reg_db_failed(struct http_req *r, const PGresult *res, const char *what);

@@ -18,7 +18,6 @@
 #include "registration.h"
 #include "roles.h"
 
-#define CHANGE_ATTEMPTS 3
 #define QUERY_MAX 254 /* longest q: an email */
 
 static const char users_prefix[] = "/api/registration/admin/users/";
@@ -275,13 +274,7 @@ static void set_lock(struct http_req *r, const struct account *me, struct accoun
 			break;
 		}
 		PQclear(res);
-		if (attempt + 1 >= CHANGE_ATTEMPTS) {
-			http_error(r, 409, "concurrent_change",
-				   "The account is being changed by another request; try again.",
-				   NULL);
-			return;
-		}
-		if (reg_reload(r, u) != 0)
+		if (reg_retry(r, u, attempt, NULL) != 0)
 			return;
 	}
 	log_info("event=%s user=%s by=%s version=%lld event_id=%s",
@@ -340,13 +333,7 @@ void h_admin_user_delete(struct http_req *r)
 			break;
 		}
 		PQclear(res);
-		if (attempt + 1 >= CHANGE_ATTEMPTS) {
-			http_error(r, 409, "concurrent_change",
-				   "The account is being changed by another request; try again.",
-				   NULL);
-			return;
-		}
-		if (reg_reload(r, &u) != 0)
+		if (reg_retry(r, &u, attempt, NULL) != 0)
 			return;
 	}
 	log_info("event=account_deleted user=%s by=%s event_id=%s", u.id, me.id, event_id);

@@ -135,6 +135,23 @@ int reg_reload(struct http_req *r, struct account *a)
 	return 0;
 }
 
+int reg_retry(struct http_req *r, struct account *a, int attempt, const char *verified)
+{
+	if (attempt + 1 >= REG_WRITE_ATTEMPTS) {
+		http_error(r, 409, "concurrent_change",
+			   "The account is being changed by another request; try again.", NULL);
+		return -1;
+	}
+	if (reg_reload(r, a) != 0)
+		return -1;
+	if (verified && strcmp(verified, a->password_hash) != 0) {
+		http_error(r, 409, "concurrent_change",
+			   "The password has just been changed by another request.", NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int reg_reauth(struct http_req *r, const struct account *me, const char *password, size_t len)
 {
 	char limit[24], window[24], hdr[64];

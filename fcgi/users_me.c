@@ -18,9 +18,6 @@
 #include "registration.h"
 #include "roles.h"
 
-/* Attempts at a change whose version moved between read and write. */
-#define CHANGE_ATTEMPTS 3
-
 /* The members a PATCH may name. */
 static const char *const patch_members[] = { "displayName", "username", "email",
 					     "currentPassword" };
@@ -142,13 +139,6 @@ static void reply_stale(struct http_req *r, const struct account *a)
 	http_error(r, 412, "version_mismatch", msg, NULL);
 }
 
-/* 409: other changes kept moving the version. */
-static void reply_busy(struct http_req *r)
-{
-	http_error(r, 409, "concurrent_change",
-		   "The account is being changed by another request; try again.", NULL);
-}
-
 /* GET /api/registration/users/me */
 void h_me_get(struct http_req *r)
 {
@@ -253,11 +243,7 @@ void h_me_patch(struct http_req *r)
 		/* the version moved meanwhile: read it again */
 		PQclear(res);
 		res = NULL;
-		if (attempt + 1 >= CHANGE_ATTEMPTS) {
-			reply_busy(r);
-			goto out;
-		}
-		if (reg_reload(r, &me) != 0)
+		if (reg_retry(r, &me, attempt, NULL) != 0)
 			goto out;
 		if (reauthed && strcmp(verified, me.password_hash) != 0)
 			reauthed = 0; /* the password changed meanwhile: check again */
@@ -278,6 +264,7 @@ void h_me_delete(struct http_req *r)
 	const char *pw;
 	size_t plen;
 	char event_id[UUID_STRLEN + 1];
+	char verified[ACCOUNT_HASH_MAX + 1] = ""; /* the hash the password was checked against */
 	long long want = reg_if_match(r);
 	PGresult *res = NULL;
 
@@ -302,6 +289,7 @@ void h_me_delete(struct http_req *r)
 	}
 	if (reg_reauth(r, &me, pw, plen) != 0)
 		goto out;
+	memcpy(verified, me.password_hash, sizeof(verified));
 	for (int attempt = 0;; attempt++) {
 		res = account_delete(&reg.db, &me, me.id, "self", event_id);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -312,24 +300,10 @@ void h_me_delete(struct http_req *r)
 			break;
 		PQclear(res);
 		res = NULL;
-		/* changed meanwhile (the password checked is still the one we
-		 * read: a password change would have moved the stamp too) */
-		if (attempt + 1 >= CHANGE_ATTEMPTS) {
-			reply_busy(r);
+		/* changed meanwhile: the password given must still be the
+		 * account's */
+		if (reg_retry(r, &me, attempt, verified) != 0)
 			goto out;
-		}
-		{
-			char verified[ACCOUNT_HASH_MAX + 1];
-			memcpy(verified, me.password_hash, sizeof(verified));
-			if (reg_reload(r, &me) != 0)
-				goto out;
-			if (strcmp(verified, me.password_hash) != 0) {
-				/* the password changed meanwhile: the one given was
-				 * checked against the old hash */
-				reply_busy(r);
-				goto out;
-			}
-		}
 		if (want) {
 			reply_stale(r, &me);
 			goto out;
@@ -338,6 +312,7 @@ void h_me_delete(struct http_req *r)
 	log_info("event=account_deleted user=%s by=self event_id=%s", me.id, event_id);
 	http_reply(r, 204, NULL, NULL);
 out:
+	sodium_memzero(verified, sizeof(verified));
 	PQclear(res);
 	json_object_put(errors);
 	json_put_wiped(body);

@@ -18,8 +18,6 @@
 #include "registration.h"
 #include "service.h"
 
-#define CHANGE_ATTEMPTS 3
-
 /* The three members, checked; -1 after replying 400. */
 static int read_body(struct http_req *r, struct json_object *body, const struct account *me,
 		     const char **cur, size_t *clen, const char **pw, size_t *plen)
@@ -93,19 +91,8 @@ void h_me_password(struct http_req *r)
 			break;
 		PQclear(res);
 		res = NULL;
-		if (attempt + 1 >= CHANGE_ATTEMPTS) {
-			http_error(r, 409, "concurrent_change",
-				   "The account is being changed by another request; try again.",
-				   NULL);
+		if (reg_retry(r, &me, attempt, verified) != 0)
 			goto out;
-		}
-		if (reg_reload(r, &me) != 0)
-			goto out;
-		if (strcmp(verified, me.password_hash) != 0) {
-			http_error(r, 409, "concurrent_change",
-				   "The password has just been changed by another request.", NULL);
-			goto out;
-		}
 	}
 	log_info("event=password_changed user=%s version=%lld event_id=%s", me.id, next.version,
 		 event_id);

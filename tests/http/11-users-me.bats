@@ -10,6 +10,21 @@ load 11-users
 
 teardown() {
 	auth_config_restore
+	psql_users "DROP TRIGGER IF EXISTS users_lose_race ON users; DROP FUNCTION IF EXISTS users_lose_race(); DROP SEQUENCE IF EXISTS users_lost_races" >/dev/null 2>&1 || true
+}
+
+# lose_races N: the next N updates of users match no row, as when another
+# request moved the version between a handler's read and its write.
+lose_races() {
+	psql_users "CREATE SEQUENCE users_lost_races;
+		CREATE FUNCTION users_lose_race() RETURNS trigger LANGUAGE plpgsql AS
+		\$\$BEGIN
+			IF nextval('users_lost_races') <= $1 THEN
+				RETURN NULL;
+			END IF;
+			RETURN NEW;
+		END\$\$;
+		CREATE TRIGGER users_lose_race BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION users_lose_race()" >/dev/null
 }
 
 @test "users/me: no token, a forged, expired, other-audience or alg-none token -> 401 with WWW-Authenticate: Bearer error=\"invalid_token\"" {
@@ -101,6 +116,23 @@ teardown() {
 	wait_applied "$UID_" 3
 	me "$TOKEN"
 	assert_code 200
+}
+
+@test "PATCH users/me: a write that loses a race is tried again on the row read anew (one event); three lost in a row -> 409 concurrent_change, nothing written" {
+	new_user alice
+	lose_races 1
+	as "$TOKEN" PATCH /api/registration/users/me '{"displayName":"Second try"}'
+	assert_code 200
+	[ "$(json_of '[.displayName, .version]')" = '["Second try",2]' ]
+	[ "$(psql_users "SELECT last_value FROM users_lost_races")" = 2 ] # written on the second
+	[ "$(outbox_count "$UID_")" = 2 ]
+	psql_users "DROP TRIGGER users_lose_race ON users; DROP FUNCTION users_lose_race(); DROP SEQUENCE users_lost_races" >/dev/null
+	lose_races 3
+	as "$TOKEN" PATCH /api/registration/users/me '{"displayName":"Never"}'
+	assert_code 409
+	[ "$(field .error)" = concurrent_change ]
+	[ "$(psql_users "SELECT display_name, version FROM users WHERE id = '$UID_'")" = 'Second try|2' ]
+	[ "$(outbox_count "$UID_")" = 2 ]
 }
 
 @test "PATCH users/me: a change to nothing is 200 with no event" {

@@ -12,20 +12,44 @@ teardown() {
 	kill -CONT "$(_stack_rabbit_node_pid)" 2>/dev/null || true
 	psql_users "DROP TRIGGER IF EXISTS pipeline_stall ON outbox; DROP FUNCTION IF EXISTS pipeline_stall()" >/dev/null 2>&1 || true
 	psql_db postgres "ALTER DATABASE \"$AUTH_DB\" ALLOW_CONNECTIONS true" >/dev/null 2>&1 || true
-	psql_auth "DROP TRIGGER IF EXISTS pipeline_fail ON auth_users; DROP FUNCTION IF EXISTS pipeline_fail()" >/dev/null 2>&1 || true
+	psql_auth "DROP TRIGGER IF EXISTS pipeline_fail ON auth_users; DROP FUNCTION IF EXISTS pipeline_fail(); DROP SEQUENCE IF EXISTS pipeline_fail_calls" >/dev/null 2>&1 || true
 }
 
 # A trigger on auth_users that fails inserts of USERNAME ('' for all) with
 # SQLSTATE STATE.
 fail_inserts() {
-	psql_auth "CREATE FUNCTION pipeline_fail() RETURNS trigger LANGUAGE plpgsql AS
+	psql_auth "CREATE SEQUENCE IF NOT EXISTS pipeline_fail_calls;
+		CREATE FUNCTION pipeline_fail() RETURNS trigger LANGUAGE plpgsql AS
 		\$\$BEGIN
 			IF '$1' = '' OR NEW.username = '$1' THEN
+				PERFORM nextval('pipeline_fail_calls'); -- not rolled back with the failure
 				RAISE EXCEPTION 'injected failure' USING ERRCODE = '$2';
 			END IF;
 			RETURN NEW;
 		END\$\$;
 		CREATE TRIGGER pipeline_fail BEFORE INSERT ON auth_users FOR EACH ROW EXECUTE FUNCTION pipeline_fail()"
+}
+
+# _count_connections PORT FILE: accept and close connections on 127.0.0.1:PORT,
+# writing their count to FILE after each, until killed.  Closed with a reset,
+# so that no TIME_WAIT keeps the port from the broker started after.
+_count_connections() {
+	exec python3 - "$1" "$2" <<'EOF'
+import os, socket, struct, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+n = 0
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    n += 1
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write(str(n))
+    os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+EOF
 }
 
 # Every user of MagentaUsers is in auth_users with the same hash, each
@@ -54,8 +78,17 @@ same_users() {
 	daemon_pid relay >/dev/null
 	daemon_pid consumer >/dev/null
 	downs=$(grep -c 'event=amqp_down' "$STACK_DIR/log/relay.log")
-	sleep 3 # let the relay retry a few times: the log must not grow with it
+	cdowns=$(grep -c 'event=amqp_down' "$STACK_DIR/log/consumer.log")
+	# a stand-in on the broker's port counts the daemons' retries (each
+	# connects, finds no broker and tries again later): the logs must not
+	# grow with them
+	_count_connections "$AMQP_PORT" "$BATS_TEST_TMPDIR/retries" 3>&- &
+	local counter=$!
+	wait_until 30 bash -c "[ \$(cat '$BATS_TEST_TMPDIR/retries' 2>/dev/null || echo 0) -ge 6 ]"
+	kill "$counter"
+	wait "$counter" || true
 	[ "$(grep -c 'event=amqp_down' "$STACK_DIR/log/relay.log")" = "$downs" ]
+	[ "$(grep -c 'event=amqp_down' "$STACK_DIR/log/consumer.log")" = "$cdowns" ]
 	run ctl status
 	[ "$status" = 1 ]
 	[[ $output == *"outbox     20 unpublished"* ]]
@@ -254,12 +287,16 @@ same_users() {
 	outbox_insert 50 blocked
 	wait_until 10 _eq 0 backlog
 	wait_until 10 bash -c "tail -n +$from '$STACK_DIR/log/consumer.log' | grep -q 'event=db_error what=apply sqlstate=55000'"
-	sleep 3 # several retries
+	# several retries, seen by the trigger: its calls (a sequence, which no
+	# rollback undoes) at least triple those made when the error was logged
+	local calls
+	calls=$(psql_auth "SELECT last_value FROM pipeline_fail_calls")
+	wait_until 30 bash -c "[ \$(psql -X -At -h 127.0.0.1 -p $PGPORT -U postgres -d $AUTH_DB -c 'SELECT last_value FROM pipeline_fail_calls') -ge $((3 * calls)) ]"
 	[ "$(applied)" = 0 ]
 	[ "$(dlq_depth)" = 0 ]
 	tail -n +"$from" "$STACK_DIR/log/consumer.log" >"$log"
 	[ "$(grep -c 'event=db_error what=apply sqlstate=55000' "$log")" = 1 ] # logged once
-	psql_auth "DROP TRIGGER pipeline_fail ON auth_users; DROP FUNCTION pipeline_fail()"
+	psql_auth "DROP TRIGGER pipeline_fail ON auth_users; DROP FUNCTION pipeline_fail(); DROP SEQUENCE pipeline_fail_calls"
 	wait_until 30 _eq 50 applied
 	same_users 50
 	grep -q 'event=apply_recovered' "$STACK_DIR/log/consumer.log"
@@ -281,7 +318,7 @@ same_users() {
 	ctl dlq list --json | jq -e --arg e "$e2" '.[0].id == $e and .[0].reason == "delivery_limit"'
 	grep -q "event=event_failed event_id=$e2" "$STACK_DIR/log/consumer.log"
 	# fixed: replay it
-	psql_auth "DROP TRIGGER pipeline_fail ON auth_users; DROP FUNCTION pipeline_fail()"
+	psql_auth "DROP TRIGGER pipeline_fail ON auth_users; DROP FUNCTION pipeline_fail(); DROP SEQUENCE pipeline_fail_calls"
 	ctl dlq replay "$e2"
 	wait_until 10 _eq 3 applied
 	[ "$(psql_auth "SELECT username FROM auth_users WHERE id = '$u2'")" = explode ]

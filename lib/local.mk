@@ -11,6 +11,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/event.c lib/event.h \
 	lib/eventseal.c lib/eventseal.h \
 	lib/eventsig.c lib/eventsig.h \
+	lib/form.c lib/form.h \
 	lib/http.c lib/http.h \
 	lib/json.c lib/json.h \
 	lib/log.c lib/log.h \

@@ -43,3 +43,7 @@ tests_tools_jwt_libjwt_SOURCES = tests/tools/jwt-libjwt.c
 tests_tools_jwt_libjwt_LDADD = $(JWT_LIBS)
 
 EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py
+
+UNIT_TESTS += tests/unit/test_form
+tests_unit_test_form_SOURCES = tests/unit/test_form.c tests/unit/t.h
+tests_unit_test_form_LDADD = $(MAGENTA_LIBS)

@@ -72,6 +72,12 @@ static const struct command commands[] = {
 	  "      a UserUpdated event carries it to the auth database\n"
 	  "user show [--json] NAME\n"
 	  "      the user's profile, roles, lock and version (never the hash)", 0 },
+	{ "client", cmd_client,
+	  "client add NAME [--public] [--scope \"openid profile email\"] [--json]\n"
+	  "      register an OAuth 2.0 client; prints its client_id and, unless\n"
+	  "      --public, its secret (shown once: only a hash is kept)\n"
+	  "client list [--json] | client remove CLIENT_ID|NAME\n"
+	  "      the clients, with their live sessions; remove revokes its sessions", 0 },
 };
 
 /* Print the commands. */

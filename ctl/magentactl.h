@@ -30,4 +30,8 @@ int cmd_resync(int argc, char **argv);
 /* user grant-admin NAME | user revoke-admin NAME | user show [--json] NAME */
 int cmd_user(int argc, char **argv);
 
+/* client add NAME [--public] [--scope S] [--json] | client list [--json] |
+ * client remove CLIENT_ID|NAME */
+int cmd_client(int argc, char **argv);
+
 #endif

@@ -17,6 +17,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/mq.c lib/mq.h lib/mq_internal.h \
 	lib/mq_consume.c lib/mq_declare.c lib/mq_publish.c \
+	lib/oauth_client.c lib/oauth_client.h \
 	lib/pemkey.c lib/pemkey.h \
 	lib/phc.c lib/phc.h \
 	lib/pwhash.c lib/pwhash.h \

@@ -16,4 +16,5 @@ dist_sqlauth_DATA = \
 	sql/auth/014_apply_user_event_iterative.sql \
 	sql/auth/015_login_devices.sql \
 	sql/auth/016_outcome_names.sql \
-	sql/auth/017_account_lifecycle.sql
+	sql/auth/017_account_lifecycle.sql \
+	sql/auth/018_oauth_clients.sql

@@ -47,3 +47,6 @@ EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-tr
 UNIT_TESTS += tests/unit/test_form
 tests_unit_test_form_SOURCES = tests/unit/test_form.c tests/unit/t.h
 tests_unit_test_form_LDADD = $(MAGENTA_LIBS)
+UNIT_TESTS += tests/unit/test_oauth_client
+tests_unit_test_oauth_client_SOURCES = tests/unit/test_oauth_client.c tests/unit/t.h
+tests_unit_test_oauth_client_LDADD = $(MAGENTA_LIBS)

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "oauth.h"
 #include "roles.h"
 #include "service.h"
 #include "uuid7.h"
@@ -108,30 +109,25 @@ void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char
 	auth_reply_login(r, u, sid, refresh, refresh_expires_in, NULL, NULL);
 }
 
-/* The token answer, with a login's device token in the body or a header. */
-void auth_reply_login(struct http_req *r, const struct auth_user *u, const char *sid,
-		      const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in,
-		      const char *device, const char *extra_headers)
+int auth_sign_access(const struct auth_user *u, const char *sid, const char *client_id,
+		     const char *scope, char *tok, size_t cap)
 {
-	const char *text;
 	struct token_claims c;
-	struct json_object *o, *user;
-	char tok[TOKEN_MAX];
 	long long now = (long long)time(NULL);
 	int n;
 
+	(void)client_id; /* TODO(issue 18): client_id, azp and scope claims */
+	(void)scope;
 	memset(&c, 0, sizeof(c));
 	if (strlen(u->username) > TOKEN_USERNAME_MAX) {
 		log_error("event=token_sign_failed user=%s msg=\"username too long\"", u->id);
-		http_error(r, 500, "internal_error", "Internal error.", NULL);
-		return;
+		return -1;
 	}
 	/* a name roles.h does not know grants nothing, and no token is made
 	 * that would silently lack a role the user was given */
 	if (roles_from_pg(u->roles, &c.roles) != 0) {
 		log_error("event=token_sign_failed user=%s msg=\"unknown role in roles\"", u->id);
-		http_error(r, 500, "internal_error", "Internal error.", NULL);
-		return;
+		return -1;
 	}
 	snprintf(c.sub, sizeof(c.sub), "%s", u->id);
 	snprintf(c.sid, sizeof(c.sid), "%s", sid);
@@ -140,9 +136,23 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 	uuid7_new(c.jti);
 	c.iat = c.nbf = now;
 	c.exp = now + conf_int(CONF_ACCESS_TTL);
-	n = token_sign(&auth.tok, &c, tok, sizeof(tok));
-	if (n < 0) {
+	n = token_sign(&auth.tok, &c, tok, cap);
+	if (n < 0)
 		log_error("event=token_sign_failed user=%s", u->id);
+	return n;
+}
+
+/* The token answer, with a login's device token in the body or a header. */
+void auth_reply_login(struct http_req *r, const struct auth_user *u, const char *sid,
+		      const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in,
+		      const char *device, const char *extra_headers)
+{
+	const char *text;
+	struct json_object *o, *user;
+	char tok[TOKEN_MAX];
+	int n = auth_sign_access(u, sid, NULL, NULL, tok, sizeof(tok));
+
+	if (n < 0) {
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		return;
 	}
@@ -176,6 +186,7 @@ static const struct http_route routes[] = {
     {"GET", "/api/auth/ready", h_ready, 0},
     {"GET", "/.well-known/jwks.json", h_jwks, 0},
     {"GET", "/.well-known/openid-configuration", h_openid_configuration, 0},
+    {"POST", "/oauth2/token", h_oauth_token, 0},
 };
 
 /* Keys, hashing parameters, the dummy hash, proxies, database handle. */

@@ -70,6 +70,64 @@ const struct auth_cached *auth_cache_get(const char *sid, const char *uid);
 /* Remember v (copied) for at most ttl seconds (and AUTH_CACHE_TTL). */
 void auth_cache_put(const struct auth_cached *v, double ttl);
 
+/* The login core (auth_login.c), one implementation behind POST
+ * /api/auth/login and the password grant of POST /oauth2/token: the
+ * address's limit, the account's (or trusted device's) lockout counted
+ * before the password is checked, one argon2id verification whether or
+ * not the user exists, then the session and its first refresh token. */
+struct auth_login_input {
+	const char *ident, *password; /* username or email; validated */
+	size_t ilen, plen;
+	int remember;
+	int has_device; /* a device token was presented, in device */
+	unsigned char device[REFRESH_RAWBYTES];
+	const char *client_id; /* the OAuth client's session (no device token), or NULL */
+	const char *scope_pg;  /* and its scope, PostgreSQL's text[] form */
+};
+
+enum auth_outcome {
+	AUTH_OK,	/* out is filled */
+	AUTH_REFUSED,	/* unknown user, wrong password, locked: one answer for all */
+	AUTH_THROTTLED, /* the address's limit: out->retry_after seconds */
+	AUTH_REPLIED	/* a 5xx was sent */
+};
+
+struct auth_login_result {
+	struct auth_user u; /* points into user */
+	char sid[TOKEN_ID_MAX + 1];
+	char refresh[REFRESH_STRLEN + 1];
+	char device[REFRESH_STRLEN + 1]; /* the new device token ("" for a client) */
+	long refresh_expires_in;
+	long retry_after;
+	PGresult *user;
+};
+
+enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login_input *in,
+				     struct auth_login_result *out);
+
+/* Wipe out and free what it holds (also after a failed attempt). */
+void auth_login_result_clear(struct auth_login_result *out);
+
+/* The refresh core (auth_session.c), behind POST /api/auth/refresh and
+ * the refresh_token grant of POST /oauth2/token: rotate the token whose
+ * raw bytes are raw, if it belongs to a live session of client_id (NULL:
+ * a session of the JSON login); within refresh_grace of its rotation, give
+ * the current successor again; a used token after that revokes its
+ * session (reuse). */
+struct auth_refresh_result {
+	struct auth_user u; /* points into res */
+	char sid[TOKEN_ID_MAX + 1];
+	char refresh[REFRESH_STRLEN + 1]; /* the token to hand out */
+	long refresh_expires_in;
+	const char *scope_pg; /* the session's scope, "" for the JSON login's */
+	PGresult *res, *chain;
+};
+
+enum auth_outcome auth_refresh_attempt(struct http_req *r, const unsigned char raw[REFRESH_RAWBYTES],
+				       const char *client_id, struct auth_refresh_result *out);
+
+void auth_refresh_result_clear(struct auth_refresh_result *out);
+
 /* POST /api/auth/login */
 void h_login(struct http_req *r);
 /* POST /api/auth/refresh */
@@ -93,6 +151,11 @@ int auth_wellknown_init(char *err, size_t errlen);
  * "user":{...}}.  500 when signing fails. */
 void auth_reply_tokens(struct http_req *r, const struct auth_user *u, const char *sid,
 		       const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in);
+
+/* Sign an access token for user u in session sid (client_id and scope:
+ * an OAuth client's, or NULL) into tok; its length, or -1 (logged). */
+int auth_sign_access(const struct auth_user *u, const char *sid, const char *client_id,
+		     const char *scope, char *tok, size_t cap);
 
 /* The same for a login: with "deviceToken" when device is not NULL, and
  * extra_headers (lines ending in "\r\n", NULL for none; a Set-Cookie with

@@ -24,14 +24,16 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "auth.h"
 #include "conf.h"
-#include "log.h"
 #include "devicetoken.h"
+#include "log.h"
+#include "roles.h"
 #include "uuid7.h"
 #include "validate.h"
 
@@ -137,8 +139,10 @@ enum {
  * $6 session_max, $7 refresh token hash, $8 refresh lifetime, $9 whether
  * to wait for the disk (login_sync_commit), $10 the hash of the trusted
  * device token presented (NULL: none), $11 the hash of the new device
- * token, $12 device_ttl.  The session, its first refresh token, the
- * device token that replaces the one presented, and the success taking
+ * token (NULL: none is issued), $12 device_ttl, $13 the OAuth client
+ * whose session it is and $14 its scope (NULL, NULL for the JSON login).
+ * The session, its first refresh token, the device token that replaces
+ * the one presented, and the success taking
  * back this attempt: from the device's count on a trusted device (its row
  * is replaced), else from the account's.  A trusted device's success
  * leaves the account's count and lock alone: they are what untrusted
@@ -154,8 +158,9 @@ enum {
 #define DEVICES_MAX "32"
 static const char sql_success[] =
     "WITH s AS ("
-    " INSERT INTO sessions (id, user_id, security_stamp, remember, client_addr, expires_at)"
-    " VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::int))"
+    " INSERT INTO sessions (id, user_id, security_stamp, remember, client_addr, expires_at,"
+    "  client_id, scope)"
+    " VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::int), $13, $14::text[])"
     " RETURNING id, expires_at),"
     " t AS ("
     " INSERT INTO refresh_tokens (session_id, token_hash, expires_at)"
@@ -164,13 +169,15 @@ static const char sql_success[] =
     " d AS (DELETE FROM login_lockouts WHERE user_id = $2 AND $10::bytea IS NULL),"
     " ov AS (DELETE FROM login_devices WHERE token_hash = $10::bytea AND user_id = $2),"
     " nv AS (INSERT INTO login_devices (token_hash, user_id, security_stamp, expires_at)"
-    " VALUES ($11::bytea, $2, $3, now() + make_interval(secs => $12::int))),"
-    " cap AS (DELETE FROM login_devices WHERE token_hash IN (SELECT token_hash"
-    "  FROM login_devices WHERE user_id = $2 AND token_hash IS DISTINCT FROM $10::bytea"
+    " SELECT $11::bytea, $2, $3, now() + make_interval(secs => $12::int)"
+    " WHERE $11::bytea IS NOT NULL),"
+    " cap AS (DELETE FROM login_devices WHERE $11::bytea IS NOT NULL AND token_hash IN ("
+    "  SELECT token_hash FROM login_devices WHERE user_id = $2"
+    "  AND token_hash IS DISTINCT FROM $10::bytea"
     "  ORDER BY created_at DESC OFFSET " DEVICES_MAX " - 1))"
     " SELECT ceil(extract(epoch FROM t.expires_at - now()))::bigint,"
     "  CASE WHEN NOT $9::bool THEN set_config('synchronous_commit', 'off', true) END FROM t";
-static struct db_stmt st_success = {"login_success", sql_success, 12, 0};
+static struct db_stmt st_success = {"login_success", sql_success, 14, 0};
 
 /* $1 client address: one more failed login in its window (a new window
  * starts with the first failure a minute or more after the last one's). */
@@ -197,16 +204,8 @@ static const char sql_gc[] =
     "  WHERE expires_at < now() LIMIT 500))"
     " SELECT 1";
 
-struct login_input {
-	const char *ident, *password;
-	size_t ilen, plen;
-	int remember;
-	int has_device; /* a device token was presented, in device */
-	unsigned char device[REFRESH_RAWBYTES];
-};
-
 /* Check the body's members; every problem goes into errors. */
-static void login_validate(struct json_object *body, struct login_input *in,
+static void login_validate(struct json_object *body, struct auth_login_input *in,
 			   struct json_object *errors)
 {
 	size_t pmax = (size_t)conf_int(CONF_PASSWORD_MAX) * 4; /* code points of up to 4 bytes */
@@ -273,106 +272,99 @@ static void count_failure(const char *addr)
 	PQclear(res);
 }
 
-/* Create the session and a new device token (replacing the trusted one
- * whose hash is device_hex, or NULL), and answer with the tokens. */
-static void login_success(struct http_req *r, PGresult *user, const char *addr, int remember,
-			  const char *device_hex)
+/* Create the session (and, for the JSON login, a new device token that
+ * replaces the trusted one whose hash is device_hex, or NULL) for the
+ * user row found; AUTH_OK with out filled, or AUTH_REPLIED after a 5xx. */
+static enum auth_outcome login_session(struct http_req *r, const struct auth_login_input *in,
+				       const char *addr, const char *device_hex,
+				       struct auth_login_result *out)
 {
-	char sid[UUID_STRLEN + 1], refresh[REFRESH_STRLEN + 1], hash_hex[2 * REFRESH_HASHBYTES + 3];
-	char device[REFRESH_STRLEN + 1], dhash_hex[2 * REFRESH_HASHBYTES + 3], cookie[256];
+	char hash_hex[2 * REFRESH_HASHBYTES + 3], dhash_hex[2 * REFRESH_HASHBYTES + 3];
 	char smax[24], ttl[24], dttl[24];
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
-	struct auth_user u = {PQgetvalue(user, 0, L_ID), PQgetvalue(user, 0, L_USERNAME),
-			      PQgetvalue(user, 0, L_EMAIL), PQgetvalue(user, 0, L_ROLES),
-			      PQgetvalue(user, 0, L_STAMP)};
-	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
-	PGresult *res = NULL;
+	PGresult *user = out->user, *res;
+	int device = !in->client_id; /* OAuth clients have no device tokens */
+	unsigned roles;
 
-	uuid7_new(sid);
-	refresh_new(refresh, raw);
+	out->u = (struct auth_user){PQgetvalue(user, 0, L_ID), PQgetvalue(user, 0, L_USERNAME),
+				    PQgetvalue(user, 0, L_EMAIL), PQgetvalue(user, 0, L_ROLES),
+				    PQgetvalue(user, 0, L_STAMP)};
+	/* a role roles.h does not know: no session that no token could carry */
+	if (roles_from_pg(out->u.roles, &roles) != 0) {
+		log_error("event=login_refused user=%s msg=\"unknown role in roles\"", out->u.id);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		return AUTH_REPLIED;
+	}
+	uuid7_new(out->sid);
+	refresh_new(out->refresh, raw);
 	refresh_hash(hash, raw);
 	auth_bytea(hash_hex, hash, sizeof(hash));
-	refresh_new(device, raw); /* made and hashed as a refresh token is */
-	refresh_hash(hash, raw);
-	sodium_memzero(raw, sizeof(raw));
-	auth_bytea(dhash_hex, hash, sizeof(hash));
-	cookie[0] = '\0';
-	if (use_cookie && devicetoken_set_cookie(cookie, sizeof(cookie), device,
-						 conf_int(CONF_DEVICE_TTL)) != 0) {
-		log_error("event=device_cookie_failed user=%s", u.id);
-		http_error(r, 500, "internal_error", "Internal error.", NULL);
-		goto out;
+	if (device) {
+		refresh_new(out->device, raw); /* made and hashed as a refresh token is */
+		refresh_hash(hash, raw);
+		auth_bytea(dhash_hex, hash, sizeof(hash));
 	}
+	sodium_memzero(raw, sizeof(raw));
 	snprintf(smax, sizeof(smax), "%ld", conf_int(CONF_SESSION_MAX));
 	snprintf(ttl, sizeof(ttl), "%ld",
-		 conf_int(remember ? CONF_REFRESH_TTL_REMEMBER : CONF_REFRESH_TTL));
+		 conf_int(in->remember ? CONF_REFRESH_TTL_REMEMBER : CONF_REFRESH_TTL));
 	snprintf(dttl, sizeof(dttl), "%ld", conf_int(CONF_DEVICE_TTL));
 	{
-		const char *p[] = {sid,
-				   u.id,
-				   PQgetvalue(user, 0, L_STAMP),
-				   remember ? "t" : "f",
+		const char *p[] = {out->sid,
+				   out->u.id,
+				   out->u.stamp,
+				   in->remember ? "t" : "f",
 				   addr,
 				   smax,
 				   hash_hex,
 				   ttl,
 				   conf_bool(CONF_LOGIN_SYNC_COMMIT) ? "t" : "f",
 				   device_hex,
-				   dhash_hex,
-				   dttl};
+				   device ? dhash_hex : NULL,
+				   dttl,
+				   in->client_id,
+				   in->client_id ? in->scope_pg : NULL};
 		/* not retried: a lost connection may have committed */
 		res = db_exec_stmt(&auth.db, &st_success, p, 0);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		auth_db_failed(r, res, "login_session");
-		goto out;
+		PQclear(res);
+		return AUTH_REPLIED;
 	}
-	log_info("event=login_ok user=%s session=%s addr=%s remember=%d trusted=%d", u.id, sid,
-		 addr, remember, device_hex != NULL);
-	/* with the cookie, the token is kept out of reach of page scripts:
-	 * not in the body too */
-	auth_reply_login(r, &u, sid, refresh, atol(PQgetvalue(res, 0, 0)),
-			 use_cookie ? NULL : device, use_cookie ? cookie : NULL);
+	out->refresh_expires_in = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	log_info("event=login_ok user=%s session=%s addr=%s remember=%d trusted=%d%s%s",
+		 out->u.id, out->sid, addr, in->remember, device_hex != NULL,
+		 in->client_id ? " client=" : "", in->client_id ? in->client_id : "");
 	if (randombytes_uniform(64) == 0) {
 		PGresult *gc = db_exec(&auth.db, sql_gc, 0, NULL, 0);
 		if (PQresultStatus(gc) != PGRES_TUPLES_OK)
 			db_log_error("auth_gc", gc);
 		PQclear(gc);
 	}
-out:
-	sodium_memzero(refresh, sizeof(refresh));
-	sodium_memzero(device, sizeof(device));
-	sodium_memzero(cookie, sizeof(cookie));
-	PQclear(res);
+	return AUTH_OK;
 }
 
-/* POST /api/auth/login */
-void h_login(struct http_req *r)
+void auth_login_result_clear(struct auth_login_result *out)
 {
-	struct json_object *body = NULL, *errors = json_object_new_array();
-	struct login_input in;
+	PQclear(out->user);
+	sodium_memzero(out, sizeof(*out));
+}
+
+enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login_input *in,
+				     struct auth_login_result *out)
+{
 	char addr[CLIENTADDR_STRLEN], limit[24], thr[24], base[24], max[24];
 	char dhash_hex[2 * REFRESH_HASHBYTES + 3];
 	unsigned char dhash[REFRESH_HASHBYTES];
-	PGresult *res = NULL;
+	PGresult *res;
 	const char *hash, *why;
 	int known, ok, trusted;
 
-	memset(&in, 0, sizeof(in));
-	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
-		goto out;
-	login_validate(body, &in, errors);
-	if (json_object_array_length(errors) > 0) {
-		http_errors(r, 400, errors);
-		errors = NULL;
-		goto out;
-	}
-	/* the body's deviceToken first; the cookie only when it is in use */
-	if (!in.has_device && conf_bool(CONF_DEVICE_COOKIE) &&
-	    devicetoken_from_cookie(http_param(r, "HTTP_COOKIE"), in.device) == 0)
-		in.has_device = 1;
-	if (in.has_device) {
-		refresh_hash(dhash, in.device);
+	memset(out, 0, sizeof(*out));
+	if (in->has_device) {
+		refresh_hash(dhash, in->device);
 		auth_bytea(dhash_hex, dhash, sizeof(dhash));
 	}
 	clientaddr_get(auth.proxies, r->remote_addr, http_param(r, "HTTP_X_FORWARDED_FOR"), addr);
@@ -382,31 +374,34 @@ void h_login(struct http_req *r)
 	snprintf(max, sizeof(max), "%ld", conf_int(CONF_LOCKOUT_MAX));
 	{
 		const char *p[] = {
-		    in.ident, addr, limit, thr, base, max, in.has_device ? dhash_hex : NULL};
+		    in->ident, addr, limit, thr, base, max, in->has_device ? dhash_hex : NULL};
 		/* usernames cannot hold '@', emails always do.  Retried on a
 		 * connection found broken (a database restart): at worst one
 		 * attempt is counted twice. */
 		res = db_exec_stmt(&auth.db,
-				   memchr(in.ident, '@', in.ilen) ? &st_by_email : &st_by_username,
+				   memchr(in->ident, '@', in->ilen) ? &st_by_email : &st_by_username,
 				   p, 1);
 	}
+	out->user = res;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		auth_db_failed(r, res, "login_lookup");
-		goto out;
+		return AUTH_REPLIED;
 	}
 	/* a trusted device is not refused for what untrusted clients did */
 	trusted = PQgetvalue(res, 0, L_TRUSTED)[0] == 't';
 	if (!trusted && atol(PQgetvalue(res, 0, L_ADDR_FAILURES)) >= conf_int(CONF_IP_FAIL_LIMIT)) {
 		log_warnx("event=login_throttled addr=%s", addr);
-		reply_throttled(r, atol(PQgetvalue(res, 0, L_RETRY)));
-		goto out;
+		out->retry_after = atol(PQgetvalue(res, 0, L_RETRY));
+		if (out->retry_after < 1)
+			out->retry_after = 1;
+		return AUTH_THROTTLED;
 	}
 
 	/* Always one argon2id verification, against a dummy hash of the same
 	 * cost for an unknown user, so the time does not tell. */
 	known = !PQgetisnull(res, 0, L_ID);
 	hash = known ? PQgetvalue(res, 0, L_HASH) : auth.dummy_hash;
-	ok = pwhash_verify(hash, in.password, in.plen) == 0;
+	ok = pwhash_verify(hash, in->password, in->plen) == 0;
 
 	if (!known)
 		why = "unknown_user";
@@ -433,13 +428,60 @@ void h_login(struct http_req *r)
 		 * are held by it */
 		if (!trusted)
 			count_failure(addr);
-		reply_invalid(r);
+		return AUTH_REFUSED;
+	}
+	return login_session(r, in, addr, trusted ? dhash_hex : NULL, out);
+}
+
+/* POST /api/auth/login */
+void h_login(struct http_req *r)
+{
+	struct json_object *body = NULL, *errors = json_object_new_array();
+	struct auth_login_input in;
+	struct auth_login_result out;
+	char cookie[256] = "";
+	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
+
+	memset(&in, 0, sizeof(in));
+	memset(&out, 0, sizeof(out));
+	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
+		goto out;
+	login_validate(body, &in, errors);
+	if (json_object_array_length(errors) > 0) {
+		http_errors(r, 400, errors);
+		errors = NULL;
 		goto out;
 	}
-	login_success(r, res, addr, in.remember, trusted ? dhash_hex : NULL);
+	/* the body's deviceToken first; the cookie only when it is in use */
+	if (!in.has_device && use_cookie &&
+	    devicetoken_from_cookie(http_param(r, "HTTP_COOKIE"), in.device) == 0)
+		in.has_device = 1;
+	switch (auth_login_attempt(r, &in, &out)) {
+	case AUTH_REFUSED:
+		reply_invalid(r);
+		break;
+	case AUTH_THROTTLED:
+		reply_throttled(r, out.retry_after);
+		break;
+	case AUTH_OK:
+		if (use_cookie && devicetoken_set_cookie(cookie, sizeof(cookie), out.device,
+							 conf_int(CONF_DEVICE_TTL)) != 0) {
+			log_error("event=device_cookie_failed user=%s", out.u.id);
+			http_error(r, 500, "internal_error", "Internal error.", NULL);
+			break;
+		}
+		/* with the cookie, the token is kept out of reach of page
+		 * scripts: not in the body too */
+		auth_reply_login(r, &out.u, out.sid, out.refresh, out.refresh_expires_in,
+				 use_cookie ? NULL : out.device, use_cookie ? cookie : NULL);
+		break;
+	case AUTH_REPLIED:
+		break;
+	}
 out:
 	sodium_memzero(in.device, sizeof(in.device));
-	PQclear(res);
+	sodium_memzero(cookie, sizeof(cookie));
+	auth_login_result_clear(&out);
 	json_object_put(errors);
 	json_put_wiped(body); /* json-c's copy of the password */
 }

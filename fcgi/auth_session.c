@@ -16,7 +16,9 @@
 #define SEAL_HEX (2 * REFRESH_SEALBYTES + 3)
 
 /* $1 presented token's hash, $2 successor's hash, $3 successor sealed under
- * the presented token, $4 refresh_ttl, $5 refresh_ttl_remember.  The one
+ * the presented token, $4 refresh_ttl, $5 refresh_ttl_remember, $6 the
+ * OAuth client presenting it (NULL: the JSON surface; a token rotates only
+ * for the client, or the surface, whose session it is).  The one
  * statement of a normal refresh: the UPDATE takes the presented token's
  * row lock, so of two concurrent refreshes with one token, the second
  * waits, then finds it used and rotates nothing.
@@ -31,18 +33,18 @@
  * is read before the lock; the UPDATE checks used_at again under it. */
 static const char sql_rotate[] =
     "WITH k AS MATERIALIZED ("
-    " SELECT t.id, t.session_id, s.expires_at AS session_end, s.remember,"
+    " SELECT t.id, t.session_id, s.expires_at AS session_end, s.remember, s.scope,"
     "  u.id AS user_id, u.username, u.email, u.roles, u.security_stamp"
     " FROM refresh_tokens t,"
     "  LATERAL (SELECT * FROM sessions WHERE id = t.session_id OFFSET 0) s,"
     "  LATERAL (SELECT * FROM auth_users WHERE id = s.user_id OFFSET 0) u"
     " WHERE t.token_hash = $1::bytea AND t.used_at IS NULL AND t.expires_at > now()"
-    "  AND" AUTH_SESSION_LIVE "),"
+    "  AND s.client_id IS NOT DISTINCT FROM $6 AND" AUTH_SESSION_LIVE "),"
     " old AS ("
     " UPDATE refresh_tokens t SET used_at = now() FROM k"
     " WHERE t.id = (SELECT id FROM k) AND t.used_at IS NULL"
-    " RETURNING k.id, k.session_id, k.session_end, k.remember, k.user_id, k.username,"
-    "  k.email, k.roles, k.security_stamp),"
+    " RETURNING k.id, k.session_id, k.session_end, k.remember, k.scope, k.user_id,"
+    "  k.username, k.email, k.roles, k.security_stamp),"
     " new AS ("
     " INSERT INTO refresh_tokens (session_id, parent_id, token_hash, sealed, expires_at)"
     " SELECT session_id, id, $2::bytea, $3::bytea, least(now() + make_interval(secs =>"
@@ -50,19 +52,22 @@ static const char sql_rotate[] =
     " RETURNING expires_at)"
     " SELECT old.session_id, old.user_id, old.username, old.email,"
     "  ceil(extract(epoch FROM new.expires_at - now()))::bigint, old.roles::text,"
-    "  old.security_stamp FROM old, new";
-static struct db_stmt st_rotate = {"rotate", sql_rotate, 5, 0};
+    "  old.security_stamp, old.scope::text FROM old, new";
+static struct db_stmt st_rotate = {"rotate", sql_rotate, 6, 0};
 
-/* $1 hash, $2 refresh_grace: why a token did not rotate. */
+/* $1 hash, $2 refresh_grace, $3 the client presenting it (as $6 above):
+ * why a token did not rotate.  Another client's token (or an OAuth
+ * client's at the JSON surface) is not found: it is refused as unknown,
+ * and its session is not touched. */
 static const char sql_inspect[] =
     "SELECT t.id, t.session_id, u.id, u.username, u.email, t.used_at IS NOT NULL,"
     " coalesce(t.used_at > now() - make_interval(secs => $2::int), false),"
     " t.expires_at > now(), coalesce(" AUTH_SESSION_LIVE ", false), u.roles::text,"
-    " u.security_stamp"
+    " u.security_stamp, s.scope::text"
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
     " LEFT JOIN auth_users u ON u.id = s.user_id"
-    " WHERE t.token_hash = $1::bytea";
-static struct db_stmt st_inspect = {"refresh_inspect", sql_inspect, 2, 0};
+    " WHERE t.token_hash = $1::bytea AND s.client_id IS NOT DISTINCT FROM $3";
+static struct db_stmt st_inspect = {"refresh_inspect", sql_inspect, 3, 0};
 
 enum {
 	I_ID,
@@ -75,7 +80,8 @@ enum {
 	I_UNEXPIRED,
 	I_LIVE,
 	I_ROLES,
-	I_STAMP
+	I_STAMP,
+	I_SCOPE
 };
 
 /* $1 token id: its successors, oldest first. */
@@ -133,43 +139,43 @@ static int need_refresh_token(struct http_req *r, struct json_object *body, cons
 	return 0;
 }
 
-/* A token that did not rotate: grace (the current pair), reuse (revoke the
- * session), or plain 401. */
-static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFRESH_RAWBYTES],
-				const char *hash_hex)
+/* A token that did not rotate: grace (the current pair: AUTH_OK), reuse
+ * (revoke the session), or refused. */
+static enum auth_outcome refresh_not_rotated(struct http_req *r,
+					     const unsigned char raw[REFRESH_RAWBYTES],
+					     const char *hash_hex, const char *client_id,
+					     struct auth_refresh_result *out)
 {
-	char grace[24], next_text[REFRESH_STRLEN + 1];
+	char grace[24];
 	unsigned char cur[REFRESH_RAWBYTES], next[REFRESH_RAWBYTES], box[REFRESH_SEALBYTES];
-	PGresult *res, *chain = NULL;
+	enum auth_outcome rc = AUTH_REFUSED;
+	PGresult *res, *chain;
 	int n;
 
 	snprintf(grace, sizeof(grace), "%ld", conf_int(CONF_REFRESH_GRACE));
 	{
-		const char *p[] = {hash_hex, grace};
-		res = db_exec_stmt(&auth.db, &st_inspect, p, 1);
+		const char *p[] = {hash_hex, grace, client_id};
+		res = out->res = db_exec_stmt(&auth.db, &st_inspect, p, 1);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, res, "refresh_inspect");
-		goto out;
+		return AUTH_REPLIED;
 	}
 	if (PQntuples(res) != 1) {
 		log_info("event=refresh_failed reason=unknown");
-		reply_bad_refresh(r);
-		goto out;
+		return AUTH_REFUSED;
 	}
 	if (PQgetvalue(res, 0, I_LIVE)[0] != 't') {
 		log_info("event=refresh_failed reason=session_ended session=%s",
 			 PQgetvalue(res, 0, I_SESSION));
-		reply_bad_refresh(r);
-		goto out;
+		return AUTH_REFUSED;
 	}
 	if (PQgetvalue(res, 0, I_USED)[0] != 't') {
 		/* unused yet not rotated: expired (or rotation lost a race) */
 		log_info("event=refresh_failed reason=%s session=%s",
 			 PQgetvalue(res, 0, I_UNEXPIRED)[0] == 't' ? "not_rotated" : "expired",
 			 PQgetvalue(res, 0, I_SESSION));
-		reply_bad_refresh(r);
-		goto out;
+		return AUTH_REFUSED;
 	}
 	if (PQgetvalue(res, 0, I_IN_GRACE)[0] != 't') {
 		/* a used token again, after its grace: it was stolen or copied.
@@ -181,13 +187,12 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 		if (PQresultStatus(rv) != PGRES_COMMAND_OK) {
 			auth_db_failed(r, rv, "refresh_revoke");
 			PQclear(rv);
-			goto out;
+			return AUTH_REPLIED;
 		}
 		PQclear(rv);
 		log_warnx("event=refresh_reuse session=%s user=%s msg=\"session revoked\"",
 			  PQgetvalue(res, 0, I_SESSION), PQgetvalue(res, 0, I_USER));
-		reply_bad_refresh(r);
-		goto out;
+		return AUTH_REFUSED;
 	}
 
 	/* Within the grace period: follow the rotations from this token to
@@ -195,11 +200,11 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 	 * before. */
 	{
 		const char *p[] = {PQgetvalue(res, 0, I_ID)};
-		chain = db_exec_stmt(&auth.db, &st_chain, p, 1);
+		chain = out->chain = db_exec_stmt(&auth.db, &st_chain, p, 1);
 	}
 	if (PQresultStatus(chain) != PGRES_TUPLES_OK) {
 		auth_db_failed(r, chain, "refresh_chain");
-		goto out;
+		return AUTH_REPLIED;
 	}
 	n = PQntuples(chain);
 	memcpy(cur, raw, sizeof(cur));
@@ -208,7 +213,6 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 		    refresh_open(next, box, cur) != 0) {
 			log_error("event=refresh_failed reason=unseal_failed session=%s",
 				  PQgetvalue(res, 0, I_SESSION));
-			reply_bad_refresh(r);
 			goto out;
 		}
 		memcpy(cur, next, sizeof(cur));
@@ -217,42 +221,92 @@ static void refresh_not_rotated(struct http_req *r, const unsigned char raw[REFR
 	    PQgetvalue(chain, n - 1, 2)[0] != 't') {
 		log_info("event=refresh_failed reason=no_current_token session=%s",
 			 PQgetvalue(res, 0, I_SESSION));
-		reply_bad_refresh(r);
 		goto out;
 	}
-	refresh_format(next_text, cur);
+	refresh_format(out->refresh, cur);
 	log_info("event=refresh_grace session=%s user=%s hops=%d", PQgetvalue(res, 0, I_SESSION),
 		 PQgetvalue(res, 0, I_USER), n);
-	{
-		struct auth_user u = {PQgetvalue(res, 0, I_USER), PQgetvalue(res, 0, I_USERNAME),
-				      PQgetvalue(res, 0, I_EMAIL), PQgetvalue(res, 0, I_ROLES),
-				      PQgetvalue(res, 0, I_STAMP)};
-		auth_reply_tokens(r, &u, PQgetvalue(res, 0, I_SESSION), next_text,
-				  atol(PQgetvalue(chain, n - 1, 3)));
-	}
+	out->u = (struct auth_user){PQgetvalue(res, 0, I_USER), PQgetvalue(res, 0, I_USERNAME),
+				    PQgetvalue(res, 0, I_EMAIL), PQgetvalue(res, 0, I_ROLES),
+				    PQgetvalue(res, 0, I_STAMP)};
+	snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, I_SESSION));
+	out->scope_pg = PQgetvalue(res, 0, I_SCOPE);
+	out->refresh_expires_in = atol(PQgetvalue(chain, n - 1, 3));
+	rc = AUTH_OK;
 out:
 	sodium_memzero(cur, sizeof(cur));
 	sodium_memzero(next, sizeof(next));
-	sodium_memzero(next_text, sizeof(next_text));
-	PQclear(chain);
+	return rc;
+}
+
+void auth_refresh_result_clear(struct auth_refresh_result *out)
+{
+	PQclear(out->res);
+	PQclear(out->chain);
+	sodium_memzero(out, sizeof(*out));
+}
+
+enum auth_outcome auth_refresh_attempt(struct http_req *r, const unsigned char raw[REFRESH_RAWBYTES],
+				       const char *client_id, struct auth_refresh_result *out)
+{
+	unsigned char nraw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES], box[REFRESH_SEALBYTES];
+	char hash_hex[HASH_HEX], nhash_hex[HASH_HEX], box_hex[SEAL_HEX], ttl[24], ttl_rem[24];
+	enum auth_outcome rc;
+	PGresult *res;
+
+	memset(out, 0, sizeof(*out));
+	refresh_hash(hash, raw);
+	auth_bytea(hash_hex, hash, sizeof(hash));
+	/* the successor is made before we know the token is good: cheap, and
+	 * it keeps the normal case to one statement */
+	refresh_new(out->refresh, nraw);
+	refresh_hash(hash, nraw);
+	auth_bytea(nhash_hex, hash, sizeof(hash));
+	refresh_seal(box, raw, nraw);
+	sodium_memzero(nraw, sizeof(nraw));
+	auth_bytea(box_hex, box, sizeof(box));
+	snprintf(ttl, sizeof(ttl), "%ld", conf_int(CONF_REFRESH_TTL));
+	snprintf(ttl_rem, sizeof(ttl_rem), "%ld", conf_int(CONF_REFRESH_TTL_REMEMBER));
+	{
+		const char *p[] = {hash_hex, nhash_hex, box_hex, ttl, ttl_rem, client_id};
+		/* not retried: a lost connection may have committed */
+		res = out->res = db_exec_stmt(&auth.db, &st_rotate, p, 0);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		auth_db_failed(r, res, "refresh_rotate");
+		return AUTH_REPLIED;
+	}
+	if (PQntuples(res) == 1) {
+		out->u = (struct auth_user){PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+					    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5),
+					    PQgetvalue(res, 0, 6)};
+		snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, 0));
+		out->scope_pg = PQgetvalue(res, 0, 7);
+		out->refresh_expires_in = atol(PQgetvalue(res, 0, 4));
+		log_info("event=refresh_ok session=%s user=%s%s%s", out->sid, out->u.id,
+			 client_id ? " client=" : "", client_id ? client_id : "");
+		return AUTH_OK;
+	}
 	PQclear(res);
+	out->res = NULL;
+	sodium_memzero(out->refresh, sizeof(out->refresh));
+	rc = refresh_not_rotated(r, raw, hash_hex, client_id, out);
+	if (rc != AUTH_OK)
+		sodium_memzero(out->refresh, sizeof(out->refresh));
+	return rc;
 }
 
 /* POST /api/auth/refresh */
 void h_refresh(struct http_req *r)
 {
 	struct json_object *body = NULL;
+	struct auth_refresh_result out;
 	const char *tok = NULL;
 	size_t len = 0;
-	unsigned char raw[REFRESH_RAWBYTES], nraw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
-	unsigned char box[REFRESH_SEALBYTES];
-	char hash_hex[HASH_HEX], nhash_hex[HASH_HEX], box_hex[SEAL_HEX], ntext[REFRESH_STRLEN + 1];
-	char ttl[24], ttl_rem[24];
-	PGresult *res = NULL;
+	unsigned char raw[REFRESH_RAWBYTES];
 
 	memset(raw, 0, sizeof(raw));
-	memset(nraw, 0, sizeof(nraw));
-	memset(ntext, 0, sizeof(ntext));
+	memset(&out, 0, sizeof(out));
 	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
 		goto out;
 	if (need_refresh_token(r, body, &tok, &len) != 0)
@@ -262,40 +316,20 @@ void h_refresh(struct http_req *r)
 		reply_bad_refresh(r);
 		goto out;
 	}
-	refresh_hash(hash, raw);
-	auth_bytea(hash_hex, hash, sizeof(hash));
-	/* the successor is made before we know the token is good: cheap, and
-	 * it keeps the normal case to one statement */
-	refresh_new(ntext, nraw);
-	refresh_hash(hash, nraw);
-	auth_bytea(nhash_hex, hash, sizeof(hash));
-	refresh_seal(box, raw, nraw);
-	auth_bytea(box_hex, box, sizeof(box));
-	snprintf(ttl, sizeof(ttl), "%ld", conf_int(CONF_REFRESH_TTL));
-	snprintf(ttl_rem, sizeof(ttl_rem), "%ld", conf_int(CONF_REFRESH_TTL_REMEMBER));
-	{
-		const char *p[] = {hash_hex, nhash_hex, box_hex, ttl, ttl_rem};
-		/* not retried: a lost connection may have committed */
-		res = db_exec_stmt(&auth.db, &st_rotate, p, 0);
+	switch (auth_refresh_attempt(r, raw, NULL, &out)) {
+	case AUTH_OK:
+		auth_reply_tokens(r, &out.u, out.sid, out.refresh, out.refresh_expires_in);
+		break;
+	case AUTH_REFUSED:
+	case AUTH_THROTTLED:
+		reply_bad_refresh(r);
+		break;
+	case AUTH_REPLIED:
+		break;
 	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		auth_db_failed(r, res, "refresh_rotate");
-		goto out;
-	}
-	if (PQntuples(res) == 1) {
-		struct auth_user u = {PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-				      PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 5),
-				      PQgetvalue(res, 0, 6)};
-		log_info("event=refresh_ok session=%s user=%s", PQgetvalue(res, 0, 0), u.id);
-		auth_reply_tokens(r, &u, PQgetvalue(res, 0, 0), ntext, atol(PQgetvalue(res, 0, 4)));
-		goto out;
-	}
-	refresh_not_rotated(r, raw, hash_hex);
 out:
 	sodium_memzero(raw, sizeof(raw));
-	sodium_memzero(nraw, sizeof(nraw));
-	sodium_memzero(ntext, sizeof(ntext));
-	PQclear(res);
+	auth_refresh_result_clear(&out);
 	json_put_wiped(body); /* json-c's copy of the token */
 }
 

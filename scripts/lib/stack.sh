@@ -40,7 +40,7 @@ STACK_RABBIT_BIN=/usr/lib/rabbitmq/bin
 STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
-	python3-jwt python3-cryptography python3-nacl python3-pika wrk apache2-utils apache2 openssl
+	python3-jwt python3-cryptography python3-nacl python3-pika python3-requests-oauthlib wrk apache2-utils apache2 openssl
 	libfcgi-bin lighttpd-modules-lua libapache2-mod-qos)
 
 # ---------------------------------------------------------------- helpers

@@ -105,7 +105,7 @@ teardown() {
 	[ "$(jq -c .roles <<<"$output")" = '[]' ]
 }
 
-@test "roles: a name auth_users.roles holds that roles.h does not know makes no token (500), not one without it" {
+@test "roles: a name auth_users.roles holds that roles.h does not know makes no token (500) and no session, not one without it" {
 	u=$(cat /proc/sys/kernel/random/uuid)
 	apply UserCreated "$u" 1 '["admin"]'
 	login Alice
@@ -116,7 +116,9 @@ teardown() {
 	psql_auth "UPDATE auth_users SET roles = '{admin,root}' WHERE id = '$u'" >/dev/null
 	login Alice
 	assert_code 500
-	grep -q "event=token_sign_failed user=$u msg=\"unknown role in roles\"" "$STACK_DIR"/log/*.log
+	grep -q "event=login_refused user=$u msg=\"unknown role in roles\"" "$STACK_DIR"/log/*.log
+	# refused before the session: nothing is left that no token could use
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE user_id = '$u'")" = 1 ]
 }
 
 @test "keygen --public: the JWKS GET /.well-known/jwks.json serves, byte for byte; the stack's jwt_public_keys is it; 0644, not replaced without --force" {

@@ -88,3 +88,228 @@ ctl() {
 	[ "$(psql_auth "SELECT coalesce(c.name, '-') || ':' || coalesce(s.revoked_reason, 'live') FROM sessions s
 		LEFT JOIN oauth_clients c USING (client_id) ORDER BY 1")" = $'-:client_removed\n-:live\napp2:live' ]
 }
+
+# new_client NAME [ARGS...]: sets CLIENT_ID, CLIENT_SECRET ("" for --public).
+new_client() {
+	local out
+	out=$(ctl client add "$@" --json)
+	CLIENT_ID=$(jq -r .clientId <<<"$out")
+	CLIENT_SECRET=$(jq -r '.clientSecret // ""' <<<"$out")
+}
+
+# token [CURL ARGS...]: POST /oauth2/token, a form body from --data-urlencode.
+token() {
+	api POST /oauth2/token "$@"
+}
+
+# password_grant ID SECRET USER [PASSWORD] [CURL ARGS...]: client_secret_basic.
+password_grant() {
+	local id=$1 secret=$2 user=$3 pw=${4:-$AUTH_PW}
+	shift $(($# < 4 ? $# : 4))
+	token -u "$id:$secret" --data-urlencode grant_type=password \
+		--data-urlencode "username=$user" --data-urlencode "password=$pw" "$@"
+}
+
+# assert_oauth_error STATUS CODE: an RFC 6749 5.2 answer, uncacheable.
+assert_oauth_error() {
+	assert_code "$1"
+	[ "$(field .error)" = "$2" ] || { echo "error: $body" >&2; return 1; }
+	[ "$(json_of 'keys')" = '["error","error_description"]' ]
+	[ "$(header cache-control)" = no-store ]
+	[ "$(header pragma)" = no-cache ]
+	[[ $(header content-type) == application/json* ]]
+}
+
+@test "token, password grant: RFC 6749 5.1's answer for a confidential client (Basic), a session of that client with its scope, Cache-Control no-store" {
+	local uid
+	uid=$(seed_user alice alice@example.com)
+	new_client shop
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice
+	assert_code 200
+	[ "$(json_of 'keys | sort')" = '["access_token","expires_in","refresh_token","scope","token_type"]' ]
+	[ "$(json_of '[.token_type, .scope, (.expires_in | type)]')" = '["Bearer","openid profile email","number"]' ]
+	[ "$(header cache-control)" = no-store ]
+	[ "$(header pragma)" = no-cache ]
+	[ "$(jwt_claims "$(field .access_token)" | jq -r .sub)" = "$uid" ]
+	[[ $(field .refresh_token) =~ ^[A-Za-z0-9_-]{43}$ ]]
+	# the access token works where the JSON login's does
+	me "$(field .access_token)"
+	assert_code 200
+	[ "$(field .username)" = alice ]
+	[ "$(psql_auth "SELECT client_id, scope FROM sessions WHERE user_id = '$uid'")" = "$CLIENT_ID|{openid,profile,email}" ]
+	# by email, with a narrower scope, client_secret_post
+	token --data-urlencode grant_type=password --data-urlencode username=ALICE@example.com \
+		--data-urlencode "password=$AUTH_PW" --data-urlencode "scope=openid email" \
+		--data-urlencode "client_id=$CLIENT_ID" --data-urlencode "client_secret=$CLIENT_SECRET"
+	assert_code 200
+	[ "$(field .scope)" = "openid email" ]
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE user_id = '$uid' AND scope = '{openid,email}'")" = 1 ]
+	# no device token for a client: that is the JSON login's
+	[ "$(psql_auth "SELECT count(*) FROM login_devices")" = 0 ]
+}
+
+@test "token: client authentication: wrong or missing secret, unknown client, both methods, a public client with a secret -> 401 invalid_client (WWW-Authenticate) or 400; a public client by client_id alone" {
+	seed_user alice alice@example.com >/dev/null
+	new_client shop
+	local id=$CLIENT_ID secret=$CLIENT_SECRET
+	password_grant "$id" "${secret}x" alice
+	assert_oauth_error 401 invalid_client
+	[[ $(header www-authenticate) == Basic* ]]
+	password_grant "AAAAAAAAAAAAAAAAAAAAAA" "$secret" alice
+	assert_oauth_error 401 invalid_client
+	local unknown_body=$body
+	password_grant "$id" "${secret}x" alice
+	[ "$body" = "$unknown_body" ] # nothing tells an unknown client from a wrong secret
+	token --data-urlencode grant_type=password --data-urlencode username=alice --data-urlencode "password=$AUTH_PW"
+	assert_oauth_error 401 invalid_client
+	token --data-urlencode grant_type=password --data-urlencode username=alice \
+		--data-urlencode "password=$AUTH_PW" --data-urlencode "client_id=$id"
+	assert_oauth_error 401 invalid_client # confidential: a secret is required
+	password_grant "$id" "$secret" alice "$AUTH_PW" --data-urlencode "client_secret=$secret"
+	assert_oauth_error 400 invalid_request
+	token -H 'Authorization: Basic !!!' --data-urlencode grant_type=password
+	assert_oauth_error 401 invalid_client
+	new_client cli --public
+	token --data-urlencode grant_type=password --data-urlencode username=alice \
+		--data-urlencode "password=$AUTH_PW" --data-urlencode "client_id=$CLIENT_ID"
+	assert_code 200
+	token --data-urlencode grant_type=password --data-urlencode username=alice \
+		--data-urlencode "password=$AUTH_PW" --data-urlencode "client_id=$CLIENT_ID" \
+		--data-urlencode "client_secret=anything"
+	assert_oauth_error 401 invalid_client
+	# a removed client is unknown at once
+	ctl client remove shop >/dev/null
+	password_grant "$id" "$secret" alice
+	assert_oauth_error 401 invalid_client
+}
+
+@test "token: every RFC 6749 5.2 error of the token endpoint, with its status" {
+	seed_user alice alice@example.com >/dev/null
+	new_client shop --scope "openid profile"
+	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode username=alice
+	assert_oauth_error 400 invalid_request # no grant_type
+	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=client_credentials
+	assert_oauth_error 400 unsupported_grant_type
+	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=password --data-urlencode username=alice
+	assert_oauth_error 400 invalid_request # no password
+	token -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=password&username=alice&username=bob&password=x'
+	assert_oauth_error 400 invalid_request # a parameter twice (RFC 6749 3.1)
+	token -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=password&username=%zz&password=x'
+	assert_oauth_error 400 invalid_request
+	token -u "$CLIENT_ID:$CLIENT_SECRET" -H 'Content-Type: application/json' -d '{"grant_type":"password"}'
+	assert_oauth_error 400 invalid_request
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice "$AUTH_PW" --data-urlencode "scope=openid email"
+	assert_oauth_error 400 invalid_scope # more than the client may have
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice "$AUTH_PW" --data-urlencode "scope=openid admin"
+	assert_oauth_error 400 invalid_scope
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice wrong-password
+	assert_oauth_error 400 invalid_grant
+	local wrong=$body
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" nobody
+	assert_oauth_error 400 invalid_grant
+	[ "$body" = "$wrong" ] # an unknown user answers as a wrong password
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" 'no such name!'
+	[ "$body" = "$wrong" ]
+	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=refresh_token
+	assert_oauth_error 400 invalid_request # no refresh_token
+	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=refresh_token --data-urlencode refresh_token=nonsense
+	assert_oauth_error 400 invalid_grant
+	# the client's default scope when none is asked for
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice
+	assert_code 200
+	[ "$(field .scope)" = "openid profile" ]
+	# GET is not the token endpoint's method
+	api GET /oauth2/token
+	assert_code 405
+}
+
+@test "token: the password grant shares the JSON login's lockout and address limit (one implementation)" {
+	seed_user alice alice@example.com >/dev/null
+	new_client shop
+	local thr
+	thr=$(sed -n 's/^lockout_threshold *= *//p' "$MAGENTA_CONFIG" | tail -1)
+	[ -n "$thr" ] || thr=$("$MAGENTA_PREFIX/sbin/magenta-auth" --sample-config | sed -n 's/^# *lockout_threshold *= *//p')
+	for ((i = 0; i <= thr; i++)); do
+		password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice "wrong $i"
+		assert_oauth_error 400 invalid_grant
+	done
+	# locked: the right password fails on both surfaces
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice
+	assert_oauth_error 400 invalid_grant
+	login alice
+	assert_code 401
+	[ "$(psql_auth "SELECT locked_until > now() FROM login_lockouts")" = t ]
+}
+
+@test "token, refresh_token grant: rotation, the client's binding, reuse revokes the session, scope may only shrink" {
+	local uid r1 r2 sid
+	uid=$(seed_user alice alice@example.com)
+	new_client shop --scope "openid profile email"
+	local id=$CLIENT_ID secret=$CLIENT_SECRET
+	password_grant "$id" "$secret" alice "$AUTH_PW" --data-urlencode "scope=openid profile"
+	assert_code 200
+	r1=$(field .refresh_token)
+	sid=$(psql_auth "SELECT id FROM sessions WHERE user_id = '$uid'")
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$r1"
+	assert_code 200
+	r2=$(field .refresh_token)
+	[ "$r2" != "$r1" ]
+	[ "$(field .scope)" = "openid profile" ]
+	[ "$(jwt_claims "$(field .access_token)" | jq -r .sid)" = "$sid" ]
+	# narrower: granted; wider than the session's: invalid_scope
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$r2" \
+		--data-urlencode scope=openid
+	assert_code 200
+	[ "$(field .scope)" = openid ]
+	local r3
+	r3=$(field .refresh_token)
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$r3" \
+		--data-urlencode "scope=openid email"
+	assert_oauth_error 400 invalid_scope
+	# refused before the rotation: r3 is still the current token
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE used_at IS NULL")" = 1 ]
+	# another client cannot use it, nor can the JSON surface; the session stays
+	new_client other
+	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$r3"
+	assert_oauth_error 400 invalid_grant
+	refresh "$r3"
+	assert_code 401
+	[ "$(psql_auth "SELECT revoked_at IS NULL FROM sessions WHERE id = '$sid'")" = t ]
+	# and the JSON login's refresh token is not a client's
+	login alice
+	assert_code 200
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$(field .refreshToken)"
+	assert_oauth_error 400 invalid_grant
+	# r1 again, long after its grace: reuse, the whole session ends
+	psql_auth "UPDATE refresh_tokens SET used_at = now() - interval '1 hour' WHERE used_at IS NOT NULL" >/dev/null
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$r1"
+	assert_oauth_error 400 invalid_grant
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$sid'")" = refresh_reuse ]
+}
+
+@test "token: requests-oauthlib's LegacyApplicationClient (password grant) and its refresh_token, unmodified" {
+	seed_user alice alice@example.com >/dev/null
+	new_client shop
+	# plain HTTP on 127.0.0.1: oauthlib wants this said out loud
+	OAUTHLIB_INSECURE_TRANSPORT=1 run "$PY" - "$BASE_URL/oauth2/token" "$CLIENT_ID" "$CLIENT_SECRET" "$AUTH_PW" <<'PYEOF'
+import sys
+from oauthlib.oauth2 import LegacyApplicationClient
+from requests_oauthlib import OAuth2Session
+from requests.auth import HTTPBasicAuth
+url, cid, secret, pw = sys.argv[1:]
+s = OAuth2Session(client=LegacyApplicationClient(client_id=cid), scope=["openid", "profile"])
+t = s.fetch_token(url, username="alice", password=pw, auth=HTTPBasicAuth(cid, secret),
+                  scope="openid profile")
+assert t["token_type"] == "Bearer" and t["scope"] == ["openid", "profile"], t
+t2 = s.refresh_token(url, refresh_token=t["refresh_token"], auth=HTTPBasicAuth(cid, secret))
+assert t2["refresh_token"] != t["refresh_token"], t2
+try:
+    s.fetch_token(url, username="alice", password="wrong", auth=HTTPBasicAuth(cid, secret))
+    raise SystemExit("a wrong password was accepted")
+except Exception as e:
+    assert type(e).__name__ == "InvalidGrantError", repr(e)
+print("ok")
+PYEOF
+	[ "$status" = 0 ] || { echo "$output"; false; }
+	[ "${lines[-1]}" = ok ]
+}

@@ -187,6 +187,10 @@ static const struct http_route routes[] = {
     {"GET", "/.well-known/jwks.json", h_jwks, 0},
     {"GET", "/.well-known/openid-configuration", h_openid_configuration, 0},
     {"POST", "/oauth2/token", h_oauth_token, 0},
+    {"POST", "/oauth2/revoke", h_oauth_revoke, 0},
+    {"POST", "/oauth2/introspect", h_oauth_introspect, 0},
+    {"GET", "/oauth2/userinfo", h_oauth_userinfo, 0},
+    {"POST", "/oauth2/userinfo", h_oauth_userinfo, 0},
 };
 
 /* Keys, hashing parameters, the dummy hash, proxies, database handle. */

@@ -4,6 +4,9 @@
  *   oauth.c         form bodies, client authentication, the error and
  *                   token answers of RFC 6749 section 5
  *   oauth_token.c   POST /oauth2/token: the password and refresh_token grants
+ *   oauth_revoke.c  POST /oauth2/revoke (RFC 7009)
+ *   oauth_introspect.c  POST /oauth2/introspect (RFC 7662)
+ *   oauth_userinfo.c    GET/POST /oauth2/userinfo (OpenID Connect Core 5.3)
  *
  * Answers follow RFC 6749, not Magenta's JSON shape: errors are
  * {"error":CODE,"error_description":TEXT} (oauth_error, the one function
@@ -61,5 +64,11 @@ void oauth_reply_tokens(struct http_req *r, const struct oauth_client *c, unsign
 
 /* POST /oauth2/token */
 void h_oauth_token(struct http_req *r);
+/* POST /oauth2/revoke */
+void h_oauth_revoke(struct http_req *r);
+/* POST /oauth2/introspect */
+void h_oauth_introspect(struct http_req *r);
+/* GET and POST /oauth2/userinfo */
+void h_oauth_userinfo(struct http_req *r);
 
 #endif

@@ -180,8 +180,8 @@ me_burst() {
 	assert_code 200
 	[ "$(field .issuer)" = "$BASE_URL" ]
 	[ "$(field .jwks_uri)" = "$BASE_URL/.well-known/jwks.json" ]
-	[ "$(field .token_endpoint)" = "$BASE_URL/api/auth/login" ]
-	[ "$(field .revocation_endpoint)" = "$BASE_URL/api/auth/logout" ]
+	[ "$(field .token_endpoint)" = "$BASE_URL/oauth2/token" ]
+	[ "$(field .revocation_endpoint)" = "$BASE_URL/oauth2/revoke" ]
 	[ "$(json_of .id_token_signing_alg_values_supported)" = '["ES256"]' ]
 	[ "$(header Cache-Control)" = 'public, max-age=300' ]
 }

@@ -313,3 +313,169 @@ PYEOF
 	[ "$status" = 0 ] || { echo "$output"; false; }
 	[ "${lines[-1]}" = ok ]
 }
+
+# session_of ID SECRET USER [SCOPE]: a password grant; sets AT, RT, SID.
+session_of() {
+	password_grant "$1" "$2" "$3" "$AUTH_PW" ${4:+--data-urlencode "scope=$4"}
+	assert_code 200 || return 1
+	AT=$(field .access_token)
+	RT=$(field .refresh_token)
+	SID=$(jwt_claims "$AT" | jq -r .sid)
+}
+
+# introspect ID SECRET TOKEN
+introspect() {
+	api POST /oauth2/introspect -u "$1:$2" --data-urlencode "token=$3"
+}
+
+@test "revoke (RFC 7009): a refresh token ends its session, an access token its session; unknown, malformed, another client's -> 200, nothing revoked" {
+	local uid
+	uid=$(seed_user alice alice@example.com)
+	new_client shop
+	local id=$CLIENT_ID secret=$CLIENT_SECRET
+	new_client other
+	session_of "$id" "$secret" alice
+	local rt=$RT sid=$SID
+	# another client's revocation of it: 200, and the session lives
+	api POST /oauth2/revoke -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode "token=$rt"
+	assert_code 200
+	[ "$(psql_auth "SELECT revoked_at IS NULL FROM sessions WHERE id = '$sid'")" = t ]
+	for t in nonsense AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA a.b.c; do
+		api POST /oauth2/revoke -u "$id:$secret" --data-urlencode "token=$t" --data-urlencode token_type_hint=refresh_token
+		assert_code 200
+	done
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL")" = 0 ]
+	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode "token=$rt" --data-urlencode token_type_hint=access_token
+	assert_code 200
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$sid'")" = revoked ]
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$rt"
+	assert_oauth_error 400 invalid_grant
+	# an access token ends its own session
+	session_of "$id" "$secret" alice
+	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode "token=$AT"
+	assert_code 200
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$SID'")" = revoked ]
+	me "$AT"
+	assert_code 401
+	# errors: no token, no client
+	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode token_type_hint=refresh_token
+	assert_oauth_error 400 invalid_request
+	api POST /oauth2/revoke --data-urlencode "token=$rt"
+	assert_oauth_error 401 invalid_client
+}
+
+@test "introspect (RFC 7662): active with the claims for a live access or refresh token; active:false for anything else; confidential clients only" {
+	local uid
+	uid=$(seed_user alice alice@example.com)
+	new_client shop --scope "openid email"
+	local id=$CLIENT_ID secret=$CLIENT_SECRET
+	new_client rs # a resource server: any confidential client may ask
+	local rs=$CLIENT_ID rss=$CLIENT_SECRET
+	session_of "$id" "$secret" alice
+	introspect "$rs" "$rss" "$AT"
+	assert_code 200
+	[ "$(json_of '[.active, .token_type, .sub, .sid, .client_id, .scope, .username]')" = \
+		"[true,\"Bearer\",\"$uid\",\"$SID\",\"$id\",\"openid email\",\"alice\"]" ]
+	[ "$(json_of '[.exp, .iat] | map(type)')" = '["number","number"]' ]
+	[ "$(field .exp)" = "$(jwt_claims "$AT" | jq .exp)" ]
+	[ "$(header cache-control)" = no-store ]
+	introspect "$rs" "$rss" "$RT"
+	assert_code 200
+	[ "$(json_of '[.active, .token_type, .sub, .client_id, .scope]')" = \
+		"[true,\"refresh_token\",\"$uid\",\"$id\",\"openid email\"]" ]
+	# the JSON login's tokens are active too, without client or scope
+	login alice
+	introspect "$rs" "$rss" "$(field .accessToken)"
+	[ "$(json_of '[.active, .username, has("client_id"), has("scope")]')" = '[true,"alice",false,false]' ]
+	# inactive, all alike: garbage, a forged token, a used refresh token, a revoked session
+	local inactive='{"active":false}'
+	for t in nonsense AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "$(forge other-key "$uid" "$SID")" \
+		"$(forge expired "$uid" "$SID")"; do
+		introspect "$rs" "$rss" "$t"
+		assert_code 200
+		[ "$body" = "$inactive" ]
+	done
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$RT"
+	assert_code 200
+	local next
+	next=$(field .refresh_token)
+	introspect "$rs" "$rss" "$RT"
+	[ "$body" = "$inactive" ]
+	introspect "$rs" "$rss" "$next"
+	[ "$(field .active)" = true ]
+	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode "token=$AT"
+	introspect "$rs" "$rss" "$AT"
+	[ "$body" = "$inactive" ]
+	# a public client may not introspect; nor an unauthenticated caller
+	new_client cli --public
+	api POST /oauth2/introspect --data-urlencode "client_id=$CLIENT_ID" --data-urlencode "token=$AT"
+	assert_oauth_error 401 invalid_client
+	api POST /oauth2/introspect --data-urlencode "token=$AT"
+	assert_oauth_error 401 invalid_client
+	introspect "$rs" "$rss" ""
+	assert_oauth_error 400 invalid_request
+}
+
+@test "userinfo (OIDC Core 5.3): sub and the claims of the granted scopes; 403 insufficient_scope without openid; 401 for a bad or ended token" {
+	local uid
+	uid=$(seed_user alice alice@example.com)
+	psql_auth "UPDATE auth_users SET display_name = 'Alice Liddell' WHERE id = '$uid'" >/dev/null
+	new_client shop
+	session_of "$CLIENT_ID" "$CLIENT_SECRET" alice
+	api GET /oauth2/userinfo -H "Authorization: Bearer $AT"
+	assert_code 200
+	[ "$(json_of '[.sub, .preferred_username, .name, .email, .email_verified, (.updated_at | type)]')" = \
+		"[\"$uid\",\"alice\",\"Alice Liddell\",\"alice@example.com\",true,\"number\"]" ]
+	api POST /oauth2/userinfo -H "Authorization: Bearer $AT" -H 'Content-Length: 0'
+	assert_code 200
+	session_of "$CLIENT_ID" "$CLIENT_SECRET" alice "openid email"
+	api GET /oauth2/userinfo -H "Authorization: Bearer $AT"
+	[ "$(json_of 'keys')" = '["email","email_verified","sub"]' ]
+	session_of "$CLIENT_ID" "$CLIENT_SECRET" alice "profile"
+	api GET /oauth2/userinfo -H "Authorization: Bearer $AT"
+	assert_code 403
+	[[ $(header www-authenticate) == *'error="insufficient_scope"'* ]]
+	login alice # the JSON login's session has no scope
+	api GET /oauth2/userinfo -H "Authorization: Bearer $(field .accessToken)"
+	assert_code 403
+	api GET /oauth2/userinfo
+	assert_code 401
+	[[ $(header www-authenticate) == Bearer* ]]
+	api GET /oauth2/userinfo -H "Authorization: Bearer x.y.z"
+	assert_code 401
+	session_of "$CLIENT_ID" "$CLIENT_SECRET" alice
+	api POST /oauth2/revoke -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode "token=$RT"
+	api GET /oauth2/userinfo -H "Authorization: Bearer $AT"
+	assert_code 401
+}
+
+@test "discovery: openid-configuration lists exactly the OAuth 2.0 endpoints that answer, and a test follows every URL in it" {
+	api GET /.well-known/openid-configuration
+	assert_code 200
+	local doc=$body
+	[ "$(jq -c '[.token_endpoint, .introspection_endpoint, .revocation_endpoint, .userinfo_endpoint, .jwks_uri]' <<<"$doc")" = \
+		"[\"$BASE_URL/oauth2/token\",\"$BASE_URL/oauth2/introspect\",\"$BASE_URL/oauth2/revoke\",\"$BASE_URL/oauth2/userinfo\",\"$BASE_URL/.well-known/jwks.json\"]" ]
+	[ "$(jq -c .grant_types_supported <<<"$doc")" = '["password","refresh_token"]' ]
+	[ "$(jq -c .token_endpoint_auth_methods_supported <<<"$doc")" = '["client_secret_basic","client_secret_post","none"]' ]
+	[ "$(jq -c .scopes_supported <<<"$doc")" = '["openid","profile","email"]' ]
+	[ "$(jq 'has("authorization_endpoint")' <<<"$doc")" = false ]
+	# every URL in it answers: POST endpoints with an OAuth error, not 404
+	local u path
+	[ "$(jq -r .issuer <<<"$doc")" = "$BASE_URL" ]
+	for u in $(jq -r 'to_entries | map(select(.key | test("_(endpoint|uri)$"))) | .[].value' <<<"$doc"); do
+		[[ $u == "$BASE_URL"/* ]]
+		path=${u#"$BASE_URL"}
+		case $path in
+		/oauth2/token | /oauth2/introspect | /oauth2/revoke)
+			api POST "$path" --data-urlencode x=1
+			assert_code 401 || [ "$code" = 400 ]
+			[ -n "$(field .error)" ] ;;
+		/oauth2/userinfo)
+			api GET "$path"
+			assert_code 401 ;;
+		*)
+			api GET "$path"
+			assert_code 200 ;;
+		esac
+	done
+}

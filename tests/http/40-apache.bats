@@ -134,6 +134,27 @@ from_apache() {
 	[[ "$(header Content-Type)" != application/json* ]]
 }
 
+@test "apache: the OAuth 2.0 endpoints reach magenta-auth: a password grant, userinfo with its Basic and Bearer headers passed through" {
+	local out id secret at
+	register oauthuser oauth@example.com
+	assert_code 201
+	wait_until 10 in_auth_db oauthuser
+	out=$("$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" client add apache-app --json)
+	id=$(jq -r .clientId <<<"$out")
+	secret=$(jq -r .clientSecret <<<"$out")
+	api POST /oauth2/token -u "$id:$secret" --data-urlencode grant_type=password \
+		--data-urlencode username=oauthuser --data-urlencode "password=$PW"
+	assert_code 200
+	from_apache
+	at=$(field .access_token)
+	api GET /oauth2/userinfo -H "Authorization: Bearer $at"
+	assert_code 200
+	[ "$(field .preferred_username)" = oauthuser ]
+	api POST /oauth2/token -u "$id:wrong" --data-urlencode grant_type=password
+	assert_code 401
+	[ "$(field .error)" = invalid_client ]
+}
+
 @test "apache: a 20 KiB body is refused by Apache itself with a JSON 413, declared or chunked" {
 	head -c 20480 /dev/zero | tr '\0' a >"$BATS_TEST_TMPDIR/big"
 	local path te

@@ -479,3 +479,27 @@ introspect() {
 		esac
 	done
 }
+
+# The npm packages of the Node clients, installed once per run under the
+# stack directory (nothing is committed): NODE_PATH for node.
+node_clients() {
+	local dir=$STACK_DIR/node-clients
+	if [[ ! -f $dir/.done ]]; then
+		mkdir -p "$dir"
+		(cd "$dir" && npm install --no-audit --no-fund --loglevel=error --no-save \
+			openid-client@5.7.1 jose@5.10.0 >npm.log 2>&1) || { cat "$dir/npm.log" >&2; return 1; }
+		touch "$dir/.done"
+	fi
+	NODE_PATH=$dir/node_modules
+}
+
+@test "clients: Node's openid-client (discovery, password and refresh grants, introspection, userinfo, revocation) and jose (remote JWKS), unmodified" {
+	seed_user alice alice@example.com >/dev/null
+	new_client node-app
+	node_clients
+	run env NODE_PATH="$NODE_PATH" node "$BATS_TEST_DIRNAME/34-oauth2-clients.mjs" "$BASE_URL" \
+		"$CLIENT_ID" "$CLIENT_SECRET" alice "$AUTH_PW"
+	[ "$status" = 0 ] || { echo "$output"; false; }
+	[ "${lines[-1]}" = ok ]
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE client_id = '$CLIENT_ID' ORDER BY created_at LIMIT 1")" = revoked ]
+}

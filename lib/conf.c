@@ -255,6 +255,12 @@ int conf_load(const char *path, unsigned programs, char *err, size_t errlen)
 	return conf_load_env(err, errlen);
 }
 
+/* The loading program's bits. */
+unsigned conf_programs(void)
+{
+	return conf_for;
+}
+
 /* Does the loading program read the key? */
 int conf_reads(enum conf_id id)
 {

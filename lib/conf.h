@@ -135,6 +135,10 @@ int conf_load_env(char *err, size_t errlen);
  * it exists), then the environment.  0 or -1 with err. */
 int conf_load(const char *path, unsigned programs, char *err, size_t errlen);
 
+/* The programs conf_load loaded as (CONF_FOR_ALL before it, or after
+ * conf_defaults): what a reload passes to conf_load again. */
+unsigned conf_programs(void);
+
 /* 1 when the loading program reads the key. */
 int conf_reads(enum conf_id id);
 

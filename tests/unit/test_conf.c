@@ -93,6 +93,7 @@ static void test_programs(void)
 	CHECK(conf_load(other, CONF_FOR_REGISTRATION, err, sizeof(err)) == 0);
 	CHECK(conf_int(CONF_PASSWORD_MIN) == 14);
 	CHECK(!conf_reads(CONF_AMQP_PORT));
+	CHECK(conf_programs() == CONF_FOR_REGISTRATION);
 	CHECK(conf_reads(CONF_PASSWORD_MIN));
 	setenv("MAGENTA_AMQP_HEARTBEAT", "-1", 1);
 	CHECK(conf_load(other, CONF_FOR_REGISTRATION, err, sizeof(err)) == 0);
@@ -144,6 +145,7 @@ static void test_choices(void)
 	CHECK(conf_set("pg_sslmode", "verify-full", err, sizeof(err)) == 0);
 	CHECK(conf_set("pg_sslmode", "verify", err, sizeof(err)) == -1);
 	conf_defaults();
+	CHECK(conf_programs() == CONF_FOR_ALL);
 }
 
 /* --help and --sample-config list a program's own keys only. */

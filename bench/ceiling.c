@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 		    "usage: ceiling pwhash|pwverify PROCS SECONDS | sign|verify SECONDS\n");
 		return 2;
 	}
-	if (conf_load(NULL, err, sizeof(err)) != 0) {
+	if (conf_load(NULL, CONF_FOR_AUTH, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ceiling: %s\n", err);
 		return 1;
 	}

@@ -671,7 +671,7 @@ int main(int argc, char **argv)
 	struct consumer c;
 	int rc;
 
-	rc = daemon_setup("magenta-consumer", "consumer",
+	rc = daemon_setup("magenta-consumer", "consumer", CONF_FOR_CONSUMER,
 			  "applies the user events of RabbitMQ to MagentaAuthentication "
 			  "(docs/events.md)",
 			  argc, argv);

@@ -22,7 +22,7 @@ static int cmd_sample_config(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	conf_defaults();
-	conf_print_sample(stdout);
+	conf_print_sample(stdout, CONF_FOR_ALL);
 	return 0;
 }
 
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	log_init("magentactl", LOG_LVL_WARN);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
-			if (!commands[i].no_conf && conf_load(file, err, sizeof(err)) != 0) {
+			if (!commands[i].no_conf && conf_load(file, CONF_FOR_CTL, err, sizeof(err)) != 0) {
 				fprintf(stderr, "magentactl: %s\n", err);
 				return 1;
 			}

@@ -231,7 +231,7 @@ static int auth_init(char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	static const struct service svc = {"auth", routes, sizeof(routes) / sizeof(routes[0]),
-					   auth_init};
+					   auth_init, CONF_FOR_AUTH};
 	int rc = service_main(&svc, argc, argv);
 
 	db_close(&auth.db);

@@ -79,7 +79,8 @@ static int reg_init(char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	static const struct service svc = {"registration", routes,
-					   sizeof(routes) / sizeof(routes[0]), reg_init};
+					   sizeof(routes) / sizeof(routes[0]), reg_init,
+					   CONF_FOR_REGISTRATION};
 	int rc = service_main(&svc, argc, argv);
 
 	db_close(&reg.db);

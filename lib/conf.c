@@ -11,19 +11,28 @@
 
 struct conf_key {
 	const char *name;
+	unsigned programs; /* CONF_FOR_* bits of its readers */
 	enum conf_type type;
 	const char *def;
 	long min, max;
+	const char *choices; /* CONF_ENUM: "a|b|c" */
 	const char *desc;
 };
 
-#define CONF_ROW(id, name, type, def, min, max, desc) { name, type, def, min, max, desc },
+#define CONF_ROW(id, name, programs, type, def, min, max, choices, desc) \
+	{ name, programs, type, def, min, max, choices, desc },
 static const struct conf_key conf_keys[CONF__COUNT] = { CONF_KEYS(CONF_ROW) };
 #undef CONF_ROW
 
 static char *conf_val[CONF__COUNT];
 static long conf_num[CONF__COUNT];
 static char conf_file[1024];
+static unsigned conf_for = CONF_FOR_ALL; /* the loading program */
+
+/* The programs' names, in the order of their CONF_FOR_* bits. */
+static const char *const conf_program_names[] = { "magenta-registration", "magenta-auth",
+						   "magenta-relay", "magenta-consumer",
+						   "magentactl" };
 
 /* Find a key's index by name, or -1. */
 static int conf_find(const char *name)
@@ -34,22 +43,21 @@ static int conf_find(const char *name)
 	return -1;
 }
 
-/* Does value appear among the '|'-separated choices before the ':' of desc? */
-static int conf_choice_ok(const char *desc, const char *value)
+/* Is value one of the '|'-separated choices? */
+static int conf_choice_ok(const char *choices, const char *value)
 {
 	size_t vlen = strlen(value);
-	const char *p = desc, *end = strchr(desc, ':');
+	const char *p = choices;
 
-	if (!end)
-		return 0;
-	while (p < end) {
-		const char *bar = memchr(p, '|', (size_t)(end - p));
-		const char *stop = bar ? bar : end;
-		if ((size_t)(stop - p) == vlen && strncmp(p, value, vlen) == 0)
+	for (;;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == vlen && strncmp(p, value, vlen) == 0)
 			return 1;
-		p = stop + 1;
+		if (!bar)
+			return 0;
+		p = bar + 1;
 	}
-	return 0;
 }
 
 /* Parse a boolean word; 0/1, or -1 when it is none. */
@@ -95,10 +103,9 @@ static int conf_store(int i, const char *value, char *err, size_t errlen)
 		}
 		break;
 	case CONF_ENUM:
-		if (!conf_choice_ok(k->desc, value)) {
-			const char *colon = strchr(k->desc, ':');
-			snprintf(err, errlen, "key '%s': '%s' is not one of %.*s", k->name, value,
-				 (int)(colon - k->desc), k->desc);
+		if (!conf_choice_ok(k->choices, value)) {
+			snprintf(err, errlen, "key '%s': '%s' is not one of %s", k->name, value,
+				 k->choices);
 			return -1;
 		}
 		break;
@@ -125,9 +132,10 @@ void conf_defaults(void)
 		if (conf_store(i, conf_keys[i].def, err, sizeof(err)) != 0)
 			abort(); /* a bad default is a programming error */
 	conf_file[0] = '\0';
+	conf_for = CONF_FOR_ALL;
 }
 
-/* Set one key by name. */
+/* Set one key by name, if the loading program reads it. */
 int conf_set(const char *name, const char *value, char *err, size_t errlen)
 {
 	int i = conf_find(name);
@@ -136,6 +144,8 @@ int conf_set(const char *name, const char *value, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown key '%s'", name);
 		return -1;
 	}
+	if (!(conf_keys[i].programs & conf_for))
+		return 0; /* another program's key in a shared file */
 	return conf_store(i, value, err, errlen);
 }
 
@@ -212,7 +222,7 @@ int conf_load_env(char *err, size_t errlen)
 			var[o++] = (char)toupper((unsigned char)*p);
 		var[o] = '\0';
 		v = getenv(var);
-		if (!v)
+		if (!v || !(conf_keys[i].programs & conf_for))
 			continue;
 		if (conf_store(i, v, sub, sizeof(sub)) != 0) {
 			snprintf(err, errlen, "environment %s: %s", var, sub);
@@ -222,12 +232,13 @@ int conf_load_env(char *err, size_t errlen)
 	return 0;
 }
 
-/* Defaults, file, environment. */
-int conf_load(const char *path, char *err, size_t errlen)
+/* Defaults, file, environment, as programs. */
+int conf_load(const char *path, unsigned programs, char *err, size_t errlen)
 {
 	const char *installed = MAGENTA_SYSCONFDIR "/magenta/magenta.conf";
 
 	conf_defaults();
+	conf_for = programs;
 	if (!path || !*path)
 		path = getenv("MAGENTA_CONFIG");
 	if (path && *path) {
@@ -242,6 +253,29 @@ int conf_load(const char *path, char *err, size_t errlen)
 		}
 	}
 	return conf_load_env(err, errlen);
+}
+
+/* The loading program's bits. */
+unsigned conf_programs(void)
+{
+	return conf_for;
+}
+
+/* Does the loading program read the key? */
+int conf_reads(enum conf_id id)
+{
+	return (conf_keys[id].programs & conf_for) != 0;
+}
+
+/* Stop on a read of a key the table does not give the loading program:
+ * its value would silently be the default. */
+static void conf_check_reads(enum conf_id id)
+{
+	if (conf_reads(id))
+		return;
+	fprintf(stderr, "conf: key '%s' is read by a program the key table does not name\n",
+		conf_keys[id].name);
+	abort();
 }
 
 /* Compare a value with its default. */
@@ -259,44 +293,82 @@ const char *conf_path(void)
 /* String value of a key. */
 const char *conf_str(enum conf_id id)
 {
+	conf_check_reads(id);
 	return conf_val[id] ? conf_val[id] : conf_keys[id].def;
 }
 
 /* Integer value of a key. */
 long conf_int(enum conf_id id)
 {
+	conf_check_reads(id);
 	return conf_num[id];
 }
 
 /* Boolean value of a key. */
 int conf_bool(enum conf_id id)
 {
+	conf_check_reads(id);
 	return conf_num[id] != 0;
 }
 
 static const char *const type_names[] = { "string", "integer", "boolean", "choice" };
 
-/* Describe every key for --help. */
-void conf_print_help(FILE *out)
+/* Write the type of key k, with its bounds or choices. */
+static void conf_print_type(FILE *out, const struct conf_key *k)
+{
+	fputs(type_names[k->type], out);
+	if (k->type == CONF_INT)
+		fprintf(out, " %ld..%ld", k->min, k->max);
+	else if (k->type == CONF_ENUM)
+		fprintf(out, " %s", k->choices);
+}
+
+/* Describe the keys of programs for --help. */
+void conf_print_help(FILE *out, unsigned programs)
 {
 	fprintf(out, "configuration keys (file key = value, or environment MAGENTA_<KEY>):\n");
 	for (int i = 0; i < CONF__COUNT; i++) {
 		const struct conf_key *k = &conf_keys[i];
-		fprintf(out, "  %-22s %-8s default '%s'\n      %s\n", k->name, type_names[k->type], k->def,
-			k->desc);
+		if (!(k->programs & programs))
+			continue;
+		fprintf(out, "  %-22s ", k->name);
+		conf_print_type(out, k);
+		fprintf(out, ", default '%s'\n      %s\n", k->def, k->desc);
 	}
 }
 
-/* Write a sample file with every default commented out. */
-void conf_print_sample(FILE *out)
+/* Name the programs whose bits are set, or "every program". */
+static void conf_print_readers(FILE *out, unsigned programs)
 {
-	fprintf(out, "# magenta.conf: every key with its default; uncomment to change.\n"
-		     "# Each key can also be set by the environment as MAGENTA_<KEY>.\n");
+	size_t n = sizeof(conf_program_names) / sizeof(conf_program_names[0]);
+	const char *sep = "";
+
+	if (programs == CONF_FOR_ALL) {
+		fputs("every program", out);
+		return;
+	}
+	for (size_t p = 0; p < n; p++) {
+		if (programs & (1u << p)) {
+			fprintf(out, "%s%s", sep, conf_program_names[p]);
+			sep = ", ";
+		}
+	}
+}
+
+/* Write a sample file with the defaults of programs' keys commented out. */
+void conf_print_sample(FILE *out, unsigned programs)
+{
+	fprintf(out, "# magenta.conf: each key with its default and the programs that read it;\n"
+		     "# uncomment to change.  Each key can also be set by the environment as\n"
+		     "# MAGENTA_<KEY>.  A program ignores the keys of the others.\n");
 	for (int i = 0; i < CONF__COUNT; i++) {
 		const struct conf_key *k = &conf_keys[i];
-		fprintf(out, "\n# %s (%s", k->desc, type_names[k->type]);
-		if (k->type == CONF_INT)
-			fprintf(out, ", %ld..%ld", k->min, k->max);
-		fprintf(out, ")\n#%s = %s\n", k->name, k->def);
+		if (!(k->programs & programs))
+			continue;
+		fprintf(out, "\n# %s (", k->desc);
+		conf_print_type(out, k);
+		fprintf(out, ")\n# read by ");
+		conf_print_readers(out, k->programs);
+		fprintf(out, "\n#%s = %s\n", k->name, k->def);
 	}
 }

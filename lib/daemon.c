@@ -36,7 +36,7 @@ static void on_hup(int sig)
 }
 
 /* --help */
-static void usage(const char *name, const char *summary, FILE *out)
+static void usage(const char *name, const char *summary, unsigned conf_for, FILE *out)
 {
 	fprintf(out,
 		"usage: %s [-d] [-f FILE] [-l LOGFILE] [-p PIDFILE] [-t]\n"
@@ -52,7 +52,7 @@ static void usage(const char *name, const char *summary, FILE *out)
 		"  -h, --help       this text\n"
 		"signals: TERM/INT finish the batch in flight and exit 0; HUP reopens the log.\n\n",
 		name, summary);
-	conf_print_help(out);
+	conf_print_help(out, conf_for);
 }
 
 /* Point stderr at the log file (append). 0 / -1. */
@@ -100,8 +100,8 @@ static int detach(void)
 }
 
 /* Options, configuration, logging, signals, detaching. */
-int daemon_setup(const char *name, const char *service, const char *summary, int argc,
-		 char **argv)
+int daemon_setup(const char *name, const char *service, unsigned conf_for, const char *summary,
+		 int argc, char **argv)
 {
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' },
 						  { "sample-config", no_argument, NULL, 'S' },
@@ -119,9 +119,9 @@ int daemon_setup(const char *name, const char *service, const char *summary, int
 		case 'l': daemon_logfile = optarg; break;
 		case 'p': daemon_pidfile = optarg; break;
 		case 't': check_only = 1; break;
-		case 'h': usage(name, summary, stdout); return 0;
-		case 'S': conf_defaults(); conf_print_sample(stdout); return 0;
-		default: usage(name, summary, stderr); return 2;
+		case 'h': usage(name, summary, conf_for, stdout); return 0;
+		case 'S': conf_defaults(); conf_print_sample(stdout, conf_for); return 0;
+		default: usage(name, summary, conf_for, stderr); return 2;
 		}
 	}
 	if (optind < argc) {
@@ -129,7 +129,7 @@ int daemon_setup(const char *name, const char *service, const char *summary, int
 		return 2;
 	}
 	log_init(service, LOG_LVL_INFO);
-	if (conf_load(file, err, sizeof(err)) != 0) {
+	if (conf_load(file, conf_for, err, sizeof(err)) != 0) {
 		char q[600];
 		log_error("event=config_error err=%s", log_q(q, sizeof(q), err));
 		return 1;

@@ -16,11 +16,12 @@ extern volatile sig_atomic_t daemon_hup;
 
 /* Parse argv, load the configuration, set up logging and signals, detach
  * unless -d.  name is the program ("magenta-relay"), service its log name
- * ("relay"), summary one line for --help.  Returns -1 when the program
+ * ("relay"), conf_for its CONF_FOR_* bit (the keys it reads and lists),
+ * summary one line for --help.  Returns -1 when the program
  * should go on, else the exit status to return at once (--help, -t,
  * usage or configuration errors). */
-int daemon_setup(const char *name, const char *service, const char *summary, int argc,
-		 char **argv);
+int daemon_setup(const char *name, const char *service, unsigned conf_for, const char *summary,
+		 int argc, char **argv);
 
 /* Reopen the log file if SIGHUP arrived since the last call. */
 void daemon_check_hup(void);

@@ -204,7 +204,7 @@ static void usage(const struct service *svc, FILE *out)
 		"  --sample-config  print a commented configuration file\n"
 		"  -h, --help       this text\n\n",
 		svc->name);
-	conf_print_help(out);
+	conf_print_help(out, svc->conf_for);
 }
 
 /* 1 when fd 0 is a listening socket handed over by a FastCGI spawner. */
@@ -240,12 +240,12 @@ int service_main(const struct service *svc, int argc, char **argv)
 			break;
 		case 't': check_only = 1; break;
 		case 'h': usage(svc, stdout); return 0;
-		case 'S': conf_defaults(); conf_print_sample(stdout); return 0;
+		case 'S': conf_defaults(); conf_print_sample(stdout, svc->conf_for); return 0;
 		default: usage(svc, stderr); return 2;
 		}
 	}
 	log_init(svc->name, LOG_LVL_INFO);
-	if (conf_load(file, err, sizeof(err)) != 0)
+	if (conf_load(file, svc->conf_for, err, sizeof(err)) != 0)
 		fatal("event=config_error err=\"%s\"", err);
 	if (log_level_parse(conf_str(CONF_LOG_LEVEL), &lvl) == 0)
 		log_init(svc->name, lvl);

@@ -13,6 +13,7 @@ struct service {
 	size_t nroutes;
 	/* Called once after the configuration is loaded; 0, or -1 with err. */
 	int (*init)(char *err, size_t errlen);
+	unsigned conf_for; /* the program's CONF_FOR_* bit: the keys it reads */
 };
 
 /* Parse argv (-f FILE, -l ADDR, -t, --help, --sample-config), load the

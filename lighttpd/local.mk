@@ -8,8 +8,14 @@
 # lighttpd/limits.conf (connection limits, same kind of server) is installed
 # as lighttpd-magenta-limits.conf, and the per-address script it runs,
 # lighttpd/conns.lua, as $(pkgdatadir)/lighttpd-conns.lua.
+# lighttpd/lighttpd.conf.sample is made from its .in with the install paths.
 lighttpddir = $(sysconfdir)/magenta
-dist_lighttpd_DATA = lighttpd/lighttpd.conf.sample
+lighttpd_DATA = lighttpd/lighttpd.conf.sample
+EXTRA_DIST += lighttpd/lighttpd.conf.sample.in
+CLEANFILES += lighttpd/lighttpd.conf.sample
+lighttpd/lighttpd.conf.sample: $(srcdir)/lighttpd/lighttpd.conf.sample.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) lighttpd && $(MAGENTA_SUBST_PATHS) $< >$@
+
 EXTRA_DIST += lighttpd/magenta.conf lighttpd/errors.conf lighttpd/limits.conf lighttpd/conns.lua
 lighttpderrorsdir = $(pkgdatadir)/lighttpd-errors
 dist_lighttpderrors_DATA = \

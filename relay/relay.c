@@ -461,7 +461,7 @@ int main(int argc, char **argv)
 	struct relay r;
 	int rc;
 
-	rc = daemon_setup("magenta-relay", "relay",
+	rc = daemon_setup("magenta-relay", "relay", CONF_FOR_RELAY,
 			  "publishes the MagentaUsers outbox to RabbitMQ (docs/events.md)", argc,
 			  argv);
 	if (rc >= 0)

@@ -1,11 +1,5 @@
 /* token: JWT access tokens with parsed EVP keys, and the JWKS. */
 #include "config.h"
-#ifdef HAVE_ECDSA_PRESIGN
-/* EC_KEY, ECDSA_sign_setup and ECDSA_do_sign_ex: deprecated in OpenSSL 3,
- * with no EVP way to sign with a nonce prepared beforehand (configure.ac) */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#define TOKEN_PRESIGN 1
-#endif
 
 #include <errno.h>
 #include <stdint.h>
@@ -15,15 +9,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
-#ifdef TOKEN_PRESIGN
-#include <openssl/ecdsa.h>
-#endif
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -76,14 +66,6 @@ struct token_key {
 	char *header; /* base64url of the JOSE header */
 	size_t header_len;
 	struct json_object *jwk; /* the public JWK */
-#ifdef TOKEN_PRESIGN
-	/* ES256 signing key: nonces prepared ahead (token_sign) */
-	EC_KEY *ec_key;
-	BIGNUM *kinv[TOKEN_PRESIGN_BATCH], *r[TOKEN_PRESIGN_BATCH];
-	int presigned; /* unused pairs left: kinv[0 .. presigned - 1] */
-	pid_t presign_pid; /* the process that prepared them */
-	struct timespec presign_at; /* when (CLOCK_MONOTONIC) */
-#endif
 };
 
 /* Fill err with msg and the first queued libcrypto error, and clear the queue. */
@@ -404,12 +386,6 @@ static int key_setup(struct token_key *k, int priv, const char *what, char *err,
 			crypto_err(err, errlen, "cannot prepare signing");
 			return -1;
 		}
-#ifdef TOKEN_PRESIGN
-		if (k->ec && !(k->ec_key = EVP_PKEY_get1_EC_KEY(k->pkey))) {
-			crypto_err(err, errlen, "cannot prepare signing");
-			return -1;
-		}
-#endif
 	}
 	return key_describe(k, err, errlen);
 }
@@ -459,71 +435,9 @@ static int key_load(struct token_key *k, const char *path, enum key_mode mode, c
 	return key_setup(k, priv, what, err, errlen);
 }
 
-#ifdef TOKEN_PRESIGN
-/* Wipe and free the nonces k has not used. */
-static void presign_drop(struct token_key *k)
-{
-	while (k->presigned > 0) {
-		k->presigned--;
-		BN_clear_free(k->kinv[k->presigned]);
-		BN_clear_free(k->r[k->presigned]);
-		k->kinv[k->presigned] = k->r[k->presigned] = NULL;
-	}
-}
-
-/* Sign md with an unused prepared nonce of k, preparing a batch when none
- * is left (or those left were made by the process we were forked from, or
- * are older than TOKEN_PRESIGN_MAX_AGE): r || s into raw.  0, or -1
- * (libcrypto failed: sign the ordinary way). */
-static int presign_sign(struct token_key *k, const unsigned char md[32], unsigned char raw[64])
-{
-	const BIGNUM *r, *s;
-	ECDSA_SIG *sig;
-	struct timespec now;
-	int n, ok;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (k->presigned > 0 && (k->presign_pid != getpid() ||
-				 now.tv_sec - k->presign_at.tv_sec > TOKEN_PRESIGN_MAX_AGE))
-		presign_drop(k); /* a fork's copy (the parent uses them too), or old */
-	if (k->presigned == 0) {
-		for (n = 0; n < TOKEN_PRESIGN_BATCH; n++)
-			if (!ECDSA_sign_setup(k->ec_key, NULL, &k->kinv[n], &k->r[n]))
-				break;
-		k->presigned = n;
-		k->presign_pid = getpid();
-		k->presign_at = now;
-		if (n < TOKEN_PRESIGN_BATCH) { /* that one was not made */
-			ERR_clear_error();
-			k->kinv[n] = k->r[n] = NULL;
-			if (n == 0)
-				return -1;
-		}
-	}
-	/* taken out before use: never the same nonce twice */
-	n = --k->presigned;
-	sig = ECDSA_do_sign_ex(md, 32, k->kinv[n], k->r[n], k->ec_key);
-	BN_clear_free(k->kinv[n]);
-	BN_clear_free(k->r[n]);
-	k->kinv[n] = k->r[n] = NULL;
-	if (!sig) {
-		ERR_clear_error();
-		return -1;
-	}
-	ECDSA_SIG_get0(sig, &r, &s);
-	ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32;
-	ECDSA_SIG_free(sig);
-	return ok ? 0 : -1;
-}
-#endif
-
 /* Free what key_load made. */
 static void key_free(struct token_key *k)
 {
-#ifdef TOKEN_PRESIGN
-	presign_drop(k);
-	EC_KEY_free(k->ec_key);
-#endif
 	EVP_PKEY_CTX_free(k->sign);
 	EVP_PKEY_CTX_free(k->verify);
 	EVP_PKEY_free(k->pkey);
@@ -1034,16 +948,6 @@ static int sign_evp(const struct token_key *k, const unsigned char md[32], unsig
 	return 0;
 }
 
-int token_presigned(const struct token_ctx *t)
-{
-#ifdef TOKEN_PRESIGN
-	return t->nkeys > 0 ? t->keys[0].presigned : 0;
-#else
-	(void)t;
-	return 0;
-#endif
-}
-
 /* Sign with keys[0]. */
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
@@ -1117,12 +1021,7 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 
 	if (digest(t, out, o, md) != 0)
 		return -1;
-#ifdef TOKEN_PRESIGN
-	if (k->ec && t->presign && presign_sign(k, md, sig) == 0)
-		siglen = ES256_SIGLEN;
-	else
-#endif
-	    if (sign_evp(k, md, sig, &siglen) != 0)
+	if (sign_evp(k, md, sig, &siglen) != 0)
 		return -1;
 	out[o++] = '.';
 	o += b64url_encode(out + o, sig, siglen);

@@ -41,7 +41,6 @@ struct token_ctx {
 	char *claims_head; /* {"iss":...,"aud":..., escaped once */
 	void *md, *mdctx;  /* EVP_MD (SHA-256) and an EVP_MD_CTX, reused */
 	void *seen;	   /* tokens already verified (see token_verify) */
-	int presign;	   /* ES256 nonces prepared ahead (token_sign); 0 after init */
 };
 
 #define TOKEN_SEEN_SLOTS 256
@@ -107,31 +106,15 @@ const char *token_jwks(const struct token_ctx *t);
 const char *token_key_alg(const struct token_ctx *t, size_t i);
 const char *token_key_kid(const struct token_ctx *t, size_t i);
 
-/* ES256 signatures are made from nonces prepared this many at a time
- * (token_sign). */
-#define TOKEN_PRESIGN_BATCH 32
-
 /* Sign c (sub, sid, jti, username, roles, iat, nbf, exp; iss and aud come
  * from t)
  * with keys[0] into out (outlen bytes, NUL-terminated).  Returns the token
  * length, or -1 (out too small, a field too long, a libcrypto failure).
- *
- * With t->presign set, an ES256 signature takes its nonce from a batch of
- * TOKEN_PRESIGN_BATCH prepared together (k^-1 and r, libcrypto's
- * ECDSA_sign_setup): made one after another they find the curve's tables in
- * the cache, where a request between PostgreSQL and lighttpd finds them
- * evicted (bench/README.md).  Each is used once and wiped; a forked child
- * never uses its parent's; a batch older than TOKEN_PRESIGN_MAX_AGE seconds
- * is wiped unused.  Unlike libcrypto's own nonces, these are not derived
- * from the message: a copy of the process (a restored VM or CRIU snapshot)
- * would sign with the same ones, which reveals the key (docs/auth.md).
- * Not for use by two threads at once. */
-#define TOKEN_PRESIGN_MAX_AGE 10
+ * The signature is EVP_PKEY_sign's with libcrypto's own nonces (random,
+ * mixed with the key and the message).  Not for use by two threads at
+ * once. */
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
     __attribute__((warn_unused_result));
-
-/* Prepared nonces the signing key has left (0 without presigning). */
-int token_presigned(const struct token_ctx *t);
 
 /* Verify jwt (len bytes) at time now: signature, iss and aud (whole
  * strings: an embedded NUL is a difference), iat, nbf and exp in range

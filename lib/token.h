@@ -9,13 +9,13 @@
  * names (so "none" and HS256-with-the-public-key are refused), checks the
  * signature, then iss and aud, then exp and nbf (with leeway).
  *
- * One struct token_ctx per process; not thread-safe (the FastCGI programs
- * are single-threaded). */
+ * The keys are read and described by token_key.c, the encodings (base64url,
+ * JSON escaping, ES256 signature forms) are jose.c's.  One struct token_ctx
+ * per process; not thread-safe (the FastCGI programs are single-threaded). */
 #ifndef MAGENTA_TOKEN_H
 #define MAGENTA_TOKEN_H
 
 #include <stddef.h>
-#include <stdio.h>
 #include <time.h>
 
 #include "validate.h"
@@ -30,7 +30,7 @@
 #define TOKEN_TIME_MAX 253402300799LL
 #define TOKEN_LEEWAY_MAX 86400 /* seconds; token_ctx_init refuses more */
 
-struct token_key; /* one parsed key: private (can sign) or public only */
+struct token_key; /* one parsed key (token_key.h) */
 
 struct token_ctx {
 	struct token_key *keys; /* keys[0] signs; all verify */
@@ -139,20 +139,5 @@ void token_stamp_digest(const char *stamp, char out[TOKEN_SST_LEN + 1]);
 
 /* A short lower-case word for a status, for logs. */
 const char *token_status_text(enum token_status st);
-
-/* Strict base64url decoding (no padding, canonical trailing bits) of s
- * (len bytes) into out (cap bytes): the decoded length, or -1.  Exposed
- * for the unit tests. */
-long token_b64url_decode(unsigned char *out, size_t cap, const char *s, size_t len);
-
-/* ES256 signatures: DER (libcrypto) to r || s (JWS) and back.  0 or -1;
- * the DER length.  Exposed for the unit tests. */
-int token_es256_der_to_raw(unsigned char raw[64], const unsigned char *der, size_t len);
-size_t token_es256_raw_to_der(unsigned char der[72], const unsigned char raw[64]);
-
-/* Write a new private key for alg ("ES256": P-256, "RS256": RSA 3072) as
- * PKCS#8 PEM to f.  0, or -1 with err filled. */
-int token_keygen_pem(const char *alg, FILE *f, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
 
 #endif

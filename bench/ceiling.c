@@ -113,7 +113,6 @@ static int tokens(int verify, double secs)
 		fprintf(stderr, "ceiling: %s\n", err);
 		return 1;
 	}
-	t.presign = conf_bool(CONF_JWT_PRESIGN); /* as magenta-auth signs */
 	memset(&c, 0, sizeof(c));
 	snprintf(c.sub, sizeof(c.sub), "0193f1c2-0000-7000-8000-000000000001");
 	snprintf(c.sid, sizeof(c.sid), "0193f1c2-0000-7000-8000-000000000002");

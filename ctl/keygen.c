@@ -18,6 +18,7 @@
 #include "magentactl.h"
 #include "pwhash.h"
 #include "token.h"
+#include "token_key.h"
 
 /* The first file of the ':'-separated jwt_keys into buf. */
 static const char *first_key_path(char *buf, size_t cap)

@@ -208,7 +208,6 @@ static int auth_init(char *err, size_t errlen)
 			   conf_str(CONF_JWT_ISSUER), conf_str(CONF_JWT_AUDIENCE),
 			   conf_int(CONF_JWT_LEEWAY), err, errlen) != 0)
 		return -1;
-	auth.tok.presign = conf_bool(CONF_JWT_PRESIGN);
 	auth.proxies = clientaddr_list_parse(conf_str(CONF_TRUSTED_PROXIES), err, errlen);
 	if (!auth.proxies) {
 		char sub[300];

@@ -94,7 +94,6 @@ enum conf_program {
 	X(REAUTH_WINDOW, "reauth_window", CONF_FOR_REGISTRATION, CONF_INT, "900", 10, 86400, NULL, "seconds over which reauth_limit counts, and the wait after it") \
 	X(ADMIN_PAGE_MAX, "admin_page_max", CONF_FOR_REGISTRATION, CONF_INT, "100", 1, 1000, NULL, "most users one admin search answer lists") \
 	X(JWT_LEEWAY, "jwt_leeway", CONF_FOR_FCGI, CONF_INT, "30", 0, 600, NULL, "clock skew tolerated on exp and nbf, seconds") \
-	X(JWT_PRESIGN, "jwt_presign", CONF_FOR_AUTH, CONF_BOOL, "on", 0, 0, NULL, "ES256: prepare signature nonces 32 at a time (about 4 % more refreshes per second); turn off where running instances are snapshotted and restored (VM snapshots, CRIU): a restored copy and its original would sign with the same prepared nonces, and two such signatures reveal the key") \
 	X(ACCESS_TTL, "access_ttl", CONF_FOR_AUTH, CONF_INT, "900", 30, 86400, NULL, "access token lifetime, seconds") \
 	X(REFRESH_TTL, "refresh_ttl", CONF_FOR_AUTH, CONF_INT, "86400", 60, 31536000, NULL, "refresh token lifetime, seconds") \
 	X(REFRESH_TTL_REMEMBER, "refresh_ttl_remember", CONF_FOR_AUTH, CONF_INT, "2592000", 60, 31536000, NULL, "refresh token lifetime with rememberMe, seconds") \

@@ -13,6 +13,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/eventsig.c lib/eventsig.h \
 	lib/form.c lib/form.h \
 	lib/http.c lib/http.h \
+	lib/jose.c lib/jose.h \
 	lib/json.c lib/json.h \
 	lib/log.c lib/log.h \
 	lib/mq.c lib/mq.h lib/mq_internal.h \
@@ -25,6 +26,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/roles.c lib/roles.h \
 	lib/service.c lib/service.h \
 	lib/token.c lib/token.h \
+	lib/token_key.c lib/token_key.h \
 	lib/topology.c lib/topology.h \
 	lib/uuid7.c lib/uuid7.h \
 	lib/validate.c lib/validate.h

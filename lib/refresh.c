@@ -3,9 +3,9 @@
 
 #include <string.h>
 
+#include "jose.h"
 #include "refresh.h"
 
-#define B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
 /* crypto_kdf context: 8 bytes naming the one purpose of the derived key */
 #define SEAL_CONTEXT "mgrtnext"
 
@@ -16,22 +16,17 @@ void refresh_new(char out[REFRESH_STRLEN + 1], unsigned char raw[REFRESH_RAWBYTE
 	refresh_format(out, raw);
 }
 
-/* base64url without padding. */
+/* base64url without padding: 43 characters, which out always has room for. */
 void refresh_format(char out[REFRESH_STRLEN + 1], const unsigned char raw[REFRESH_RAWBYTES])
 {
-	sodium_bin2base64(out, REFRESH_STRLEN + 1, raw, REFRESH_RAWBYTES, B64URL);
+	jose_b64url_encode(out, REFRESH_STRLEN + 1, raw, REFRESH_RAWBYTES);
 }
 
 /* Exactly 43 characters decoding to exactly 32 bytes. */
 int refresh_parse(const char *s, size_t len, unsigned char raw[REFRESH_RAWBYTES])
 {
-	size_t n = 0;
-	const char *end = NULL;
-
-	if (len != REFRESH_STRLEN)
-		return -1;
-	if (sodium_base642bin(raw, REFRESH_RAWBYTES, s, len, NULL, &n, &end, B64URL) != 0 ||
-	    n != REFRESH_RAWBYTES || end != s + len)
+	if (len != REFRESH_STRLEN ||
+	    jose_b64url_decode(raw, REFRESH_RAWBYTES, s, len) != REFRESH_RAWBYTES)
 		return -1;
 	return 0;
 }

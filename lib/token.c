@@ -1,46 +1,29 @@
-/* token: JWT access tokens with parsed EVP keys, and the JWKS. */
+/* token: JWT access tokens: the context, signing, verification and claims
+ * (the keys: token_key.c; the encodings: jose.c). */
 #include "config.h"
-#ifdef HAVE_ECDSA_PRESIGN
-/* EC_KEY, ECDSA_sign_setup and ECDSA_do_sign_ex: deprecated in OpenSSL 3,
- * with no EVP way to sign with a nonce prepared beforehand (configure.ac) */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#define TOKEN_PRESIGN 1
-#endif
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#ifdef TOKEN_PRESIGN
-#include <openssl/ecdsa.h>
-#endif
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <sodium.h>
 
-#include "log.h"
+#include "jose.h"
 #include "roles.h"
 #include "token.h"
+#include "token_key.h"
 
-#define ES256_SIGLEN 64
 #define HEADER_MAX 1024 /* decoded header bytes we are willing to parse */
 /* token_sign's payload: the claims head ({"iss":...,"aud":...,) and the rest
  * at its longest -- its fixed text (62 bytes), three integers, the ids and a
  * username of TOKEN_USERNAME_MAX printable bytes each escaped to two at most,
- * the roles claim (ROLES_CLAIM_MAX), json_escape's slack.  token_ctx_init
+ * the roles claim (ROLES_CLAIM_MAX), jose_json_escape's slack.  token_ctx_init
  * refuses an iss and aud that leave too little room, so a login never fails
  * to sign (the limit is enforced where events are parsed).  Base64url of
  * PAYLOAD_MAX stays within TOKEN_MAX. */
@@ -65,478 +48,11 @@ struct token_seen {
 	struct token_claims claims;
 };
 
-struct token_key {
-	EVP_PKEY *pkey;
-	EVP_PKEY_CTX *sign; /* NULL for a public key */
-	EVP_PKEY_CTX *verify;
-	int ec;	       /* 1: ES256, 0: RS256 */
-	size_t siglen; /* raw JWS signature length */
-	char alg[8];
-	char kid[TOKEN_KID_LEN + 1];
-	char *header; /* base64url of the JOSE header */
-	size_t header_len;
-	struct json_object *jwk; /* the public JWK */
-#ifdef TOKEN_PRESIGN
-	/* ES256 signing key: nonces prepared ahead (token_sign) */
-	EC_KEY *ec_key;
-	BIGNUM *kinv[TOKEN_PRESIGN_BATCH], *r[TOKEN_PRESIGN_BATCH];
-	int presigned; /* unused pairs left: kinv[0 .. presigned - 1] */
-	pid_t presign_pid; /* the process that prepared them */
-	struct timespec presign_at; /* when (CLOCK_MONOTONIC) */
-#endif
-};
-
-/* Fill err with msg and the first queued libcrypto error, and clear the queue. */
-static void crypto_err(char *err, size_t errlen, const char *msg)
-{
-	char ebuf[256];
-	unsigned long e = ERR_get_error();
-
-	if (e) {
-		ERR_error_string_n(e, ebuf, sizeof(ebuf));
-		snprintf(err, errlen, "%s: %s", msg, ebuf);
-	} else {
-		snprintf(err, errlen, "%s", msg);
-	}
-	ERR_clear_error();
-}
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Characters of base64url without padding for n bytes. */
-#define B64URL_LEN(n) (((n) / 3) * 4 + ((n) % 3 ? (n) % 3 + 1 : 0))
-
-/* base64url without padding of bin into out (room for
- * B64URL_LEN(len) + 1 bytes); returns the length written.  Tokens are not
- * secret from their bearer, so a table lookup (not constant time) is fine. */
-static size_t b64url_encode(char *out, const unsigned char *bin, size_t len)
-{
-	size_t i = 0, o = 0;
-
-	for (; i + 3 <= len; i += 3) {
-		unsigned v = (unsigned)bin[i] << 16 | (unsigned)bin[i + 1] << 8 | bin[i + 2];
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = b64_alphabet[(v >> 6) & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	if (len - i == 1) {
-		unsigned v = (unsigned)bin[i] << 16;
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		unsigned v = (unsigned)bin[i] << 16 | (unsigned)bin[i + 1] << 8;
-		out[o++] = b64_alphabet[v >> 18];
-		out[o++] = b64_alphabet[(v >> 12) & 63];
-		out[o++] = b64_alphabet[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* base64url-encode bin into a fresh string (caller frees); NULL when out of memory. */
-static char *b64url_dup(const unsigned char *bin, size_t len)
-{
-	char *s = malloc(B64URL_LEN(len) + 1);
-
-	if (s)
-		b64url_encode(s, bin, len);
-	return s;
-}
-
-/* The value of a base64url character, or -1. */
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Strictly decode base64url (no padding, no other characters, zero
- * trailing bits) into out (at most cap bytes); decoded length or -1. */
-long token_b64url_decode(unsigned char *out, size_t cap, const char *s, size_t len)
-{
-	size_t o = 0, i;
-	unsigned acc = 0;
-	int bits = 0;
-
-	if (len % 4 == 1 || (len / 4) * 3 + (len % 4 ? len % 4 - 1 : 0) > cap)
-		return -1;
-	for (i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)s[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0) /* non-zero bits after the last byte: not canonical */
-		return -1;
-	return (long)o;
-}
-#define b64url_decode token_b64url_decode
-
-/* Convert an ECDSA signature in DER (SEQUENCE of two INTEGERs, as
- * libcrypto makes) to JWS form, r || s of 32 bytes each; 0 or -1. */
-int token_es256_der_to_raw(unsigned char raw[64], const unsigned char *der, size_t len)
-{
-	size_t p = 2;
-
-	if (len < 8 || der[0] != 0x30 || der[1] != len - 2 || der[1] >= 0x80)
-		return -1;
-	for (int k = 0; k < 2; k++) {
-		size_t n;
-		const unsigned char *v;
-
-		if (p + 2 > len || der[p] != 0x02)
-			return -1;
-		n = der[p + 1];
-		v = der + p + 2;
-		if (n == 0 || n > 33 || p + 2 + n > len)
-			return -1;
-		p += 2 + n;
-		while (n > 0 && *v == 0) /* the sign byte and any zero padding */
-			v++, n--;
-		if (n > 32)
-			return -1;
-		memset(raw + 32 * k, 0, 32 - n);
-		memcpy(raw + 32 * k + 32 - n, v, n);
-	}
-	return p == len ? 0 : -1;
-}
-
-/* The reverse: r || s to DER into der (at least 72 bytes); the DER length. */
-size_t token_es256_raw_to_der(unsigned char der[72], const unsigned char raw[64])
-{
-	size_t o = 2;
-
-	der[0] = 0x30;
-	for (int k = 0; k < 2; k++) {
-		const unsigned char *v = raw + 32 * k;
-		size_t n = 32;
-
-		while (n > 1 && *v == 0) /* minimal: no leading zero bytes */
-			v++, n--;
-		der[o++] = 0x02;
-		if (*v & 0x80) { /* keep it positive */
-			der[o++] = (unsigned char)(n + 1);
-			der[o++] = 0;
-		} else {
-			der[o++] = (unsigned char)n;
-		}
-		memcpy(der + o, v, n);
-		o += n;
-	}
-	der[1] = (unsigned char)(o - 2);
-	return o;
-}
-
-/* Append s to buf as JSON string content (no quotes); new offset or -1 when full. */
-static long json_escape(char *buf, size_t cap, size_t o, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (o + 7 >= cap)
-			return -1;
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20) {
-			memcpy(buf + o, "\\u00", 4);
-			buf[o + 4] = hex[c >> 4];
-			buf[o + 5] = hex[c & 15];
-			o += 6;
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	buf[o] = '\0';
-	return (long)o;
-}
-
-/* A BIGNUM parameter of pk as big-endian bytes, left-padded to pad bytes
- * when pad > 0; base64url in a fresh string, or NULL. */
-static char *bn_param_b64(EVP_PKEY *pk, const char *name, int pad)
-{
-	BIGNUM *bn = NULL;
-	unsigned char buf[1024];
-	int n;
-	char *s = NULL;
-
-	if (!EVP_PKEY_get_bn_param(pk, name, &bn))
-		return NULL;
-	if (pad > 0)
-		n = BN_bn2binpad(bn, buf, pad);
-	else
-		n = BN_num_bytes(bn) <= (int)sizeof(buf) ? BN_bn2bin(bn, buf) : -1;
-	if (n > 0)
-		s = b64url_dup(buf, (size_t)n);
-	BN_free(bn);
-	return s;
-}
-
-/* Build the public JWK, the RFC 7638 thumbprint (kid) and the header of k. */
-static int key_describe(struct token_key *k, char *err, size_t errlen)
-{
-	char *a = NULL, *b = NULL, canon[2048], hdr[256];
-	unsigned char sha[crypto_hash_sha256_BYTES];
-	int rc = -1, n;
-
-	if (k->ec) {
-		a = bn_param_b64(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, 32);
-		b = bn_param_b64(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
-		if (!a || !b) {
-			crypto_err(err, errlen, "cannot read the EC public point");
-			goto out;
-		}
-		/* members in lexicographic order, no white space (RFC 7638 3.2) */
-		n = snprintf(canon, sizeof(canon),
-			     "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", a, b);
-	} else {
-		a = bn_param_b64(k->pkey, OSSL_PKEY_PARAM_RSA_N, 0);
-		b = bn_param_b64(k->pkey, OSSL_PKEY_PARAM_RSA_E, 0);
-		if (!a || !b) {
-			crypto_err(err, errlen, "cannot read the RSA public key");
-			goto out;
-		}
-		n = snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", b,
-			     a);
-	}
-	if (n < 0 || (size_t)n >= sizeof(canon)) {
-		snprintf(err, errlen, "public key too large");
-		goto out;
-	}
-	crypto_hash_sha256(sha, (const unsigned char *)canon, (size_t)n);
-	b64url_encode(k->kid, sha, sizeof(sha));
-
-	k->jwk = json_object_new_object();
-	json_object_object_add(k->jwk, "kty", json_object_new_string(k->ec ? "EC" : "RSA"));
-	if (k->ec) {
-		json_object_object_add(k->jwk, "crv", json_object_new_string("P-256"));
-		json_object_object_add(k->jwk, "x", json_object_new_string(a));
-		json_object_object_add(k->jwk, "y", json_object_new_string(b));
-	} else {
-		json_object_object_add(k->jwk, "n", json_object_new_string(a));
-		json_object_object_add(k->jwk, "e", json_object_new_string(b));
-	}
-	json_object_object_add(k->jwk, "use", json_object_new_string("sig"));
-	json_object_object_add(k->jwk, "alg", json_object_new_string(k->alg));
-	json_object_object_add(k->jwk, "kid", json_object_new_string(k->kid));
-
-	n = snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", k->alg,
-		     k->kid);
-	k->header = b64url_dup((const unsigned char *)hdr, (size_t)n);
-	if (!k->header) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	k->header_len = strlen(k->header);
-	rc = 0;
-out:
-	free(a);
-	free(b);
-	return rc;
-}
-
-/* Never prompt for a pass phrase: encrypted keys are refused. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return 0;
-}
-
-/* Check the type and size of k->pkey (what names it in messages), set
- * its algorithm, make its verification (and, with priv, signing) contexts
- * and describe it (key_describe).  0, or -1 with err. */
-static int key_setup(struct token_key *k, int priv, const char *what, char *err, size_t errlen)
-{
-	char group[64];
-
-	if (EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_EC) {
-		if (!EVP_PKEY_get_group_name(k->pkey, group, sizeof(group), NULL) ||
-		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
-			snprintf(err, errlen, "%s: EC keys must be on curve P-256 (ES256)", what);
-			return -1;
-		}
-		k->ec = 1;
-		k->siglen = ES256_SIGLEN;
-		snprintf(k->alg, sizeof(k->alg), "ES256");
-	} else if (EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_RSA) {
-		if (EVP_PKEY_get_bits(k->pkey) < 2048 || EVP_PKEY_get_bits(k->pkey) > 4096) {
-			snprintf(err, errlen, "%s: RSA keys must have 2048 to 4096 bits", what);
-			return -1;
-		}
-		k->siglen = (size_t)EVP_PKEY_get_size(k->pkey);
-		snprintf(k->alg, sizeof(k->alg), "RS256");
-	} else {
-		snprintf(err, errlen, "%s: only EC P-256 and RSA keys are supported", what);
-		return -1;
-	}
-
-	/* contexts made once and reused for every token */
-	k->verify = EVP_PKEY_CTX_new(k->pkey, NULL);
-	if (!k->verify || EVP_PKEY_verify_init(k->verify) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(k->verify, EVP_sha256()) <= 0 ||
-	    (!k->ec && EVP_PKEY_CTX_set_rsa_padding(k->verify, RSA_PKCS1_PADDING) <= 0)) {
-		crypto_err(err, errlen, "cannot prepare verification");
-		return -1;
-	}
-	if (priv) {
-		k->sign = EVP_PKEY_CTX_new(k->pkey, NULL);
-		if (!k->sign || EVP_PKEY_sign_init(k->sign) <= 0 ||
-		    EVP_PKEY_CTX_set_signature_md(k->sign, EVP_sha256()) <= 0 ||
-		    (!k->ec && EVP_PKEY_CTX_set_rsa_padding(k->sign, RSA_PKCS1_PADDING) <= 0)) {
-			crypto_err(err, errlen, "cannot prepare signing");
-			return -1;
-		}
-#ifdef TOKEN_PRESIGN
-		if (k->ec && !(k->ec_key = EVP_PKEY_get1_EC_KEY(k->pkey))) {
-			crypto_err(err, errlen, "cannot prepare signing");
-			return -1;
-		}
-#endif
-	}
-	return key_describe(k, err, errlen);
-}
-
-/* Read one PEM file into k: a private key (mode KEY_PRIVATE), a private or
- * a public one (KEY_ANY), or only a public one (KEY_PUBLIC: a verifier has
- * no business holding a signing key).  0, or -1 with err. */
-enum key_mode { KEY_PRIVATE, KEY_ANY, KEY_PUBLIC };
-static int key_load(struct token_key *k, const char *path, enum key_mode mode, char *err,
-		    size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	char what[1100];
-	struct stat st;
-	int priv = mode != KEY_PUBLIC;
-
-	memset(k, 0, sizeof(*k));
-	if (!f) {
-		snprintf(err, errlen, "cannot open key '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	if (mode != KEY_PUBLIC)
-		k->pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	if (!k->pkey && mode != KEY_PRIVATE) {
-		ERR_clear_error();
-		rewind(f);
-		k->pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
-		priv = 0;
-	}
-	if (k->pkey && priv && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-		log_warnx("event=key_permissions path=\"%s\" mode=%04o msg=\"private key readable "
-			  "by others\"",
-			  path, (unsigned)(st.st_mode & 07777));
-	fclose(f);
-	if (!k->pkey) {
-		char msg[1200];
-		snprintf(msg, sizeof(msg), "key '%s' is not a %s", path,
-			 mode == KEY_PRIVATE ? "private PEM key (an encrypted key is not supported)"
-			 : mode == KEY_ANY   ? "private or public PEM key (an encrypted key is not "
-					       "supported)"
-					   : "PEM public key (SubjectPublicKeyInfo, \"BEGIN PUBLIC "
-					     "KEY\")");
-		crypto_err(err, errlen, msg);
-		return -1;
-	}
-	snprintf(what, sizeof(what), "key '%s'", path);
-	return key_setup(k, priv, what, err, errlen);
-}
-
-#ifdef TOKEN_PRESIGN
-/* Wipe and free the nonces k has not used. */
-static void presign_drop(struct token_key *k)
-{
-	while (k->presigned > 0) {
-		k->presigned--;
-		BN_clear_free(k->kinv[k->presigned]);
-		BN_clear_free(k->r[k->presigned]);
-		k->kinv[k->presigned] = k->r[k->presigned] = NULL;
-	}
-}
-
-/* Sign md with an unused prepared nonce of k, preparing a batch when none
- * is left (or those left were made by the process we were forked from, or
- * are older than TOKEN_PRESIGN_MAX_AGE): r || s into raw.  0, or -1
- * (libcrypto failed: sign the ordinary way). */
-static int presign_sign(struct token_key *k, const unsigned char md[32], unsigned char raw[64])
-{
-	const BIGNUM *r, *s;
-	ECDSA_SIG *sig;
-	struct timespec now;
-	int n, ok;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (k->presigned > 0 && (k->presign_pid != getpid() ||
-				 now.tv_sec - k->presign_at.tv_sec > TOKEN_PRESIGN_MAX_AGE))
-		presign_drop(k); /* a fork's copy (the parent uses them too), or old */
-	if (k->presigned == 0) {
-		for (n = 0; n < TOKEN_PRESIGN_BATCH; n++)
-			if (!ECDSA_sign_setup(k->ec_key, NULL, &k->kinv[n], &k->r[n]))
-				break;
-		k->presigned = n;
-		k->presign_pid = getpid();
-		k->presign_at = now;
-		if (n < TOKEN_PRESIGN_BATCH) { /* that one was not made */
-			ERR_clear_error();
-			k->kinv[n] = k->r[n] = NULL;
-			if (n == 0)
-				return -1;
-		}
-	}
-	/* taken out before use: never the same nonce twice */
-	n = --k->presigned;
-	sig = ECDSA_do_sign_ex(md, 32, k->kinv[n], k->r[n], k->ec_key);
-	BN_clear_free(k->kinv[n]);
-	BN_clear_free(k->r[n]);
-	k->kinv[n] = k->r[n] = NULL;
-	if (!sig) {
-		ERR_clear_error();
-		return -1;
-	}
-	ECDSA_SIG_get0(sig, &r, &s);
-	ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32;
-	ECDSA_SIG_free(sig);
-	return ok ? 0 : -1;
-}
-#endif
-
-/* Free what key_load made. */
-static void key_free(struct token_key *k)
-{
-#ifdef TOKEN_PRESIGN
-	presign_drop(k);
-	EC_KEY_free(k->ec_key);
-#endif
-	EVP_PKEY_CTX_free(k->sign);
-	EVP_PKEY_CTX_free(k->verify);
-	EVP_PKEY_free(k->pkey);
-	free(k->header);
-	json_object_put(k->jwk);
-	memset(k, 0, sizeof(*k));
-}
-
 /* Release everything t holds. */
 void token_ctx_release(struct token_ctx *t)
 {
 	for (size_t i = 0; i < t->nkeys; i++)
-		key_free(&t->keys[i]);
+		token_key_free(&t->keys[i]);
 	free(t->keys);
 	free(t->iss);
 	free(t->aud);
@@ -569,93 +85,27 @@ static int ctx_begin(struct token_ctx *t, const char *iss, const char *aud, long
 	return 0;
 }
 
-/* Room for one more key in t; the new slot, zeroed, or NULL with err. */
-static struct token_key *ctx_grow(struct token_ctx *t, char *err, size_t errlen)
-{
-	struct token_key *nk = realloc(t->keys, (t->nkeys + 1) * sizeof(*nk));
-
-	if (!nk) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	t->keys = nk;
-	memset(&nk[t->nkeys], 0, sizeof(*nk));
-	return &nk[t->nkeys];
-}
-
-/* Is the kid of the last key of t one of an earlier key? */
-static int ctx_last_is_dup(const struct token_ctx *t)
-{
-	for (size_t i = 0; i + 1 < t->nkeys; i++)
-		if (strcmp(t->keys[i].kid, t->keys[t->nkeys - 1].kid) == 0)
-			return 1;
-	return 0;
-}
-
-/* Load the ':'-separated PEM files of paths into t (the first in mode
- * first, the others in mode rest); conf names the list in messages.  0, or
- * -1 with err. */
-static int ctx_load_pems(struct token_ctx *t, const char *paths, enum key_mode first,
-			 enum key_mode rest, const char *conf, char *err, size_t errlen)
-{
-	char *list = strdup(paths), *save = NULL, *p;
-	int rc = -1;
-
-	if (!list) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-		struct token_key *k = ctx_grow(t, err, errlen);
-		if (!k)
-			goto out;
-		if (key_load(k, p, t->nkeys > 0 ? rest : first, err, errlen) != 0) {
-			key_free(k);
-			goto out;
-		}
-		t->nkeys++;
-		if (ctx_last_is_dup(t)) {
-			snprintf(err, errlen, "key '%s' is listed twice in %s", p, conf);
-			goto out;
-		}
-	}
-	if (t->nkeys == 0) {
-		snprintf(err, errlen, "%s names no key file", conf);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(list);
-	return rc;
-}
-
 /* Finish t once its keys are loaded: the JWKS text, the claims head, the
  * digest context and the cache of verified tokens.  0, or -1 with err. */
 static int ctx_finish(struct token_ctx *t, char *err, size_t errlen)
 {
-	struct json_object *jwks = json_object_new_object(), *arr = json_object_new_array();
 	char head[2048];
 	long o;
-	int rc = -1;
 
-	for (size_t i = 0; i < t->nkeys; i++)
-		json_object_array_add(arr, json_object_get(t->keys[i].jwk));
-	json_object_object_add(jwks, "keys", arr);
-	t->jwks = strdup(json_object_to_json_string_ext(jwks, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	t->jwks = token_key_jwks(t);
 
 	/* {"iss":"...","aud":"...", : the fixed start of every payload */
 	memcpy(head, "{\"iss\":\"", 8);
-	o = json_escape(head, sizeof(head), 8, t->iss);
+	o = jose_json_escape(head, sizeof(head), 8, t->iss);
 	if (o >= 0 && (size_t)o + 9 < sizeof(head)) {
 		memcpy(head + o, "\",\"aud\":\"", 9);
-		o = json_escape(head, sizeof(head), (size_t)o + 9, t->aud);
+		o = jose_json_escape(head, sizeof(head), (size_t)o + 9, t->aud);
 	}
 	if (o < 0 || (size_t)o + 2 + CLAIMS_TAIL_MAX > PAYLOAD_MAX) {
 		snprintf(err, errlen,
 			 "jwt_issuer or jwt_audience too long (%d bytes in all at most)",
 			 PAYLOAD_MAX - CLAIMS_TAIL_MAX - 19);
-		goto out;
+		return -1;
 	}
 	memcpy(head + o, "\",", 3);
 	t->claims_head = strdup(head);
@@ -664,13 +114,10 @@ static int ctx_finish(struct token_ctx *t, char *err, size_t errlen)
 	t->mdctx = EVP_MD_CTX_new();
 	t->seen = calloc(TOKEN_SEEN_SLOTS, sizeof(struct token_seen));
 	if (!t->jwks || !t->claims_head || !t->md || !t->mdctx || !t->seen) {
-		crypto_err(err, errlen, "out of memory or no SHA-256");
-		goto out;
+		token_key_crypto_err(err, errlen, "out of memory or no SHA-256");
+		return -1;
 	}
-	rc = 0;
-out:
-	json_object_put(jwks);
-	return rc;
+	return 0;
 }
 
 /* Keys, JWKS, claim prefix and digest context. */
@@ -678,7 +125,8 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 		   const char *aud, long leeway, char *err, size_t errlen)
 {
 	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0 ||
-	    ctx_load_pems(t, paths, KEY_PRIVATE, KEY_ANY, "jwt_keys", err, errlen) != 0)
+	    token_key_load_pems(t, paths, TOKEN_KEY_PRIVATE, TOKEN_KEY_ANY, "jwt_keys", err,
+				errlen) != 0)
 		goto fail;
 	if (strcmp(t->keys[0].alg, sign_alg) != 0) {
 		snprintf(err, errlen,
@@ -694,287 +142,16 @@ fail:
 	return -1;
 }
 
-#define JWKS_FILE_MAX (1024 * 1024) /* a JWKS file larger than this is refused */
-
-static int claim_is(struct json_object *v, const char *want);
-
-/* A required base64url member of the JWK j, decoded into out (cap bytes);
- * the length, or -1 with err (what names the key). */
-static long jwk_b64(struct json_object *j, const char *name, unsigned char *out, size_t cap,
-		    const char *what, char *err, size_t errlen)
-{
-	struct json_object *v;
-	long n;
-
-	if (!json_object_object_get_ex(j, name, &v) || !json_object_is_type(v, json_type_string)) {
-		snprintf(err, errlen, "%s: no \"%s\" string", what, name);
-		return -1;
-	}
-	n = b64url_decode(out, cap, json_object_get_string(v),
-			  (size_t)json_object_get_string_len(v));
-	if (n <= 0) {
-		snprintf(err, errlen, "%s: \"%s\" is not base64url of at most %zu bytes", what,
-			 name, cap);
-		return -1;
-	}
-	return n;
-}
-
-/* Is the optional string member name of j absent, or equal to want? */
-static int jwk_opt_is(struct json_object *j, const char *name, const char *want)
-{
-	struct json_object *v;
-
-	return !json_object_object_get_ex(j, name, &v) || claim_is(v, want);
-}
-
-/* The public key of the JWK j as an EVP_PKEY (OpenSSL 3's
- * EVP_PKEY_fromdata), checked by EVP_PKEY_public_check; NULL with err.
- * Only EC P-256 and RSA public keys: anything with private members, of
- * another type or curve, or whose alg or use does not fit is refused. */
-static EVP_PKEY *jwk_pkey(struct json_object *j, const char *what, char *err, size_t errlen)
-{
-	static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
-	struct json_object *v;
-	unsigned char a[512], b[512], point[65];
-	long na, nb;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pk = NULL;
-	BIGNUM *n = NULL, *e = NULL;
-	const char *kty, *alg;
-	char msg[1300];
-	int ec;
-
-	if (!json_object_is_type(j, json_type_object)) {
-		snprintf(err, errlen, "%s is not a JSON object", what);
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
-		if (json_object_object_get_ex(j, private_members[i], NULL)) {
-			snprintf(err, errlen,
-				 "%s has the private member \"%s\": publish only public keys", what,
-				 private_members[i]);
-			return NULL;
-		}
-	if (!json_object_object_get_ex(j, "kty", &v) || !json_object_is_type(v, json_type_string)) {
-		snprintf(err, errlen, "%s: no \"kty\" string", what);
-		return NULL;
-	}
-	kty = json_object_get_string(v);
-	if (claim_is(v, "EC")) {
-		ec = 1;
-	} else if (claim_is(v, "RSA")) {
-		ec = 0;
-	} else {
-		snprintf(err, errlen, "%s: kty \"%.20s\" is not supported (EC P-256 or RSA only)",
-			 what, kty);
-		return NULL;
-	}
-	alg = ec ? "ES256" : "RS256";
-	if (!jwk_opt_is(j, "alg", alg)) {
-		snprintf(err, errlen, "%s: an %s key must have alg \"%s\"", what, kty, alg);
-		return NULL;
-	}
-	if (!jwk_opt_is(j, "use", "sig")) {
-		snprintf(err, errlen, "%s: \"use\" must be \"sig\"", what);
-		return NULL;
-	}
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld)
-		goto crypto;
-	if (ec) {
-		if (!json_object_object_get_ex(j, "crv", &v) || !claim_is(v, "P-256")) {
-			snprintf(err, errlen, "%s: EC keys must have crv \"P-256\" (ES256)", what);
-			goto out;
-		}
-		na = jwk_b64(j, "x", a, sizeof(a), what, err, errlen);
-		nb = na >= 0 ? jwk_b64(j, "y", b, sizeof(b), what, err, errlen) : -1;
-		if (na < 0 || nb < 0)
-			goto out;
-		if (na != 32 || nb != 32) {
-			snprintf(err, errlen, "%s: x and y of a P-256 key are 32 bytes each", what);
-			goto out;
-		}
-		point[0] = 0x04; /* uncompressed: 04 || x || y */
-		memcpy(point + 1, a, 32);
-		memcpy(point + 33, b, 32);
-		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) ||
-		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
-						      sizeof(point)))
-			goto crypto;
-	} else {
-		na = jwk_b64(j, "n", a, sizeof(a), what, err, errlen);
-		nb = na >= 0 ? jwk_b64(j, "e", b, sizeof(b), what, err, errlen) : -1;
-		if (na < 0 || nb < 0)
-			goto out;
-		n = BN_bin2bn(a, (int)na, NULL);
-		e = BN_bin2bn(b, (int)nb, NULL);
-		if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-			goto crypto;
-	}
-	snprintf(msg, sizeof(msg), "%s: not a valid %s public key", what, kty);
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, ec ? "EC" : "RSA", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		crypto_err(err, errlen, msg);
-		goto out;
-	}
-	EVP_PKEY_CTX_free(ctx);
-	/* the point on the curve; RSA's n odd, e odd and > 1 */
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-	if (!ctx || EVP_PKEY_public_check(ctx) != 1) {
-		crypto_err(err, errlen, msg);
-		EVP_PKEY_free(pk);
-		pk = NULL;
-	}
-	goto out;
-crypto:
-	crypto_err(err, errlen, "out of memory in libcrypto");
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
-	return pk;
-}
-
-/* Load the keys of the JWKS document text (len bytes, read from path)
- * into t: each checked by jwk_pkey and key_setup, its "kid" (if any) the
- * thumbprint recomputed here.  0, or -1 with err. */
-static int ctx_load_jwks(struct token_ctx *t, const char *path, const char *text, size_t len,
-			 char *err, size_t errlen)
-{
-	struct json_tokener *tok = json_tokener_new_ex(16);
-	struct json_object *doc = NULL, *keys, *v;
-	char what[1100];
-	size_t n, end;
-	int rc = -1;
-
-	if (!tok) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, text, (int)len);
-	end = doc ? json_tokener_get_parse_end(tok) : 0;
-	if (!doc || json_tokener_get_error(tok) != json_tokener_success ||
-	    end + strspn(text + end, " \t\r\n") != len ||
-	    !json_object_is_type(doc, json_type_object)) {
-		snprintf(err, errlen, "JWKS '%s' is not one JSON object", path);
-		goto out;
-	}
-	if (!json_object_object_get_ex(doc, "keys", &keys) ||
-	    !json_object_is_type(keys, json_type_array)) {
-		snprintf(err, errlen, "JWKS '%s' has no \"keys\" array", path);
-		goto out;
-	}
-	n = json_object_array_length(keys);
-	if (n == 0) {
-		snprintf(err, errlen, "JWKS '%s' has no keys", path);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *j = json_object_array_get_idx(keys, i);
-		struct token_key *k = ctx_grow(t, err, errlen);
-
-		if (!k)
-			goto out;
-		snprintf(what, sizeof(what), "JWKS '%s' key %zu", path, i + 1);
-		k->pkey = jwk_pkey(j, what, err, errlen);
-		if (!k->pkey || key_setup(k, 0, what, err, errlen) != 0) {
-			key_free(k);
-			goto out;
-		}
-		t->nkeys++;
-		if (json_object_object_get_ex(j, "kid", &v) && !claim_is(v, k->kid)) {
-			snprintf(err, errlen,
-				 "%s: its kid is not its RFC 7638 thumbprint (which is \"%s\")",
-				 what, k->kid);
-			goto out;
-		}
-		if (ctx_last_is_dup(t)) {
-			snprintf(err, errlen, "%s is listed twice", what);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	json_object_put(doc);
-	json_tokener_free(tok);
-	return rc;
-}
-
-/* The text of the file at source when it is a JWKS (its first non-blank
- * byte is '{'): a fresh NUL-terminated string the caller frees, its length
- * in *len.  NULL when it is not one (PEM files, or not one readable file:
- * the PEM loader then says why); NULL with *len set to SIZE_MAX and err
- * filled when it cannot be read whole. */
-static char *jwks_read(const char *source, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(source, "r");
-	char *buf = NULL;
-	size_t n = 0;
-	int c;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	while ((c = getc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n')
-		;
-	if (c != '{')
-		goto out;
-	buf = malloc(JWKS_FILE_MAX + 1);
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		*len = SIZE_MAX;
-		goto out;
-	}
-	buf[n++] = '{';
-	n += fread(buf + n, 1, JWKS_FILE_MAX + 1 - n, f);
-	if (n > JWKS_FILE_MAX || ferror(f) || memchr(buf, '\0', n)) {
-		snprintf(err, errlen, "JWKS '%s' is unreadable, holds a NUL or exceeds %d bytes",
-			 source, JWKS_FILE_MAX);
-		free(buf);
-		buf = NULL;
-		*len = SIZE_MAX;
-		goto out;
-	}
-	buf[n] = '\0';
-	*len = n;
-out:
-	fclose(f);
-	return buf;
-}
-
 /* Public keys only: one JWKS file, or PEM files. */
 int token_ctx_init_verify(struct token_ctx *t, const char *source, const char *iss, const char *aud,
 			  long leeway, char *err, size_t errlen)
 {
-	size_t len = 0;
-	char *jwks = NULL;
-
-	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0)
-		goto fail;
-	jwks = jwks_read(source, &len, err, errlen);
-	if (len == SIZE_MAX)
-		goto fail;
-	if (jwks ? ctx_load_jwks(t, source, jwks, len, err, errlen) != 0
-		 : ctx_load_pems(t, source, KEY_PUBLIC, KEY_PUBLIC, "jwt_public_keys", err,
-				 errlen) != 0)
-		goto fail;
-	if (ctx_finish(t, err, errlen) != 0)
-		goto fail;
-	free(jwks);
+	if (ctx_begin(t, iss, aud, leeway, err, errlen) != 0 ||
+	    token_key_load_public(t, source, err, errlen) != 0 || ctx_finish(t, err, errlen) != 0) {
+		token_ctx_release(t);
+		return -1;
+	}
 	return 0;
-fail:
-	free(jwks);
-	token_ctx_release(t);
-	return -1;
 }
 
 /* The JWKS text. */
@@ -1022,9 +199,9 @@ static int sign_evp(const struct token_key *k, const unsigned char md[32], unsig
 	}
 	if (k->ec) {
 		/* JWS wants r || s, 32 bytes each, not DER (RFC 7518 3.4) */
-		if (token_es256_der_to_raw(sig, der, n) != 0)
+		if (jose_es256_der_to_raw(sig, der, n) != 0)
 			return -1;
-		*siglen = ES256_SIGLEN;
+		*siglen = TOKEN_ES256_SIGLEN;
 	} else {
 		if (n > 512)
 			return -1;
@@ -1032,16 +209,6 @@ static int sign_evp(const struct token_key *k, const unsigned char md[32], unsig
 		*siglen = n;
 	}
 	return 0;
-}
-
-int token_presigned(const struct token_ctx *t)
-{
-#ifdef TOKEN_PRESIGN
-	return t->nkeys > 0 ? t->keys[0].presigned : 0;
-#else
-	(void)t;
-	return 0;
-#endif
 }
 
 /* Sign with keys[0]. */
@@ -1053,7 +220,7 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 	struct json_object *roles;
 	const char *rtext;
 	size_t o, siglen, rlen;
-	long p;
+	long p, n;
 	int w;
 
 	if (!k || !k->sign) /* a verify-only context (token_ctx_init_verify) */
@@ -1064,7 +231,7 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 		return -1;
 	memcpy(payload, t->claims_head, (size_t)p + 1);
 	w = snprintf(payload + p, sizeof(payload) - (size_t)p, "\"sub\":\"");
-	p = json_escape(payload, sizeof(payload), (size_t)(p + w), c->sub);
+	p = jose_json_escape(payload, sizeof(payload), (size_t)(p + w), c->sub);
 	if (p < 0)
 		return -1;
 	w = snprintf(payload + p, sizeof(payload) - (size_t)p,
@@ -1072,15 +239,15 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 		     c->exp);
 	if (w < 0 || (size_t)(p + w) >= sizeof(payload))
 		return -1;
-	p = json_escape(payload, sizeof(payload), (size_t)(p + w), c->jti);
+	p = jose_json_escape(payload, sizeof(payload), (size_t)(p + w), c->jti);
 	if (p < 0 || (size_t)p + 9 >= sizeof(payload))
 		return -1;
 	memcpy(payload + p, "\",\"sid\":\"", 9);
-	p = json_escape(payload, sizeof(payload), (size_t)p + 9, c->sid);
+	p = jose_json_escape(payload, sizeof(payload), (size_t)p + 9, c->sid);
 	if (p < 0 || (size_t)p + 14 >= sizeof(payload))
 		return -1;
 	memcpy(payload + p, "\",\"username\":\"", 14);
-	p = json_escape(payload, sizeof(payload), (size_t)p + 14, c->username);
+	p = jose_json_escape(payload, sizeof(payload), (size_t)p + 14, c->username);
 	if (p < 0)
 		return -1;
 	if (c->sst[0]) {
@@ -1108,26 +275,25 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 		return -1;
 
 	/* header.payload */
-	if (k->header_len + 1 + B64URL_LEN((size_t)p) + 1 + B64URL_LEN(k->siglen) + 1 > outlen)
+	if (k->header_len + 1 + JOSE_B64URL_LEN((size_t)p) + 1 + JOSE_B64URL_LEN(k->siglen) + 1 >
+	    outlen)
 		return -1;
 	memcpy(out, k->header, k->header_len);
 	o = k->header_len;
 	out[o++] = '.';
-	o += b64url_encode(out + o, (const unsigned char *)payload, (size_t)p);
+	n = jose_b64url_encode(out + o, outlen - o, payload, (size_t)p);
+	if (n < 0)
+		return -1;
+	o += (size_t)n;
 
 	if (digest(t, out, o, md) != 0)
 		return -1;
-#ifdef TOKEN_PRESIGN
-	if (k->ec && t->presign && presign_sign(k, md, sig) == 0)
-		siglen = ES256_SIGLEN;
-	else
-#endif
-	    if (sign_evp(k, md, sig, &siglen) != 0)
+	if (sign_evp(k, md, sig, &siglen) != 0)
 		return -1;
 	out[o++] = '.';
-	o += b64url_encode(out + o, sig, siglen);
+	n = jose_b64url_encode(out + o, outlen - o, sig, siglen);
 	sodium_memzero(md, sizeof(md));
-	return (int)o;
+	return n < 0 ? -1 : (int)(o + (size_t)n);
 }
 
 /* Copy a string member of obj into buf (cap bytes with NUL); 0 ok, 1
@@ -1163,24 +329,13 @@ static int claim_time(struct json_object *obj, const char *key, long long *out)
 	return errno || *out < 0 || *out > TOKEN_TIME_MAX ? -1 : 0;
 }
 
-/* Is v a string equal to want, byte for byte over its whole length (a
- * "\u0000" inside v does not end it early, as it would for strcmp)? */
-static int claim_is(struct json_object *v, const char *want)
-{
-	size_t n = strlen(want);
-
-	return json_object_is_type(v, json_type_string) &&
-	       (size_t)json_object_get_string_len(v) == n &&
-	       memcmp(json_object_get_string(v), want, n) == 0;
-}
-
 /* Decode a base64url part and parse it as a JSON object; NULL when it is not one. */
 static struct json_object *part_json(const char *s, size_t len)
 {
 	unsigned char buf[TOKEN_MAX];
 	struct json_tokener *tok;
 	struct json_object *obj;
-	long n = b64url_decode(buf, sizeof(buf) - 1, s, len);
+	long n = jose_b64url_decode(buf, sizeof(buf) - 1, s, len);
 
 	if (n <= 0 || memchr(buf, '\0', (size_t)n))
 		return NULL;
@@ -1207,10 +362,10 @@ static int aud_ok(struct json_object *payload, const char *want)
 	if (!json_object_object_get_ex(payload, "aud", &v) || !v)
 		return 0;
 	if (json_object_is_type(v, json_type_string))
-		return claim_is(v, want);
+		return jose_str_is(v, want);
 	if (json_object_is_type(v, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (claim_is(json_object_array_get_idx(v, i), want))
+			if (jose_str_is(json_object_array_get_idx(v, i), want))
 				return 1;
 	}
 	return 0;
@@ -1266,13 +421,13 @@ static enum token_status verify_signature(const struct token_ctx *t, const char 
 		st = TOKEN_BAD_ALG;
 		goto out;
 	}
-	n = b64url_decode(sig, sizeof(sig), sig64, siglen64);
+	n = jose_b64url_decode(sig, sizeof(sig), sig64, siglen64);
 	if (n < 0 || (size_t)n != k->siglen) {
 		st = n < 0 ? TOKEN_MALFORMED : TOKEN_BAD_SIGNATURE;
 		goto out;
 	}
 	if (k->ec) {
-		dlen = token_es256_raw_to_der(der, sig);
+		dlen = jose_es256_raw_to_der(der, sig);
 		dp = der;
 	} else {
 		dlen = (size_t)n;
@@ -1332,7 +487,7 @@ static enum token_status verify_full(const struct token_ctx *t, const char *jwt,
 	 * array of known names is refused, never read as fewer roles */
 	if (json_object_object_get_ex(pl, "roles", &v) && roles_from_json(v, &out->roles) != 0)
 		goto out;
-	if (!json_object_object_get_ex(pl, "iss", &v) || !claim_is(v, t->iss)) {
+	if (!json_object_object_get_ex(pl, "iss", &v) || !jose_str_is(v, t->iss)) {
 		st = TOKEN_BAD_ISSUER;
 		goto out;
 	}
@@ -1403,34 +558,6 @@ const char *token_status_text(enum token_status st)
 	case TOKEN_BAD_CLAIMS: return "bad_claims";
 	}
 	return "unknown";
-}
-
-/* Generate a key and write it as PKCS#8 PEM. */
-int token_keygen_pem(const char *alg, FILE *f, char *err, size_t errlen)
-{
-	EVP_PKEY *pk = NULL;
-	int rc = -1;
-
-	if (strcmp(alg, "ES256") == 0)
-		pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	else if (strcmp(alg, "RS256") == 0)
-		pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-	else {
-		snprintf(err, errlen, "unknown algorithm '%s' (ES256 or RS256)", alg);
-		return -1;
-	}
-	if (!pk) {
-		crypto_err(err, errlen, "key generation failed");
-		return -1;
-	}
-	if (!PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL)) {
-		crypto_err(err, errlen, "cannot write the key");
-		goto out;
-	}
-	rc = 0;
-out:
-	EVP_PKEY_free(pk);
-	return rc;
 }
 
 /* BLAKE2b-128 of the label and the stamp, in hex. */

@@ -9,13 +9,13 @@
  * names (so "none" and HS256-with-the-public-key are refused), checks the
  * signature, then iss and aud, then exp and nbf (with leeway).
  *
- * One struct token_ctx per process; not thread-safe (the FastCGI programs
- * are single-threaded). */
+ * The keys are read and described by token_key.c, the encodings (base64url,
+ * JSON escaping, ES256 signature forms) are jose.c's.  One struct token_ctx
+ * per process; not thread-safe (the FastCGI programs are single-threaded). */
 #ifndef MAGENTA_TOKEN_H
 #define MAGENTA_TOKEN_H
 
 #include <stddef.h>
-#include <stdio.h>
 #include <time.h>
 
 #include "validate.h"
@@ -30,7 +30,7 @@
 #define TOKEN_TIME_MAX 253402300799LL
 #define TOKEN_LEEWAY_MAX 86400 /* seconds; token_ctx_init refuses more */
 
-struct token_key; /* one parsed key: private (can sign) or public only */
+struct token_key; /* one parsed key (token_key.h) */
 
 struct token_ctx {
 	struct token_key *keys; /* keys[0] signs; all verify */
@@ -41,7 +41,6 @@ struct token_ctx {
 	char *claims_head; /* {"iss":...,"aud":..., escaped once */
 	void *md, *mdctx;  /* EVP_MD (SHA-256) and an EVP_MD_CTX, reused */
 	void *seen;	   /* tokens already verified (see token_verify) */
-	int presign;	   /* ES256 nonces prepared ahead (token_sign); 0 after init */
 };
 
 #define TOKEN_SEEN_SLOTS 256
@@ -107,31 +106,15 @@ const char *token_jwks(const struct token_ctx *t);
 const char *token_key_alg(const struct token_ctx *t, size_t i);
 const char *token_key_kid(const struct token_ctx *t, size_t i);
 
-/* ES256 signatures are made from nonces prepared this many at a time
- * (token_sign). */
-#define TOKEN_PRESIGN_BATCH 32
-
 /* Sign c (sub, sid, jti, username, roles, iat, nbf, exp; iss and aud come
  * from t)
  * with keys[0] into out (outlen bytes, NUL-terminated).  Returns the token
  * length, or -1 (out too small, a field too long, a libcrypto failure).
- *
- * With t->presign set, an ES256 signature takes its nonce from a batch of
- * TOKEN_PRESIGN_BATCH prepared together (k^-1 and r, libcrypto's
- * ECDSA_sign_setup): made one after another they find the curve's tables in
- * the cache, where a request between PostgreSQL and lighttpd finds them
- * evicted (bench/README.md).  Each is used once and wiped; a forked child
- * never uses its parent's; a batch older than TOKEN_PRESIGN_MAX_AGE seconds
- * is wiped unused.  Unlike libcrypto's own nonces, these are not derived
- * from the message: a copy of the process (a restored VM or CRIU snapshot)
- * would sign with the same ones, which reveals the key (docs/auth.md).
- * Not for use by two threads at once. */
-#define TOKEN_PRESIGN_MAX_AGE 10
+ * The signature is EVP_PKEY_sign's with libcrypto's own nonces (random,
+ * mixed with the key and the message).  Not for use by two threads at
+ * once. */
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
     __attribute__((warn_unused_result));
-
-/* Prepared nonces the signing key has left (0 without presigning). */
-int token_presigned(const struct token_ctx *t);
 
 /* Verify jwt (len bytes) at time now: signature, iss and aud (whole
  * strings: an embedded NUL is a difference), iat, nbf and exp in range
@@ -156,20 +139,5 @@ void token_stamp_digest(const char *stamp, char out[TOKEN_SST_LEN + 1]);
 
 /* A short lower-case word for a status, for logs. */
 const char *token_status_text(enum token_status st);
-
-/* Strict base64url decoding (no padding, canonical trailing bits) of s
- * (len bytes) into out (cap bytes): the decoded length, or -1.  Exposed
- * for the unit tests. */
-long token_b64url_decode(unsigned char *out, size_t cap, const char *s, size_t len);
-
-/* ES256 signatures: DER (libcrypto) to r || s (JWS) and back.  0 or -1;
- * the DER length.  Exposed for the unit tests. */
-int token_es256_der_to_raw(unsigned char raw[64], const unsigned char *der, size_t len);
-size_t token_es256_raw_to_der(unsigned char der[72], const unsigned char raw[64]);
-
-/* Write a new private key for alg ("ES256": P-256, "RS256": RSA 3072) as
- * PKCS#8 PEM to f.  0, or -1 with err filled. */
-int token_keygen_pem(const char *alg, FILE *f, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
 
 #endif

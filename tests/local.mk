@@ -1,6 +1,7 @@
 # tests/: C unit tests run by make check; bats suites run by scripts/test.
 UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7 \
 	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_log tests/unit/test_token \
+	tests/unit/test_token_key tests/unit/test_jose \
 	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff tests/unit/test_json_wipe \
 	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken
 check_PROGRAMS += $(UNIT_TESTS)
@@ -20,8 +21,12 @@ tests_unit_test_json_SOURCES = tests/unit/test_json.c tests/unit/t.h
 tests_unit_test_json_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/t.h
 tests_unit_test_log_LDADD = $(MAGENTA_LIBS)
-tests_unit_test_token_SOURCES = tests/unit/test_token.c tests/unit/t.h
+tests_unit_test_token_SOURCES = tests/unit/test_token.c tests/unit/token_t.h tests/unit/t.h
 tests_unit_test_token_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
+tests_unit_test_token_key_SOURCES = tests/unit/test_token_key.c tests/unit/token_t.h tests/unit/t.h
+tests_unit_test_token_key_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
+tests_unit_test_jose_SOURCES = tests/unit/test_jose.c tests/unit/t.h
+tests_unit_test_jose_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
 tests_unit_test_clientaddr_SOURCES = tests/unit/test_clientaddr.c tests/unit/t.h
 tests_unit_test_clientaddr_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_event_parse_SOURCES = tests/unit/test_event_parse.c tests/unit/t.h

@@ -116,9 +116,16 @@ int auth_sign_access(const struct auth_user *u, const char *sid, const char *cli
 	long long now = (long long)time(NULL);
 	int n;
 
-	(void)client_id; /* TODO(issue 18): client_id, azp and scope claims */
-	(void)scope;
 	memset(&c, 0, sizeof(c));
+	if (client_id && (strlen(client_id) > TOKEN_CLIENT_ID_MAX || !scope ||
+			  strlen(scope) > TOKEN_SCOPE_MAX)) {
+		log_error("event=token_sign_failed user=%s msg=\"client_id or scope too long\"", u->id);
+		return -1;
+	}
+	if (client_id) {
+		snprintf(c.client_id, sizeof(c.client_id), "%s", client_id);
+		snprintf(c.scope, sizeof(c.scope), "%s", scope);
+	}
 	if (strlen(u->username) > TOKEN_USERNAME_MAX) {
 		log_error("event=token_sign_failed user=%s msg=\"username too long\"", u->id);
 		return -1;

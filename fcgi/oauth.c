@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -268,15 +269,27 @@ void oauth_reply_tokens(struct http_req *r, const struct oauth_client *c, unsign
 			const struct auth_user *u, const char *sid,
 			const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in)
 {
-	char tok[TOKEN_MAX], scope[OAUTH_SCOPE_STRMAX];
+	char tok[TOKEN_MAX], id_token[TOKEN_MAX], scope[OAUTH_SCOPE_STRMAX];
 	struct json_object *o;
 	const char *text;
+	long long now = (long long)time(NULL);
 	int n = auth_sign_access(u, sid, c->id, oauth_scope_text(scopes, scope), tok, sizeof(tok));
+	int idn = 0;
 
 	(void)refresh_expires_in;
-	if (n < 0) {
+	if (n >= 0 && (scopes & OAUTH_SCOPE_OPENID)) {
+		/* OIDC Core 3.1.3.3: an ID token for the openid scope, valid as
+		 * long as the access token it comes with */
+		struct token_id_claims ic = {u->id, sid, c->id, now, now + conf_int(CONF_ACCESS_TTL),
+					     tok, (size_t)n};
+
+		idn = token_sign_id(&auth.tok, &ic, id_token, sizeof(id_token));
+		if (idn < 0)
+			log_error("event=token_sign_failed user=%s msg=\"id token\"", u->id);
+	}
+	if (n < 0 || idn < 0) {
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
-		return;
+		goto out;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "access_token", json_object_new_string_len(tok, n));
@@ -284,9 +297,13 @@ void oauth_reply_tokens(struct http_req *r, const struct oauth_client *c, unsign
 	json_object_object_add(o, "expires_in", json_object_new_int64(conf_int(CONF_ACCESS_TTL)));
 	json_object_object_add(o, "refresh_token", json_object_new_string(refresh));
 	json_object_object_add(o, "scope", json_object_new_string(scope));
+	if (idn > 0)
+		json_object_object_add(o, "id_token", json_object_new_string_len(id_token, idn));
 	text = json_plain(o);
 	r->secret_reply = 1;
 	http_reply_text(r, 200, NULL, "Pragma: no-cache\r\n", text, strlen(text));
 	json_put_wiped_sent(o, text);
+out:
 	sodium_memzero(tok, sizeof(tok));
+	sodium_memzero(id_token, sizeof(id_token));
 }

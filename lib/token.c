@@ -27,16 +27,19 @@
  * refuses an iss and aud that leave too little room, so a login never fails
  * to sign (the limit is enforced where events are parsed).  Base64url of
  * PAYLOAD_MAX stays within TOKEN_MAX. */
-#define PAYLOAD_MAX 2048
+#define PAYLOAD_MAX 2560
 /* ,"roles":[...] with every role of roles.h (18 bytes for ["admin"]): grow
  * it with roles.h, at the expense of jwt_issuer's room (test_claim_limits
  * signs them all at the longest) */
 #define ROLES_CLAIM_MAX 32
 /* ,"sst":"<TOKEN_SST_LEN hex>" */
 #define SST_CLAIM_MAX (9 + TOKEN_SST_LEN)
+/* ,"client_id":"...","scope":"..." (ids and scopes need no escaping, but
+ * are escaped all the same: room for two bytes each) */
+#define CLIENT_CLAIMS_MAX (15 + 2 * TOKEN_CLIENT_ID_MAX + 11 + 2 * TOKEN_SCOPE_MAX)
 #define CLAIMS_TAIL_MAX                                                                            \
 	(62 + 3 * 20 + 2 * (3 * TOKEN_ID_MAX + TOKEN_USERNAME_MAX) + ROLES_CLAIM_MAX +           \
-	 SST_CLAIM_MAX + 16)
+	 SST_CLAIM_MAX + CLIENT_CLAIMS_MAX + 16)
 
 /* A token whose signature and claims were verified, remembered by the
  * SHA-256 of its text.  Clients present one access token many times over
@@ -211,16 +214,18 @@ static int sign_evp(const struct token_key *k, const unsigned char md[32], unsig
 	return 0;
 }
 
+static int sign_payload(struct token_ctx *t, const struct token_key *k, const char *payload,
+			size_t p, char *out, size_t outlen);
+
 /* Sign with keys[0]. */
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
 {
 	struct token_key *k = t->nkeys > 0 ? &t->keys[0] : NULL;
 	char payload[PAYLOAD_MAX];
-	unsigned char md[32], sig[512];
 	struct json_object *roles;
 	const char *rtext;
-	size_t o, siglen, rlen;
-	long p, n;
+	size_t rlen;
+	long p;
 	int w;
 
 	if (!k || !k->sign) /* a verify-only context (token_ctx_init_verify) */
@@ -257,6 +262,18 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 		memcpy(payload + p + 9, c->sst, TOKEN_SST_LEN);
 		p += SST_CLAIM_MAX;
 	}
+	if (c->client_id[0]) {
+		if ((size_t)p + 15 >= sizeof(payload))
+			return -1;
+		memcpy(payload + p, "\",\"client_id\":\"", 15);
+		p = jose_json_escape(payload, sizeof(payload), (size_t)p + 15, c->client_id);
+		if (p < 0 || (size_t)p + 11 >= sizeof(payload))
+			return -1;
+		memcpy(payload + p, "\",\"scope\":\"", 11);
+		p = jose_json_escape(payload, sizeof(payload), (size_t)p + 11, c->scope);
+		if (p < 0)
+			return -1;
+	}
 	/* "roles": always present, [] for none, so a verifier can tell a
 	 * token without roles from one of an issuer that does not write them */
 	roles = roles_to_json(c->roles);
@@ -273,6 +290,17 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 	json_object_put(roles);
 	if (!w)
 		return -1;
+	return sign_payload(t, k, payload, (size_t)p, out, outlen);
+}
+
+/* header.payload.signature of the p bytes of payload, with key k, into
+ * out; its length, or -1. */
+static int sign_payload(struct token_ctx *t, const struct token_key *k, const char *payload,
+			size_t p, char *out, size_t outlen)
+{
+	unsigned char md[32], sig[512];
+	size_t o, siglen;
+	long n;
 
 	/* header.payload */
 	if (k->header_len + 1 + JOSE_B64URL_LEN((size_t)p) + 1 + JOSE_B64URL_LEN(k->siglen) + 1 >
@@ -294,6 +322,44 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 	n = jose_b64url_encode(out + o, outlen - o, sig, siglen);
 	sodium_memzero(md, sizeof(md));
 	return n < 0 ? -1 : (int)(o + (size_t)n);
+}
+
+int token_sign_id(struct token_ctx *t, const struct token_id_claims *c, char *out, size_t outlen)
+{
+	struct token_key *k = t->nkeys > 0 ? &t->keys[0] : NULL;
+	struct json_object *o;
+	const char *text;
+	int n = -1;
+
+	if (!k || !k->sign || !c->sub || !c->sid || !c->client_id)
+		return -1;
+	o = json_object_new_object();
+	json_object_object_add(o, "iss", json_object_new_string(t->iss));
+	json_object_object_add(o, "sub", json_object_new_string(c->sub));
+	json_object_object_add(o, "aud", json_object_new_string(c->client_id));
+	json_object_object_add(o, "azp", json_object_new_string(c->client_id));
+	json_object_object_add(o, "iat", json_object_new_int64(c->iat));
+	json_object_object_add(o, "exp", json_object_new_int64(c->exp));
+	json_object_object_add(o, "sid", json_object_new_string(c->sid));
+	if (c->access_token) {
+		/* the left half of the SHA-256 of the access token's ASCII
+		 * text, base64url (OIDC Core 3.1.3.6; ES256 and RS256 both
+		 * hash with SHA-256) */
+		unsigned char h[32];
+		char b64[JOSE_B64URL_LEN(16) + 1];
+
+		if (digest(t, c->access_token, c->access_len, h) != 0 ||
+		    jose_b64url_encode(b64, sizeof(b64), h, 16) < 0) {
+			json_object_put(o);
+			return -1;
+		}
+		json_object_object_add(o, "at_hash", json_object_new_string(b64));
+	}
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (text && strlen(text) < PAYLOAD_MAX)
+		n = sign_payload(t, k, text, strlen(text), out, outlen);
+	json_object_put(o);
+	return n;
 }
 
 /* Copy a string member of obj into buf (cap bytes with NUL); 0 ok, 1
@@ -482,6 +548,11 @@ static enum token_status verify_full(const struct token_ctx *t, const char *jwt,
 	if (claim_str(pl, "sst", out->sst, sizeof(out->sst)) < 0 ||
 	    (out->sst[0] && (strlen(out->sst) != TOKEN_SST_LEN ||
 			     strspn(out->sst, "0123456789abcdef") != TOKEN_SST_LEN)))
+		goto out;
+	/* an OAuth client's token: both, or neither */
+	if (claim_str(pl, "client_id", out->client_id, sizeof(out->client_id)) < 0 ||
+	    claim_str(pl, "scope", out->scope, sizeof(out->scope)) < 0 ||
+	    !out->client_id[0] != !out->scope[0])
 		goto out;
 	/* absent: no roles (a token of an older issuer); anything but an
 	 * array of known names is refused, never read as fewer roles */

@@ -25,6 +25,8 @@
 #define TOKEN_ID_MAX 64	 /* sub, sid, jti */
 #define TOKEN_USERNAME_MAX USERNAME_BYTES_MAX /* the one limit (validate.h) */
 #define TOKEN_SST_LEN 32 /* the "sst" claim: hex of 16 bytes (token_stamp_digest) */
+#define TOKEN_CLIENT_ID_MAX 64 /* an OAuth client id (oauth_client.h) */
+#define TOKEN_SCOPE_MAX 32     /* "openid profile email" */
 /* iat, nbf and exp outside [0, TOKEN_TIME_MAX] (9999-12-31T23:59:59Z, well
  * below 2^53: exact as a JSON number) make a token TOKEN_BAD_CLAIMS. */
 #define TOKEN_TIME_MAX 253402300799LL
@@ -52,6 +54,10 @@ struct token_claims {
 	char username[TOKEN_USERNAME_MAX + 1];
 	unsigned roles; /* roles.h bits: the claim "roles" (array of names) */
 	char sst[TOKEN_SST_LEN + 1]; /* "" when absent */
+	/* RFC 9068's claims of a token issued to an OAuth client ("" for the
+	 * JSON login's, which carry neither) */
+	char client_id[TOKEN_CLIENT_ID_MAX + 1];
+	char scope[TOKEN_SCOPE_MAX + 1];
 	long long iat, nbf, exp;
 	char kid[TOKEN_KID_LEN + 1]; /* filled by token_verify */
 };
@@ -114,6 +120,21 @@ const char *token_key_kid(const struct token_ctx *t, size_t i);
  * mixed with the key and the message).  Not for use by two threads at
  * once. */
 int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, size_t outlen)
+    __attribute__((warn_unused_result));
+
+/* An OpenID Connect ID token (Core 2 and 3.1.3.6): iss, sub, aud and azp
+ * (both the client), iat, exp, sid, and at_hash of the access token issued
+ * with it (access_token, access_len; NULL for none). */
+struct token_id_claims {
+	const char *sub, *sid, *client_id;
+	long long iat, exp;
+	const char *access_token;
+	size_t access_len;
+};
+
+/* Sign an ID token with the signing key (as token_sign); its length, or
+ * -1. */
+int token_sign_id(struct token_ctx *t, const struct token_id_claims *c, char *out, size_t outlen)
     __attribute__((warn_unused_result));
 
 /* Verify jwt (len bytes) at time now: signature, iss and aud (whole

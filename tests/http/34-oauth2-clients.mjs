@@ -20,6 +20,8 @@ const client = new issuer.Client({
   client_id: clientId,
   client_secret: clientSecret,
   token_endpoint_auth_method: "client_secret_basic",
+  // client metadata, as registered (OIDC Registration 2: RS256 unless said)
+  id_token_signed_response_alg: issuer.metadata.id_token_signing_alg_values_supported[0],
 });
 
 // password grant
@@ -27,11 +29,22 @@ const set = await client.grant({ grant_type: "password", username, password, sco
 assert.equal(set.token_type.toLowerCase(), "bearer");
 assert.ok(set.access_token && set.refresh_token);
 assert.equal(set.scope, "openid profile email");
+// the ID token: openid-client has checked its signature, iss, aud, exp,
+// iat and at_hash already (it refuses the grant otherwise)
+assert.ok(set.id_token);
+assert.equal(set.claims().aud, clientId);
+assert.equal(set.claims().azp, clientId);
 
 // jose verifies the access token with the published keys
 const jwks = jose.createRemoteJWKSet(new URL(issuer.metadata.jwks_uri));
 const { payload } = await jose.jwtVerify(set.access_token, jwks, { issuer: issuerUrl, audience: "magenta" });
 assert.equal(payload.username, username);
+assert.equal(payload.client_id, clientId);
+assert.equal(payload.scope, "openid profile email");
+const idt = await jose.jwtVerify(set.id_token, jwks, { issuer: issuerUrl, audience: clientId });
+assert.equal(idt.payload.sub, payload.sub);
+// neither token passes for the other
+await assert.rejects(jose.jwtVerify(set.id_token, jwks, { issuer: issuerUrl, audience: "magenta" }));
 
 // refresh: a new pair, the old refresh token spent
 const next = await client.refresh(set.refresh_token);

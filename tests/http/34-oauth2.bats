@@ -126,12 +126,16 @@ assert_oauth_error() {
 	new_client shop
 	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice
 	assert_code 200
-	[ "$(json_of 'keys | sort')" = '["access_token","expires_in","refresh_token","scope","token_type"]' ]
+	[ "$(json_of 'keys | sort')" = '["access_token","expires_in","id_token","refresh_token","scope","token_type"]' ]
 	[ "$(json_of '[.token_type, .scope, (.expires_in | type)]')" = '["Bearer","openid profile email","number"]' ]
 	[ "$(header cache-control)" = no-store ]
 	[ "$(header pragma)" = no-cache ]
-	[ "$(jwt_claims "$(field .access_token)" | jq -r .sub)" = "$uid" ]
+	[ "$(jwt_claims "$(field .access_token)" | jq -c '[.sub, .client_id, .scope, .aud]')" = \
+		"[\"$uid\",\"$CLIENT_ID\",\"openid profile email\",\"magenta\"]" ]
 	[[ $(field .refresh_token) =~ ^[A-Za-z0-9_-]{43}$ ]]
+	# openid: an ID token for this client (OIDC Core 3.1.3.6)
+	[ "$(jwt_claims "$(field .id_token)" | jq -c '[.iss, .sub, .aud, .azp, (.exp > .iat), (.at_hash | length)]')" = \
+		"[\"$BASE_URL\",\"$uid\",\"$CLIENT_ID\",\"$CLIENT_ID\",true,22]" ]
 	# the access token works where the JSON login's does
 	me "$(field .access_token)"
 	assert_code 200
@@ -144,6 +148,10 @@ assert_oauth_error() {
 	assert_code 200
 	[ "$(field .scope)" = "openid email" ]
 	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE user_id = '$uid' AND scope = '{openid,email}'")" = 1 ]
+	# no openid, no ID token
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice "$AUTH_PW" --data-urlencode scope=email
+	assert_code 200
+	[ "$(json_of 'has("id_token")')" = false ]
 	# no device token for a client: that is the JSON login's
 	[ "$(psql_auth "SELECT count(*) FROM login_devices")" = 0 ]
 }
@@ -303,6 +311,17 @@ t = s.fetch_token(url, username="alice", password=pw, auth=HTTPBasicAuth(cid, se
 assert t["token_type"] == "Bearer" and t["scope"] == ["openid", "profile"], t
 t2 = s.refresh_token(url, refresh_token=t["refresh_token"], auth=HTTPBasicAuth(cid, secret))
 assert t2["refresh_token"] != t["refresh_token"], t2
+# PyJWT verifies both tokens with the keys the discovery document points at
+import jwt, requests
+conf = requests.get(url.rsplit("/oauth2/", 1)[0] + "/.well-known/openid-configuration").json()
+keys = jwt.PyJWKClient(conf["jwks_uri"])
+for tok in (t, t2):
+    at = jwt.decode(tok["access_token"], keys.get_signing_key_from_jwt(tok["access_token"]).key,
+                    algorithms=["ES256"], audience="magenta", issuer=conf["issuer"])
+    assert at["client_id"] == cid and at["scope"] == "openid profile", at
+    it = jwt.decode(tok["id_token"], keys.get_signing_key_from_jwt(tok["id_token"]).key,
+                    algorithms=["ES256"], audience=cid, issuer=conf["issuer"])
+    assert it["sub"] == at["sub"] and it["azp"] == cid, it
 try:
     s.fetch_token(url, username="alice", password="wrong", auth=HTTPBasicAuth(cid, secret))
     raise SystemExit("a wrong password was accepted")

@@ -551,6 +551,8 @@ static void test_claim_limits(void)
 	memset(c.jti, 'j', TOKEN_ID_MAX);
 	memcpy(c.username, name, TOKEN_USERNAME_MAX + 1);
 	c.roles = ROLES_ALL;
+	memset(c.client_id, '"', TOKEN_CLIENT_ID_MAX);
+	memset(c.scope, '"', TOKEN_SCOPE_MAX);
 	c.iat = c.nbf = c.exp = INT64_MIN;
 	n = token_sign(&t, &c, tok, sizeof(tok));
 	CHECK(n > 0);
@@ -689,6 +691,91 @@ static void test_roles(void)
 	token_ctx_release(&t);
 }
 
+/* An OAuth client's claims (client_id and scope: both or neither) and the
+ * ID token (aud and azp the client, at_hash the access token's). */
+static void test_client_claims(void)
+{
+	char k[300], err[512], tok[TOKEN_MAX], idt[TOKEN_MAX], pl[1024], hdr[256];
+	struct token_ctx t;
+	struct token_claims c, out;
+	struct json_object *o, *v;
+	long long now = 1700000000;
+	int n, idn;
+
+	make_key("ES256", "client.pem", k, sizeof(k));
+	CHECK(token_ctx_init(&t, k, "ES256", "https://issuer.test", "magenta", 30, err,
+			     sizeof(err)) == 0);
+	claims_at(&c, now);
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	o = part(tok, 1);
+	CHECK(n > 0 && o && !json_object_object_get_ex(o, "client_id", NULL) &&
+	      !json_object_object_get_ex(o, "scope", NULL));
+	json_object_put(o);
+	snprintf(c.client_id, sizeof(c.client_id), "AbCdEfGhIjKlMnOpQrStUv");
+	snprintf(c.scope, sizeof(c.scope), "openid email");
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	o = part(tok, 1);
+	CHECK(n > 0 && o && json_object_object_get_ex(o, "client_id", &v) &&
+	      strcmp(json_object_get_string(v), "AbCdEfGhIjKlMnOpQrStUv") == 0);
+	CHECK(o && json_object_object_get_ex(o, "scope", &v) &&
+	      strcmp(json_object_get_string(v), "openid email") == 0);
+	CHECK(o && json_object_object_get_ex(o, "roles", NULL)); /* what follows is intact */
+	json_object_put(o);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK &&
+	      strcmp(out.client_id, c.client_id) == 0 && strcmp(out.scope, c.scope) == 0);
+
+	/* one without the other is refused */
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		 token_key_kid(&t, 0));
+	snprintf(pl, sizeof(pl),
+		 "{\"iss\":\"https://issuer.test\",\"aud\":\"magenta\",\"sub\":\"s\",\"sid\":\"d\","
+		 "\"exp\":%lld,\"client_id\":\"AbCdEfGhIjKlMnOpQrStUv\"}",
+		 now + 60);
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+	snprintf(pl, sizeof(pl),
+		 "{\"iss\":\"https://issuer.test\",\"aud\":\"magenta\",\"sub\":\"s\",\"sid\":\"d\","
+		 "\"exp\":%lld,\"client_id\":\"x\",\"scope\":7}",
+		 now + 60);
+	sign_raw(tok, sizeof(tok), k, hdr, pl);
+	CHECK(token_verify(&t, tok, strlen(tok), (time_t)now, 1, &out) == TOKEN_BAD_CLAIMS);
+
+	/* the ID token */
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	{
+		struct token_id_claims ic = {c.sub, c.sid, c.client_id, now, now + 900, tok,
+					     (size_t)n};
+		unsigned char h[32];
+		char want[32];
+
+		idn = token_sign_id(&t, &ic, idt, sizeof(idt));
+		crypto_hash_sha256(h, (const unsigned char *)tok, (size_t)n);
+		sodium_bin2base64(want, sizeof(want), h, 16,
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		o = part(idt, 1);
+		CHECK(idn > 0 && o);
+		CHECK(o && json_object_object_get_ex(o, "aud", &v) &&
+		      strcmp(json_object_get_string(v), c.client_id) == 0);
+		CHECK(o && json_object_object_get_ex(o, "azp", &v) &&
+		      strcmp(json_object_get_string(v), c.client_id) == 0);
+		CHECK(o && json_object_object_get_ex(o, "iss", &v) &&
+		      strcmp(json_object_get_string(v), "https://issuer.test") == 0);
+		CHECK(o && json_object_object_get_ex(o, "sub", &v) &&
+		      strcmp(json_object_get_string(v), c.sub) == 0);
+		CHECK(o && json_object_object_get_ex(o, "at_hash", &v) &&
+		      strcmp(json_object_get_string(v), want) == 0);
+		CHECK(o && json_object_object_get_ex(o, "exp", &v) &&
+		      json_object_get_int64(v) == now + 900);
+		json_object_put(o);
+		/* not an access token: its audience is the client's */
+		CHECK(token_verify(&t, idt, (size_t)idn, (time_t)now, 1, &out) ==
+		      TOKEN_BAD_AUDIENCE);
+		ic.client_id = NULL;
+		CHECK(token_sign_id(&t, &ic, idt, sizeof(idt)) == -1);
+	}
+	token_ctx_release(&t);
+}
+
 /* Every group, in a private directory for the key files. */
 int main(void)
 {
@@ -702,6 +789,7 @@ int main(void)
 	test_claim_limits();
 	test_roles();
 	test_sst();
+	test_client_claims();
 	test_refresh();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

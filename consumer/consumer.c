@@ -30,6 +30,7 @@
 #include "mq.h"
 #include "topology.h"
 #include "backoff.h"
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
@@ -514,10 +515,10 @@ static void consumer_process(struct consumer *c)
 			chunk[k] = &c->items[i + k];
 			k++;
 		}
-		uint64_t t0 = now_ms();
+		uint64_t t0 = clock_mono_ms();
 		rc = apply_chunk(c, pg, chunk, k);
 		log_debug("event=chunk events=%zu rc=%d ms=%lu", k, (int)rc,
-			  (unsigned long)(now_ms() - t0));
+			  (unsigned long)(clock_mono_ms() - t0));
 		if (rc == APPLY_RETRY) {
 			backoff_fail(&c->dbbo);
 			break;
@@ -580,9 +581,9 @@ static void consumer_sweep(struct consumer *c)
 	PGconn *pg;
 	PGresult *res;
 
-	if (now_ms() < c->next_sweep_ms)
+	if (clock_mono_ms() < c->next_sweep_ms)
 		return;
-	c->next_sweep_ms = now_ms() + (uint64_t)conf_int(CONF_CONSUMER_SWEEP_S) * 1000;
+	c->next_sweep_ms = clock_mono_ms() + (uint64_t)conf_int(CONF_CONSUMER_SWEEP_S) * 1000;
 	pg = consumer_db(c);
 	if (!pg)
 		return;
@@ -627,8 +628,8 @@ static void consumer_run(struct consumer *c)
 		if (c->n == 0)
 			consumer_sweep(c);
 	}
-	deadline = now_ms() + STOP_GRACE_MS;
-	while (c->n > 0 && mq_connected(&c->mq) && now_ms() < deadline) {
+	deadline = clock_mono_ms() + STOP_GRACE_MS;
+	while (c->n > 0 && mq_connected(&c->mq) && clock_mono_ms() < deadline) {
 		if (backoff_due(&c->dbbo))
 			consumer_process(c);
 		else

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -33,19 +33,10 @@ void db_timeout(struct db *db, long ms)
 	db->timeout_ms = ms > 0 ? ms : 0;
 }
 
-/* Milliseconds on a clock that never jumps. */
-static long long db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The deadline of a call starting now; LLONG_MAX: none. */
 static long long db_deadline(const struct db *db)
 {
-	return db->timeout_ms ? db_now_ms() + db->timeout_ms : LLONG_MAX;
+	return db->timeout_ms ? (long long)clock_mono_ms() + db->timeout_ms : LLONG_MAX;
 }
 
 /* Open a fresh connection from the configuration. */
@@ -125,7 +116,7 @@ static int db_await(PGconn *c, long long deadline)
 			return 0;
 		if (fl == 1)
 			pfd.events |= POLLOUT;
-		left = deadline == LLONG_MAX ? -1 : deadline - db_now_ms();
+		left = deadline == LLONG_MAX ? -1 : deadline - (long long)clock_mono_ms();
 		if (deadline != LLONG_MAX && left <= 0)
 			return -1;
 		rc = poll(&pfd, 1, left < 0 ? -1 : left > INT_MAX ? INT_MAX : (int)left);

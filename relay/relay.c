@@ -25,6 +25,7 @@
 #include "mq.h"
 #include "topology.h"
 #include "backoff.h"
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
@@ -358,7 +359,7 @@ static void relay_sweep(struct relay *r)
 	/* failed (tried again at the next poll) or a full chunk (more may be
 	 * due: go on at the next poll); else wait for the next period */
 	if (deleted >= 0 && deleted < atol(SWEEP_CHUNK))
-		r->next_sweep_ms = now_ms() + SWEEP_EVERY_MS;
+		r->next_sweep_ms = clock_mono_ms() + SWEEP_EVERY_MS;
 }
 
 /* Drain pending notifications; 1 if any arrived. */
@@ -420,7 +421,7 @@ static void relay_run(struct relay *r)
 			if (n >= conf_int(CONF_RELAY_BATCH))
 				continue; /* a full batch: more is waiting */
 		}
-		if (pg_ok && now_ms() >= r->next_sweep_ms)
+		if (pg_ok && clock_mono_ms() >= r->next_sweep_ms)
 			relay_sweep(r);
 		if (mq_connected(&r->mq))
 			mq_service(&r->mq, 0); /* heartbeats, broker notices */

@@ -46,12 +46,13 @@
 #define STOP_GRACE_MS 3000	       /* SIGTERM: time to finish the batch in flight */
 #define HASH_MAX_LANES 4	       /* argon2 p of an event's hash (ours: 1) */
 
-/* One message held: received, maybe parsed, not yet settled. */
+/* One message held: received, maybe parsed, until settled. */
 struct item {
 	struct mq_msg m;
 	struct event_in ev;
 	int parsed;   /* ev holds a parsed document (release it) */
 	int admitted; /* signed, parsed, checked: may be applied */
+	int settled;  /* acked, nacked or rejected: the broker is told, drop it */
 	char *hash; /* the opened passwordHash (ev.user points here), wiped */
 	char outcome[16];
 };
@@ -106,13 +107,13 @@ static void items_drop(struct consumer *c)
 	c->n = 0;
 }
 
-/* Free and remove settled items (m.tag == 0), keeping the order. */
+/* Free and remove settled items, keeping the order. */
 static void items_compact(struct consumer *c)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
-		if (c->items[i].m.tag != 0)
+		if (!c->items[i].settled)
 			c->items[o++] = c->items[i];
 		else
 			item_release(&c->items[i]);
@@ -263,7 +264,7 @@ static void consumer_poison(struct consumer *c, struct item *it, const struct ev
 		  log_q(q2, sizeof(q2), e->detail), sha);
 	c->poison++;
 	if (mq_reject(&c->mq, it->m.tag, 0) == 0)
-		it->m.tag = 0; /* settled */
+		it->settled = 1;
 }
 
 /* The parameters of apply_user_event for one event. */
@@ -428,7 +429,7 @@ static int apply_isolated(struct consumer *c, PGconn *pg, struct item **its, siz
 			if (mq_ack(&c->mq, its[i]->m.tag, 0) != 0)
 				return -1;
 		}
-		its[i]->m.tag = 0;
+		its[i]->settled = 1;
 	}
 	return 0;
 }
@@ -496,7 +497,7 @@ static void consumer_process(struct consumer *c)
 		struct item *it = &c->items[j];
 		struct event_error e;
 
-		if (it->admitted || it->m.tag == 0)
+		if (it->admitted || it->settled)
 			continue;
 		if (consumer_admit(c, it, &e) != 0)
 			consumer_poison(c, it, &e);
@@ -535,7 +536,7 @@ static void consumer_process(struct consumer *c)
 			if (mq_ack(&c->mq, chunk[k - 1]->m.tag, 1) != 0)
 				break;
 			for (size_t j = 0; j < k; j++)
-				chunk[j]->m.tag = 0;
+				chunk[j]->settled = 1;
 		}
 		if (c->failing) {
 			log_info("event=apply_recovered");

@@ -30,6 +30,7 @@
 #include "mq.h"
 #include "topology.h"
 #include "backoff.h"
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
@@ -45,12 +46,13 @@
 #define STOP_GRACE_MS 3000	       /* SIGTERM: time to finish the batch in flight */
 #define HASH_MAX_LANES 4	       /* argon2 p of an event's hash (ours: 1) */
 
-/* One message held: received, maybe parsed, not yet settled. */
+/* One message held: received, maybe parsed, until settled. */
 struct item {
 	struct mq_msg m;
 	struct event_in ev;
 	int parsed;   /* ev holds a parsed document (release it) */
 	int admitted; /* signed, parsed, checked: may be applied */
+	int settled;  /* acked, nacked or rejected: the broker is told, drop it */
 	char *hash; /* the opened passwordHash (ev.user points here), wiped */
 	char outcome[16];
 };
@@ -61,7 +63,7 @@ struct consumer {
 	struct backoff dbbo; /* reconnect / retry pacing for PostgreSQL */
 	int ready;	     /* topology declared and consuming on this connection */
 	int failing;	     /* a non-connection database failure is being retried */
-	unsigned long setup_gen; /* the db connection (db.gen) set up and prepared, 0: none */
+	struct db_stmt apply; /* apply_user_event, prepared on every connection */
 	struct item *items;  /* held messages in delivery order */
 	size_t n, cap;
 	uint64_t next_sweep_ms;
@@ -105,13 +107,13 @@ static void items_drop(struct consumer *c)
 	c->n = 0;
 }
 
-/* Free and remove settled items (m.tag == 0), keeping the order. */
+/* Free and remove settled items, keeping the order. */
 static void items_compact(struct consumer *c)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
-		if (c->items[i].m.tag != 0)
+		if (!c->items[i].settled)
 			c->items[o++] = c->items[i];
 		else
 			item_release(&c->items[i]);
@@ -162,52 +164,6 @@ static int consumer_mq(struct consumer *c)
 	log_info("event=consuming queue=%s type=%s prefetch=%ld", conf_str(CONF_QUEUE),
 		 conf_str(CONF_QUEUE_TYPE), conf_int(CONF_PREFETCH));
 	return 0;
-}
-
-/* PostgreSQL, or NULL while it is unreachable (retried with backoff).
- * Every new connection is set up first, however it came (db_conn also
- * replaces one the server closed while it sat idle). */
-static PGconn *consumer_db(struct consumer *c)
-{
-	int down = !c->db.conn || PQstatus(c->db.conn) != CONNECTION_OK;
-	PGconn *pg;
-	PGresult *res;
-
-	if (down && !backoff_due(&c->dbbo))
-		return NULL;
-	pg = db_conn(&c->db);
-	if (!pg) {
-		backoff_fail(&c->dbbo);
-		return NULL;
-	}
-	/* compared with the last one set up, not with the one before this
-	 * call: any db_exec (a poison note, a prune) may have replaced it */
-	if (c->db.gen != c->setup_gen) {
-		/* a message is acked after COMMIT returns: that commit must be
-		 * durable whatever the server's default says; and a server that
-		 * hangs (not down) must not hang the consumer: a cancelled
-		 * statement is retried like any transient failure */
-		res = PQexec(pg, "SET synchronous_commit = on; SET statement_timeout = '30s'");
-		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-			PQclear(res);
-			/* parsed and planned once per connection */
-			res = PQprepare(pg, "apply", sql_apply, APPLY_NPARAMS, NULL);
-		}
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			/* e.g. migrations not applied yet: logged once, retried */
-			if (!db_unavailable(&c->db, res) && !c->failing) {
-				db_log_error("prepare", res);
-				c->failing = 1;
-			}
-			PQclear(res);
-			db_close(&c->db);
-			backoff_fail(&c->dbbo);
-			return NULL;
-		}
-		PQclear(res);
-		c->setup_gen = c->db.gen;
-	}
-	return pg;
 }
 
 /* Receive: wait up to wait_ms for one delivery, then take whatever else
@@ -262,7 +218,7 @@ static void consumer_poison(struct consumer *c, struct item *it, const struct ev
 		  log_q(q2, sizeof(q2), e->detail), sha);
 	c->poison++;
 	if (mq_reject(&c->mq, it->m.tag, 0) == 0)
-		it->m.tag = 0; /* settled */
+		it->settled = 1;
 }
 
 /* The parameters of apply_user_event for one event. */
@@ -307,67 +263,40 @@ static int data_error(struct db *db, const PGresult *res)
 /* Apply k events in one transaction, pipelined.  APPLY_OK with every
  * its[i]->outcome set; APPLY_RETRY for a transient failure (logged);
  * APPLY_DATA when one event's data made it fail. */
-static enum apply_rc apply_chunk(struct consumer *c, PGconn *pg, struct item **its, size_t k)
+static enum apply_rc apply_chunk(struct consumer *c, struct item **its, size_t k)
 {
 	enum apply_rc rc = APPLY_RETRY;
 	PGresult *err = NULL, *res;
-	int broken = 0;
 
-	if (PQenterPipelineMode(pg) != 1)
+	if (db_pipeline_enter(&c->db) != 0)
 		return APPLY_RETRY;
-	if (PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1)
-		broken = 1;
-	for (size_t i = 0; i < k && !broken; i++) {
+	db_pipeline_send(&c->db, "BEGIN");
+	for (size_t i = 0; i < k; i++) {
 		char version[24], roles[64];
 		const char *p[APPLY_NPARAMS];
 
 		apply_params(&its[i]->ev, version, roles, p);
-		if (PQsendQueryPrepared(pg, "apply", APPLY_NPARAMS, p, NULL, NULL, 0) != 1)
-			broken = 1;
+		db_pipeline_send_stmt(&c->db, &c->apply, p);
 	}
-	if (!broken && (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-			PQpipelineSync(pg) != 1))
-		broken = 1;
+	db_pipeline_send(&c->db, "COMMIT");
+	db_pipeline_sync(&c->db);
 
-	/* results: BEGIN, k calls, COMMIT, each followed by NULL; then the sync */
-	for (size_t q = 0; q < k + 2 && !broken; q++) {
-		res = PQgetResult(pg);
-		if (!res) {
-			broken = 1;
-			break;
-		}
+	/* results: BEGIN, k calls, COMMIT; the first failure is kept */
+	for (size_t q = 0; q < k + 2 && (res = db_pipeline_result(&c->db)) != NULL; q++) {
 		if (PQresultStatus(res) == PGRES_FATAL_ERROR && !err) {
 			err = res;
-		} else {
-			if (q >= 1 && q <= k && PQresultStatus(res) == PGRES_TUPLES_OK &&
-			    PQntuples(res) == 1)
-				snprintf(its[q - 1]->outcome, sizeof(its[q - 1]->outcome), "%s",
-					 PQgetvalue(res, 0, 0));
-			PQclear(res);
+			continue;
 		}
-		while ((res = PQgetResult(pg)) != NULL) /* the end-of-query NULL */
-			PQclear(res);
-		if (PQstatus(pg) != CONNECTION_OK)
-			broken = 1;
-	}
-	if (!broken) {
-		res = PQgetResult(pg);
-		if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-			broken = 1;
+		if (q >= 1 && q <= k && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			snprintf(its[q - 1]->outcome, sizeof(its[q - 1]->outcome), "%s",
+				 PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	if (broken || PQexitPipelineMode(pg) != 1) {
-		/* the connection is in an unknown state: start a fresh one */
-		if (!err || !db_unavailable(&c->db, err))
-			log_warnx("event=pipeline_broken msg=\"reconnecting to PostgreSQL\"");
-		db_close(&c->db);
-		rc = APPLY_RETRY;
+	if (db_pipeline_exit(&c->db, err) != 0) {
+		rc = APPLY_RETRY; /* the connection was closed: a fresh one next time */
 		goto out;
 	}
-	if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
-		res = PQexec(pg, "ROLLBACK");
-		PQclear(res);
-	}
+	db_rollback(&c->db); /* the transaction an error left open, if any */
 	if (!err) {
 		rc = APPLY_OK;
 		goto out;
@@ -409,10 +338,10 @@ static void log_outcome(struct consumer *c, const struct item *it)
 /* The data of one event broke its transaction: apply the chunk one event
  * at a time; only the culprit is nacked (requeued; the delivery limit
  * dead-letters it if it never succeeds).  -1 on a transient failure. */
-static int apply_isolated(struct consumer *c, PGconn *pg, struct item **its, size_t k)
+static int apply_isolated(struct consumer *c, struct item **its, size_t k)
 {
 	for (size_t i = 0; i < k; i++) {
-		enum apply_rc rc = apply_chunk(c, pg, &its[i], 1);
+		enum apply_rc rc = apply_chunk(c, &its[i], 1);
 
 		if (rc == APPLY_RETRY)
 			return -1;
@@ -427,7 +356,7 @@ static int apply_isolated(struct consumer *c, PGconn *pg, struct item **its, siz
 			if (mq_ack(&c->mq, its[i]->m.tag, 0) != 0)
 				return -1;
 		}
-		its[i]->m.tag = 0;
+		its[i]->settled = 1;
 	}
 	return 0;
 }
@@ -486,7 +415,6 @@ static int consumer_admit(struct consumer *c, struct item *it, struct event_erro
  * and the database backoff decides when to try again. */
 static void consumer_process(struct consumer *c)
 {
-	PGconn *pg;
 	struct item *chunk[CHUNK_MAX];
 	size_t i = 0;
 
@@ -495,7 +423,7 @@ static void consumer_process(struct consumer *c)
 		struct item *it = &c->items[j];
 		struct event_error e;
 
-		if (it->admitted || it->m.tag == 0)
+		if (it->admitted || it->settled)
 			continue;
 		if (consumer_admit(c, it, &e) != 0)
 			consumer_poison(c, it, &e);
@@ -503,7 +431,7 @@ static void consumer_process(struct consumer *c)
 			it->admitted = 1;
 	}
 	items_compact(c);
-	if (c->n == 0 || !backoff_due(&c->dbbo) || !(pg = consumer_db(c)))
+	if (c->n == 0 || !backoff_due(&c->dbbo) || !db_conn_backoff(&c->db, &c->dbbo))
 		return;
 
 	while (i < c->n && mq_connected(&c->mq)) {
@@ -514,16 +442,16 @@ static void consumer_process(struct consumer *c)
 			chunk[k] = &c->items[i + k];
 			k++;
 		}
-		uint64_t t0 = now_ms();
-		rc = apply_chunk(c, pg, chunk, k);
+		uint64_t t0 = clock_mono_ms();
+		rc = apply_chunk(c, chunk, k);
 		log_debug("event=chunk events=%zu rc=%d ms=%lu", k, (int)rc,
-			  (unsigned long)(now_ms() - t0));
+			  (unsigned long)(clock_mono_ms() - t0));
 		if (rc == APPLY_RETRY) {
 			backoff_fail(&c->dbbo);
 			break;
 		}
 		if (rc == APPLY_DATA) {
-			if (apply_isolated(c, pg, chunk, k) != 0) {
+			if (apply_isolated(c, chunk, k) != 0) {
 				backoff_fail(&c->dbbo);
 				break;
 			}
@@ -534,7 +462,7 @@ static void consumer_process(struct consumer *c)
 			if (mq_ack(&c->mq, chunk[k - 1]->m.tag, 1) != 0)
 				break;
 			for (size_t j = 0; j < k; j++)
-				chunk[j]->m.tag = 0;
+				chunk[j]->settled = 1;
 		}
 		if (c->failing) {
 			log_info("event=apply_recovered");
@@ -577,14 +505,12 @@ static void consumer_forget(struct consumer *c)
  * and forget old event ids. */
 static void consumer_sweep(struct consumer *c)
 {
-	PGconn *pg;
 	PGresult *res;
 
-	if (now_ms() < c->next_sweep_ms)
+	if (clock_mono_ms() < c->next_sweep_ms)
 		return;
-	c->next_sweep_ms = now_ms() + (uint64_t)conf_int(CONF_CONSUMER_SWEEP_S) * 1000;
-	pg = consumer_db(c);
-	if (!pg)
+	c->next_sweep_ms = clock_mono_ms() + (uint64_t)conf_int(CONF_CONSUMER_SWEEP_S) * 1000;
+	if (!db_conn_backoff(&c->db, &c->dbbo))
 		return;
 	res = db_exec(&c->db, "SELECT retry_parked_events()", 0, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -627,8 +553,8 @@ static void consumer_run(struct consumer *c)
 		if (c->n == 0)
 			consumer_sweep(c);
 	}
-	deadline = now_ms() + STOP_GRACE_MS;
-	while (c->n > 0 && mq_connected(&c->mq) && now_ms() < deadline) {
+	deadline = clock_mono_ms() + STOP_GRACE_MS;
+	while (c->n > 0 && mq_connected(&c->mq) && clock_mono_ms() < deadline) {
 		if (backoff_due(&c->dbbo))
 			consumer_process(c);
 		else
@@ -665,6 +591,20 @@ static int consumer_keys(struct consumer *c)
 	return 0;
 }
 
+/* The auth database's handle: every connection set up for the apply. */
+static int consumer_db_init(struct consumer *c)
+{
+	db_init(&c->db, conf_str(CONF_AUTH_DB), "magenta-consumer");
+	/* a message is acked after COMMIT returns: that commit must be
+	 * durable whatever the server's default says; and a server that
+	 * hangs (not down) must not hang the consumer: a cancelled
+	 * statement is retried like any transient failure */
+	db_on_connect(&c->db, "SET synchronous_commit = on; SET statement_timeout = '30s'");
+	/* parsed and planned once per connection */
+	c->apply = (struct db_stmt){ .name = "apply", .sql = sql_apply, .nparams = APPLY_NPARAMS };
+	return db_prepare_on_connect(&c->db, &c->apply);
+}
+
 /* Options and configuration, then the loop until SIGTERM. */
 int main(int argc, char **argv)
 {
@@ -684,7 +624,8 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	if (consumer_keys(&c) != 0)
 		return 1;
-	db_init(&c.db, conf_str(CONF_AUTH_DB), "magenta-consumer");
+	if (consumer_db_init(&c) != 0)
+		return 1;
 	mq_init(&c.mq, "magenta-consumer");
 	backoff_init(&c.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
 	/* acking each half of the window as soon as it is committed lets the

@@ -13,24 +13,15 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 
 #define CACHE_SLOTS 512
 
 static struct auth_cached cache[CACHE_SLOTS];
 static unsigned long listen_gen; /* the connection that LISTENs (db.gen); 0: none */
-
-/* Seconds on a clock that never jumps. */
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The slot of a session id (FNV-1a). */
 static struct auth_cached *slot_of(const char *sid)
@@ -122,7 +113,7 @@ const struct auth_cached *auth_cache_get(const char *sid, const char *uid)
 
 	if (!listen_gen || !e->used || strcmp(e->sid, sid) != 0 || strcmp(e->uid, uid) != 0)
 		return NULL;
-	if (e->until <= mono_now()) {
+	if (e->until <= clock_mono()) {
 		e->used = 0;
 		return NULL;
 	}
@@ -139,6 +130,6 @@ void auth_cache_put(const struct auth_cached *v, double ttl)
 	*e = *v;
 	if (ttl > AUTH_CACHE_TTL)
 		ttl = AUTH_CACHE_TTL;
-	e->until = mono_now() + ttl;
+	e->until = clock_mono() + ttl;
 	e->used = 1;
 }

@@ -1,11 +1,10 @@
 /* backoff: capped exponential delays with equal jitter. */
 #include "config.h"
 
-#include <time.h>
-
 #include <sodium.h>
 
 #include "backoff.h"
+#include "clock.h"
 
 /* Remember the bounds; nothing is due-delayed yet. */
 void backoff_init(struct backoff *b, long base_ms, long cap_ms)
@@ -38,7 +37,7 @@ long backoff_fail(struct backoff *b)
 
 	if (b->attempt < 64)
 		b->attempt++;
-	b->until_ms = now_ms() + (uint64_t)d;
+	b->until_ms = clock_mono_ms() + (uint64_t)d;
 	return d;
 }
 
@@ -52,21 +51,12 @@ void backoff_reset(struct backoff *b)
 /* Has the wait passed? */
 int backoff_due(const struct backoff *b)
 {
-	return now_ms() >= b->until_ms;
+	return clock_mono_ms() >= b->until_ms;
 }
 
 /* Time left to wait. */
 long backoff_remaining(const struct backoff *b)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	return now >= b->until_ms ? 0 : (long)(b->until_ms - now);
-}
-
-/* CLOCK_MONOTONIC in ms. */
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

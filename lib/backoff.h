@@ -34,7 +34,4 @@ int backoff_due(const struct backoff *b);
 /* Milliseconds until the next try is due (0 when due). */
 long backoff_remaining(const struct backoff *b);
 
-/* The monotonic clock in milliseconds. */
-uint64_t now_ms(void);
-
 #endif

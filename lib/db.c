@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "backoff.h"
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -27,25 +28,28 @@ void db_on_connect(struct db *db, const char *sql)
 	db->on_connect = sql;
 }
 
+/* Register a statement to prepare on each new connection. */
+int db_prepare_on_connect(struct db *db, struct db_stmt *st)
+{
+	if (db->nsetup == DB_SETUP_STMTS) {
+		log_error("event=db_too_many_setup_statements db=%s stmt=%s max=%d", db->dbname,
+			  st->name, DB_SETUP_STMTS);
+		return -1;
+	}
+	db->setup[db->nsetup++] = st;
+	return 0;
+}
+
 /* Set the bound of one call. */
 void db_timeout(struct db *db, long ms)
 {
 	db->timeout_ms = ms > 0 ? ms : 0;
 }
 
-/* Milliseconds on a clock that never jumps. */
-static long long db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The deadline of a call starting now; LLONG_MAX: none. */
 static long long db_deadline(const struct db *db)
 {
-	return db->timeout_ms ? db_now_ms() + db->timeout_ms : LLONG_MAX;
+	return db->timeout_ms ? (long long)clock_mono_ms() + db->timeout_ms : LLONG_MAX;
 }
 
 /* Open a fresh connection from the configuration. */
@@ -125,7 +129,7 @@ static int db_await(PGconn *c, long long deadline)
 			return 0;
 		if (fl == 1)
 			pfd.events |= POLLOUT;
-		left = deadline == LLONG_MAX ? -1 : deadline - db_now_ms();
+		left = deadline == LLONG_MAX ? -1 : deadline - (long long)clock_mono_ms();
 		if (deadline != LLONG_MAX && left <= 0)
 			return -1;
 		rc = poll(&pfd, 1, left < 0 ? -1 : left > INT_MAX ? INT_MAX : (int)left);
@@ -202,6 +206,61 @@ static int db_still_open(PGconn *c)
 	return 1; /* still talking: it is open */
 }
 
+/* Set up the new connection db->conn (number db->gen): its on_connect
+ * SQL, then the statements to prepare.  0, or -1 with the connection
+ * dropped and the failure logged: as an outage when the server went away
+ * meanwhile, else once until a set-up succeeds. */
+static int db_setup(struct db *db)
+{
+	long long deadline = db_deadline(db);
+	PGresult *res = NULL;
+	const char *stmt = NULL;
+	char q[300];
+
+	if (db->on_connect) {
+		res = db_collect(db, PQsendQuery(db->conn, db->on_connect), deadline);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			goto fail;
+		PQclear(res);
+	}
+	for (int i = 0; i < db->nsetup; i++) {
+		struct db_stmt *st = db->setup[i];
+
+		stmt = st->name;
+		res = db_collect(db, PQsendPrepare(db->conn, st->name, st->sql, st->nparams, NULL),
+				 deadline);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			goto fail;
+		PQclear(res);
+		st->gen = db->gen;
+	}
+	return 0;
+fail:
+	if (!db->conn) {
+		/* timed out: dropped and logged (db_timed_out) */
+	} else if (db_unavailable(db, res)) {
+		if (!db->was_down)
+			log_error("event=db_down db=%s err=%s", db->dbname,
+				  log_q(q, sizeof(q), PQerrorMessage(db->conn)));
+		db->was_down = 1;
+	} else {
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		/* e.g. migrations not applied yet: retried, logged once */
+		if (!db->setup_failing)
+			log_error("event=db_session_setup_failed db=%s what=%s%s sqlstate=%s err=%s",
+				  db->dbname, stmt ? "prepare stmt=" : "on_connect", stmt ? stmt : "",
+				  db_sqlstate(res),
+				  log_q(q, sizeof(q), primary ? primary : PQerrorMessage(db->conn)));
+		db->setup_failing = 1;
+	}
+	PQclear(res);
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	return -1;
+}
+
 /* Connected handle or NULL. */
 PGconn *db_conn(struct db *db)
 {
@@ -243,26 +302,13 @@ PGconn *db_conn(struct db *db)
 		db->conn = NULL;
 		return NULL;
 	}
-	if (db->on_connect) {
-		PGresult *res =
-		    db_collect(db, PQsendQuery(db->conn, db->on_connect), db_deadline(db));
-		int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-		if (!ok && db->conn)
-			log_error("event=db_session_setup_failed db=%s err=%s", db->dbname,
-				  log_q(q, sizeof(q), PQerrorMessage(db->conn)));
-		PQclear(res);
-		if (!ok) {
-			if (db->conn)
-				PQfinish(db->conn);
-			db->conn = NULL;
-			return NULL;
-		}
-	}
 	db->gen++;
-	if (db->was_down)
+	if (db_setup(db) != 0)
+		return NULL;
+	if (db->was_down || db->setup_failing)
 		log_info("event=db_up db=%s", db->dbname);
 	db->was_down = 0;
+	db->setup_failing = 0;
 	return db->conn;
 }
 
@@ -333,6 +379,139 @@ PGresult *db_exec_stmt(struct db *db, struct db_stmt *st, const char *const *par
 		/* the server went away since the last request: one fresh try */
 		PQclear(res);
 	}
+}
+
+/* Connect when due, record a failure. */
+PGconn *db_conn_backoff(struct db *db, struct backoff *bo)
+{
+	PGconn *c;
+
+	if ((!db->conn || PQstatus(db->conn) != CONNECTION_OK) && !backoff_due(bo))
+		return NULL;
+	c = db_conn(db);
+	if (!c)
+		backoff_fail(bo);
+	return c;
+}
+
+/* Enter pipeline mode. */
+int db_pipeline_enter(struct db *db)
+{
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK || PQenterPipelineMode(db->conn) != 1)
+		return -1;
+	db->pl_deadline = db_deadline(db);
+	db->pl_pending = 0;
+	db->pl_broken = 0;
+	return 0;
+}
+
+/* Queue a statement without parameters. */
+void db_pipeline_send(struct db *db, const char *sql)
+{
+	if (db->pl_broken)
+		return;
+	if (PQsendQueryParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+		db->pl_broken = 1;
+	else
+		db->pl_pending++;
+}
+
+/* Queue a prepared statement. */
+void db_pipeline_send_stmt(struct db *db, const struct db_stmt *st, const char *const *params)
+{
+	if (db->pl_broken)
+		return;
+	if (st->gen != db->gen ||
+	    PQsendQueryPrepared(db->conn, st->name, st->nparams, params, NULL, NULL, 0) != 1)
+		db->pl_broken = 1;
+	else
+		db->pl_pending++;
+}
+
+/* Send the queue and its sync. */
+void db_pipeline_sync(struct db *db)
+{
+	if (!db->pl_broken && PQpipelineSync(db->conn) != 1)
+		db->pl_broken = 1;
+}
+
+/* The next result of the pipeline, within its deadline: the first
+ * PQgetResult of the next statement, then its end (a NULL) read too. */
+static PGresult *db_pipeline_next(struct db *db)
+{
+	PGresult *res = NULL, *r;
+
+	if (db->pl_broken || !db->conn)
+		return NULL;
+	for (;;) {
+		if (db_await(db->conn, db->pl_deadline) != 0) {
+			PQclear(res);
+			db_timed_out(db);
+			db->pl_broken = 1;
+			return NULL;
+		}
+		r = PQgetResult(db->conn);
+		if (!r)
+			break;
+		if (res)
+			PQclear(r); /* only one result per statement here */
+		else
+			res = r;
+	}
+	if (!res)
+		db->pl_broken = 1;
+	return res;
+}
+
+/* The next statement's result. */
+PGresult *db_pipeline_result(struct db *db)
+{
+	PGresult *res;
+
+	if (db->pl_pending == 0)
+		return NULL;
+	res = db_pipeline_next(db);
+	if (!res)
+		return NULL;
+	db->pl_pending--;
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		db->pl_broken = 1;
+	return res;
+}
+
+/* Drain, read the sync, leave pipeline mode; close a broken one. */
+int db_pipeline_exit(struct db *db, const PGresult *failed)
+{
+	PGresult *res;
+	int ok;
+
+	while (db->pl_pending > 0 && (res = db_pipeline_result(db)) != NULL)
+		PQclear(res);
+	ok = !db->pl_broken && db->pl_pending == 0;
+	if (ok) {
+		/* the sync's result: no NULL follows it */
+		ok = db_await(db->conn, db->pl_deadline) == 0;
+		if (!ok)
+			db_timed_out(db);
+		res = ok ? PQgetResult(db->conn) : NULL;
+		ok = res && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+	}
+	if (ok && PQexitPipelineMode(db->conn) != 1)
+		ok = 0;
+	db->pl_pending = 0;
+	db->pl_broken = 0;
+	if (ok)
+		return 0;
+	if (db->conn) {
+		/* the connection is in an unknown state: start a fresh one */
+		if (!failed || !db_unavailable(db, failed))
+			log_warnx("event=pipeline_broken db=%s msg=\"reconnecting to PostgreSQL\"",
+				  db->dbname);
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	return -1;
 }
 
 /* A transaction's control statement; 0 or -1, logged unless simply down. */

@@ -4,6 +4,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/account.c lib/account.h \
 	lib/backoff.c lib/backoff.h \
 	lib/clientaddr.c lib/clientaddr.h \
+	lib/clock.c lib/clock.h \
 	lib/conf.c lib/conf.h \
 	lib/daemon.c lib/daemon.h \
 	lib/db.c lib/db.h \

@@ -17,6 +17,7 @@
 
 #include "mq.h"
 #include "mq_internal.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 
@@ -344,12 +345,12 @@ struct timeval mq_tv(long ms)
 int mq_service(struct mq *mq, int timeout_ms)
 {
 	amqp_frame_t f;
-	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t end = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	if (!mq->conn)
 		return -1;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		struct timeval tv = mq_tv(now >= end ? 0 : (long)(end - now));
 		int rc = amqp_simple_wait_frame_noblock(mq->conn, &f, &tv);
 
@@ -361,7 +362,7 @@ int mq_service(struct mq *mq, int timeout_ms)
 		}
 		if (mq_async_frame(mq, &f) != 0)
 			return -1;
-		if (now_ms() >= end && !amqp_frames_enqueued(mq->conn) &&
+		if (clock_mono_ms() >= end && !amqp_frames_enqueued(mq->conn) &&
 		    !amqp_data_in_buffer(mq->conn))
 			break;
 	}

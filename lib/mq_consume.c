@@ -13,6 +13,7 @@
 
 #include "mq.h"
 #include "mq_internal.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "backoff.h"
@@ -175,14 +176,14 @@ static int mq_read_into(struct mq *mq, struct mq_msg *m)
 /* Next delivery, serving the connection meanwhile. */
 int mq_next(struct mq *mq, struct mq_msg *m, int timeout_ms)
 {
-	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t end = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	memset(m, 0, sizeof(*m));
 	if (!mq->conn)
 		return -1;
 	for (;;) {
 		amqp_frame_t f;
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		struct timeval tv = mq_tv(now >= end ? 0 : (long)(end - now));
 		int rc;
 

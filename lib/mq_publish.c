@@ -14,6 +14,7 @@
 
 #include "mq.h"
 #include "mq_internal.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "backoff.h"
@@ -119,10 +120,10 @@ int mq_publish_confirmed(struct mq *mq, const char *exchange, const char *app_id
 		}
 	}
 
-	deadline = now_ms() + (uint64_t)timeout_ms;
+	deadline = clock_mono_ms() + (uint64_t)timeout_ms;
 	while (pending > 0) {
 		amqp_frame_t f;
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		struct timeval tv;
 		int st;
 

@@ -25,6 +25,7 @@
 #include "mq.h"
 #include "topology.h"
 #include "backoff.h"
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
@@ -41,7 +42,6 @@ struct relay {
 	struct db db;
 	struct mq mq;
 	struct backoff dbbo;	/* reconnect pacing for PostgreSQL */
-	unsigned long listen_gen; /* the connection (db.gen) LISTEN was issued on */
 	int exchange_ok;	/* exchange declared on the current AMQP connection */
 	uint64_t next_sweep_ms; /* retention sweep due */
 	int refusing;		/* the broker returns or nacks rows: logged once */
@@ -124,35 +124,15 @@ static void buf_elem(struct buf *b, const char *s)
 	buf_add(b, "\"", 1);
 }
 
-/* The PostgreSQL connection, (re)connected and listening; NULL while the
- * database is unreachable (then retried with backoff). */
+/* The PostgreSQL connection, (re)connected (and listening: db_on_connect
+ * in main); NULL while the database is unreachable (then retried with
+ * backoff). */
 static PGconn *relay_db(struct relay *r)
 {
-	PGconn *c;
-	PGresult *res;
+	PGconn *c = db_conn_backoff(&r->db, &r->dbbo);
 
-	if ((!r->db.conn || PQstatus(r->db.conn) != CONNECTION_OK) && !backoff_due(&r->dbbo))
-		return NULL;
-	c = db_conn(&r->db);
-	if (!c) {
-		backoff_fail(&r->dbbo);
-		return NULL;
-	}
-	backoff_reset(&r->dbbo);
-	/* a new connection, however it came (db_conn also replaces one the
-	 * server closed while it sat idle) */
-	if (r->listen_gen != r->db.gen) {
-		res = PQexec(c, "LISTEN magenta_outbox");
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			db_log_error("listen", res);
-			PQclear(res);
-			db_close(&r->db);
-			backoff_fail(&r->dbbo);
-			return NULL;
-		}
-		PQclear(res);
-		r->listen_gen = r->db.gen;
-	}
+	if (c)
+		backoff_reset(&r->dbbo);
 	return c;
 }
 
@@ -358,7 +338,7 @@ static void relay_sweep(struct relay *r)
 	/* failed (tried again at the next poll) or a full chunk (more may be
 	 * due: go on at the next poll); else wait for the next period */
 	if (deleted >= 0 && deleted < atol(SWEEP_CHUNK))
-		r->next_sweep_ms = now_ms() + SWEEP_EVERY_MS;
+		r->next_sweep_ms = clock_mono_ms() + SWEEP_EVERY_MS;
 }
 
 /* Drain pending notifications; 1 if any arrived. */
@@ -384,7 +364,7 @@ static void relay_wait(struct relay *r, long timeout_ms)
 
 	if (relay_notified(r))
 		return;
-	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK && r->listen_gen == r->db.gen) {
+	if (r->db.conn && PQstatus(r->db.conn) == CONNECTION_OK) {
 		pg = nfds;
 		fds[nfds].fd = PQsocket(r->db.conn);
 		fds[nfds++].events = POLLIN;
@@ -420,7 +400,7 @@ static void relay_run(struct relay *r)
 			if (n >= conf_int(CONF_RELAY_BATCH))
 				continue; /* a full batch: more is waiting */
 		}
-		if (pg_ok && now_ms() >= r->next_sweep_ms)
+		if (pg_ok && clock_mono_ms() >= r->next_sweep_ms)
 			relay_sweep(r);
 		if (mq_connected(&r->mq))
 			mq_service(&r->mq, 0); /* heartbeats, broker notices */
@@ -475,9 +455,12 @@ int main(int argc, char **argv)
 		return 1;
 	db_init(&r.db, conf_str(CONF_USERS_DB), "magenta-relay");
 	/* a stuck lock, or a relay stopped mid-batch holding its claimed rows,
-	 * must not hold the outbox for ever: the others skip locked rows */
+	 * must not hold the outbox for ever: the others skip locked rows; and
+	 * every connection, however it came (db_conn also replaces one the
+	 * server closed while it sat idle), listens */
 	db_on_connect(&r.db, "SET statement_timeout = '30s'; "
-			     "SET idle_in_transaction_session_timeout = '60s'");
+			     "SET idle_in_transaction_session_timeout = '60s'; "
+			     "LISTEN magenta_outbox");
 	mq_init(&r.mq, "magenta-relay");
 	backoff_init(&r.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
 	log_info("event=start pid=%ld config=\"%s\" exchange=%s batch=%ld poll_ms=%ld "

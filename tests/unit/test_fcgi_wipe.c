@@ -10,6 +10,7 @@
  * whole. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ static int stdout_of(const unsigned char *in, size_t len, char *out, size_t cap)
  * answered with a token reply holding the secret.  big: a body of 10 kB
  * in records of at most 3 000 bytes, one starting with the secret (libfcgi
  * reads it in several passes), and a reply of 9 kB (more than libfcgi's
- * buffer) whose device cookie holds the secret too.  wiped: read and
+ * buffer) whose device cookie holds the secret too; big 2: a small one
+ * whose client is gone before the reply (its sending fails).  wiped: read and
  * answered as the services do, then http_req_end; else read with
  * FCGX_GetStr and answered as a plain reply.  Sets leaked and
  * header_leaked (blocks freed by http_req_end and FCGX_Finish_r that
@@ -114,7 +116,7 @@ static void serve_one(int wiped, int big, int *reply_ok)
 	CHECK(connect(client, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 
 	memset(pad, 'x', sizeof(pad) - 1);
-	pad[big ? 10000 : 0] = '\0';
+	pad[big == 1 ? 10000 : 0] = '\0';
 	snprintf(body, sizeof(body),
 		 "{\"usernameOrEmail\":\"bob\",\"pad\":\"%s\",\"password\":\"%s\"}", pad, secret);
 	blen = strlen(body);
@@ -131,7 +133,7 @@ static void serve_one(int wiped, int big, int *reply_ok)
 	n += record(req + n, 4, "", 0);
 	for (size_t i = 0; i < blen; i += cut) {
 		cut = blen - i < 3000 ? blen - i : 3000;
-		if (big && i < at && i + cut > at)
+		if (big == 1 && i < at && i + cut > at)
 			cut = at - i; /* the next record starts with the secret */
 		n += record(req + n, 5, body + i, cut);
 	}
@@ -150,10 +152,12 @@ static void serve_one(int wiped, int big, int *reply_ok)
 		r.body_len = blen;
 	}
 	o = json_object_new_object();
-	json_object_object_add(o, "pad", json_object_new_string(big ? pad : ""));
+	json_object_object_add(o, "pad", json_object_new_string(big == 1 ? pad : ""));
 	json_object_object_add(o, "accessToken", json_object_new_string(secret));
-	snprintf(cookie, sizeof(cookie), "Set-Cookie: d=%s\r\n", big ? secret : "none");
+	snprintf(cookie, sizeof(cookie), "Set-Cookie: d=%s\r\n", big == 1 ? secret : "none");
 	reply = json_plain(o);
+	if (big == 2)
+		close(client); /* the reply's write fails: EPIPE */
 	r.secret_reply = wiped;
 	http_reply_text(&r, 200, NULL, cookie, reply, strlen(reply));
 	json_put_wiped_sent(o, reply);
@@ -172,6 +176,9 @@ static void serve_one(int wiped, int big, int *reply_ok)
 	watching = 0;
 
 	/* the reply: stdout records with headers and body, then the end */
+	*reply_ok = 1;
+	if (big == 2)
+		goto out;
 	while ((k = read(client, got + have, sizeof(got) - have)) > 0)
 		have += (size_t)k;
 	snprintf(want, sizeof(want), "\"accessToken\":\"%s\"}", secret);
@@ -180,6 +187,7 @@ static void serve_one(int wiped, int big, int *reply_ok)
 		    strstr(text, "\r\n\r\n{\"pad\":\"") && strstr(text, want) &&
 		    strlen(text) == (size_t)(strstr(text, want) - text) + strlen(want);
 	close(client);
+out:
 	close(listen_fd);
 	unlink(sock_path);
 	rmdir(path);
@@ -191,6 +199,7 @@ int main(void)
 
 	if (sodium_init() < 0 || FCGX_Init() != 0)
 		return 99;
+	signal(SIGPIPE, SIG_IGN); /* as the services do */
 	if (!free_watch_works()) {
 		/* under ASan or valgrind: their checks of the wipes' memory
 		 * accesses, and the reply must still arrive whole */
@@ -199,6 +208,7 @@ int main(void)
 		CHECK(ok);
 		serve_one(1, 1, &ok);
 		CHECK(ok);
+		serve_one(1, 2, &ok);
 		return t_done();
 	}
 	for (int big = 0; big <= 1; big++) {
@@ -214,5 +224,11 @@ int main(void)
 		CHECK(leaked == 0);
 		CHECK(header_leaked <= (big ? 0 : 1)); /* the input buffer's record */
 	}
+	/* a reply that could not be sent is wiped all the same */
+	serve_one(0, 2, &ok);
+	CHECK(leaked >= 2);
+	serve_one(1, 2, &ok);
+	CHECK(leaked == 0);
+	CHECK(header_leaked <= 1);
 	return t_done();
 }

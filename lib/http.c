@@ -69,95 +69,92 @@ void http_req_begin(struct http_req *r)
 	log_set_request_id(r->id);
 }
 
+/* Read up to n bytes of the request's input into dst, zeroing libfcgi's
+ * copy as it goes: each fragment libfcgi offers, [rdNext, stop) of its
+ * public stream state, is taken whole with FCGX_GetStr and then zeroed
+ * where it lay.  When none is left, FCGX_GetChar has libfcgi refill its
+ * buffer and FCGX_UnGetChar puts the byte back, so that it is taken (and
+ * zeroed) with the rest of its fragment.  The bytes read, fewer at the
+ * end of the input. */
+static size_t read_wiped(FCGX_Stream *in, char *dst, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		unsigned char *src;
+		size_t m;
+		int c;
+
+		if (in->rdNext == in->stop) {
+			c = FCGX_GetChar(in);
+			if (c == EOF || FCGX_UnGetChar(c, in) == EOF)
+				break; /* end of input (the second cannot fail after the first) */
+		}
+		src = in->rdNext;
+		m = (size_t)(in->stop - in->rdNext);
+		if (m > n - got)
+			m = n - got;
+		if (FCGX_GetStr(dst + got, (int)m, in) != (int)m)
+			break; /* not libfcgi as we read it: nothing zeroed, nothing lost */
+		sodium_memzero(src, m);
+		got += m;
+	}
+	return got;
+}
+
+/* Write n bytes of s, which hold a secret, to out and send them: each
+ * part that fits the free span [wrNext, stop) of libfcgi's buffer is put
+ * there, flushed, and zeroed where it lay once libfcgi counts the span
+ * free again (sent) or the stream has failed (closed: the peer is gone,
+ * and what libfcgi may try again may as well be zeros).  0, or -1 when
+ * the stream failed. */
+static int put_wiped(FCGX_Stream *out, const char *s, size_t n)
+{
+	while (n > 0) {
+		unsigned char *dst = out->wrNext;
+		size_t m = (size_t)(out->stop - out->wrNext);
+
+		if (m == 0) { /* full of what was written before: send that first */
+			if (FCGX_FFlush(out) != 0 || out->wrNext == out->stop)
+				return -1;
+			continue;
+		}
+		if (m > n)
+			m = n;
+		if (FCGX_PutStr(s, (int)m, out) != (int)m)
+			return -1;
+		(void)FCGX_FFlush(out);
+		if (dst + m <= out->stop && (out->wrNext <= dst || out->isClosed))
+			sodium_memzero(dst, m);
+		if (out->isClosed)
+			return -1;
+		s += m;
+		n -= m;
+	}
+	return 0;
+}
+
 /* 1 when the request's input has been read to its end (reading what is
  * left of it, a bounded amount): the web server then has nothing more to
  * send on this connection. */
 static int input_drained(struct http_req *r)
 {
 	char buf[1024];
-	size_t left = 64 * 1024;
-	int n;
+	size_t left = 64 * 1024, n;
 
 	while (FCGX_HasSeenEOF(r->fcgx.in) != EOF && left > 0) {
-		n = FCGX_GetStr(buf, sizeof(buf), r->fcgx.in);
-		if (n <= 0)
+		n = read_wiped(r->fcgx.in, buf, sizeof(buf) < left ? sizeof(buf) : left);
+		if (n == 0)
 			break;
-		left -= (size_t)n < left ? (size_t)n : left;
+		left -= n;
 	}
 	sodium_memzero(buf, sizeof(buf)); /* an unread body may hold a password */
 	return FCGX_HasSeenEOF(r->fcgx.in) == EOF;
 }
 
-/* Finish with the input, release the body. */
-/* The first fields of libfcgi's private stream state (FCGX_Stream_Data in
- * fcgiapp.c, unchanged from 2.2 to 2.4.2).  Read only to find a stream's
- * buffer, and trusted only when the stream's public pointers lie inside
- * the buffer they describe. */
-struct fcgx_stream_data {
-	unsigned char *buff; /* mBuff aligned to 8 */
-	int bufflen;         /* bytes at buff */
-	unsigned char *mBuff;
-	unsigned char *buffStop;
-};
-
-/* The buffer of stream s, or -1 (NULL, or not laid out as expected). */
-static int stream_buffer(const FCGX_Stream *s, unsigned char **buf, size_t *len)
-{
-	const struct fcgx_stream_data *d;
-	const unsigned char *next;
-
-	if (!s || !s->data)
-		return -1;
-	d = s->data;
-	if (!d->mBuff || d->buff < d->mBuff || d->buff - d->mBuff > 7 || d->bufflen < 24 ||
-	    d->bufflen > 65536)
-		return -1;
-	next = s->isReader ? s->rdNext : s->wrNext;
-	if (next < d->buff || next > d->buff + d->bufflen || s->stop < d->buff ||
-	    s->stop > d->buff + d->bufflen || d->buffStop < d->buff ||
-	    d->buffStop > d->buff + d->bufflen)
-		return -1;
-	*buf = d->buff;
-	*len = (size_t)d->bufflen;
-	return 0;
-}
-
-/* Wipe what libfcgi is about to free unwiped: the request's parameters
- * (an Authorization header), its input buffer (the body: a password, a
- * refresh token), and, after a reply that holds a secret, the output
- * buffer, sent first.  1 when the buffers were found, 0 when libfcgi is
- * not laid out as expected (the parameters are wiped all the same). */
-static int fcgi_wipe(struct http_req *r)
-{
-	unsigned char *buf;
-	size_t len;
-	int found = 1;
-
-	for (char **e = r->fcgx.envp; e && *e; e++)
-		sodium_memzero(*e, strlen(*e));
-	if (stream_buffer(r->fcgx.in, &buf, &len) == 0)
-		sodium_memzero(buf, len);
-	else if (r->fcgx.in)
-		found = 0;
-	if (r->secret_reply && r->fcgx.out) {
-		/* closed now, as FCGX_Finish_r would (error stream first, so
-		 * that the output's close also ends the request): the reply
-		 * and the end records leave in one write, and the buffer holds
-		 * nothing unsent; FCGX_Finish_r's own closes then do nothing */
-		(void)FCGX_FClose(r->fcgx.err);
-		(void)FCGX_FClose(r->fcgx.out); /* failed: nothing more is sent */
-		if (stream_buffer(r->fcgx.out, &buf, &len) == 0)
-			sodium_memzero(buf, len);
-		else
-			found = 0;
-	}
-	return found;
-}
-
+/* Finish with the input, release the body, wipe the parameters. */
 void http_req_end(struct http_req *r)
 {
-	static int warned;
-
 	/* libfcgi closes a connection by shutting down its side, then waiting
 	 * for the web server to close first, so that a close with input
 	 * unread cannot reset a TCP connection before the server has read the
@@ -173,10 +170,9 @@ void http_req_end(struct http_req *r)
 	}
 	r->body = NULL;
 	r->body_len = 0;
-	if (!fcgi_wipe(r) && !warned) {
-		warned = 1;
-		log_warnx("event=fcgi_buffers_not_wiped why=unexpected_libfcgi_layout");
-	}
+	/* libfcgi's copies of the parameters (an Authorization header) */
+	for (char **e = r->fcgx.envp; e && *e; e++)
+		sodium_memzero(*e, strlen(*e));
 	log_set_request_id(NULL);
 }
 
@@ -212,20 +208,59 @@ static const char *status_text(int status)
 	}
 }
 
+/* The status line and headers of every reply: status, reason,
+ * Cache-Control, X-Request-Id, extra header lines. */
+#define REPLY_HEAD                                                                                 \
+	"Status: %d %s\r\n"                                                                        \
+	"Content-Type: application/json\r\n"                                                       \
+	"Cache-Control: %s\r\n"                                                                    \
+	"X-Content-Type-Options: nosniff\r\n"                                                      \
+	"X-Request-Id: %s\r\n"                                                                     \
+	"%s\r\n"
+
+/* A reply that holds a secret (tokens in the body, a device cookie in
+ * the extra headers): made whole in a buffer of ours, written with
+ * put_wiped, and that buffer zeroed.  -1 out of memory, nothing sent. */
+static int reply_secret(struct http_req *r, int status, const char *cache_control,
+			const char *extra_headers, const char *json, size_t len)
+{
+	int h = snprintf(NULL, 0, REPLY_HEAD, status, status_text(status), cache_control, r->id,
+			 extra_headers);
+	char *buf = h < 0 ? NULL : malloc((size_t)h + 1 + len);
+
+	if (!buf)
+		return -1;
+	snprintf(buf, (size_t)h + 1, REPLY_HEAD, status, status_text(status), cache_control, r->id,
+		 extra_headers);
+	memcpy(buf + h, json, len);
+	(void)put_wiped(r->fcgx.out, buf, (size_t)h + len); /* failed: the peer is gone */
+	sodium_memzero(buf, (size_t)h + len);
+	free(buf);
+	return 0;
+}
+
 /* Write status line, headers and an already serialized JSON body. */
 void http_reply_text(struct http_req *r, int status, const char *cache_control,
 		     const char *extra_headers, const char *json, size_t len)
 {
-	FCGX_FPrintF(r->fcgx.out,
-		     "Status: %d %s\r\n"
-		     "Content-Type: application/json\r\n"
-		     "Cache-Control: %s\r\n"
-		     "X-Content-Type-Options: nosniff\r\n"
-		     "X-Request-Id: %s\r\n"
-		     "%s\r\n",
-		     status, status_text(status), cache_control ? cache_control : "no-store", r->id,
-		     extra_headers ? extra_headers : "");
-	if (json && len)
+	if (!cache_control)
+		cache_control = "no-store";
+	if (!extra_headers)
+		extra_headers = "";
+	if (!json)
+		len = 0;
+	if (r->secret_reply) {
+		if (reply_secret(r, status, cache_control, extra_headers, json, len) == 0) {
+			r->status = status;
+			return;
+		}
+		r->secret_reply = 0; /* nothing of it was sent */
+		http_error(r, 500, "internal_error", "Out of memory.", NULL);
+		return;
+	}
+	FCGX_FPrintF(r->fcgx.out, REPLY_HEAD, status, status_text(status), cache_control, r->id,
+		     extra_headers);
+	if (len)
 		FCGX_PutStr(json, (int)len, r->fcgx.out);
 	r->status = status;
 }
@@ -396,7 +431,7 @@ int http_read_body(struct http_req *r, size_t limit)
 	const char *cl = param_or_empty(r, "CONTENT_LENGTH");
 	char *end;
 	unsigned long long want;
-	int got;
+	size_t got;
 
 	errno = 0;
 	want = *cl ? strtoull(cl, &end, 10) : 0;
@@ -415,9 +450,9 @@ int http_read_body(struct http_req *r, size_t limit)
 		http_error(r, 500, "internal_error", "Out of memory.", NULL);
 		return 500;
 	}
-	got = want ? FCGX_GetStr(r->body, (int)want, r->fcgx.in) : 0;
-	if (got < 0 || (unsigned long long)got != want) {
-		r->body_len = got > 0 ? (size_t)got : 0;
+	got = read_wiped(r->fcgx.in, r->body, (size_t)want);
+	if (got != want) {
+		r->body_len = got;
 		http_error(r, 400, "bad_request", "Request body shorter than Content-Length.", NULL);
 		return 400;
 	}

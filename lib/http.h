@@ -26,7 +26,9 @@ struct http_req {
 	char *body;               /* NUL-terminated after http_read_body */
 	size_t body_len;
 	int status;               /* status replied, 0 before */
-	int secret_reply;         /* the reply holds a secret (http_reply_wiped) */
+	int secret_reply;         /* the reply holds a secret: set before replying, it
+				   * goes through a buffer of ours and libfcgi's copy
+				   * is zeroed once sent (http_reply_wiped sets it) */
 };
 
 typedef void (*http_handler)(struct http_req *r);
@@ -41,11 +43,14 @@ struct http_route {
 /* Fill the fields of r after FCGX_Accept_r succeeded. */
 void http_req_begin(struct http_req *r);
 
-/* Wipe and free the body, and wipe what libfcgi would free unwiped: the
- * parameters (an Authorization header), its input buffer, and after
- * http_reply_wiped its output buffer (flushed first).  The caller then
- * calls FCGX_Finish_r or accepts again; nothing of the request may be
- * read after this. */
+/* Read what is left of the input (bounded), wipe and free the body, and
+ * wipe libfcgi's copies of the parameters (an Authorization header).
+ * The body's bytes in libfcgi's input buffer are zeroed as they are read
+ * (http_read_body), a secret reply's in its output buffer as they are
+ * sent; the parameters' raw bytes in the input buffer are not reachable
+ * (docs/auth.md, "Secrets in memory").  The caller then calls
+ * FCGX_Finish_r or accepts again; nothing of the request may be read
+ * after this. */
 void http_req_end(struct http_req *r);
 
 /* A request header by CGI name ("HTTP_AUTHORIZATION"), or NULL. */
@@ -55,8 +60,8 @@ const char *http_param(struct http_req *r, const char *name);
  * path matches under another method. */
 void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n);
 
-/* Read the body, at most limit bytes: 0, or an HTTP status (413, 400)
- * already replied. */
+/* Read the body, at most limit bytes, zeroing libfcgi's copy as it is
+ * read: 0, or an HTTP status (413, 400) already replied. */
 int http_read_body(struct http_req *r, size_t limit);
 
 /* Check Content-Type, read (limit) and parse a JSON object body.  0 with
@@ -72,12 +77,14 @@ int http_content_type_is_json(const char *ct);
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);
 
 /* Like http_reply without extra headers, for a body that holds secrets
- * (tokens): its serialized text and its strings are zeroed once sent. */
+ * (tokens): its serialized text, its strings and libfcgi's copy are
+ * zeroed once sent (the reply is flushed at once). */
 void http_reply_wiped(struct http_req *r, int status, struct json_object *body);
 
 /* Like http_reply with a body already serialized (len bytes, not consumed)
  * and a Cache-Control value (NULL: "no-store"), for fixed and cacheable
- * answers. */
+ * answers; with r->secret_reply set, sent and its copy in libfcgi's
+ * buffer zeroed (a 500 instead, out of memory). */
 void http_reply_text(struct http_req *r, int status, const char *cache_control,
 		     const char *extra_headers, const char *json, size_t len);
 

@@ -4,8 +4,6 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -13,7 +11,7 @@
 #include "json.h"
 #include "validate.h"
 
-/* json-c's nesting limit for request bodies; our name check stops there too. */
+/* json-c's nesting limit for request bodies. */
 #define JSON_DEPTH_MAX 32
 
 /* Serialize compactly. */
@@ -99,183 +97,6 @@ static size_t members_parsed(struct json_object *obj)
 	return n;
 }
 
-/* Four hex digits at s (the caller knows they are there); -1 if not hex. */
-static long hex4(const char *s)
-{
-	long v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char)s[i], d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
-/* Decode the JSON string whose opening quote is at s[*i] into out, as
- * json-c 0.16 stores a member name: escapes resolved, a surrogate pair
- * joined, a lone surrogate as U+FFFD, and the name cut at a \u0000 (it
- * keeps names as C strings).  Leaves *i on the closing quote (or at len);
- * returns the bytes written, never more than the escaped text's length. */
-static size_t name_decode(const char *s, size_t len, size_t *i, char *out)
-{
-	size_t n = 0;
-	int cut = 0;
-
-	for ((*i)++; *i < len && s[*i] != '"'; (*i)++) {
-		long cp;
-
-		if (s[*i] != '\\') {
-			if (!cut)
-				out[n++] = s[*i];
-			continue;
-		}
-		if (++*i >= len)
-			break;
-		switch (s[*i]) {
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
-		case 'u':
-			if (*i + 4 >= len || (cp = hex4(s + *i + 1)) < 0)
-				return n; /* not JSON: json-c refuses it */
-			*i += 4;
-			if (cp >= 0xD800 && cp <= 0xDBFF && *i + 6 < len && s[*i + 1] == '\\' &&
-			    s[*i + 2] == 'u') {
-				long lo = hex4(s + *i + 3);
-
-				if (lo >= 0xDC00 && lo <= 0xDFFF) {
-					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-					*i += 6;
-				}
-			}
-			if (cp >= 0xD800 && cp <= 0xDFFF)
-				cp = 0xFFFD;
-			break;
-		default: cp = (unsigned char)s[*i]; break; /* " \ / */
-		}
-		if (cp == 0)
-			cut = 1;
-		if (cut)
-			continue;
-		if (cp < 0x80) {
-			out[n++] = (char)cp;
-		} else if (cp < 0x800) {
-			out[n++] = (char)(0xC0 | cp >> 6);
-			out[n++] = (char)(0x80 | (cp & 0x3F));
-		} else if (cp < 0x10000) {
-			out[n++] = (char)(0xE0 | cp >> 12);
-			out[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
-			out[n++] = (char)(0x80 | (cp & 0x3F));
-		} else {
-			out[n++] = (char)(0xF0 | cp >> 18);
-			out[n++] = (char)(0x80 | (cp >> 12 & 0x3F));
-			out[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
-			out[n++] = (char)(0x80 | (cp & 0x3F));
-		}
-	}
-	return n;
-}
-
-struct name_seen {
-	size_t obj, off, len; /* obj 0: empty slot */
-	uint64_t hash;
-};
-
-/* Does an object of the JSON text s name a member twice, with names
- * compared as json-c stores them?  Asked before json-c parses: it keeps
- * the last of a repeated name and frees the value it replaces unwiped,
- * and that value may be a password.  members: the ':' outside strings
- * (scan_outside_strings), an upper bound on the names.  1, 0, or -1 out
- * of memory; a text that is not JSON may get either answer (json-c
- * refuses it anyway). */
-static int json_repeats_a_name(const char *s, size_t len, size_t members)
-{
-	struct {
-		size_t obj; /* 0: an array */
-		int want_name;
-	} stack[JSON_DEPTH_MAX + 1];
-	struct name_seen *seen = NULL;
-	char *names = NULL;
-	size_t cap = 8, used = 0, depth = 0, objs = 0;
-	int rc = 0;
-
-	if (members < 2)
-		return 0;
-	while (cap < 2 * members)
-		cap *= 2;
-	seen = calloc(cap, sizeof(*seen));
-	names = malloc(len);
-	if (!seen || !names) {
-		rc = -1;
-		goto out;
-	}
-	for (size_t i = 0; i < len && rc == 0; i++) {
-		char c = s[i];
-
-		if (c == '{' || c == '[') {
-			if (depth == JSON_DEPTH_MAX)
-				break; /* too deep: json-c refuses it */
-			depth++;
-			stack[depth].obj = c == '{' ? ++objs : 0;
-			stack[depth].want_name = c == '{';
-		} else if (c == '}' || c == ']') {
-			if (depth > 0)
-				depth--;
-		} else if (c == ',') {
-			stack[depth].want_name = depth > 0 && stack[depth].obj != 0;
-		} else if (c == '"' && depth > 0 && stack[depth].want_name) {
-			size_t off = used, n = name_decode(s, len, &i, names + used), k;
-			uint64_t h = 1469598103934665603ULL ^ stack[depth].obj;
-
-			stack[depth].want_name = 0;
-			for (size_t j = 0; j < n; j++)
-				h = (h ^ (unsigned char)names[off + j]) * 1099511628211ULL;
-			for (k = h & (cap - 1); seen[k].obj; k = (k + 1) & (cap - 1))
-				if (seen[k].hash == h && seen[k].obj == stack[depth].obj &&
-				    seen[k].len == n && memcmp(names + seen[k].off, names + off, n) == 0) {
-					rc = 1;
-					break;
-				}
-			if (rc == 0 && used + n <= len && members-- > 0) {
-				seen[k] = (struct name_seen){stack[depth].obj, off, n, h};
-				used += n;
-			} else if (rc == 0) {
-				break; /* more names than ':': not JSON */
-			}
-		} else if (c == '"') {
-			for (i++; i < len && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-		}
-	}
-out:
-	if (names)
-		sodium_memzero(names, len); /* member names only, but cheap */
-	free(names);
-	free(seen);
-	return rc;
-}
-
-int json_names_repeat(const char *s, size_t len)
-{
-	size_t members;
-	int bare_quote;
-
-	scan_outside_strings(s, len, &bare_quote, &members);
-	return json_repeats_a_name(s, len, members);
-}
-
 /* NUL, UTF-8 and syntax checks, then one strict parse. */
 int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
 		      const char **message)
@@ -298,16 +119,6 @@ int json_parse_object(const char *body, size_t len, struct json_object **out, co
 		return -1;
 	}
 	scan_outside_strings(body, len, &bare_quote, &written);
-	switch (json_repeats_a_name(body, len, written)) {
-	case 1:
-		*code = "duplicate_member";
-		*message = "Request body names a member more than once.";
-		return -1;
-	case -1:
-		*code = "internal_error";
-		*message = "Out of memory.";
-		return -1;
-	}
 	tok = json_tokener_new_ex(JSON_DEPTH_MAX);
 	if (!tok) {
 		*code = "internal_error";
@@ -345,7 +156,9 @@ int json_parse_object(const char *body, size_t len, struct json_object **out, co
 		return -1;
 	}
 	/* json-c keeps the last of a repeated name: which one counts would
-	 * be a guess (RFC 8259 leaves it open; RFC 7493 forbids repeats) */
+	 * be a guess (RFC 8259 leaves it open; RFC 7493 forbids repeats).
+	 * The value it replaced was freed unwiped while it parsed (it has no
+	 * hook for that): docs/auth.md, "Secrets in memory". */
 	if (written != members_parsed(obj)) {
 		json_put_wiped(obj);
 		*code = "duplicate_member";

@@ -12,17 +12,10 @@
  * 0 with *out set (caller json_object_put()s, or json_put_wiped()s when it
  * may hold a secret), or -1 with *code ("invalid_body", "invalid_utf8",
  * "malformed_json", "duplicate_member", "internal_error") and *message,
- * static strings.  json-c's own copies are wiped. */
+ * static strings.  json-c's own copies are wiped, but for the value a
+ * repeated name replaced, which json-c frees as it parses. */
 int json_parse_object(const char *body, size_t len, struct json_object **out, const char **code,
 		      const char **message);
-
-/* Whether an object of the JSON text s (len bytes) names a member twice,
- * names compared as json-c 0.16 stores them (escapes resolved, surrogate
- * pairs joined, a lone surrogate as U+FFFD, cut at \u0000): 1, 0, or -1
- * out of memory.  json_parse_object asks before json-c parses, which would
- * free the value a repeat replaces unwiped.  A text that is not JSON may
- * get either answer. */
-int json_names_repeat(const char *s, size_t len);
 
 /* Read member key of obj as a string: 0 with *s,*len set; 1 when absent or
  * null; -1 when of another type. */

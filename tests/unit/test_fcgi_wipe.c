@@ -1,12 +1,16 @@
-/* Unit tests: no secret of a FastCGI request or of its reply is left in
- * memory libfcgi frees: its parameters (an Authorization header), its
- * input buffer (a password in the body), its output buffer (the tokens
- * of a reply).  A real request over a Unix socket, read with libfcgi as
- * the services do; every block freed by http_req_end and FCGX_Finish_r
- * is searched for the secret (free_watch.h).  The reply must still
- * arrive whole. */
+/* Unit tests: what a FastCGI request and its reply leave in memory
+ * libfcgi frees.  The body's secret (a password) in libfcgi's input
+ * buffer and a secret reply (tokens, a device cookie) in its output
+ * buffer are zeroed; of the parameters (an Authorization header), the
+ * copies libfcgi hands out (envp) are, its raw record in the input buffer
+ * is not (docs/auth.md): the header's secret may be found in one block at
+ * most.  A real request over a Unix socket, read with libfcgi as the
+ * services do; every block freed by http_req_end and FCGX_Finish_r is
+ * searched for the secrets (free_watch.h).  The reply must still arrive
+ * whole. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,21 +55,55 @@ static size_t pair(unsigned char *out, const char *name, const char *value)
 	return 2 + n + v;
 }
 
-/* One request like lighttpd's for POST /api/auth/login, its password and
- * bearer token the secret, answered with a token reply holding the
- * secret; wiped: through http_req_end, as the services do.  How many
- * blocks freed by http_req_end and FCGX_Finish_r held the secret;
- * *reply_ok: the client got the reply's body and the end of the request. */
-static int serve_one(int wiped, int *reply_ok)
+/* The content of the stdout records in the len bytes at in, into out
+ * (NUL-terminated, at most cap bytes); 1 when the last record is
+ * FCGI_END_REQUEST. */
+static int stdout_of(const unsigned char *in, size_t len, char *out, size_t cap)
+{
+	size_t n = 0, i = 0;
+	int last = 0;
+
+	while (i + 8 <= len) {
+		size_t clen = (size_t)in[i + 4] << 8 | in[i + 5], pad = in[i + 6];
+
+		if (i + 8 + clen + pad > len)
+			break;
+		if (in[i + 1] == 6 && n + clen < cap) {
+			memcpy(out + n, in + i + 8, clen);
+			n += clen;
+		}
+		last = in[i + 1];
+		i += 8 + clen + pad;
+	}
+	out[n] = '\0';
+	return last == 3 && i == len;
+}
+
+/* One request like lighttpd's for POST /api/auth/login, its body's
+ * password the secret and its Authorization header holding header_secret,
+ * answered with a token reply holding the secret.  big: a body of 10 kB
+ * in records of at most 3 000 bytes, one starting with the secret (libfcgi
+ * reads it in several passes), and a reply of 9 kB (more than libfcgi's
+ * buffer) whose device cookie holds the secret too; big 2: a small one
+ * whose client is gone before the reply (its sending fails).  wiped: read and
+ * answered as the services do, then http_req_end; else read with
+ * FCGX_GetStr and answered as a plain reply.  Sets leaked and
+ * header_leaked (blocks freed by http_req_end and FCGX_Finish_r that
+ * held the secrets); *reply_ok: the client got the whole reply and the
+ * end of the request. */
+static void serve_one(int wiped, int big, int *reply_ok)
 {
 	char path[] = "/tmp/test_fcgi_wipe.XXXXXX", sock_path[64];
-	unsigned char req[2048], params[1024], got[16384];
-	char body[256], bearer[128], len_text[16];
+	static unsigned char req[32768], got[65536];
+	static char body[16384], pad[10001], text[65536];
+	unsigned char params[1024];
+	char bearer[128], len_text[16], cookie[128], want[128];
 	const unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0}; /* responder */
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct http_req r;
 	struct json_object *o;
-	size_t n = 0, p = 0, have = 0;
+	const char *reply;
+	size_t n = 0, p = 0, have = 0, blen, at, cut;
 	ssize_t k;
 	int listen_fd, client;
 
@@ -77,9 +115,14 @@ static int serve_one(int wiped, int *reply_ok)
 	client = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK(connect(client, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 
-	snprintf(body, sizeof(body), "{\"usernameOrEmail\":\"bob\",\"password\":\"%s\"}", secret);
-	snprintf(bearer, sizeof(bearer), "Bearer %s", secret);
-	snprintf(len_text, sizeof(len_text), "%zu", strlen(body));
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[big == 1 ? 10000 : 0] = '\0';
+	snprintf(body, sizeof(body),
+		 "{\"usernameOrEmail\":\"bob\",\"pad\":\"%s\",\"password\":\"%s\"}", pad, secret);
+	blen = strlen(body);
+	at = (size_t)(strstr(body, secret) - body);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", header_secret);
+	snprintf(len_text, sizeof(len_text), "%zu", blen);
 	p += pair(params + p, "REQUEST_METHOD", "POST");
 	p += pair(params + p, "REQUEST_URI", "/api/auth/login");
 	p += pair(params + p, "CONTENT_TYPE", "application/json");
@@ -88,20 +131,39 @@ static int serve_one(int wiped, int *reply_ok)
 	n += record(req + n, 1, begin, sizeof(begin));
 	n += record(req + n, 4, params, p);
 	n += record(req + n, 4, "", 0);
-	n += record(req + n, 5, body, strlen(body));
+	for (size_t i = 0; i < blen; i += cut) {
+		cut = blen - i < 3000 ? blen - i : 3000;
+		if (big == 1 && i < at && i + cut > at)
+			cut = at - i; /* the next record starts with the secret */
+		n += record(req + n, 5, body + i, cut);
+	}
 	n += record(req + n, 5, "", 0);
 	CHECK(write(client, req, n) == (ssize_t)n);
 
 	CHECK(FCGX_InitRequest(&r.fcgx, listen_fd, 0) == 0);
 	CHECK(FCGX_Accept_r(&r.fcgx) == 0);
 	http_req_begin(&r);
-	CHECK(http_json_body(&r, 4096, &o) == 0);
-	json_put_wiped(o);
+	if (wiped) {
+		CHECK(http_json_body(&r, 65536, &o) == 0);
+		json_put_wiped(o);
+	} else {
+		r.body = malloc(blen + 1);
+		CHECK(r.body && FCGX_GetStr(r.body, (int)blen, r.fcgx.in) == (int)blen);
+		r.body_len = blen;
+	}
 	o = json_object_new_object();
+	json_object_object_add(o, "pad", json_object_new_string(big == 1 ? pad : ""));
 	json_object_object_add(o, "accessToken", json_object_new_string(secret));
-	http_reply_wiped(&r, 200, o);
+	snprintf(cookie, sizeof(cookie), "Set-Cookie: d=%s\r\n", big == 1 ? secret : "none");
+	reply = json_plain(o);
+	if (big == 2)
+		close(client); /* the reply's write fails: EPIPE */
+	r.secret_reply = wiped;
+	http_reply_text(&r, 200, NULL, cookie, reply, strlen(reply));
+	json_put_wiped_sent(o, reply);
 
 	leaked = 0;
+	header_leaked = 0;
 	watching = 1;
 	if (wiped) {
 		http_req_end(&r);
@@ -113,17 +175,22 @@ static int serve_one(int wiped, int *reply_ok)
 	FCGX_Finish_r(&r.fcgx);
 	watching = 0;
 
-	/* the reply: a stdout record with the body, then the end records */
+	/* the reply: stdout records with headers and body, then the end */
+	*reply_ok = 1;
+	if (big == 2)
+		goto out;
 	while ((k = read(client, got + have, sizeof(got) - have)) > 0)
 		have += (size_t)k;
-	*reply_ok = memmem(got, have, "\"accessToken\":\"Sup3r-Secret-Marker!\"",
-			   strlen("\"accessToken\":\"Sup3r-Secret-Marker!\"")) != NULL &&
-		    have >= 16 && got[have - 16 + 1] == 3; /* FCGI_END_REQUEST last */
+	snprintf(want, sizeof(want), "\"accessToken\":\"%s\"}", secret);
+	*reply_ok = stdout_of(got, have, text, sizeof(text)) &&
+		    strncmp(text, "Status: 200 OK\r\n", 16) == 0 && strstr(text, cookie) &&
+		    strstr(text, "\r\n\r\n{\"pad\":\"") && strstr(text, want) &&
+		    strlen(text) == (size_t)(strstr(text, want) - text) + strlen(want);
 	close(client);
+out:
 	close(listen_fd);
 	unlink(sock_path);
 	rmdir(path);
-	return leaked;
 }
 
 int main(void)
@@ -132,19 +199,36 @@ int main(void)
 
 	if (sodium_init() < 0 || FCGX_Init() != 0)
 		return 99;
+	signal(SIGPIPE, SIG_IGN); /* as the services do */
 	if (!free_watch_works()) {
 		/* under ASan or valgrind: their checks of the wipes' memory
 		 * accesses, and the reply must still arrive whole */
 		fprintf(stderr, "free() is not ours here: only the reply is checked\n");
-		serve_one(1, &ok);
+		serve_one(1, 0, &ok);
 		CHECK(ok);
+		serve_one(1, 1, &ok);
+		CHECK(ok);
+		serve_one(1, 2, &ok);
 		return t_done();
 	}
-	/* without the wipe the watch sees libfcgi's copies: parameters,
-	 * input and output buffers */
-	CHECK(serve_one(0, &ok) >= 3);
-	CHECK(ok);
-	CHECK(serve_one(1, &ok) == 0);
-	CHECK(ok);
+	for (int big = 0; big <= 1; big++) {
+		/* without the wipe the watch sees libfcgi's copies: the body
+		 * in the input buffer, the reply in the output buffer, the
+		 * header in the parameters (and, small, in the input buffer) */
+		serve_one(0, big, &ok);
+		CHECK(ok);
+		CHECK(leaked >= 2);
+		CHECK(header_leaked >= (big ? 1 : 2));
+		serve_one(1, big, &ok);
+		CHECK(ok);
+		CHECK(leaked == 0);
+		CHECK(header_leaked <= (big ? 0 : 1)); /* the input buffer's record */
+	}
+	/* a reply that could not be sent is wiped all the same */
+	serve_one(0, 2, &ok);
+	CHECK(leaked >= 2);
+	serve_one(1, 2, &ok);
+	CHECK(leaked == 0);
+	CHECK(header_leaked <= 1);
 	return t_done();
 }

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "conf.h"
+#include "keyring.h"
 #include "magentactl.h"
 #include "pwhash.h"
 #include "token.h"
@@ -42,13 +43,10 @@ static int make_parent(const char *path, mode_t mode)
 	return -1;
 }
 
-/* Writes the contents of a file to f: 0, or -1 with err. */
-typedef int (*write_fn)(FILE *f, const void *arg, char *err, size_t errlen);
-
 /* Write to a temporary file beside out (mode: its permissions), then link
  * it into place: out is never seen half-written, and an existing file is
  * only replaced with --force. */
-static int write_atomic(const char *out, mode_t mode, int force, write_fn fn, const void *arg)
+int ctl_write_atomic(const char *out, mode_t mode, int force, ctl_write_fn fn, const void *arg)
 {
 	char tmp[1100], err[512];
 	FILE *f;
@@ -97,14 +95,14 @@ out:
 	return rc;
 }
 
-/* write_fn: a new private key of algorithm arg. */
-static int write_private(FILE *f, const void *arg, char *err, size_t errlen)
+/* ctl_write_fn: a new private key of algorithm arg. */
+int ctl_write_private(FILE *f, const void *arg, char *err, size_t errlen)
 {
 	return token_keygen_pem(arg, f, err, errlen);
 }
 
-/* write_fn: the JWKS text arg and a newline. */
-static int write_text(FILE *f, const void *arg, char *err, size_t errlen)
+/* ctl_write_fn: the text arg and a newline. */
+int ctl_write_text(FILE *f, const void *arg, char *err, size_t errlen)
 {
 	if (fputs(arg, f) < 0 || fputc('\n', f) == EOF) {
 		snprintf(err, errlen, "cannot write: %s", strerror(errno));
@@ -119,7 +117,7 @@ static int write_text(FILE *f, const void *arg, char *err, size_t errlen)
 static int cmd_keygen_public(int argc, char **argv)
 {
 	const char *out = conf_str(CONF_JWT_PUBLIC_KEYS);
-	char err[512];
+	char err[512], paths[KEYRING_MAX * 1100];
 	int force = 0, rc = 1;
 	struct token_ctx t, v;
 
@@ -141,13 +139,13 @@ static int cmd_keygen_public(int argc, char **argv)
 		return 2;
 	}
 	/* the keys as magenta-auth loads them */
-	if (token_ctx_init(&t, conf_str(CONF_JWT_KEYS), conf_str(CONF_JWT_ALG), "-", "-", 0, err,
-			   sizeof(err)) != 0) {
+	if (ctl_jwt_key_paths(paths, sizeof(paths), err, sizeof(err)) != 0 ||
+	    token_ctx_init(&t, paths, conf_str(CONF_JWT_ALG), "-", "-", 0, err, sizeof(err)) != 0) {
 		fprintf(stderr, "magentactl: keygen --public: %s\n", err);
 		return 1;
 	}
 	if (strcmp(out, "-") == 0) {
-		if (write_text(stdout, token_jwks(&t), err, sizeof(err)) != 0 ||
+		if (ctl_write_text(stdout, token_jwks(&t), err, sizeof(err)) != 0 ||
 		    fflush(stdout) != 0) {
 			fprintf(stderr, "magentactl: keygen --public: %s\n", err);
 			goto out;
@@ -155,7 +153,7 @@ static int cmd_keygen_public(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (write_atomic(out, 0644, force, write_text, token_jwks(&t)) != 0)
+	if (ctl_write_atomic(out, 0644, force, ctl_write_text, token_jwks(&t)) != 0)
 		goto out;
 	/* load it back as the registration service will */
 	if (token_ctx_init_verify(&v, out, "-", "-", 0, err, sizeof(err)) != 0) {
@@ -208,7 +206,7 @@ int cmd_keygen(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (write_atomic(out, 0600, force, write_private, alg) != 0)
+	if (ctl_write_atomic(out, 0600, force, ctl_write_private, alg) != 0)
 		return 1;
 	/* load it back as magenta-auth will, and show its kid */
 	if (token_ctx_init(&t, out, alg, "-", "-", 0, err, sizeof(err)) != 0) {

@@ -72,6 +72,13 @@ static const struct command commands[] = {
 	  "      a UserUpdated event carries it to the auth database\n"
 	  "user show [--json] NAME\n"
 	  "      the user's profile, roles, lock and version (never the hash)", 0 },
+	{ "key", cmd_key,
+	  "key rotate [--delay SECONDS] [--alg ES256|RS256]\n"
+	  "      a new signing key in jwt_key_dir: published now, signing after the\n"
+	  "      delay (twice jwks_max_age); the old one stays published until its\n"
+	  "      tokens have expired; jwt_public_keys is written again\n"
+	  "key list [--json] | key prune\n"
+	  "      the keys' states (standby, signing, retired, expired); remove expired", 0 },
 	{ "client", cmd_client,
 	  "client add NAME [--public] [--scope \"openid profile email\"] [--json]\n"
 	  "      register an OAuth 2.0 client; prints its client_id and, unless\n"

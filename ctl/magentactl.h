@@ -34,4 +34,30 @@ int cmd_user(int argc, char **argv);
  * client remove CLIENT_ID|NAME */
 int cmd_client(int argc, char **argv);
 
+/* key rotate [--delay SECONDS] [--alg ES256|RS256] | key list [--json] | key prune */
+int cmd_key(int argc, char **argv);
+
+/* Shared by keygen and key: */
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Writes the contents of a file to f: 0, or -1 with err. */
+typedef int (*ctl_write_fn)(FILE *f, const void *arg, char *err, size_t errlen);
+
+/* Write to a temporary file beside out (mode: its permissions), then link
+ * it into place: out is never seen half-written, and an existing file is
+ * only replaced with force.  0, or -1 (told on stderr). */
+int ctl_write_atomic(const char *out, mode_t mode, int force, ctl_write_fn fn, const void *arg);
+
+/* ctl_write_fn: a new private key of algorithm arg (a string). */
+int ctl_write_private(FILE *f, const void *arg, char *err, size_t errlen);
+
+/* ctl_write_fn: the text arg and a newline. */
+int ctl_write_text(FILE *f, const void *arg, char *err, size_t errlen);
+
+/* The signing keys in use, as magenta-auth loads them, ':'-separated,
+ * signing key first: jwt_key_dir's (keyring.h) when it is set, else
+ * jwt_keys.  0, or -1 with err. */
+int ctl_jwt_key_paths(char *out, size_t cap, char *err, size_t errlen);
+
 #endif

@@ -96,6 +96,7 @@ enum token_status auth_bearer(struct http_req *r, int check_time, struct token_c
 	memset(c, 0, sizeof(*c));
 	if (rc != 0)
 		return TOKEN_MALFORMED;
+	auth_keys_check();
 	st = token_verify(&auth.tok, h, len, time(NULL), check_time, c);
 	if (st == TOKEN_OK && (!uuid_valid(c->sub) || !uuid_valid(c->sid)))
 		st = TOKEN_BAD_CLAIMS;
@@ -116,6 +117,7 @@ int auth_sign_access(const struct auth_user *u, const char *sid, const char *cli
 	long long now = (long long)time(NULL);
 	int n;
 
+	auth_keys_check();
 	memset(&c, 0, sizeof(c));
 	if (client_id && (strlen(client_id) > TOKEN_CLIENT_ID_MAX || !scope ||
 			  strlen(scope) > TOKEN_SCOPE_MAX)) {
@@ -211,9 +213,7 @@ static int auth_init(char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make the dummy password hash (out of memory?)");
 		return -1;
 	}
-	if (token_ctx_init(&auth.tok, conf_str(CONF_JWT_KEYS), conf_str(CONF_JWT_ALG),
-			   conf_str(CONF_JWT_ISSUER), conf_str(CONF_JWT_AUDIENCE),
-			   conf_int(CONF_JWT_LEEWAY), err, errlen) != 0)
+	if (auth_keys_init(err, errlen) != 0)
 		return -1;
 	auth.proxies = clientaddr_list_parse(conf_str(CONF_TRUSTED_PROXIES), err, errlen);
 	if (!auth.proxies) {
@@ -227,9 +227,6 @@ static int auth_init(char *err, size_t errlen)
 	db_init(&auth.db, conf_str(CONF_AUTH_DB), "magenta-auth");
 	db_on_connect(&auth.db, DB_KEY_LOOKUPS);
 	db_timeout(&auth.db, conf_int(CONF_PG_QUERY_TIMEOUT_MS));
-	for (size_t i = 0; i < auth.tok.nkeys; i++)
-		log_info("event=key kid=%s alg=%s%s", token_key_kid(&auth.tok, i),
-			 token_key_alg(&auth.tok, i), i == 0 ? " signing=1" : "");
 	return 0;
 }
 

@@ -146,6 +146,18 @@ void h_openid_configuration(struct http_req *r);
 /* Build the openid-configuration document into auth.openid; 0 or -1. */
 int auth_wellknown_init(char *err, size_t errlen);
 
+/* Build it again for the keys of t (after a key change); 0 or -1 (the old
+ * one kept). */
+int auth_wellknown_rebuild(const struct token_ctx *t);
+
+/* The signing keys (auth_keys.c): load them into auth.tok (jwt_keys, or
+ * jwt_key_dir's key ring); 0, or -1 with err. */
+int auth_keys_init(char *err, size_t errlen);
+
+/* Before using auth.tok: with jwt_key_dir, at most once a second, read the
+ * key ring again if the directory changed or a key's state did. */
+void auth_keys_check(void);
+
 /* Sign a new access token for user u in session sid, and reply 200 with
  * {"accessToken","refreshToken","tokenType","expiresIn","refreshExpiresIn",
  * "user":{...}}.  500 when signing fails. */

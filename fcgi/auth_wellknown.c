@@ -9,21 +9,32 @@
 #include "auth.h"
 #include "conf.h"
 
-/* Public keys change only with a restart; let verifiers cache them a while. */
-#define WELLKNOWN_CACHE "public, max-age=300"
+/* Verifiers may cache both documents jwks_max_age seconds: a key rotation
+ * publishes a new key twice that long before it signs (docs/oauth2.md). */
+static const char *cache_control(char buf[48])
+{
+	snprintf(buf, 48, "public, max-age=%ld", conf_int(CONF_JWKS_MAX_AGE));
+	return buf;
+}
 
 /* GET /.well-known/jwks.json: every accepted public key. */
 void h_jwks(struct http_req *r)
 {
-	const char *jwks = token_jwks(&auth.tok);
+	const char *jwks;
+	char cc[48];
 
-	http_reply_text(r, 200, WELLKNOWN_CACHE, NULL, jwks, strlen(jwks));
+	auth_keys_check();
+	jwks = token_jwks(&auth.tok);
+	http_reply_text(r, 200, cache_control(cc), NULL, jwks, strlen(jwks));
 }
 
 /* GET /.well-known/openid-configuration: the discovery document. */
 void h_openid_configuration(struct http_req *r)
 {
-	http_reply_text(r, 200, WELLKNOWN_CACHE, NULL, auth.openid, auth.openid_len);
+	char cc[48];
+
+	auth_keys_check();
+	http_reply_text(r, 200, cache_control(cc), NULL, auth.openid, auth.openid_len);
 }
 
 /* issuer + path as a new JSON string. */
@@ -51,7 +62,8 @@ static struct json_object *names(const char *const *v)
  * clients authenticate.  Magenta has no authorization endpoint (no
  * redirect-based flows), so the fields that describe one are left out
  * rather than filled with what does not exist. */
-int auth_wellknown_init(char *err, size_t errlen)
+/* The document for the keys of t into *out (malloc'd); 0, or -1 with err. */
+static int build(const struct token_ctx *t, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	static const char *const grants[] = {"password", "refresh_token", NULL};
 	static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post",
@@ -90,8 +102,8 @@ int auth_wellknown_init(char *err, size_t errlen)
 	json_object_object_add(o, "scopes_supported", names(scopes));
 	json_object_object_add(o, "subject_types_supported", names(subjects));
 	/* every algorithm among the published keys, signing key's first */
-	for (size_t i = 0; i < auth.tok.nkeys; i++) {
-		const char *alg = token_key_alg(&auth.tok, i);
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const char *alg = token_key_alg(t, i);
 		int seen = 0;
 		for (size_t j = 0; j < json_object_array_length(algs); j++)
 			seen |= strcmp(json_object_get_string(json_object_array_get_idx(algs, j)),
@@ -102,12 +114,30 @@ int auth_wellknown_init(char *err, size_t errlen)
 	json_object_object_add(o, "id_token_signing_alg_values_supported", json_object_get(algs));
 	json_object_object_add(o, "access_token_signing_alg_values_supported", algs);
 	json_object_object_add(o, "claims_supported", names(claims));
-	auth.openid = strdup(json_plain(o));
+	*out = strdup(json_plain(o));
 	json_object_put(o);
-	if (!auth.openid) {
+	if (!*out) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	auth.openid_len = strlen(auth.openid);
+	*outlen = strlen(*out);
+	return 0;
+}
+
+int auth_wellknown_init(char *err, size_t errlen)
+{
+	return build(&auth.tok, &auth.openid, &auth.openid_len, err, errlen);
+}
+
+int auth_wellknown_rebuild(const struct token_ctx *t)
+{
+	char err[128], *text;
+	size_t len;
+
+	if (build(t, &text, &len, err, sizeof(err)) != 0)
+		return -1;
+	free(auth.openid);
+	auth.openid = text;
+	auth.openid_len = len;
 	return 0;
 }

@@ -96,6 +96,7 @@ static struct json_object *access_info(struct http_req *r, const char *tok, size
 	struct json_object *o = NULL;
 	PGresult *res;
 
+	auth_keys_check();
 	if (token_verify(&auth.tok, tok, len, time(NULL), 1, &c) != TOKEN_OK ||
 	    !uuid_valid(c.sub) || !uuid_valid(c.sid))
 		return NULL;

@@ -72,6 +72,7 @@ void h_oauth_revoke(struct http_req *r)
 		oauth_error(r, 400, "invalid_request", "token is required.", NULL);
 		goto out;
 	}
+	auth_keys_check();
 	if (refresh_parse(tok, len, raw) == 0) {
 		const char *p[] = {hash_hex, c.id};
 

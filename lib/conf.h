@@ -89,12 +89,14 @@ enum conf_program {
 	X(JWT_AUDIENCE, "jwt_audience", CONF_FOR_FCGI, CONF_STR, "magenta", 0, 0, NULL, "aud of access tokens") \
 	X(JWT_ALG, "jwt_alg", CONF_FOR_AUTH | CONF_FOR_CTL, CONF_ENUM, "ES256", 0, 0, "ES256|RS256", "access token signature") \
 	X(JWT_KEYS, "jwt_keys", CONF_FOR_AUTH | CONF_FOR_CTL, CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/signing.pem", 0, 0, NULL, "':'-separated private key PEM files, newest first; the first signs") \
+	X(JWT_KEY_DIR, "jwt_key_dir", CONF_FOR_AUTH | CONF_FOR_CTL, CONF_STR, "", 0, 0, NULL, "a directory of signing keys rotated by magentactl key rotate (docs/oauth2.md): when set, it replaces jwt_keys") \
+	X(JWKS_MAX_AGE, "jwks_max_age", CONF_FOR_AUTH | CONF_FOR_CTL, CONF_INT, "300", 0, 86400, NULL, "Cache-Control max-age of the JWKS and the discovery document, seconds; magentactl key rotate waits twice this before a new key signs") \
 	X(JWT_PUBLIC_KEYS, "jwt_public_keys", CONF_FOR_REGISTRATION | CONF_FOR_CTL, CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/jwks.json", 0, 0, NULL, "the public keys that verify access tokens: one JWKS file (as magentactl keygen --public writes it from jwt_keys, or the auth service's /.well-known/jwks.json saved), or ':'-separated PEM public key files; re-write it when jwt_keys changes") \
 	X(REAUTH_LIMIT, "reauth_limit", CONF_FOR_REGISTRATION, CONF_INT, "5", 1, 1000, NULL, "wrong current passwords (profile, password change, deletion) before those endpoints answer 429 for the rest of reauth_window") \
 	X(REAUTH_WINDOW, "reauth_window", CONF_FOR_REGISTRATION, CONF_INT, "900", 10, 86400, NULL, "seconds over which reauth_limit counts, and the wait after it") \
 	X(ADMIN_PAGE_MAX, "admin_page_max", CONF_FOR_REGISTRATION, CONF_INT, "100", 1, 1000, NULL, "most users one admin search answer lists") \
-	X(JWT_LEEWAY, "jwt_leeway", CONF_FOR_FCGI, CONF_INT, "30", 0, 600, NULL, "clock skew tolerated on exp and nbf, seconds") \
-	X(ACCESS_TTL, "access_ttl", CONF_FOR_AUTH, CONF_INT, "900", 30, 86400, NULL, "access token lifetime, seconds") \
+	X(JWT_LEEWAY, "jwt_leeway", CONF_FOR_FCGI | CONF_FOR_CTL, CONF_INT, "30", 0, 600, NULL, "clock skew tolerated on exp and nbf, seconds") \
+	X(ACCESS_TTL, "access_ttl", CONF_FOR_AUTH | CONF_FOR_CTL, CONF_INT, "900", 30, 86400, NULL, "access token lifetime, seconds") \
 	X(REFRESH_TTL, "refresh_ttl", CONF_FOR_AUTH, CONF_INT, "86400", 60, 31536000, NULL, "refresh token lifetime, seconds") \
 	X(REFRESH_TTL_REMEMBER, "refresh_ttl_remember", CONF_FOR_AUTH, CONF_INT, "2592000", 60, 31536000, NULL, "refresh token lifetime with rememberMe, seconds") \
 	X(SESSION_MAX, "session_max", CONF_FOR_AUTH, CONF_INT, "7776000", 60, 31536000, NULL, "absolute session lifetime, seconds") \

@@ -16,6 +16,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/http.c lib/http.h \
 	lib/jose.c lib/jose.h \
 	lib/json.c lib/json.h \
+	lib/keyring.c lib/keyring.h \
 	lib/log.c lib/log.h \
 	lib/mq.c lib/mq.h lib/mq_internal.h \
 	lib/mq_consume.c lib/mq_declare.c lib/mq_publish.c \

@@ -65,3 +65,6 @@ tests_unit_test_form_LDADD = $(MAGENTA_LIBS)
 UNIT_TESTS += tests/unit/test_oauth_client
 tests_unit_test_oauth_client_SOURCES = tests/unit/test_oauth_client.c tests/unit/t.h
 tests_unit_test_oauth_client_LDADD = $(MAGENTA_LIBS)
+UNIT_TESTS += tests/unit/test_keyring
+tests_unit_test_keyring_SOURCES = tests/unit/test_keyring.c tests/unit/t.h
+tests_unit_test_keyring_LDADD = $(MAGENTA_LIBS)

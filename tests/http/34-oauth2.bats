@@ -9,6 +9,10 @@ ctl() {
 	"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" "$@"
 }
 
+teardown() {
+	auth_config_restore
+}
+
 @test "client add: a confidential client's secret is printed once and stored only as its SHA-256; --public has none; list; remove" {
 	local out id secret
 	out=$(ctl client add "Web shop" --json)
@@ -521,4 +525,94 @@ node_clients() {
 	[ "$status" = 0 ] || { echo "$output"; false; }
 	[ "${lines[-1]}" = ok ]
 	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE client_id = '$CLIENT_ID' ORDER BY created_at LIMIT 1")" = revoked ]
+}
+
+# jwks_kids: the kids the JWKS lists now, space-separated.
+jwks_kids() {
+	curl -fsS "$BASE_URL/.well-known/jwks.json" | jq -r '[.keys[].kid] | join(" ")'
+}
+
+# login_kid: the kid of a fresh login's access token.
+login_kid() {
+	login alice >/dev/null
+	cut -d. -f1 <<<"$(field .accessToken)" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r .kid
+}
+
+@test "key rotation: magentactl key rotate publishes a new key first (standby), it signs after the delay; tokens of both keys verify through PyJWKClient in the overlap; the retired key's tokens fail once it leaves" {
+	local dir=$BATS_TEST_TMPDIR/keys old new t0 a b
+	seed_user alice alice@example.com >/dev/null
+	mkdir -m 700 "$dir"
+	# the stack's key, as the ring's first (signing since yesterday)
+	cp "$STACK_DIR/keys/signing.pem" "$dir/key-$(date -u -d '-1 day' +%Y%m%dT%H%M%SZ).pem"
+	auth_config "jwt_key_dir = $dir" "jwks_max_age = 1" "access_ttl = 30" "jwt_leeway = 0" \
+		"jwt_public_keys = $BATS_TEST_TMPDIR/jwks.json"
+	old=$(login_kid)
+	[ "$(jwks_kids)" = "$old" ]
+	api GET /.well-known/jwks.json
+	[ "$(header cache-control)" = 'public, max-age=1' ]
+	login alice
+	a=$(field .accessToken)
+	run ctl key rotate --delay 6
+	[ "$status" = 0 ] || { echo "$output"; false; }
+	[[ $output == *"published now, signs from"* ]]
+	t0=$SECONDS
+	# standby: published within a second, not signing yet
+	wait_until 5 bash -c "[ \$(curl -fsS '$BASE_URL/.well-known/jwks.json' | jq '.keys | length') = 2 ]"
+	new=$(jwks_kids | tr ' ' '\n' | grep -vx "$old")
+	[ -n "$new" ]
+	if ((SECONDS - t0 < 5)); then
+		[ "$(login_kid)" = "$old" ]
+	fi
+	# the registration service's verification keys were written too
+	[ "$(jq -r '[.keys[].kid] | sort | join(" ")' "$BATS_TEST_TMPDIR/jwks.json")" = "$(tr ' ' '\n' <<<"$old $new" | sort | paste -sd' ')" ]
+	run ctl key list --json
+	[ "$(jq -r '[.[].state] | join(",")' <<<"$output")" = standby,signing ]
+	# then the new key signs
+	local deadline=$((SECONDS + 15))
+	while [ "$(login_kid)" != "$new" ]; do
+		((SECONDS < deadline)) || { echo "the new key never signed" >&2; false; }
+		sleep 0.3
+	done
+	b=$(field .accessToken)
+	run ctl key list --json
+	[ "$(jq -r '[.[].state] | join(",")' <<<"$output")" = signing,retired ]
+	# both verify through the published keys (PyJWT's PyJWKClient)
+	run "$PY" - "$BASE_URL" "$a" "$b" <<'PYEOF'
+import sys, jwt
+base, *toks = sys.argv[1:]
+keys = jwt.PyJWKClient(base + "/.well-known/jwks.json")
+for t in toks:
+    jwt.decode(t, keys.get_signing_key_from_jwt(t).key, algorithms=["ES256"], audience="magenta", issuer=base)
+print("ok")
+PYEOF
+	[ "$status" = 0 ] || { echo "$output"; false; }
+	# a token of the old key that would live long: accepted during the overlap
+	local forged
+	forged=$(forge good "$(psql_auth "SELECT id FROM auth_users")" "$(jwt_claims "$b" | jq -r .sid)")
+	me "$forged"
+	assert_code 200
+	# 30 s (access_ttl + leeway) after the new key started, the old one leaves
+	wait_until 45 bash -c "[ \"\$(curl -fsS '$BASE_URL/.well-known/jwks.json' | jq -r '[.keys[].kid] | join(\" \")')\" = '$new' ]"
+	me "$forged"
+	assert_code 401
+	run "$PY" - "$BASE_URL" "$forged" <<'PYEOF'
+import sys, jwt
+base, tok = sys.argv[1:]
+try:
+    jwt.PyJWKClient(base + "/.well-known/jwks.json").get_signing_key_from_jwt(tok)
+    print("still published")
+except jwt.PyJWKClientError:
+    print("gone")
+PYEOF
+	[ "$output" = gone ]
+	run ctl key list --json
+	[ "$(jq -r '[.[].state] | join(",")' <<<"$output")" = signing,expired ]
+	run ctl key prune
+	[ "$status" = 0 ]
+	[ "$(find "$dir" -name 'key-*.pem' | wc -l)" = 1 ]
+	# one rotation at a time, and nothing without a key directory
+	ctl key rotate --delay 100 >/dev/null
+	run ctl key rotate
+	[ "$status" = 1 ]
+	[[ $output == *"one rotation at a time"* ]]
 }

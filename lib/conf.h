@@ -17,6 +17,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
  * "a|b|c" in the description's first word (see conf.c). */
 #define CONF_KEYS(X)                                                                         \
 	X(LOG_LEVEL, "log_level", CONF_ENUM, "info", 0, 0, "debug|info|warn|error: lowest level logged") \
+	X(LOG_FILE, "log_file", CONF_STR, "", 0, 0, "append the log to this file (created mode 0640, reopened on SIGUSR1) instead of standard error (empty); for a program whose standard error goes nowhere, as under spawn-fcgi") \
 	X(PG_HOST, "pg_host", CONF_STR, "127.0.0.1", 0, 0, "PostgreSQL host name, address or socket directory") \
 	X(PG_PORT, "pg_port", CONF_INT, "5432", 1, 65535, "PostgreSQL port") \
 	X(PG_USER, "pg_user", CONF_STR, "postgres", 0, 0, "PostgreSQL role") \
@@ -41,6 +42,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
 	X(ARGON2_MAX_MEMLIMIT_KIB, "argon2_max_memlimit_kib", CONF_INT, "77824", 8, 4194304, "consumer: an event whose password hash names more argon2 memory (m, KiB) is poison, never stored; at least argon2_memlimit_kib") \
 	X(ARGON2_CONCURRENCY, "argon2_concurrency", CONF_INT, "0", 0, 256, "most argon2id computations at once among a program's -p workers; 0: one per CPU it may run on") \
 	X(FCGI_LISTEN, "fcgi_listen", CONF_STR, "", 0, 0, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
+	X(FCGI_STOP_GRACE, "fcgi_stop_grace", CONF_INT, "10", 1, 3600, "FastCGI programs with -p: seconds a worker told to stop (SIGTERM, or replaced at a SIGHUP reload) may take to finish its request before it is killed (SIGKILL)") \
 	X(AMQP_HOST, "amqp_host", CONF_STR, "127.0.0.1", 0, 0, "RabbitMQ host") \
 	X(AMQP_PORT, "amqp_port", CONF_INT, "5672", 1, 65535, "RabbitMQ AMQP port") \
 	X(AMQP_USER, "amqp_user", CONF_STR, "guest", 0, 0, "RabbitMQ user") \

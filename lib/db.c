@@ -13,6 +13,8 @@
 #include "db.h"
 #include "log.h"
 
+static unsigned long db_generation; /* the last connection's db.gen */
+
 /* Remember what to connect to. */
 void db_init(struct db *db, const char *dbname, const char *app)
 {
@@ -259,7 +261,9 @@ PGconn *db_conn(struct db *db)
 			return NULL;
 		}
 	}
-	db->gen++;
+	/* process-wide: a handle made again by db_init (a reload) never
+	 * reuses a generation that prepared statements still remember */
+	db->gen = ++db_generation;
 	if (db->was_down)
 		log_info("event=db_up db=%s", db->dbname);
 	db->was_down = 0;

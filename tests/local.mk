@@ -42,4 +42,5 @@ check_PROGRAMS += tests/tools/jwt-libjwt
 tests_tools_jwt_libjwt_SOURCES = tests/tools/jwt-libjwt.c
 tests_tools_jwt_libjwt_LDADD = $(JWT_LIBS)
 
-EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py
+EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py \
+	tests/tools/fcgi-slow.py

@@ -106,9 +106,13 @@ teardown() {
 	wait_until 20 grep -q "event=reload pid=$prog_pid " "$sock.log"
 	wait_until 20 eval '[ "$(grep -c "event=worker_replaced" "$sock.log")" = 2 ]'
 	wait_until 20 _gone "${prog_kids[@]}"
-	# one at a time: the second was replaced after the first old one stopped
+	# one at a time: the second slot's new worker came after the first old
+	# one had stopped
+	local stop0 repl1
+	stop0=$(grep -n "event=worker_stop pid=${prog_kids[0]} " "$sock.log" | cut -d: -f1)
+	repl1=$(grep -n "event=worker_replaced slot=1 old=${prog_kids[1]} " "$sock.log" | cut -d: -f1)
 	grep -q "event=worker_replaced slot=0 old=${prog_kids[0]} " "$sock.log"
-	grep -q "event=worker_replaced slot=1 old=${prog_kids[1]} " "$sock.log"
+	[ -n "$stop0" ] && [ -n "$repl1" ] && [ "$stop0" -lt "$repl1" ]
 	local n
 	n=$(_lines "$out")
 	wait_until 10 eval '[ "$(_lines "$out")" -ge $((n + 20)) ]'
@@ -145,6 +149,10 @@ teardown() {
 	! grep -q "event=worker_replaced" "$sock.log"
 	[ "$(pgrep -P "$prog_pid" | sort)" = "$(printf '%s\n' "${prog_kids[@]}" | sort)" ]
 	[ "$(_status "$sock" /api/auth/health)" = "Status: 200 OK" ]
+	[ "$(_kids "$sock")" = "$kids" ]
+	# and it still supervises as before: a worker that dies is replaced
+	kill -KILL "${prog_kids[0]}"
+	wait_until 10 eval '[ "$(pgrep -c -P "$prog_pid")" = 2 ] && ! kill -0 "${prog_kids[0]}" 2>/dev/null'
 	[ "$(_kids "$sock")" = "$kids" ]
 	kill -TERM "$prog_pid"
 	wait "$prog_pid"

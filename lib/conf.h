@@ -17,7 +17,7 @@ enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
  * "a|b|c" in the description's first word (see conf.c). */
 #define CONF_KEYS(X)                                                                         \
 	X(LOG_LEVEL, "log_level", CONF_ENUM, "info", 0, 0, "debug|info|warn|error: lowest level logged") \
-	X(LOG_FILE, "log_file", CONF_STR, "", 0, 0, "append the log to this file (created mode 0640, reopened on SIGUSR1) instead of standard error (empty); for a program whose standard error goes nowhere, as under spawn-fcgi") \
+	X(LOG_FILE, "log_file", CONF_STR, "", 0, 0, "FastCGI programs and daemons: append the log to this file (created mode 0640, reopened on SIGUSR1) instead of standard error (empty); for a program whose standard error goes nowhere, as under spawn-fcgi (magentactl writes to standard error)") \
 	X(PG_HOST, "pg_host", CONF_STR, "127.0.0.1", 0, 0, "PostgreSQL host name, address or socket directory") \
 	X(PG_PORT, "pg_port", CONF_INT, "5432", 1, 65535, "PostgreSQL port") \
 	X(PG_USER, "pg_user", CONF_STR, "postgres", 0, 0, "PostgreSQL role") \

@@ -111,7 +111,7 @@ int daemon_setup(const char *name, const char *service, const char *summary, int
 		{ NULL, 0, NULL, 0 }
 	};
 	int foreground = 0, check_only = 0, c;
-	char err[512], q[600];
+	char err[512], q[600], cwd[PATH_MAX], logabs[PATH_MAX + 256];
 	struct sigaction sa;
 
 	while ((c = getopt_long(argc, argv, "f:dth", longopts, NULL)) != -1) {
@@ -119,7 +119,13 @@ int daemon_setup(const char *name, const char *service, const char *summary, int
 		case 'f': daemon_conf = optarg; break;
 		case 'd': foreground = 1; break;
 		/* the environment wins over the file, at start and at a reload */
-		case OPT_LOG_FILE: setenv("MAGENTA_LOG_FILE", optarg, 1); break;
+		case OPT_LOG_FILE:
+			if (optarg[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+			    snprintf(logabs, sizeof(logabs), "%s/%s", cwd, optarg) <
+				    (int)sizeof(logabs))
+				optarg = logabs; /* reopened after detaching, away from here */
+			setenv("MAGENTA_LOG_FILE", optarg, 1);
+			break;
 		case OPT_PID_FILE: daemon_pidfile = optarg; break;
 		case 't': check_only = 1; break;
 		case 'h': usage(name, summary, stdout); return 0;

@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,7 +29,7 @@ static const char *conf_arg; /* -f FILE as given: what a reload reads */
 static sigset_t orig_mask;   /* the signal mask the program started with */
 
 /* The handlers only set flags.  Workers (and a single process) take their
- * signals only while they wait for a connection (ppoll), never inside a
+ * signals only while they wait for a connection (epoll_pwait), never inside a
  * request nor inside libfcgi. */
 static void on_stop(int sig)
 {
@@ -102,20 +102,22 @@ static int reload(const struct service *svc)
 }
 
 /* Serve requests on sock until told to stop; returns the count served.
- * The signals of request_signals stay blocked but while waiting in ppoll
- * for a connection: a stop, a reload or a log reopen waits for the request
- * in hand and never cuts a system call short, and one that comes between
- * two requests ends the wait at once (none can fall between a look at the
- * flags and the wait).  The socket is non-blocking, so a worker that
- * another one beat to a connection goes back to ppoll instead of sleeping
- * in accept() (where a stop would not reach it).  single: no supervisor,
- * so SIGHUP reloads this process. */
+ * The signals of request_signals stay blocked but while waiting
+ * for a connection (epoll_pwait): a stop, a reload or a log reopen waits
+ * for the request in hand and never cuts a system call short, and one that
+ * comes between two requests ends the wait at once (none can fall between
+ * a look at the flags and the wait).  The socket is non-blocking, so a
+ * worker that another one beat to a connection goes back to waiting
+ * instead of sleeping in accept() (where a stop would not reach it);
+ * EPOLLEXCLUSIVE wakes one idle worker per connection, not all of them.
+ * single: no supervisor, so SIGHUP reloads this process. */
 static unsigned long serve(const struct service *svc, int sock, int single)
 {
 	struct http_req req;
 	unsigned long served = 0;
 	sigset_t sigs, idle, busy;
-	int fl = fcntl(sock, F_GETFL);
+	int fl = fcntl(sock, F_GETFL), ep;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = sock }, got;
 
 	request_signals(&sigs);
 	idle = orig_mask;
@@ -129,10 +131,12 @@ static unsigned long serve(const struct service *svc, int sock, int single)
 	/* accepted connections do not inherit it (Linux) */
 	if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) != 0)
 		fatal("event=socket_nonblock_failed err=%d", errno);
+	ep = epoll_create1(EPOLL_CLOEXEC); /* this process's own */
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) != 0)
+		fatal("event=epoll_failed err=%d", errno);
 	if (FCGX_InitRequest(&req.fcgx, sock, 0) != 0)
 		fatal("event=fcgi_init_failed");
 	for (;;) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
 		int rc;
 
 		if (sig_usr1) {
@@ -146,7 +150,7 @@ static unsigned long serve(const struct service *svc, int sock, int single)
 		}
 		if (sig_stop)
 			break;
-		if (ppoll(&p, 1, NULL, &idle) < 0) {
+		if (epoll_pwait(ep, &got, 1, -1, &idle) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("event=poll_failed");
@@ -165,6 +169,7 @@ static unsigned long serve(const struct service *svc, int sock, int single)
 		FCGX_Finish_r(&req.fcgx);
 		served++;
 	}
+	close(ep);
 	return served;
 }
 
@@ -196,11 +201,11 @@ static pid_t spawn_worker(const struct service *svc, int sock)
 /* The supervisor's workers: one per slot, and those being replaced. */
 struct workers {
 	int procs;
-	pid_t pid[MAX_PROCS];	     /* 0: none */
-	double due[MAX_PROCS];	     /* when to start a missing one */
-	pid_t old[MAX_PROCS];	     /* replaced or stopped, not yet gone; 0: free */
-	double kill_at[MAX_PROCS];   /* when an old one gets SIGKILL */
-	int next_replace;	     /* reload: the next slot to replace; procs: none */
+	pid_t pid[MAX_PROCS];	   /* 0: none */
+	double due[MAX_PROCS];	   /* when to start a missing one */
+	pid_t old[MAX_PROCS];	   /* replaced or stopped, not yet gone; 0: free */
+	double kill_at[MAX_PROCS]; /* when an old one gets SIGKILL */
+	int next_replace;	   /* reload: the next slot to replace; procs: none */
 	double last_spawn;
 };
 

@@ -299,7 +299,7 @@ static void supervise(const struct service *svc, int sock, int procs)
 			w.pid[i] = 0;
 		w.due[i] = mono_now() + 1; /* a failed fork: again in a second */
 	}
-	w.last_spawn = mono_now();
+	w.last_spawn = -2; /* the first replacement may come at once */
 	for (;;) {
 		double now = mono_now(), next = NEVER;
 		struct timespec ts;

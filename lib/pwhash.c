@@ -128,6 +128,7 @@ int pwhash_init(unsigned long long opslimit, size_t memlimit)
 /* The cost, the memory and the slots from the configuration. */
 int pwhash_configure(int with_slots, char *err, size_t errlen)
 {
+	static int configured; /* slots were set up (or refused) once */
 	int n = conf_int(CONF_ARGON2_CONCURRENCY), id = -1;
 
 	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
@@ -139,6 +140,10 @@ int pwhash_configure(int with_slots, char *err, size_t errlen)
 		return 0;
 	if (n == 0)
 		n = pwhash_cpus();
+	if (configured && slots < 0)
+		return 0; /* none at start: none now (a reload's throw-away child
+			   * would leave a set it made behind) */
+	configured = 1;
 	if (slots >= 0) {
 		/* a reload (SIGHUP): the live workers wait on this set and hold
 		 * its slots; a new set beside it would double the cap */

@@ -524,6 +524,9 @@ static void consumer_sweep(struct consumer *c)
 	consumer_forget(c);
 }
 
+static int consumer_keys_check(char *err, size_t errlen);
+static void consumer_keys_reload(struct consumer *c);
+
 /* The main loop, then the batch in flight at SIGTERM. */
 static void consumer_run(struct consumer *c)
 {
@@ -532,7 +535,8 @@ static void consumer_run(struct consumer *c)
 	while (!daemon_stop) {
 		long wait;
 
-		daemon_check_hup();
+		if (daemon_signals(consumer_keys_check) == 1)
+			consumer_keys_reload(c);
 		if (consumer_mq(c) != 0) {
 			long ms = backoff_remaining(&c->mq.bo);
 			nap(ms < 1000 ? ms : 1000);
@@ -568,21 +572,29 @@ static void consumer_run(struct consumer *c)
 }
 
 /* The relays' public keys and our seal keys, and hash limits that admit
- * the hashes we make ourselves: without them the consumer does not start. */
+ * the hashes we make ourselves: 0, or -1 with err. */
+static int consumer_keys_load(struct eventsig_verifier *v, struct eventseal_opener *o, char *err,
+			      size_t errlen)
+{
+	if (conf_int(CONF_ARGON2_MAX_OPSLIMIT) < conf_int(CONF_ARGON2_OPSLIMIT) ||
+	    conf_int(CONF_ARGON2_MAX_MEMLIMIT_KIB) < conf_int(CONF_ARGON2_MEMLIMIT_KIB)) {
+		snprintf(err, errlen, "argon2_max_opslimit and argon2_max_memlimit_kib must be at "
+				      "least argon2_opslimit and argon2_memlimit_kib");
+		return -1;
+	}
+	if (eventsig_verifier_load(v, conf_str(CONF_EVENT_VERIFY_KEYS), err, errlen) != 0)
+		return -1;
+	if (eventseal_opener_load(o, conf_str(CONF_EVENT_SEAL_KEYS), err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* The keys at start: without them the consumer does not start. */
 static int consumer_keys(struct consumer *c)
 {
 	char err[512], q[600];
 
-	if (conf_int(CONF_ARGON2_MAX_OPSLIMIT) < conf_int(CONF_ARGON2_OPSLIMIT) ||
-	    conf_int(CONF_ARGON2_MAX_MEMLIMIT_KIB) < conf_int(CONF_ARGON2_MEMLIMIT_KIB)) {
-		log_error("event=config_error msg=\"argon2_max_opslimit and argon2_max_memlimit_kib "
-			  "must be at least argon2_opslimit and argon2_memlimit_kib\"");
-		return -1;
-	}
-	if (eventsig_verifier_load(&c->verifier, conf_str(CONF_EVENT_VERIFY_KEYS), err,
-				   sizeof(err)) != 0 ||
-	    eventseal_opener_load(&c->opener, conf_str(CONF_EVENT_SEAL_KEYS), err,
-				  sizeof(err)) != 0) {
+	if (consumer_keys_load(&c->verifier, &c->opener, err, sizeof(err)) != 0) {
 		log_error("event=config_error reason=%s msg=\"event_verify_keys and event_seal_keys "
 			  "are needed (magentactl keygen --events)\"",
 			  log_q(q, sizeof(q), err));
@@ -603,6 +615,40 @@ static int consumer_db_init(struct consumer *c)
 	/* parsed and planned once per connection */
 	c->apply = (struct db_stmt){ .name = "apply", .sql = sql_apply, .nparams = APPLY_NPARAMS };
 	return db_prepare_on_connect(&c->db, &c->apply);
+}
+
+/* A reload's check, in its throw-away child: the keys load. */
+static int consumer_keys_check(char *err, size_t errlen)
+{
+	struct eventsig_verifier v;
+	struct eventseal_opener o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	rc = consumer_keys_load(&v, &o, err, errlen);
+	eventseal_opener_release(&o);
+	return rc;
+}
+
+/* After a reload: the keys the configuration names now (rotation). */
+static void consumer_keys_reload(struct consumer *c)
+{
+	struct eventsig_verifier v;
+	struct eventseal_opener o;
+	char err[512], q[600];
+
+	memset(&o, 0, sizeof(o));
+	if (consumer_keys_load(&v, &o, err, sizeof(err)) != 0) {
+		eventseal_opener_release(&o);
+		log_error("event=reload_failed stage=keys reason=%s msg=\"the old keys stay\"",
+			  log_q(q, sizeof(q), err));
+		return;
+	}
+	eventseal_opener_release(&c->opener);
+	c->verifier = v;
+	c->opener = o;
+	eventseal_opener_release(&o);
+	log_info("event=keys verify_keys=%zu seal_keys=%zu", c->verifier.n, c->opener.n);
 }
 
 /* Options and configuration, then the loop until SIGTERM. */

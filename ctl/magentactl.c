@@ -91,6 +91,7 @@ static const struct command commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: magentactl [-f FILE] COMMAND [ARGS]\n"
+		     "       magentactl COMMAND --help | --help | --version\n"
 		     "  -f FILE   configuration file (default $MAGENTA_CONFIG, then\n"
 		     "            " MAGENTA_SYSCONFDIR "/magenta/magenta.conf if present)\n"
 		     "commands:\n");
@@ -98,16 +99,32 @@ static void usage(FILE *out)
 		fprintf(out, "  %s\n", commands[i].usage);
 }
 
+/* Does a command's argument list (argv[1..argc-1]) ask for its help? */
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || (i == 1 && strcmp(argv[i], "-h") == 0))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' },
+						  { "version", no_argument, NULL, 'V' },
+						  { NULL, 0, NULL, 0 } };
 	const char *file = NULL;
 	char err[512];
 	int c;
 
-	while ((c = getopt(argc, argv, "+f:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("magentactl (%s)\n", PACKAGE_STRING); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -118,6 +135,10 @@ int main(int argc, char **argv)
 	log_init("magentactl", LOG_LVL_WARN);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
+			if (wants_help(argc - optind, argv + optind)) {
+				printf("usage: magentactl [-f FILE] %s\n", commands[i].usage);
+				return 0;
+			}
 			if (!commands[i].no_conf && conf_load(file, CONF_FOR_CTL, err, sizeof(err)) != 0) {
 				fprintf(stderr, "magentactl: %s\n", err);
 				return 1;

@@ -230,16 +230,24 @@ static int auth_init(char *err, size_t errlen)
 	return 0;
 }
 
+/* What auth_init made: before a reload runs it again, and at exit. */
+static void auth_release(void)
+{
+	db_close(&auth.db);
+	token_ctx_release(&auth.tok);
+	clientaddr_list_free(auth.proxies);
+	auth.proxies = NULL;
+	free(auth.openid);
+	auth.openid = NULL;
+}
+
 /* Serve the authentication routes until told to stop. */
 int main(int argc, char **argv)
 {
 	static const struct service svc = {"auth", routes, sizeof(routes) / sizeof(routes[0]),
-					   auth_init, CONF_FOR_AUTH};
+					   auth_init, auth_release, CONF_FOR_AUTH};
 	int rc = service_main(&svc, argc, argv);
 
-	db_close(&auth.db);
-	token_ctx_release(&auth.tok);
-	clientaddr_list_free(auth.proxies);
-	free(auth.openid);
+	auth_release();
 	return rc;
 }

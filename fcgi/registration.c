@@ -76,15 +76,22 @@ static int reg_init(char *err, size_t errlen)
 	return 0;
 }
 
+/* What reg_init made: before a reload runs it again, and at exit. */
+static void reg_release(void)
+{
+	db_close(&reg.db);
+	blocklist_free(reg.blocked);
+	reg.blocked = NULL;
+	token_ctx_release(&reg.tok);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct service svc = {"registration", routes,
 					   sizeof(routes) / sizeof(routes[0]), reg_init,
-					   CONF_FOR_REGISTRATION};
+					   reg_release, CONF_FOR_REGISTRATION};
 	int rc = service_main(&svc, argc, argv);
 
-	db_close(&reg.db);
-	blocklist_free(reg.blocked);
-	token_ctx_release(&reg.tok);
+	reg_release();
 	return rc;
 }

@@ -34,6 +34,7 @@ enum conf_program {
  * "a|b|c" list of a CONF_ENUM, NULL for the other types. */
 #define CONF_KEYS(X)                                                                         \
 	X(LOG_LEVEL, "log_level", CONF_FOR_FCGI | CONF_FOR_DAEMONS, CONF_ENUM, "info", 0, 0, "debug|info|warn|error", "lowest level logged") \
+	X(LOG_FILE, "log_file", CONF_FOR_FCGI | CONF_FOR_DAEMONS, CONF_STR, "", 0, 0, NULL, "append the log to this file (created mode 0640, reopened on SIGUSR1) instead of standard error (empty); for a program whose standard error goes nowhere, as under spawn-fcgi") \
 	X(PG_HOST, "pg_host", CONF_FOR_ALL, CONF_STR, "127.0.0.1", 0, 0, NULL, "PostgreSQL host name, address or socket directory") \
 	X(PG_PORT, "pg_port", CONF_FOR_ALL, CONF_INT, "5432", 1, 65535, NULL, "PostgreSQL port") \
 	X(PG_USER, "pg_user", CONF_FOR_ALL, CONF_STR, "postgres", 0, 0, NULL, "PostgreSQL role") \
@@ -58,6 +59,7 @@ enum conf_program {
 	X(ARGON2_MAX_MEMLIMIT_KIB, "argon2_max_memlimit_kib", CONF_FOR_CONSUMER, CONF_INT, "77824", 8, 4194304, NULL, "an event whose password hash names more argon2 memory (m, KiB) is poison, never stored; at least argon2_memlimit_kib") \
 	X(ARGON2_CONCURRENCY, "argon2_concurrency", CONF_FOR_FCGI, CONF_INT, "0", 0, 256, NULL, "most argon2id computations at once among a program's -p workers; 0: one per CPU it may run on") \
 	X(FCGI_LISTEN, "fcgi_listen", CONF_FOR_FCGI, CONF_STR, "", 0, 0, NULL, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
+	X(FCGI_STOP_GRACE, "fcgi_stop_grace", CONF_FOR_FCGI, CONF_INT, "10", 1, 3600, NULL, "with -p: seconds a worker told to stop (SIGTERM, or replaced at a SIGHUP reload) may take to finish its request before it is killed (SIGKILL)") \
 	X(AMQP_HOST, "amqp_host", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "127.0.0.1", 0, 0, NULL, "RabbitMQ host") \
 	X(AMQP_PORT, "amqp_port", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_INT, "5672", 1, 65535, NULL, "RabbitMQ AMQP port") \
 	X(AMQP_USER, "amqp_user", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "guest", 0, 0, NULL, "RabbitMQ user") \

@@ -1,18 +1,19 @@
 /* daemon: what magenta-relay and magenta-consumer share around their main
- * loop: options (-f FILE, -d, -l FILE, -p FILE, -t, --help,
- * --sample-config), configuration and logging set-up, signal flags, and
- * detaching from the terminal.
+ * loop: options (-f FILE, -d, --log-file FILE, --pid-file FILE, -t,
+ * --help, --version, --sample-config), configuration and logging set-up,
+ * signal flags, reloads and detaching from the terminal.
  *
- * Signal handlers only set the flags below; the main loop looks at them
- * between batches.  SIGTERM and SIGINT ask for a clean stop; SIGHUP asks
- * to reopen the log file (after rotation). */
+ * Signal handlers only set flags; the main loop looks at them between
+ * batches.  SIGTERM and SIGINT ask for a clean stop (daemon_stop); SIGHUP
+ * for a reload, SIGUSR1 for reopening the log file (daemon_signals). */
 #ifndef MAGENTA_DAEMON_H
 #define MAGENTA_DAEMON_H
 
 #include <signal.h>
 
+#include "reload.h"
+
 extern volatile sig_atomic_t daemon_stop;
-extern volatile sig_atomic_t daemon_hup;
 
 /* Parse argv, load the configuration, set up logging and signals, detach
  * unless -d.  name is the program ("magenta-relay"), service its log name
@@ -23,10 +24,15 @@ extern volatile sig_atomic_t daemon_hup;
 int daemon_setup(const char *name, const char *service, unsigned conf_for, const char *summary,
 		 int argc, char **argv);
 
-/* Reopen the log file if SIGHUP arrived since the last call. */
-void daemon_check_hup(void);
+/* Act on the signals that came since the last call: SIGUSR1 reopens the
+ * log file; SIGHUP reads the configuration file again, first in a child
+ * that also runs check (the program's loading of what it may change at
+ * run time: its keys), and logs event=reload_failed when that fails.
+ * 1 when a reload took the new configuration (the caller then loads its
+ * keys again), 0 when there was none, -1 when it failed (nothing changed). */
+int daemon_signals(reload_fn check);
 
-/* Remove the pid file written by -p, if any. */
+/* Remove the pid file written by --pid-file, if any. */
 void daemon_cleanup(void);
 
 #endif

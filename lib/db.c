@@ -14,6 +14,8 @@
 #include "db.h"
 #include "log.h"
 
+static unsigned long db_generation; /* the last connection's db.gen */
+
 /* Remember what to connect to. */
 void db_init(struct db *db, const char *dbname, const char *app)
 {
@@ -302,7 +304,9 @@ PGconn *db_conn(struct db *db)
 		db->conn = NULL;
 		return NULL;
 	}
-	db->gen++;
+	/* process-wide: a handle made again by db_init (a reload) never
+	 * reuses a generation that prepared statements still remember */
+	db->gen = ++db_generation;
 	if (db_setup(db) != 0)
 		return NULL;
 	if (db->was_down || db->setup_failing)

@@ -25,6 +25,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/phc.c lib/phc.h \
 	lib/pwhash.c lib/pwhash.h \
 	lib/refresh.c lib/refresh.h \
+	lib/reload.c lib/reload.h \
 	lib/roles.c lib/roles.h \
 	lib/service.c lib/service.h \
 	lib/token.c lib/token.h \

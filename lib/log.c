@@ -1,18 +1,22 @@
-/* log: logfmt lines on stderr. */
+/* log: logfmt lines on stderr, which may be a log file. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static char log_service[32] = "magenta";
 static enum log_level log_min = LOG_LVL_INFO;
 static const char *log_req_id;
+static char log_file[1024];  /* "" while on the original stderr */
+static int log_orig_stderr = -2; /* its copy once a file replaced it; -1: none */
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -20,6 +24,12 @@ static const char *const level_names[] = { "debug", "info", "warn", "error" };
 void log_init(const char *service, enum log_level min)
 {
 	snprintf(log_service, sizeof(log_service), "%s", service);
+	log_min = min;
+}
+
+/* Change the threshold. */
+void log_set_level(enum log_level min)
+{
 	log_min = min;
 }
 
@@ -33,6 +43,60 @@ int log_level_parse(const char *s, enum log_level *out)
 		}
 	}
 	return -1;
+}
+
+/* Open path for appending and make it standard error. */
+static int log_attach(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Switch the log to path, or back to the original standard error. */
+int log_open(const char *path)
+{
+	if (!path || !*path) {
+		if (log_file[0] && log_orig_stderr >= 0 && dup2(log_orig_stderr, STDERR_FILENO) < 0)
+			return -1;
+		log_file[0] = '\0';
+		return 0;
+	}
+	if (strlen(path) >= sizeof(log_file)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* keep the standard error we started with (closed under spawn-fcgi:
+	 * none), for a reload that empties log_file */
+	if (log_orig_stderr == -2)
+		log_orig_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (log_attach(path) != 0)
+		return -1;
+	snprintf(log_file, sizeof(log_file), "%s", path);
+	return 0;
+}
+
+/* Open the same name again: a rotated file is left to its new name. */
+int log_reopen(void)
+{
+	return log_file[0] ? log_attach(log_file) : 0;
+}
+
+/* The log file's name. */
+const char *log_path(void)
+{
+	return log_file;
 }
 
 /* Attach (or with NULL detach) the current request id. */

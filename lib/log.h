@@ -1,4 +1,4 @@
-/* log: one logfmt line per event on stderr.
+/* log: one logfmt line per event on stderr, or in a file (log_file).
  *
  * Every line carries ts, level, service and, inside a request, req.  Callers
  * pass the rest as "key=value" pairs; values that may hold spaces or quotes
@@ -13,8 +13,24 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 /* Set the service name (copied) and the lowest level written. */
 void log_init(const char *service, enum log_level min);
 
+/* Change the lowest level written. */
+void log_set_level(enum log_level min);
+
 /* Parse "debug|info|warn|error"; 0 on success, -1 otherwise. */
 int log_level_parse(const char *s, enum log_level *out);
+
+/* Log to the file path (appended, created mode 0640) from now on: it
+ * becomes standard error, so what libraries write there lands in it too.
+ * NULL or "" goes back to the standard error the process started with.
+ * path is copied.  0, or -1 with errno set (the log stays where it was). */
+int log_open(const char *path);
+
+/* Open the log file again by its name, after it was moved (log rotation,
+ * SIGUSR1).  0 (also when logging to standard error), or -1 with errno. */
+int log_reopen(void);
+
+/* The file logged to, or "" for standard error. */
+const char *log_path(void);
 
 /* Attach a request id to every following line; NULL detaches. Not copied:
  * the caller keeps it alive until it detaches. */

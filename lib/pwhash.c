@@ -19,7 +19,7 @@ static size_t pw_mem = 19u * 1024 * 1024;
 
 /* The slots: a System V semaphore set of one semaphore counting the free
  * slots, or -1; made by slots_owner, which removes it at exit. */
-static int slots = -1;
+static int slots = -1, slots_n;
 static pid_t slots_owner;
 
 /* Wait for a slot: 1 when taken, 0 without slots (or removed under us). */
@@ -81,6 +81,7 @@ int pwhash_slots_create(int n)
 		return -1;
 	}
 	slots_owner = getpid();
+	slots_n = n;
 	return slots;
 }
 
@@ -127,6 +128,7 @@ int pwhash_init(unsigned long long opslimit, size_t memlimit)
 /* The cost, the memory and the slots from the configuration. */
 int pwhash_configure(int with_slots, char *err, size_t errlen)
 {
+	static int configured; /* slots were set up (or refused) once */
 	int n = conf_int(CONF_ARGON2_CONCURRENCY), id = -1;
 
 	if (pwhash_init((unsigned long long)conf_int(CONF_ARGON2_OPSLIMIT),
@@ -138,6 +140,21 @@ int pwhash_configure(int with_slots, char *err, size_t errlen)
 		return 0;
 	if (n == 0)
 		n = pwhash_cpus();
+	if (configured && slots < 0)
+		return 0; /* none at start: none now (a reload's throw-away child
+			   * would leave a set it made behind) */
+	configured = 1;
+	if (slots >= 0) {
+		/* a reload (SIGHUP): the live workers wait on this set and hold
+		 * its slots; a new set beside it would double the cap */
+		if (n != slots_n)
+			log_warnx("event=argon2_slots_kept slots=%d wanted=%d msg=\"a changed "
+				  "argon2_concurrency takes effect at a restart\"",
+				  slots_n, n);
+		log_info("event=argon2 pid=%ld slots=%d semid=%d kept=1", (long)getpid(), slots_n,
+			 slots);
+		return 0;
+	}
 	if ((id = pwhash_slots_create(n)) < 0) {
 		log_warn("event=argon2_slots_failed slots=%d", n); /* no limit then */
 		n = 0;

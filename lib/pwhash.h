@@ -32,7 +32,9 @@ int pwhash_verify(const char *hash, const char *pw, size_t len)
 /* From the configuration: the cost (argon2_opslimit, argon2_memlimit_kib),
  * and, when with_slots, the slots
  * (argon2_concurrency; 0: one per CPU), logged as event=argon2.  For a
- * program's init, before it forks workers.  0, or -1 with err. */
+ * program's init, before it forks workers.  Run again (a reload), it keeps
+ * the slots it made, which live workers share, and their number.  0, or
+ * -1 with err. */
 int pwhash_configure(int with_slots, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* 1 when hash was made with other parameters than the current ones. */

@@ -381,6 +381,9 @@ static void relay_wait(struct relay *r, long timeout_ms)
 		relay_notified(r);
 }
 
+static int relay_keys_check(char *err, size_t errlen);
+static void relay_keys_reload(struct relay *r);
+
 /* The main loop. */
 static void relay_run(struct relay *r)
 {
@@ -390,7 +393,8 @@ static void relay_run(struct relay *r)
 		int pg_ok, mq_ok, n = -1;
 		long wait = poll_ms;
 
-		daemon_check_hup();
+		if (daemon_signals(relay_keys_check) == 1)
+			relay_keys_reload(r);
 		mq_ok = relay_mq(r) == 0;
 		pg_ok = relay_db(r) != NULL;
 		/* while the broker blocks publishers (resource alarm), publishing
@@ -416,23 +420,60 @@ static void relay_run(struct relay *r)
 	}
 }
 
-/* The event signing key and the consumer's seal key: without both the
- * relay does not start (nothing unsigned or unsealed is ever published). */
+/* The event signing key and the consumer's seal key: 0, or -1 with err. */
+static int relay_keys_load(struct eventsig_signer *s, struct eventseal_sealer *p, char *err,
+			   size_t errlen)
+{
+	if (eventsig_signer_load(s, conf_str(CONF_EVENT_SIGNING_KEY), err, errlen) != 0 ||
+	    eventseal_sealer_load(p, conf_str(CONF_EVENT_SEAL_PUBLIC_KEY), err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* The keys at start: without both the relay does not start (nothing
+ * unsigned or unsealed is ever published). */
 static int relay_keys(struct relay *r)
 {
-	char err[512];
+	char err[512], q[600];
 
-	if (eventsig_signer_load(&r->signer, conf_str(CONF_EVENT_SIGNING_KEY), err,
-				 sizeof(err)) != 0 ||
-	    eventseal_sealer_load(&r->sealer, conf_str(CONF_EVENT_SEAL_PUBLIC_KEY), err,
-				  sizeof(err)) != 0) {
-		char q[600];
+	if (relay_keys_load(&r->signer, &r->sealer, err, sizeof(err)) != 0) {
 		log_error("event=config_error reason=%s msg=\"event_signing_key and "
 			  "event_seal_public_key are needed (magentactl keygen --events)\"",
 			  log_q(q, sizeof(q), err));
 		return -1;
 	}
 	return 0;
+}
+
+/* A reload's check, in its throw-away child: both keys load. */
+static int relay_keys_check(char *err, size_t errlen)
+{
+	struct eventsig_signer s;
+	struct eventseal_sealer p;
+	int rc = relay_keys_load(&s, &p, err, errlen);
+
+	eventsig_signer_release(&s);
+	return rc;
+}
+
+/* After a reload: the keys the configuration names now (rotation). */
+static void relay_keys_reload(struct relay *r)
+{
+	struct eventsig_signer s;
+	struct eventseal_sealer p;
+	char err[512], q[600];
+
+	if (relay_keys_load(&s, &p, err, sizeof(err)) != 0) {
+		eventsig_signer_release(&s);
+		log_error("event=reload_failed stage=keys reason=%s msg=\"the old keys stay\"",
+			  log_q(q, sizeof(q), err));
+		return;
+	}
+	eventsig_signer_release(&r->signer);
+	r->signer = s;
+	r->sealer = p;
+	eventsig_signer_release(&s);
+	log_info("event=keys signing_kid=%s seal_kid=%s", r->signer.kid, r->sealer.kid);
 }
 
 /* Options and configuration, then the loop until SIGTERM. */

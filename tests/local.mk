@@ -57,7 +57,8 @@ tests/tools/jwt-libjwt:
 	@echo "tests/tools/jwt-libjwt: configure found no libjwt: install the Debian package libjwt-dev and run configure again" >&2; exit 1
 endif
 
-EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py
+EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py \
+	tests/tools/fcgi-slow.py
 
 UNIT_TESTS += tests/unit/test_form
 tests_unit_test_form_SOURCES = tests/unit/test_form.c tests/unit/t.h

@@ -297,18 +297,18 @@ outcome() {
 	[[ $output == *"last applied UserCreated $eid"* ]]
 }
 
-@test "pipeline: SIGTERM -> both daemons finish and exit 0 within 5 s; SIGHUP reopens the log" {
+@test "pipeline: SIGTERM -> both daemons finish and exit 0 within 5 s; SIGUSR1 reopens the log" {
 	local bin=$MAGENTA_PREFIX/sbin rpid cpid rlog=$BATS_TEST_TMPDIR/relay.log
 	stack_daemons_stop
-	"$bin/magenta-relay" -f "$MAGENTA_CONFIG" -d -l "$rlog" 3>&- &
+	"$bin/magenta-relay" -f "$MAGENTA_CONFIG" -d --log-file "$rlog" 3>&- &
 	rpid=$!
 	"$bin/magenta-consumer" -f "$MAGENTA_CONFIG" -d 2>"$BATS_TEST_TMPDIR/consumer.log" 3>&- &
 	cpid=$!
 	wait_until 10 grep -q 'event=consuming' "$BATS_TEST_TMPDIR/consumer.log"
 	wait_until 10 grep -q 'event=amqp_connected' "$rlog"
-	# SIGHUP: the log file is reopened (rotation)
+	# SIGUSR1: the log file is reopened (rotation)
 	mv "$rlog" "$rlog.1"
-	kill -HUP "$rpid"
+	kill -USR1 "$rpid"
 	wait_until 5 grep -q 'event=log_reopened' "$rlog"
 	# work in flight when the signal comes
 	outbox_insert 300 sigterm

@@ -1,4 +1,5 @@
-/* http: one FastCGI request, its body, routing and JSON replies.
+/* http: one FastCGI request, its body, routing (lib/http.c) and JSON
+ * replies (lib/http_reply.c).
  *
  * Every reply is JSON, carries X-Request-Id, Cache-Control: no-store and
  * X-Content-Type-Options: nosniff.  Error bodies have one shape for both

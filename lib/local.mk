@@ -12,8 +12,9 @@ lib_libmagenta_a_SOURCES = \
 	lib/event.c lib/event.h \
 	lib/eventseal.c lib/eventseal.h \
 	lib/eventsig.c lib/eventsig.h \
+	lib/fcgi_wipe.c lib/fcgi_wipe.h \
 	lib/form.c lib/form.h \
-	lib/http.c lib/http.h \
+	lib/http.c lib/http.h lib/http_reply.c \
 	lib/jose.c lib/jose.h \
 	lib/json.c lib/json.h \
 	lib/keyring.c lib/keyring.h \

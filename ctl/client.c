@@ -1,7 +1,8 @@
 /* client: the OAuth 2.0 clients of the authentication service (table
  * oauth_clients of MagentaAuthentication, docs/oauth2.md).
  *
- *   client add NAME [--public] [--scope "openid profile email"] [--json]
+ *   client add NAME [--public] [--scope "openid profile email"]
+ *              [--grants password,refresh_token|none] [--json]
  *   client list [--json]
  *   client remove CLIENT_ID|NAME
  *
@@ -23,18 +24,22 @@
 #include "oauth_client.h"
 
 static const char sql_add[] =
-    "INSERT INTO oauth_clients (client_id, name, secret_hash, scopes)"
-    " VALUES ($1, $2, $3::bytea, $4::text[])";
+    "INSERT INTO oauth_clients (client_id, name, secret_hash, scopes, grants)"
+    " VALUES ($1, $2, $3::bytea, $4::text[], $5::text[])";
 
 static const char sql_list[] =
-    "SELECT client_id, name, secret_hash IS NULL, scopes::text,"
+    "SELECT client_id, name, secret_hash IS NULL, scopes::text, array_to_string(grants, ','),"
     "  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     "  (SELECT count(*) FROM sessions s WHERE s.client_id = c.client_id"
     "   AND s.revoked_at IS NULL AND s.expires_at > now())"
     " FROM oauth_clients c ORDER BY name";
 
+/* $1 a client id, else a name: never two clients at once (a name may have
+ * the form of another client's id) */
 static const char sql_remove[] =
-    "WITH d AS (DELETE FROM oauth_clients WHERE client_id = $1 OR name = $1"
+    "WITH d AS (DELETE FROM oauth_clients WHERE client_id = coalesce("
+    " (SELECT client_id FROM oauth_clients WHERE client_id = $1),"
+    " (SELECT client_id FROM oauth_clients WHERE name = $1))"
     " RETURNING client_id, name) SELECT client_id, name FROM d";
 
 /* Why a statement failed, in a few words. */
@@ -63,13 +68,53 @@ static int name_valid(const char *name)
 	return 1;
 }
 
-static int add(struct db *db, const char *name, int public, unsigned scopes, int json)
+/* "{a,b}" or "a,b" as a JSON array. */
+static struct json_object *grants_json(const char *text)
+{
+	struct json_object *a = json_object_new_array();
+	char copy[64], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *t = strtok_r(copy, "{},", &save); t; t = strtok_r(NULL, "{},", &save))
+		json_object_array_add(a, json_object_new_string(t));
+	return a;
+}
+
+/* Parse --grants: "password,refresh_token" (any of them, each once) or
+ * "none"; PostgreSQL's text[] form into out.  0 or -1. */
+static int grants_parse(const char *s, char out[40])
+{
+	int pw = 0, rt = 0;
+	char copy[64], *save = NULL;
+
+	if (strcmp(s, "none") == 0) {
+		snprintf(out, 40, "{}");
+		return 0;
+	}
+	if (strlen(s) >= sizeof(copy) || !*s || s[strlen(s) - 1] == ',')
+		return -1;
+	snprintf(copy, sizeof(copy), "%s", s);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strcmp(t, "password") == 0 && !pw)
+			pw = 1;
+		else if (strcmp(t, "refresh_token") == 0 && !rt)
+			rt = 1;
+		else
+			return -1;
+	}
+	snprintf(out, 40, "{%s%s%s}", pw ? "password" : "", pw && rt ? "," : "",
+		 rt ? "refresh_token" : "");
+	return 0;
+}
+
+static int add(struct db *db, const char *name, int public, unsigned scopes, const char *grants,
+	       int json)
 {
 	char id[OAUTH_CLIENT_ID_STRLEN + 1], secret[OAUTH_SECRET_STRLEN + 1] = "";
 	char hash_hex[2 * OAUTH_SECRET_HASHBYTES + 3], pg[OAUTH_SCOPE_STRMAX],
 	    text[OAUTH_SCOPE_STRMAX];
 	unsigned char hash[OAUTH_SECRET_HASHBYTES];
-	const char *p[4];
+	const char *p[5];
 	PGresult *res;
 	int rc = 0;
 
@@ -84,7 +129,8 @@ static int add(struct db *db, const char *name, int public, unsigned scopes, int
 	p[1] = name;
 	p[2] = public ? NULL : hash_hex;
 	p[3] = oauth_scope_pg(scopes, pg);
-	res = db_exec(db, sql_add, 4, p, 0);
+	p[4] = grants;
+	res = db_exec(db, sql_add, 5, p, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		if (db_unique_violation(res))
 			fprintf(stderr, "magentactl: client: a client named '%s' exists already\n",
@@ -103,6 +149,7 @@ static int add(struct db *db, const char *name, int public, unsigned scopes, int
 				       public ? NULL : json_object_new_string(secret));
 		json_object_object_add(o, "scope",
 				       json_object_new_string(oauth_scope_text(scopes, text)));
+		json_object_object_add(o, "grants", grants_json(grants));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	} else {
@@ -113,6 +160,8 @@ static int add(struct db *db, const char *name, int public, unsigned scopes, int
 			       secret);
 		printf("type           %s\n", public ? "public" : "confidential");
 		printf("scope          %s\n", oauth_scope_text(scopes, text));
+		printf("grants         %s\n", strcmp(grants, "{}") == 0 ? "none (introspection only)"
+									: grants);
 	}
 	sodium_memzero(secret, sizeof(secret));
 	PQclear(res);
@@ -152,15 +201,16 @@ static int list(struct db *db, int json)
 					       json_object_new_string(PQgetvalue(res, i, 1)));
 			json_object_object_add(o, "public", json_object_new_boolean(public));
 			json_object_object_add(o, "scope", json_object_new_string(text));
+			json_object_object_add(o, "grants", grants_json(PQgetvalue(res, i, 4)));
 			json_object_object_add(o, "createdAt",
-					       json_object_new_string(PQgetvalue(res, i, 4)));
+					       json_object_new_string(PQgetvalue(res, i, 5)));
 			json_object_object_add(
 			    o, "liveSessions",
-			    json_object_new_int64(strtoll(PQgetvalue(res, i, 5), NULL, 10)));
+			    json_object_new_int64(strtoll(PQgetvalue(res, i, 6), NULL, 10)));
 			json_object_array_add(a, o);
 		} else {
 			printf("%-24s %-12s %-22s %-8s %s\n", PQgetvalue(res, i, 0),
-			       public ? "public" : "confidential", text, PQgetvalue(res, i, 5),
+			       public ? "public" : "confidential", text, PQgetvalue(res, i, 6),
 			       PQgetvalue(res, i, 1));
 		}
 	}
@@ -198,6 +248,7 @@ int cmd_client(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "", *arg = NULL;
 	unsigned scopes = OAUTH_SCOPES_ALL;
+	char grants[40] = "{password,refresh_token}";
 	int public = 0, json = 0, rc;
 	struct db db;
 
@@ -214,6 +265,12 @@ int cmd_client(int argc, char **argv)
 				fprintf(stderr, "magentactl: client: --scope wants names from "
 						"\"openid profile email\", each once, separated by "
 						"one space\n");
+				return 2;
+			}
+		} else if (strcmp(sub, "add") == 0 && strcmp(argv[i], "--grants") == 0) {
+			if (++i == argc || grants_parse(argv[i], grants) != 0) {
+				fprintf(stderr, "magentactl: client: --grants wants password,"
+						"refresh_token (either or both) or none\n");
 				return 2;
 			}
 		} else if (strcmp(sub, "remove") != 0 && strcmp(argv[i], "--json") == 0) {
@@ -237,7 +294,7 @@ int cmd_client(int argc, char **argv)
 	}
 	db_init(&db, conf_str(CONF_AUTH_DB), "magentactl");
 	if (strcmp(sub, "add") == 0)
-		rc = add(&db, arg, public, scopes, json);
+		rc = add(&db, arg, public, scopes, grants, json);
 	else if (strcmp(sub, "list") == 0)
 		rc = list(&db, json);
 	else

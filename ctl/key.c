@@ -1,7 +1,7 @@
 /* key: rotation of the access token signing keys in jwt_key_dir
  * (keyring.h, docs/oauth2.md "Key rotation").
  *
- *   key rotate [--delay SECONDS] [--alg ES256|RS256]
+ *   key rotate [--delay SECONDS]
  *       a new key, published at once (standby) and signing after the
  *       delay (default: twice jwks_max_age, so that every cached JWKS has
  *       it by then; 0 for the directory's first key)
@@ -10,7 +10,9 @@
  *
  * After rotate and prune, jwt_public_keys (the registration service's
  * verification keys) is written again with the keys in use.  magenta-auth
- * reads the directory itself (when it changes, and when a state does). */
+ * reads the directory itself (when it changes, and when a state does).
+ * New keys are of jwt_alg: to move to another algorithm, change jwt_alg,
+ * then rotate. */
 #include "config.h"
 
 #include <errno.h>
@@ -34,6 +36,12 @@
 static long long overlap(void)
 {
 	return conf_int(CONF_ACCESS_TTL) + conf_int(CONF_JWT_LEEWAY);
+}
+
+const char *ctl_jwt_sign_alg(void)
+{
+	/* a key ring may be half-way from one algorithm to another */
+	return *conf_str(CONF_JWT_KEY_DIR) ? NULL : conf_str(CONF_JWT_ALG);
 }
 
 int ctl_jwt_key_paths(char *out, size_t cap, char *err, size_t errlen)
@@ -62,7 +70,7 @@ static int write_public(void)
 	if (!*out || strchr(out, ':'))
 		return 0; /* PEM files, or none: the operator's to keep */
 	if (ctl_jwt_key_paths(paths, sizeof(paths), err, sizeof(err)) != 0 ||
-	    token_ctx_init(&t, paths, conf_str(CONF_JWT_ALG), "-", "-", 0, err, sizeof(err)) != 0) {
+	    token_ctx_init(&t, paths, ctl_jwt_sign_alg(), "-", "-", 0, err, sizeof(err)) != 0) {
 		fprintf(stderr, "magentactl: key: %s\n", err);
 		return -1;
 	}
@@ -207,13 +215,6 @@ int cmd_key(int argc, char **argv)
 				return 2;
 			}
 			delay_given = 1;
-		} else if (strcmp(sub, "rotate") == 0 && strcmp(argv[i], "--alg") == 0 &&
-			   i + 1 < argc) {
-			alg = argv[++i];
-			if (strcmp(alg, "ES256") != 0 && strcmp(alg, "RS256") != 0) {
-				fprintf(stderr, "magentactl: key rotate: --alg is ES256 or RS256\n");
-				return 2;
-			}
 		} else if (strcmp(sub, "list") == 0 && strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else {

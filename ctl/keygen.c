@@ -140,7 +140,7 @@ static int cmd_keygen_public(int argc, char **argv)
 	}
 	/* the keys as magenta-auth loads them */
 	if (ctl_jwt_key_paths(paths, sizeof(paths), err, sizeof(err)) != 0 ||
-	    token_ctx_init(&t, paths, conf_str(CONF_JWT_ALG), "-", "-", 0, err, sizeof(err)) != 0) {
+	    token_ctx_init(&t, paths, ctl_jwt_sign_alg(), "-", "-", 0, err, sizeof(err)) != 0) {
 		fprintf(stderr, "magentactl: keygen --public: %s\n", err);
 		return 1;
 	}

@@ -73,16 +73,18 @@ static const struct command commands[] = {
 	  "user show [--json] NAME\n"
 	  "      the user's profile, roles, lock and version (never the hash)", 0 },
 	{ "key", cmd_key,
-	  "key rotate [--delay SECONDS] [--alg ES256|RS256]\n"
-	  "      a new signing key in jwt_key_dir: published now, signing after the\n"
+	  "key rotate [--delay SECONDS]\n"
+	  "      a new signing key (jwt_alg) in jwt_key_dir: published now, signing after the\n"
 	  "      delay (twice jwks_max_age); the old one stays published until its\n"
 	  "      tokens have expired; jwt_public_keys is written again\n"
 	  "key list [--json] | key prune\n"
 	  "      the keys' states (standby, signing, retired, expired); remove expired", 0 },
 	{ "client", cmd_client,
-	  "client add NAME [--public] [--scope \"openid profile email\"] [--json]\n"
+	  "client add NAME [--public] [--scope \"openid profile email\"]\n"
+	  "           [--grants password,refresh_token|none] [--json]\n"
 	  "      register an OAuth 2.0 client; prints its client_id and, unless\n"
-	  "      --public, its secret (shown once: only a hash is kept)\n"
+	  "      --public, its secret (shown once: only a hash is kept); --grants\n"
+	  "      none: a resource server that may only introspect\n"
 	  "client list [--json] | client remove CLIENT_ID|NAME\n"
 	  "      the clients, with their live sessions; remove revokes its sessions", 0 },
 };

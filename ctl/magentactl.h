@@ -34,7 +34,7 @@ int cmd_user(int argc, char **argv);
  * client remove CLIENT_ID|NAME */
 int cmd_client(int argc, char **argv);
 
-/* key rotate [--delay SECONDS] [--alg ES256|RS256] | key list [--json] | key prune */
+/* key rotate [--delay SECONDS] | key list [--json] | key prune */
 int cmd_key(int argc, char **argv);
 
 /* Shared by keygen and key: */
@@ -59,5 +59,9 @@ int ctl_write_text(FILE *f, const void *arg, char *err, size_t errlen);
  * signing key first: jwt_key_dir's (keyring.h) when it is set, else
  * jwt_keys.  0, or -1 with err. */
 int ctl_jwt_key_paths(char *out, size_t cap, char *err, size_t errlen);
+
+/* The algorithm the signing key must have: jwt_alg, or NULL (any) with a
+ * key ring. */
+const char *ctl_jwt_sign_alg(void);
 
 #endif

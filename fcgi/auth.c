@@ -32,6 +32,8 @@ static void h_ready(struct http_req *r)
 {
 	struct json_object *o = json_object_new_object();
 	PGresult *res = db_exec(&auth.db, "SELECT 1", 0, NULL, 1);
+
+	auth_keys_check();
 	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	char hdr[48];
 
@@ -133,11 +135,15 @@ int auth_sign_access(const struct auth_user *u, const char *sid, const char *cli
 		return -1;
 	}
 	/* a name roles.h does not know grants nothing, and no token is made
-	 * that would silently lack a role the user was given */
+	 * that would silently lack a role the user was given; a client's
+	 * token carries none: roles are for Magenta's own surfaces, which
+	 * refuse client tokens (docs/oauth2.md) */
 	if (roles_from_pg(u->roles, &c.roles) != 0) {
 		log_error("event=token_sign_failed user=%s msg=\"unknown role in roles\"", u->id);
 		return -1;
 	}
+	if (client_id)
+		c.roles = 0;
 	snprintf(c.sub, sizeof(c.sub), "%s", u->id);
 	snprintf(c.sid, sizeof(c.sid), "%s", sid);
 	snprintf(c.username, sizeof(c.username), "%s", u->username);

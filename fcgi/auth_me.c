@@ -62,6 +62,16 @@ static int me_lookup(struct http_req *r, struct token_claims *c, struct auth_cac
 		auth_reply_invalid_token(r, token_message(st, absent));
 		return -1;
 	}
+	if (c->client_id[0]) {
+		/* an OAuth client's token: /oauth2/userinfo answers it, with the
+		 * claims its scope allows; /me would tell more */
+		log_info("event=token_refused reason=client_token client=%s", c->client_id);
+		http_error_h(r, 403,
+			     "WWW-Authenticate: Bearer realm=\"magenta\", error=\"insufficient_scope\"\r\n",
+			     "insufficient_scope",
+			     "A token issued to an OAuth client: use /oauth2/userinfo.", NULL);
+		return -1;
+	}
 	cached = auth_cache_sync() == 0;
 	if (cached && (hit = auth_cache_get(c->sid, c->sub)) != NULL) {
 		*u = *hit;

@@ -72,9 +72,11 @@ static int build(const struct token_ctx *t, char **out, size_t *outlen, char *er
 						   NULL};
 	static const char *const scopes[] = {"openid", "profile", "email", NULL};
 	static const char *const subjects[] = {"public", NULL};
-	static const char *const claims[] = {"iss", "aud", "sub", "iat", "nbf", "exp", "jti",
-					     "sid", "username", "preferred_username", "name",
-					     "email", "email_verified", "updated_at", NULL};
+	/* the ID token's and userinfo's */
+	static const char *const claims[] = {"iss", "aud", "azp", "sub", "iat", "exp", "sid",
+					     "at_hash", "preferred_username", "name", "email",
+					     "email_verified", "updated_at", NULL};
+	static const char *const none[] = {NULL};
 	const char *iss = conf_str(CONF_JWT_ISSUER);
 	size_t ilen = strlen(iss);
 	struct json_object *o = json_object_new_object(), *algs = json_object_new_array();
@@ -101,6 +103,9 @@ static int build(const struct token_ctx *t, char **out, size_t *outlen, char *er
 			       names(confidential));
 	json_object_object_add(o, "scopes_supported", names(scopes));
 	json_object_object_add(o, "subject_types_supported", names(subjects));
+	/* required by OIDC Discovery and RFC 8414; empty: no authorization
+	 * endpoint, so no response type */
+	json_object_object_add(o, "response_types_supported", names(none));
 	/* every algorithm among the published keys, signing key's first */
 	for (size_t i = 0; i < t->nkeys; i++) {
 		const char *alg = token_key_alg(t, i);

@@ -2,7 +2,9 @@
  * section 5 for magenta-auth's OAuth 2.0 endpoints. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -15,8 +17,10 @@
 
 /* $1 client id: its secret's hash (NULL: a public client) and scopes. */
 static struct db_stmt st_client = {
-    "oauth_client", "SELECT secret_hash, scopes::text FROM oauth_clients WHERE client_id = $1", 1,
-    0};
+    "oauth_client",
+    "SELECT secret_hash, scopes::text, 'password' = ANY (grants), 'refresh_token' = ANY (grants)"
+    " FROM oauth_clients WHERE client_id = $1",
+    1, 0};
 
 void oauth_error(struct http_req *r, int status, const char *code, const char *description,
 		 const char *extra_headers)
@@ -64,8 +68,26 @@ int oauth_form(struct http_req *r, struct form *f)
 			    "The request body must be application/x-www-form-urlencoded.", NULL);
 		return -1;
 	}
+	{
+		/* the length checked here, so that its errors are OAuth's too */
+		const char *cl = http_param(r, "CONTENT_LENGTH");
+		char *end;
+		unsigned long long want;
+
+		errno = 0;
+		want = cl && *cl ? strtoull(cl, &end, 10) : 0;
+		if (cl && *cl && (errno || *end || cl[0] == '-')) {
+			oauth_error(r, 400, "invalid_request", "Invalid Content-Length.", NULL);
+			return -1;
+		}
+		if (want > (unsigned long long)conf_int(CONF_BODY_LIMIT)) {
+			oauth_error(r, 413, "invalid_request", "The request body is too large.",
+				    NULL);
+			return -1;
+		}
+	}
 	if (http_read_body(r, (size_t)conf_int(CONF_BODY_LIMIT)) != 0)
-		return -1; /* replied: 400, 411, 413 */
+		return -1; /* replied: a body shorter than its Content-Length */
 	if (form_parse(r->body, r->body_len, f, &code, &message) != 0) {
 		log_info("event=oauth_bad_form reason=%s", code);
 		oauth_error(r, 400, "invalid_request", message, NULL);
@@ -160,18 +182,22 @@ int oauth_client_auth(struct http_req *r, const struct form *f, struct oauth_cli
 	PGresult *res;
 
 	memset(c, 0, sizeof(*c));
+	memset(got, 0, sizeof(got));
+	secret[0] = '\0';
 	basic = basic_credentials(r, id, sizeof(id), secret, sizeof(secret), &slen);
-	post_id = form_get(f, "client_id", &idlen);
-	post_secret = form_get(f, "client_secret", &n);
+	/* empty parameters count as absent (RFC 6749 3.1) */
+	idlen = n = 0;
+	post_id = oauth_param(f, "client_id", &idlen);
+	post_secret = oauth_param(f, "client_secret", &n);
 	if (basic < 0) {
 		oauth_error(r, 401, "invalid_client",
 			    "The Authorization header is not a valid Basic one.", NULL);
-		return -1;
+		goto wipe_fail;
 	}
 	if (basic == 0 && post_secret) {
 		oauth_error(r, 400, "invalid_request",
 			    "Authenticate the client one way only: Basic or client_secret.", NULL);
-		return -1;
+		goto wipe_fail;
 	}
 	if (basic == 0) {
 		/* a client_id in the form too must name the same client */
@@ -227,6 +253,10 @@ int oauth_client_auth(struct http_req *r, const struct form *f, struct oauth_cli
 	ok = sodium_memcmp(want, got, sizeof(want)) == 0;
 	if (known && (c->public ? has_secret : !has_secret || !ok))
 		known = 0;
+	if (known) {
+		c->password_grant = PQgetvalue(res, 0, 2)[0] == 't';
+		c->refresh_grant = PQgetvalue(res, 0, 3)[0] == 't';
+	}
 	if (known && oauth_scope_from_pg(PQgetvalue(res, 0, 1), &c->scopes) != 0) {
 		log_error("event=oauth_client_failed reason=unknown_scope client=%s", id);
 		known = 0;
@@ -239,9 +269,11 @@ int oauth_client_auth(struct http_req *r, const struct form *f, struct oauth_cli
 	}
 	memcpy(c->id, id, idlen + 1);
 	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(got, sizeof(got));
 	return 0;
 wipe_fail:
 	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(got, sizeof(got));
 	return -1;
 }
 

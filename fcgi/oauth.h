@@ -23,6 +23,7 @@
 struct oauth_client {
 	char id[OAUTH_CLIENT_ID_MAX + 1];
 	unsigned scopes; /* what it may be granted */
+	int password_grant, refresh_grant; /* the grants it may use */
 	int public;
 };
 

@@ -6,9 +6,10 @@
  * Live: an access token whose signature, issuer, audience and times verify
  * and whose session is still alive (not logged out or revoked, its user
  * not deleted, locked, or with a new password); a refresh token that is
- * the current, unexpired one of a live session.  client_id and scope come
- * from the session, which holds them for tokens of the JSON login too
- * (neither, then). */
+ * the current, unexpired one of a live session.  An access token's
+ * client_id and scope are its own claims (a refresh may have narrowed the
+ * scope below its session's); a refresh token's, its session's.  Tokens of
+ * the JSON login have neither. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -41,7 +42,8 @@ static struct db_stmt st_refresh = {
     AUTH_SESSION_LIVE,
     1, 0};
 
-/* client_id and scope of the session row res (columns 1, 2) into o. */
+/* The username, client_id and scope of the session row res (columns 0,
+ * 1, 2) into o. */
 static void add_session(struct json_object *o, PGresult *res)
 {
 	unsigned scopes;
@@ -75,7 +77,6 @@ static struct json_object *refresh_info(struct http_req *r, const unsigned char 
 	} else if (PQntuples(res) == 1) {
 		o = json_object_new_object();
 		json_object_object_add(o, "active", json_object_new_boolean(1));
-		json_object_object_add(o, "token_type", json_object_new_string("refresh_token"));
 		add_session(o, res);
 		json_object_object_add(o, "sub", json_object_new_string(PQgetvalue(res, 0, 3)));
 		json_object_object_add(o, "sid", json_object_new_string(PQgetvalue(res, 0, 4)));
@@ -96,8 +97,12 @@ static struct json_object *access_info(struct http_req *r, const char *tok, size
 	struct json_object *o = NULL;
 	PGresult *res;
 
+	time_t now = time(NULL);
+
 	auth_keys_check();
-	if (token_verify(&auth.tok, tok, len, time(NULL), 1, &c) != TOKEN_OK ||
+	/* active until exp itself: the leeway is for verifiers' clocks, not
+	 * for the issuer's own answer */
+	if (token_verify(&auth.tok, tok, len, now, 1, &c) != TOKEN_OK || c.exp <= (long long)now ||
 	    !uuid_valid(c.sub) || !uuid_valid(c.sid))
 		return NULL;
 	{
@@ -111,7 +116,12 @@ static struct json_object *access_info(struct http_req *r, const char *tok, size
 		o = json_object_new_object();
 		json_object_object_add(o, "active", json_object_new_boolean(1));
 		json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
-		add_session(o, res);
+		json_object_object_add(o, "username",
+				       json_object_new_string(PQgetvalue(res, 0, 0)));
+		if (c.client_id[0]) {
+			json_object_object_add(o, "client_id", json_object_new_string(c.client_id));
+			json_object_object_add(o, "scope", json_object_new_string(c.scope));
+		}
 		json_object_object_add(o, "sub", json_object_new_string(c.sub));
 		json_object_object_add(o, "sid", json_object_new_string(c.sid));
 		json_object_object_add(o, "jti", json_object_new_string(c.jti));

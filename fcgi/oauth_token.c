@@ -188,6 +188,12 @@ void h_oauth_token(struct http_req *r)
 	}
 	if (oauth_client_auth(r, &f, &c) != 0)
 		goto out;
+	if (!(strcmp(grant, "password") == 0 ? c.password_grant : c.refresh_grant)) {
+		log_info("event=oauth_grant_refused client=%s grant=%s", c.id, grant);
+		oauth_error(r, 400, "unauthorized_client",
+			    "This client may not use this grant type.", NULL);
+		goto out;
+	}
 	if (strcmp(grant, "password") == 0)
 		grant_password(r, &f, &c);
 	else

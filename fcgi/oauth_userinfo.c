@@ -3,8 +3,9 @@
  * openid scope: sub always, and the claims of its other scopes (5.4):
  * profile -> preferred_username, name (the display name, when set),
  * updated_at; email -> email, email_verified.  Errors as RFC 6750 3.1
- * says: 401 invalid_token, 403 insufficient_scope (a session of the JSON
- * login, or one without openid). */
+ * says: 401 invalid_token, 403 insufficient_scope (a token of the JSON
+ * login, or one without openid).  The scopes are the token's own (a
+ * refresh may have narrowed them below its session's). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 static struct db_stmt st_userinfo = {
     "oauth_userinfo",
     "SELECT u.username, u.email, u.email_confirmed, u.display_name,"
-    " extract(epoch FROM u.updated_at)::bigint, s.scope::text"
+    " extract(epoch FROM u.updated_at)::bigint"
     " FROM sessions s JOIN auth_users u ON u.id = s.user_id"
     " WHERE s.id = $1::uuid AND s.user_id = $2::uuid AND" AUTH_SESSION_LIVE,
     2, 0};
@@ -54,7 +55,7 @@ void h_oauth_userinfo(struct http_req *r)
 		PQclear(res);
 		return;
 	}
-	if (PQgetisnull(res, 0, 5) || oauth_scope_from_pg(PQgetvalue(res, 0, 5), &scopes) != 0 ||
+	if (!c.client_id[0] || oauth_scope_parse(c.scope, strlen(c.scope), &scopes) != 0 ||
 	    !(scopes & OAUTH_SCOPE_OPENID)) {
 		PQclear(res);
 		http_error_h(r, 403,

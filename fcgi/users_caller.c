@@ -85,6 +85,16 @@ int reg_caller(struct http_req *r, struct account *me)
 		http_reply_invalid_token(r, token_message(st));
 		return -1;
 	}
+	if (c.client_id[0]) {
+		/* a token issued to an OAuth client (docs/oauth2.md) is for
+		 * resource servers and userinfo, not to manage the account */
+		log_info("event=token_refused reason=client_token client=%s", c.client_id);
+		http_error_h(r, 403,
+			     "WWW-Authenticate: Bearer realm=\"magenta\", error=\"insufficient_scope\"\r\n",
+			     "insufficient_scope",
+			     "A token issued to an OAuth client cannot manage the account.", NULL);
+		return -1;
+	}
 	rc = account_load(&reg.db, c.sub, me, &failed);
 	if (rc < 0) {
 		reg_db_failed(r, failed, "caller");

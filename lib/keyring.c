@@ -121,24 +121,45 @@ int keyring_scan(const char *dir, long long now, long long overlap, struct keyri
 	return 0;
 }
 
-int keyring_paths(const struct keyring *k, char *out, size_t cap)
+size_t keyring_in_use(const struct keyring *k, const struct keyring_key *in_use[KEYRING_MAX])
 {
-	size_t o = 0;
+	size_t n = 0;
 
-	out[0] = '\0';
 	/* signing first: token_ctx_init signs with the first */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < k->n; i++) {
 			const struct keyring_key *e = &k->keys[i];
-			int n;
 
 			if ((pass == 0) != (e->state == KEY_SIGNING) || e->state == KEY_EXPIRED)
 				continue;
-			n = snprintf(out + o, cap - o, "%s%s", o ? ":" : "", e->path);
-			if (n < 0 || (size_t)n >= cap - o)
-				return -1;
-			o += (size_t)n;
+			in_use[n++] = e;
 		}
+	return n;
+}
+
+long long keyring_sign_until(const struct keyring *k)
+{
+	long long t = 0;
+
+	for (size_t i = 0; i < k->n; i++)
+		if (k->keys[i].state == KEY_STANDBY && (t == 0 || k->keys[i].starts < t))
+			t = k->keys[i].starts;
+	return t;
+}
+
+int keyring_paths(const struct keyring *k, char *out, size_t cap)
+{
+	const struct keyring_key *use[KEYRING_MAX];
+	size_t n = keyring_in_use(k, use), o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(out + o, cap - o, "%s%s", o ? ":" : "", use[i]->path);
+
+		if (w < 0 || (size_t)w >= cap - o)
+			return -1;
+		o += (size_t)w;
+	}
 	return 0;
 }
 

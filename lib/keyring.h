@@ -47,6 +47,14 @@ long long keyring_name_time(const char *name);
 int keyring_scan(const char *dir, long long now, long long overlap, struct keyring *out,
 		 char *err, size_t errlen);
 
+/* The keys in use, in the order keyring_paths lists them, into in_use;
+ * their number. */
+size_t keyring_in_use(const struct keyring *k, const struct keyring_key *in_use[KEYRING_MAX]);
+
+/* The start of the key that takes over from the signing one (the earliest
+ * standby key's), or 0 when none waits. */
+long long keyring_sign_until(const struct keyring *k);
+
 /* The ':'-separated paths of the keys in use (signing first, then standby
  * and retired; not expired ones) into out, for token_ctx_init.  0, or -1
  * when they do not fit. */

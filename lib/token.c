@@ -131,7 +131,7 @@ int token_ctx_init(struct token_ctx *t, const char *paths, const char *sign_alg,
 	    token_key_load_pems(t, paths, TOKEN_KEY_PRIVATE, TOKEN_KEY_ANY, "jwt_keys", err,
 				errlen) != 0)
 		goto fail;
-	if (strcmp(t->keys[0].alg, sign_alg) != 0) {
+	if (sign_alg && strcmp(t->keys[0].alg, sign_alg) != 0) {
 		snprintf(err, errlen,
 			 "the signing key (first in jwt_keys) is %s, but jwt_alg is %s",
 			 t->keys[0].alg, sign_alg);
@@ -230,6 +230,8 @@ int token_sign(struct token_ctx *t, const struct token_claims *c, char *out, siz
 
 	if (!k || !k->sign) /* a verify-only context (token_ctx_init_verify) */
 		return -1;
+	if (t->sign_until && (long long)time(NULL) >= t->sign_until)
+		return -1; /* its successor should sign by now: fail closed */
 	/* payload: a fixed head, escaped strings, integers */
 	p = (long)strlen(t->claims_head);
 	if ((size_t)p + 16 >= sizeof(payload))
@@ -332,6 +334,8 @@ int token_sign_id(struct token_ctx *t, const struct token_id_claims *c, char *ou
 	int n = -1;
 
 	if (!k || !k->sign || !c->sub || !c->sid || !c->client_id)
+		return -1;
+	if (t->sign_until && (long long)time(NULL) >= t->sign_until)
 		return -1;
 	o = json_object_new_object();
 	json_object_object_add(o, "iss", json_object_new_string(t->iss));
@@ -601,6 +605,12 @@ enum token_status token_verify(const struct token_ctx *t, const char *jwt, size_
 		seen->used = 1;
 	}
 timecheck:
+	/* a key past its end (a retired key of a key ring, token_key.h) is no
+	 * longer a key, even if the process has not read its ring again */
+	for (size_t i = 0; i < t->nkeys; i++)
+		if (t->keys[i].not_after && at >= t->keys[i].not_after &&
+		    strcmp(t->keys[i].kid, out->kid) == 0)
+			return TOKEN_UNKNOWN_KID;
 	/* differences, not sums (exp + leeway overflowed for an exp near
 	 * INT64_MAX): the claims and at lie in [0, LLONG_MAX], the claims below
 	 * TOKEN_TIME_MAX, so none of these overflows */

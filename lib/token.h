@@ -43,6 +43,10 @@ struct token_ctx {
 	char *claims_head; /* {"iss":...,"aud":..., escaped once */
 	void *md, *mdctx;  /* EVP_MD (SHA-256) and an EVP_MD_CTX, reused */
 	void *seen;	   /* tokens already verified (see token_verify) */
+	/* a key ring's signing key stops signing then, its successor's start
+	 * (epoch seconds; 0: never): a process that failed to read its ring
+	 * again fails closed */
+	long long sign_until;
 };
 
 #define TOKEN_SEEN_SLOTS 256
@@ -78,7 +82,7 @@ enum token_status {
 /* Load the ':'-separated PEM files of paths: private keys, or (after the
  * first) public keys of retired signers.  EC keys must be on P-256 (ES256),
  * RSA keys at least 2048 bits (RS256).  The first must be a private key of
- * algorithm sign_alg ("ES256" or "RS256").  iss, aud and leeway are copied
+ * algorithm sign_alg ("ES256" or "RS256"; NULL: either).  iss, aud and leeway are copied
  * for signing and verification; leeway must lie in [0, TOKEN_LEEWAY_MAX].
  * 0, or -1 with err filled (t is then released).  Release with
  * token_ctx_release(). */

@@ -32,6 +32,9 @@ struct token_key {
 	char *header; /* base64url of the JOSE header {"alg","typ":"JWT","kid"} */
 	size_t header_len;
 	struct json_object *jwk; /* the public JWK */
+	/* a key ring's retired key (keyring.h): not accepted from then on
+	 * (epoch seconds; 0: no end) */
+	long long not_after;
 };
 
 /* What a PEM file may hold: a private key, a private or a public one, or

@@ -23,6 +23,10 @@ CREATE TABLE oauth_clients (
     -- the scopes it may be granted, and is granted when it asks for none
     scopes      text[]      NOT NULL DEFAULT '{openid,profile,email}'
                             CHECK (scopes <@ '{openid,profile,email}'::text[]),
+    -- the grants it may use at /oauth2/token; none: a resource server that
+    -- only introspects
+    grants      text[]      NOT NULL DEFAULT '{password,refresh_token}'
+                            CHECK (grants <@ '{password,refresh_token}'::text[]),
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 

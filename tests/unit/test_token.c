@@ -773,6 +773,24 @@ static void test_client_claims(void)
 		ic.client_id = NULL;
 		CHECK(token_sign_id(&t, &ic, idt, sizeof(idt)) == -1);
 	}
+
+	/* a key ring's bounds (keyring.h): past sign_until nothing is
+	 * signed; past its not_after a key verifies nothing, even a token
+	 * verified before (remembered) */
+	n = token_sign(&t, &c, tok, sizeof(tok));
+	CHECK(n > 0 && token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_OK);
+	t.keys[0].not_after = now;
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now - 1, 1, &out) == TOKEN_OK);
+	CHECK(token_verify(&t, tok, (size_t)n, (time_t)now, 1, &out) == TOKEN_UNKNOWN_KID);
+	t.keys[0].not_after = 0;
+	t.sign_until = (long long)time(NULL) + 3600;
+	CHECK(token_sign(&t, &c, tok, sizeof(tok)) > 0);
+	t.sign_until = (long long)time(NULL) - 1;
+	CHECK(token_sign(&t, &c, tok, sizeof(tok)) == -1);
+	{
+		struct token_id_claims ic = {c.sub, c.sid, c.client_id, now, now + 900, NULL, 0};
+		CHECK(token_sign_id(&t, &ic, idt, sizeof(idt)) == -1);
+	}
 	token_ctx_release(&t);
 }
 

@@ -28,7 +28,9 @@ teardown() {
 	# public, with fewer scopes
 	out=$(ctl client add cli-app --public --scope "openid email" --json)
 	[ "$(jq -c '[.public, .clientSecret, .scope]' <<<"$out")" = '[true,null,"openid email"]' ]
-	[ "$(psql_auth "SELECT secret_hash IS NULL, scopes FROM oauth_clients WHERE name = 'cli-app'")" = 't|{openid,email}' ]
+	[ "$(psql_auth "SELECT secret_hash IS NULL, scopes, grants FROM oauth_clients WHERE name = 'cli-app'")" = 't|{openid,email}|{password,refresh_token}' ]
+	out=$(ctl client add "Resource server" --grants none --json)
+	[ "$(jq -c .grants <<<"$out")" = '[]' ]
 	# plain output names it too
 	run ctl client add "Plain one"
 	[ "$status" = 0 ]
@@ -36,7 +38,8 @@ teardown() {
 	# list: every client, never a secret
 	run ctl client list --json
 	[ "$status" = 0 ]
-	[ "$(jq -c '[.[] | .name] ' <<<"$output")" = '["Plain one","Web shop","cli-app"]' ]
+	[ "$(jq -c '[.[] | .name] ' <<<"$output")" = '["Plain one","Resource server","Web shop","cli-app"]' ]
+	[ "$(jq -c '[.[] | .grants | length]' <<<"$output")" = '[2,0,2,2]' ]
 	! grep -qF "$secret" <<<"$output"
 	run ctl client list
 	[ "$status" = 0 ]
@@ -46,7 +49,7 @@ teardown() {
 	[ "$status" = 0 ]
 	run ctl client remove cli-app
 	[ "$status" = 0 ]
-	[ "$(psql_auth "SELECT name FROM oauth_clients")" = 'Plain one' ]
+	[ "$(psql_auth "SELECT name FROM oauth_clients ORDER BY name")" = $'Plain one\nResource server' ]
 	run ctl client remove "$id"
 	[ "$status" = 1 ]
 	[[ $output == *"no client"* ]]
@@ -68,6 +71,11 @@ teardown() {
 	[ "$status" = 2 ]
 	run ctl client add app --bogus
 	[ "$status" = 2 ]
+	run ctl client add app --grants password,password
+	[ "$status" = 2 ]
+	run ctl client add app --grants client_credentials
+	[ "$status" = 2 ]
+	[[ $output == *"--grants"* ]]
 	run ctl client frobnicate
 	[ "$status" = 2 ]
 	[ "$(psql_auth "SELECT count(*) FROM oauth_clients")" = 0 ]
@@ -140,10 +148,18 @@ assert_oauth_error() {
 	# openid: an ID token for this client (OIDC Core 3.1.3.6)
 	[ "$(jwt_claims "$(field .id_token)" | jq -c '[.iss, .sub, .aud, .azp, (.exp > .iat), (.at_hash | length)]')" = \
 		"[\"$BASE_URL\",\"$uid\",\"$CLIENT_ID\",\"$CLIENT_ID\",true,22]" ]
-	# the access token works where the JSON login's does
-	me "$(field .access_token)"
+	# a client's token is not for Magenta's own account surfaces
+	local at
+	at=$(field .access_token)
+	[ "$(jwt_claims "$at" | jq -c .roles)" = '[]' ]
+	me "$at"
+	assert_code 403
+	[ "$(field .error)" = insufficient_scope ]
+	api GET /api/registration/users/me -H "Authorization: Bearer $at"
+	assert_code 403
+	[[ $(header www-authenticate) == *insufficient_scope* ]]
+	api GET /oauth2/userinfo -H "Authorization: Bearer $at"
 	assert_code 200
-	[ "$(field .username)" = alice ]
 	[ "$(psql_auth "SELECT client_id, scope FROM sessions WHERE user_id = '$uid'")" = "$CLIENT_ID|{openid,profile,email}" ]
 	# by email, with a narrower scope, client_secret_post
 	token --data-urlencode grant_type=password --data-urlencode username=ALICE@example.com \
@@ -202,6 +218,14 @@ assert_oauth_error() {
 	assert_oauth_error 400 invalid_request # no grant_type
 	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=client_credentials
 	assert_oauth_error 400 unsupported_grant_type
+	local sid=$CLIENT_ID ssecret=$CLIENT_SECRET
+	new_client rs --grants none # a resource server: it may introspect, never get a token
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice
+	assert_oauth_error 400 unauthorized_client
+	new_client refresher --grants refresh_token
+	password_grant "$CLIENT_ID" "$CLIENT_SECRET" alice
+	assert_oauth_error 400 unauthorized_client
+	CLIENT_ID=$sid CLIENT_SECRET=$ssecret
 	token -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=password --data-urlencode username=alice
 	assert_oauth_error 400 invalid_request # no password
 	token -u "$CLIENT_ID:$CLIENT_SECRET" -d 'grant_type=password&username=alice&username=bob&password=x'
@@ -331,6 +355,16 @@ try:
     raise SystemExit("a wrong password was accepted")
 except Exception as e:
     assert type(e).__name__ == "InvalidGrantError", repr(e)
+# revoke (RFC 7009) as oauthlib prepares it; the refresh token is dead after
+rurl, headers, body = s._client.prepare_token_revocation_request(
+    conf["revocation_endpoint"], t2["refresh_token"], token_type_hint="refresh_token")
+r = requests.post(rurl, data=body, headers=headers, auth=HTTPBasicAuth(cid, secret))
+assert r.status_code == 200, r.text
+try:
+    s.refresh_token(url, refresh_token=t2["refresh_token"], auth=HTTPBasicAuth(cid, secret))
+    raise SystemExit("a revoked refresh token was accepted")
+except Exception as e:
+    assert type(e).__name__ == "InvalidGrantError", repr(e)
 print("ok")
 PYEOF
 	[ "$status" = 0 ] || { echo "$output"; false; }
@@ -378,7 +412,7 @@ introspect() {
 	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode "token=$AT"
 	assert_code 200
 	[ "$(psql_auth "SELECT revoked_reason FROM sessions WHERE id = '$SID'")" = revoked ]
-	me "$AT"
+	api GET /oauth2/userinfo -H "Authorization: Bearer $AT"
 	assert_code 401
 	# errors: no token, no client
 	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode token_type_hint=refresh_token
@@ -392,7 +426,7 @@ introspect() {
 	uid=$(seed_user alice alice@example.com)
 	new_client shop --scope "openid email"
 	local id=$CLIENT_ID secret=$CLIENT_SECRET
-	new_client rs # a resource server: any confidential client may ask
+	new_client rs --grants none # a resource server: any confidential client may ask
 	local rs=$CLIENT_ID rss=$CLIENT_SECRET
 	session_of "$id" "$secret" alice
 	introspect "$rs" "$rss" "$AT"
@@ -404,8 +438,9 @@ introspect() {
 	[ "$(header cache-control)" = no-store ]
 	introspect "$rs" "$rss" "$RT"
 	assert_code 200
-	[ "$(json_of '[.active, .token_type, .sub, .client_id, .scope]')" = \
-		"[true,\"refresh_token\",\"$uid\",\"$id\",\"openid email\"]" ]
+	# (no token_type: RFC 6749 7.1's types are access tokens')
+	[ "$(json_of '[.active, has("token_type"), .sub, .client_id, .scope]')" = \
+		"[true,false,\"$uid\",\"$id\",\"openid email\"]" ]
 	# the JSON login's tokens are active too, without client or scope
 	login alice
 	introspect "$rs" "$rss" "$(field .accessToken)"
@@ -426,6 +461,16 @@ introspect() {
 	[ "$body" = "$inactive" ]
 	introspect "$rs" "$rss" "$next"
 	[ "$(field .active)" = true ]
+	# a refresh that narrows the scope: the new access token's own scope
+	token -u "$id:$secret" --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$next" \
+		--data-urlencode scope=openid
+	assert_code 200
+	local narrow
+	narrow=$(field .access_token)
+	introspect "$rs" "$rss" "$narrow"
+	[ "$(json_of '[.active, .scope]')" = '[true,"openid"]' ]
+	api GET /oauth2/userinfo -H "Authorization: Bearer $narrow"
+	[ "$(json_of 'keys')" = '["sub"]' ]
 	api POST /oauth2/revoke -u "$id:$secret" --data-urlencode "token=$AT"
 	introspect "$rs" "$rss" "$AT"
 	[ "$body" = "$inactive" ]

@@ -160,7 +160,9 @@ static const char sql_success[] =
     "WITH s AS ("
     " INSERT INTO sessions (id, user_id, security_stamp, remember, client_addr, expires_at,"
     "  client_id, scope)"
-    " VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::int), $13, $14::text[])"
+    " SELECT $1::uuid, $2::uuid, $3::text, $4::boolean, $5::text,"
+    "  now() + make_interval(secs => $6::int), $13::text, $14::text[]"
+    " WHERE $13::text IS NULL OR EXISTS (SELECT 1 FROM oauth_clients WHERE client_id = $13)"
     " RETURNING id, expires_at),"
     " t AS ("
     " INSERT INTO refresh_tokens (session_id, token_hash, expires_at)"
@@ -326,6 +328,13 @@ static enum auth_outcome login_session(struct http_req *r, const struct auth_log
 				   in->client_id ? in->scope_pg : NULL};
 		/* not retried: a lost connection may have committed */
 		res = db_exec_stmt(&auth.db, &st_success, p, 0);
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0 && in->client_id) {
+		/* the client was removed while this request ran (no session
+		 * was made for it: $13's EXISTS) */
+		log_info("event=login_refused reason=client_removed client=%s", in->client_id);
+		PQclear(res);
+		return AUTH_REFUSED;
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		auth_db_failed(r, res, "login_session");

@@ -24,8 +24,13 @@ void oauth_client_id_new(char out[OAUTH_CLIENT_ID_STRLEN + 1])
 {
 	unsigned char raw[16];
 
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2base64(out, OAUTH_CLIENT_ID_STRLEN + 1, raw, sizeof(raw), B64URL);
+	/* not starting with '-' or '_': an id is typed on command lines
+	 * (magentactl client remove ID), where a leading '-' reads as an
+	 * option; 6 bits fewer at most of 128 */
+	do {
+		randombytes_buf(raw, sizeof(raw));
+		sodium_bin2base64(out, OAUTH_CLIENT_ID_STRLEN + 1, raw, sizeof(raw), B64URL);
+	} while (out[0] == '-' || out[0] == '_');
 }
 
 int oauth_client_id_valid(const char *s, size_t len)

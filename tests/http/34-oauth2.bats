@@ -46,7 +46,7 @@ teardown() {
 	[[ $output == *"$id"*"confidential"*"Web shop"* ]]
 	# remove by id, then by name
 	run ctl client remove "$id"
-	[ "$status" = 0 ]
+	[ "$status" = 0 ] || { echo "$output"; false; }
 	run ctl client remove cli-app
 	[ "$status" = 0 ]
 	[ "$(psql_auth "SELECT name FROM oauth_clients ORDER BY name")" = $'Plain one\nResource server' ]

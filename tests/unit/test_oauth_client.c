@@ -26,6 +26,13 @@ int main(void)
 	oauth_client_id_new(id2);
 	CHECK(strlen(id) == OAUTH_CLIENT_ID_STRLEN && strcmp(id, id2) != 0);
 	CHECK(oauth_client_id_valid(id, strlen(id)));
+	for (int i = 0; i < 2000; i++) {
+		oauth_client_id_new(id2);
+		if (id2[0] == '-' || id2[0] == '_') {
+			CHECK(!"an id starts with - or _");
+			break;
+		}
+	}
 	CHECK(oauth_client_id_valid("abcdefghijklmnop", 16));
 	CHECK(!oauth_client_id_valid("abcdefghijklmno", 15));
 	CHECK(!oauth_client_id_valid("abcdefghijklmno!", 16));

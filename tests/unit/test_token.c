@@ -130,7 +130,7 @@ static void test_es256(void)
 	/* truncated signature, no signature, extra part, garbage */
 	CHECK(token_verify(&t, tok, (size_t)n - 2, (time_t)now, 1, &out) != TOKEN_OK);
 	CHECK(token_verify(&t, tok, (size_t)(sig - tok), (time_t)now, 1, &out) != TOKEN_OK);
-	snprintf(bad, sizeof(bad), "%s.e30", tok);
+	CHECK(snprintf(bad, sizeof(bad), "%s.e30", tok) < (int)sizeof(bad));
 	CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_MALFORMED);
 	CHECK(token_verify(&t, "a.b", 3, (time_t)now, 1, &out) == TOKEN_MALFORMED);
 	CHECK(token_verify(&t, "", 0, (time_t)now, 1, &out) == TOKEN_MALFORMED);
@@ -157,7 +157,7 @@ static void test_es256(void)
 	/* HS256 with the public JWK text as the HMAC secret */
 	{
 		unsigned char mac[crypto_auth_hmacsha256_BYTES];
-		char signing[2048];
+		char signing[sizeof(bad)];
 		crypto_auth_hmacsha256_state hs;
 
 		snprintf(hdr, sizeof(hdr), "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",

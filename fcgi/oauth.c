@@ -40,30 +40,12 @@ void oauth_error(struct http_req *r, int status, const char *code, const char *d
 	json_object_put(o);
 }
 
-/* application/x-www-form-urlencoded, with no charset or UTF-8. */
-static int content_type_is_form(const char *ct)
-{
-	static const char want[] = "application/x-www-form-urlencoded";
-	size_t n = strcspn(ct, "; \t");
-	const char *cs;
-
-	if (n != sizeof(want) - 1 || strncasecmp(ct, want, n) != 0)
-		return 0;
-	cs = strcasestr(ct + n, "charset=");
-	if (!cs)
-		return 1;
-	cs += strlen("charset=");
-	if (*cs == '"')
-		cs++;
-	return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
-}
-
 int oauth_form(struct http_req *r, struct form *f)
 {
 	const char *code, *message;
 
 	memset(f, 0, sizeof(*f));
-	if (!content_type_is_form(r->content_type)) {
+	if (!http_content_type_is(r->content_type, "application/x-www-form-urlencoded")) {
 		oauth_error(r, 400, "invalid_request",
 			    "The request body must be application/x-www-form-urlencoded.", NULL);
 		return -1;

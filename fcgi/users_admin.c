@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "event.h"
+#include "form.h"
 #include "log.h"
 #include "registration.h"
 #include "roles.h"
@@ -49,48 +50,22 @@ static int admin_caller(struct http_req *r, struct account *me)
 	return 0;
 }
 
-/* Value of a hex digit, or -1. */
-static int hexval(char c)
+/* The value of key in the parsed query string f into out (cap bytes): 0
+ * found, 1 absent, -1 too long or holding a control character. */
+static int query_get(const struct form *f, const char *key, char *out, size_t cap)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	size_t n;
+	const char *v = form_get(f, key, &n);
 
-/* The percent-decoded value of key in the query string qs into out (cap
- * bytes): 0 found, 1 absent, -1 malformed or too long (or a control
- * character in it). */
-static int query_get(const char *qs, const char *key, char *out, size_t cap)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = qs; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-		size_t n = 0;
-		if (strncmp(p, key, klen) != 0 || p[klen] != '=')
-			continue;
-		for (const char *s = p + klen + 1; *s && *s != '&'; s++) {
-			int c = (unsigned char)*s;
-			if (c == '+') {
-				c = ' ';
-			} else if (c == '%') {
-				int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
-				if (hi < 0 || lo < 0)
-					return -1;
-				c = hi * 16 + lo;
-				s += 2;
-			}
-			if (c < 0x20 || c == 0x7f || n + 1 >= cap)
-				return -1;
-			out[n++] = (char)c;
-		}
-		out[n] = '\0';
-		return 0;
-	}
-	return 1;
+	if (!v)
+		return 1;
+	if (n >= cap)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return -1;
+	memcpy(out, v, n + 1);
+	return 0;
 }
 
 /* GET /api/registration/admin/users?q=&limit=&after= */
@@ -100,21 +75,29 @@ void h_admin_search(struct http_req *r)
 	char q[QUERY_MAX + 1] = "", like[2 * QUERY_MAX + 1], after[64] = "", lim[16] = "",
 	     page[16];
 	struct json_object *errors = json_object_new_array(), *list, *o;
+	const char *qcode, *qmsg;
 	struct account me, u;
+	struct form f;
 	long limit = 20;
 	PGresult *res = NULL;
 	size_t n = 0;
 	int rows;
 
+	memset(&f, 0, sizeof(f));
 	if (admin_caller(r, &me) != 0)
 		goto out;
-	if (query_get(qs, "q", q, sizeof(q)) < 0)
+	/* a query string is encoded as a form body is (lib/form.c) */
+	if (form_parse(qs ? qs : "", qs ? strlen(qs) : 0, &f, &qcode, &qmsg) != 0) {
+		http_error(r, 400, "invalid_query", qmsg, NULL);
+		goto out;
+	}
+	if (query_get(&f, "q", q, sizeof(q)) < 0)
 		http_errors_add(errors, "q", "invalid_format",
 				"q must be at most 254 characters, without control characters.");
-	if (query_get(qs, "after", after, sizeof(after)) < 0 || (after[0] && !uuid_valid(after)))
+	if (query_get(&f, "after", after, sizeof(after)) < 0 || (after[0] && !uuid_valid(after)))
 		http_errors_add(errors, "after", "invalid_format",
 				"after must be a user id (the \"next\" of the page before).");
-	if (query_get(qs, "limit", lim, sizeof(lim)) < 0 ||
+	if (query_get(&f, "limit", lim, sizeof(lim)) < 0 ||
 	    (lim[0] && ((limit = strtol(lim, NULL, 10)) < 1 ||
 			limit > conf_int(CONF_ADMIN_PAGE_MAX) ||
 			strspn(lim, "0123456789") != strlen(lim)))) {
@@ -157,6 +140,7 @@ void h_admin_search(struct http_req *r)
 						  : NULL);
 	http_reply(r, 200, NULL, o);
 out:
+	form_free(&f);
 	PQclear(res);
 	json_object_put(errors);
 }

@@ -204,13 +204,12 @@ int http_read_body(struct http_req *r, size_t limit)
 	return 0;
 }
 
-/* application/json with no charset or UTF-8. */
-int http_content_type_is_json(const char *ct)
+int http_content_type_is(const char *ct, const char *type)
 {
 	size_t n = strcspn(ct, "; \t");
 	const char *cs;
 
-	if (n != strlen("application/json") || strncasecmp(ct, "application/json", n) != 0)
+	if (n != strlen(type) || strncasecmp(ct, type, n) != 0)
 		return 0;
 	cs = strcasestr(ct + n, "charset=");
 	if (!cs)
@@ -219,6 +218,11 @@ int http_content_type_is_json(const char *ct)
 	if (*cs == '"')
 		cs++;
 	return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
+}
+
+int http_content_type_is_json(const char *ct)
+{
+	return http_content_type_is(ct, "application/json");
 }
 
 /* Content type, size, encoding and syntax checks, then parse. */

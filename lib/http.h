@@ -73,6 +73,10 @@ int http_json_body(struct http_req *r, size_t limit, struct json_object **out);
 /* 1 when ct is application/json, with no charset parameter or UTF-8. */
 int http_content_type_is_json(const char *ct);
 
+/* Content-Type ct is the media type type (case-insensitively) with no
+ * charset parameter, or charset UTF-8. */
+int http_content_type_is(const char *ct, const char *type);
+
 /* Reply status with body (consumed; NULL for none) and extra header lines,
  * each ending in "\r\n" (NULL for none). */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body);

@@ -70,6 +70,14 @@ admin_user() {
 	# (an encoded control character lighttpd refuses itself, before us)
 	as "$ADMIN_TOKEN" GET '/api/registration/admin/users?q=%7f'
 	assert_code 400
+	# a parameter twice: which one counts would be a guess
+	as "$ADMIN_TOKEN" GET '/api/registration/admin/users?q=ann&q=bert'
+	assert_code 400
+	[ "$(field .error)" = invalid_query ]
+	# an empty q is no filter
+	as "$ADMIN_TOKEN" GET '/api/registration/admin/users?q=&limit=1'
+	assert_code 200
+	[ "$(json_of '.users | length')" = 1 ]
 }
 
 @test "admin: lock -> UserUpdated lockoutEnd, sessions revoked, login and the user's token refused; unlock -> login works" {

@@ -88,7 +88,7 @@ int main(void)
 		snprintf(big + strlen(big), sizeof(big) - strlen(big), "%sk%d=v", i ? "&" : "", i);
 	CHECK(parse(big, &f) == NULL && f.n == FORM_FIELDS_MAX && is(&f, "k31", "v"));
 	form_free(&f);
-	strcat(big, "&one=more");
+	snprintf(big + strlen(big), sizeof(big) - strlen(big), "&one=more");
 	CHECK(strcmp(parse(big, &f), "too_many_parameters") == 0);
 	form_free(&f);
 	return t_done();

@@ -10,4 +10,5 @@ EXTRA_DIST += bench/auth.sh bench/auth-login.lua bench/auth-refresh.lua bench/au
 
 # the runners and their inputs
 EXTRA_DIST += bench/README.md bench/registration.sh bench/register.lua \
-	bench/pipeline.sh bench/pipeline-event.sql bench/pipeline-insert.sql
+	bench/pipeline.sh bench/pipeline-event.sql bench/pipeline-insert.sql \
+	bench/chaos.sh bench/chaos-load.py bench/chaos-check.py

@@ -1475,14 +1475,25 @@ _stack_strays() {
 # A benchmark's stack: a new temporary directory ($dir, named after NAME),
 # stopped and removed when the calling script exits (BENCH_KEEP=1: left
 # running, for a look afterwards); dependencies installed, the tree built
-# and installed into it, its env sourced.  Starts nothing.  PostgreSQL
-# commits durably (fsync on, as in production) unless STACK_PG_FSYNC=off.
+# and installed into it (or STACK_BENCH_PREFIX, an installed build, copied
+# there), its env sourced.  Starts nothing.  PostgreSQL commits durably
+# (fsync on, as in production) unless STACK_PG_FSYNC=off.
 stack_bench() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/magenta-bench-${1:?usage: stack_bench NAME}.XXXXXX")
 	trap _stack_bench_cleanup EXIT INT TERM
 	stack_deps >/dev/null || return 1
 	STACK_PG_FSYNC=${STACK_PG_FSYNC:-on} stack_init "$dir" >/dev/null || return 1
-	bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null || return 1
+	if [[ -n ${STACK_BENCH_PREFIX:-} ]]; then
+		# an installed build (the test suite's): a copy, so that this
+		# stack's processes are told from the other's by their executable
+		[[ -x $STACK_BENCH_PREFIX/sbin/magenta-registration ]] || {
+			_stack_fail "bench: STACK_BENCH_PREFIX=$STACK_BENCH_PREFIX holds no installed build"
+			return 1
+		}
+		cp -a "$STACK_BENCH_PREFIX/." "$dir/prefix/" || return 1
+	else
+		bash -c '. "$1"; . "$2"; stack_build' _ "$dir/env" "$STACK_LIB" >/dev/null || return 1
+	fi
 	# shellcheck source=/dev/null
 	. "$dir/env"
 }

@@ -33,6 +33,7 @@ import os
 import random
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 _spec = importlib.util.spec_from_file_location("chaos_load", os.path.join(os.path.dirname(__file__), "chaos-load.py"))
 chaos_load = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(chaos_load)

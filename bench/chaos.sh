@@ -156,11 +156,18 @@ fault_broker_stop() {
 	say "RabbitMQ started again"
 }
 
-# The faults, ROUNDS times, while the load runs; writes the time the last
-# one ended to $out/last-fault.
+# Registrations in the ledger so far.
+registered() { grep -c '"op": "register"' "$out/ledger.jsonl" 2>/dev/null || true; }
+
+# The faults, ROUNDS times, while the load runs, round R once (R-1)/ROUNDS
+# of the registrations were sent (so they spread over the load however fast
+# the machine is); writes the time the last one ended to $out/last-fault.
 faults() {
 	local r f done=0
 	for ((r = 1; r <= rounds; r++)); do
+		while [[ ! -f $out/load-done ]] && (($(registered) < (r - 1) * n / rounds)); do
+			sleep 1
+		done
 		for f in "fault_daemon relay" "fault_daemon consumer" fault_rabbit fault_pg fault_worker; do
 			[[ -f $out/load-done ]] && break 2
 			sleep 1
@@ -241,7 +248,7 @@ t_drained=$(now)
 last=$(cat "$out/last-fault" 2>/dev/null || echo "$t_load")
 drain=$(awk -v a="$last" -v b="$t_drained" 'BEGIN { printf "%.1f", b - a }')
 if ((drained)); then
-	echo "chaos: drained $drain s after the last fault ($(awk -v a="$t_load" -v b="$t_drained" 'BEGIN { printf "%.1f", b - a }') s after the load)"
+	echo "chaos: drained $drain s after the last fault ended, $(awk -v a="$t_load" -v b="$t_drained" 'BEGIN { printf "%.1f", b - a }') s after the load's last answer"
 else
 	echo "chaos: NOT drained $drain_s s after the load: unpublished ${unpub:-?}, applied ${applied:-?} of ${total:-?}, parked ${parked:-?}"
 fi

@@ -272,4 +272,15 @@ rc=0
 python3 "$top/bench/chaos-check.py" "$out" "$BASE_URL" || rc=1
 echo "chaos: drain after last fault $drain s; faults $done_faults of $planned"
 ((drained)) || rc=1
+# A sanitizer build (scripts/test --sanitize) reports into the programs'
+# logs, leaks when they exit: stop them, then look.
+if [[ ${BENCH_KEEP:-0} != 1 ]]; then
+	stack_down >/dev/null 2>&1 || true
+	san=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STACK_DIR"/log/*.log 2>/dev/null || true)
+	if [[ -n $san ]]; then
+		echo "chaos: sanitizer reports in: $san"
+		grep -h -A8 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' $san | head -n 40
+		rc=1
+	fi
+fi
 exit "$rc"

@@ -36,9 +36,17 @@ MAX_TIME=10
 setup_file() {
 	# the logins need the event pipeline: relay and consumer
 	stack_daemons_start >/dev/null
+	stack_spawnfcgi_start
+	stack_apache_start
 }
 
-# the server under test (lighttpd), and its FastCGI sockets' directory
+teardown_file() {
+	stack_apache_stop
+	stack_spawnfcgi_stop
+}
+
+# the server under test (lighttpd unless a test says otherwise), and the
+# directory of the FastCGI sockets behind it
 port=$HTTP_PORT
 sockdir=$STACK_DIR/sock
 
@@ -150,6 +158,7 @@ count() {
 	awk -v k="$1" -v c="$col" '$1 == k { print $c }' "$BATS_TEST_TMPDIR/status" 2>/dev/null
 }
 attack_opened() { [ "$(count slow opened)" = "$SLOW" ]; }
+attack_gone() { [ "$(count slow open)" = 0 ] && [ "$(count body open)" = 0 ]; }
 attack_held() { (($(count slow held) >= HOLD)); }
 
 # backend_conns NAME: connections open to the FastCGI socket of magenta-NAME
@@ -280,4 +289,42 @@ normal_traffic() {
 	wait "$attack_pid"
 	attack_pid=
 	wait_until 10 eval 'API_MAX_TIME=5 api GET /api/auth/health 2>/dev/null; [ "$code" = 200 ]'
+}
+
+# Apache holds no connection for long: mod_qos closes an address's
+# connections past 32 at once, mod_reqtimeout the others when their headers
+# are not complete within 5 s, or their body within 10 s (both extended
+# only at 500 bytes/s).  The programs behind it (spawn-fcgi) have 2 workers
+# each: Apache must read a body whole before it connects to one (mod_buffer,
+# apache-magenta.conf), and must survive a body that comes in pieces.
+@test "slow clients: apache: the same attack is closed within seconds; a slow body holds no worker and crashes no child; 127.0.0.2 is served in time" {
+	port=$APACHE_PORT
+	sockdir=$STACK_DIR/sock-apache
+	local segv
+	segv=$(grep -c 'Segmentation fault' "$STACK_DIR/log/apache-error.log") || true
+	users_ready
+	attack "$APACHE_PORT"
+	wait_until 60 attack_opened
+	# the per-address cap (the helper sees the closes on its next round)
+	wait_until 5 eval '(($(count slow open) <= 32 && $(count body open) <= 32))'
+	cat "$BATS_TEST_TMPDIR/status"
+	# the slow bodies still pending are read by Apache, not by a program
+	(($(count body open) > 0))
+	[ "$(backend_conns auth)" = 0 ]
+	[ "$(backend_conns registration)" = 0 ]
+	# 127.0.0.1 holds its 32: it is not served
+	API_MAX_TIME=5 _http_call "$APACHE_URL/api/auth/health"
+	echo "from 127.0.0.1: $code"
+	[ "$code" != 200 ]
+
+	normal_traffic
+	[ "$(backend_conns auth)" = 0 ]
+	[ "$(backend_conns registration)" = 0 ]
+	# mod_reqtimeout closes the rest: none is left after 30 s
+	wait_until 30 attack_gone
+	cat "$BATS_TEST_TMPDIR/status"
+	# no Apache child crashed on the way
+	[ "$(grep -c 'Segmentation fault' "$STACK_DIR/log/apache-error.log")" = "${segv:-0}" ]
+	wait_until 30 in_auth_db slow1x2
+	login slow1x2
 }

@@ -20,6 +20,9 @@
 # connections of their address): so they reach their body, as those of an
 # attacker with many addresses do, and it is the body buffering, not the
 # cap, that keeps them from the workers.
+#
+# The second test runs the same attack against Apache, which closes it
+# instead (mod_qos, mod_reqtimeout), and must read bodies whole too.
 
 load ../lib/common
 
@@ -159,6 +162,13 @@ count() {
 }
 attack_opened() { [ "$(count slow opened)" = "$SLOW" ]; }
 attack_gone() { [ "$(count slow open)" = 0 ] && [ "$(count body open)" = 0 ]; }
+attack_capped() { (($(count slow open) <= 32 && $(count body open) <= 32)); }
+
+# health_from1_ok: GET /api/auth/health from 127.0.0.1 (lighttpd) is 200.
+health_from1_ok() {
+	API_MAX_TIME=5 api GET /api/auth/health 2>/dev/null
+	[ "$code" = 200 ]
+}
 attack_held() { (($(count slow held) >= HOLD)); }
 
 # backend_conns NAME: connections open to the FastCGI socket of magenta-NAME
@@ -288,7 +298,7 @@ normal_traffic() {
 	touch "$BATS_TEST_TMPDIR/stop"
 	wait "$attack_pid"
 	attack_pid=
-	wait_until 10 eval 'API_MAX_TIME=5 api GET /api/auth/health 2>/dev/null; [ "$code" = 200 ]'
+	wait_until 10 health_from1_ok
 }
 
 # Apache holds no connection for long: mod_qos closes an address's
@@ -306,7 +316,7 @@ normal_traffic() {
 	attack "$APACHE_PORT"
 	wait_until 60 attack_opened
 	# the per-address cap (the helper sees the closes on its next round)
-	wait_until 5 eval '(($(count slow open) <= 32 && $(count body open) <= 32))'
+	wait_until 5 attack_capped
 	cat "$BATS_TEST_TMPDIR/status"
 	# the slow bodies still pending are read by Apache, not by a program
 	(($(count body open) > 0))

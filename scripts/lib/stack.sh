@@ -1193,7 +1193,7 @@ _stack_apache_conf() {
 		local pcre
 		pcre=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libpcre.so.3" { print $NF; exit }')
 		[[ -n $pcre ]] && printf 'LoadFile %s\n' "$pcre"
-		for mod in mpm_event authz_core proxy proxy_fcgi request env headers reqtimeout qos; do
+		for mod in mpm_event authz_core proxy proxy_fcgi request env headers buffer reqtimeout qos; do
 			printf 'LoadModule %s_module %s/mod_%s.so\n' "$mod" "$m" "$mod"
 		done
 		if ((EUID == 0)); then

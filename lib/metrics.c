@@ -103,6 +103,8 @@ static void hist_observe(struct hist *h, double seconds)
 
 	if (!(seconds >= 0)) /* NaN too */
 		seconds = 0;
+	if (seconds > 1e6) /* the sum in ns stays far from overflowing */
+		seconds = 1e6;
 	while (i < NBOUND && seconds > bounds[i])
 		i++;
 	inc(&h->bucket[i]);

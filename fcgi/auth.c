@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "oauth.h"
 #include "roles.h"
 #include "service.h"
@@ -154,6 +155,8 @@ int auth_sign_access(const struct auth_user *u, const char *sid, const char *cli
 	n = token_sign(&auth.tok, &c, tok, cap);
 	if (n < 0)
 		log_error("event=token_sign_failed user=%s", u->id);
+	else
+		metrics_token(METRICS_TOKEN_ACCESS);
 	return n;
 }
 
@@ -199,6 +202,7 @@ static const struct http_route routes[] = {
     {"GET", "/api/auth/status", h_status, 0},
     {"GET", "/api/auth/health", h_health, 0},
     {"GET", "/api/auth/ready", h_ready, 0},
+    {"GET", "/api/auth/metrics", h_metrics, 0},
     {"GET", "/.well-known/jwks.json", h_jwks, 0},
     {"GET", "/.well-known/openid-configuration", h_openid_configuration, 0},
     {"POST", "/oauth2/token", h_oauth_token, 0},
@@ -211,7 +215,7 @@ static const struct http_route routes[] = {
 /* Keys, hashing parameters, the dummy hash, proxies, database handle. */
 static int auth_init(char *err, size_t errlen)
 {
-	if (pwhash_configure(1, err, errlen) != 0)
+	if (pwhash_configure(1, err, errlen) != 0 || metrics_allow_configure(err, errlen) != 0)
 		return -1;
 	/* unknown users are verified against this, so they take as long as
 	 * known ones: made here, after pwhash_init, at the configured cost */
@@ -245,6 +249,7 @@ static void auth_release(void)
 	auth.proxies = NULL;
 	free(auth.openid);
 	auth.openid = NULL;
+	metrics_allow_release();
 }
 
 /* Serve the authentication routes until told to stop. */

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "devicetoken.h"
 #include "log.h"
+#include "metrics.h"
 #include "roles.h"
 #include "uuid7.h"
 #include "validate.h"
@@ -370,6 +371,7 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 	PGresult *res;
 	const char *hash, *why;
 	int known, ok, trusted;
+	enum auth_outcome rc;
 
 	memset(out, 0, sizeof(*out));
 	if (in->has_device) {
@@ -403,6 +405,7 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 		out->retry_after = atol(PQgetvalue(res, 0, L_RETRY));
 		if (out->retry_after < 1)
 			out->retry_after = 1;
+		metrics_login(METRICS_LOGIN_THROTTLED);
 		return AUTH_THROTTLED;
 	}
 
@@ -437,9 +440,17 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 		 * are held by it */
 		if (!trusted)
 			count_failure(addr);
+		metrics_login(strcmp(why, "unknown_user") == 0 || strcmp(why, "bad_password") == 0
+				  ? METRICS_LOGIN_FAILED
+				  : METRICS_LOGIN_LOCKED);
 		return AUTH_REFUSED;
 	}
-	return login_session(r, in, addr, trusted ? dhash_hex : NULL, out);
+	rc = login_session(r, in, addr, trusted ? dhash_hex : NULL, out);
+	if (rc == AUTH_OK) {
+		metrics_login(METRICS_LOGIN_OK);
+		metrics_token(METRICS_TOKEN_REFRESH);
+	}
+	return rc;
 }
 
 /* POST /api/auth/login */

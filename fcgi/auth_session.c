@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HASH_HEX (2 * REFRESH_HASHBYTES + 3)
 #define SEAL_HEX (2 * REFRESH_SEALBYTES + 3)
@@ -190,6 +191,7 @@ static enum auth_outcome refresh_not_rotated(struct http_req *r,
 			return AUTH_REPLIED;
 		}
 		PQclear(rv);
+		metrics_refresh_reuse();
 		log_warnx("event=refresh_reuse session=%s user=%s msg=\"session revoked\"",
 			  PQgetvalue(res, 0, I_SESSION), PQgetvalue(res, 0, I_USER));
 		return AUTH_REFUSED;
@@ -283,6 +285,8 @@ enum auth_outcome auth_refresh_attempt(struct http_req *r, const unsigned char r
 		snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, 0));
 		out->scope_pg = PQgetvalue(res, 0, 7);
 		out->refresh_expires_in = atol(PQgetvalue(res, 0, 4));
+		metrics_refresh_rotation();
+		metrics_token(METRICS_TOKEN_REFRESH);
 		log_info("event=refresh_ok session=%s user=%s%s%s", out->sid, out->u.id,
 			 client_id ? " client=" : "", client_id ? client_id : "");
 		return AUTH_OK;

@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "oauth.h"
 
 /* $1 client id: its secret's hash (NULL: a public client) and scopes. */
@@ -300,6 +301,8 @@ void oauth_reply_tokens(struct http_req *r, const struct oauth_client *c, unsign
 		idn = token_sign_id(&auth.tok, &ic, id_token, sizeof(id_token));
 		if (idn < 0)
 			log_error("event=token_sign_failed user=%s msg=\"id token\"", u->id);
+		else
+			metrics_token(METRICS_TOKEN_ID);
 	}
 	if (n < 0 || idn < 0) {
 		http_error(r, 500, "internal_error", "Internal error.", NULL);

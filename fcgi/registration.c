@@ -5,6 +5,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "pwhash.h"
 #include "registration.h"
 #include "service.h"
@@ -47,6 +48,7 @@ static const struct http_route routes[] = {
     {"DELETE", "/api/registration/admin/users/", h_admin_user_delete, 1},
     {"GET", "/api/registration/health", h_health, 0},
     {"GET", "/api/registration/ready", h_ready, 0},
+    {"GET", "/api/registration/metrics", h_metrics, 0},
 };
 
 /* Hashing parameters, blocklist, database handle. */
@@ -58,7 +60,7 @@ static int reg_init(char *err, size_t errlen)
 		snprintf(err, errlen, "key 'password_min' is larger than 'password_max'");
 		return -1;
 	}
-	if (pwhash_configure(1, err, errlen) != 0)
+	if (pwhash_configure(1, err, errlen) != 0 || metrics_allow_configure(err, errlen) != 0)
 		return -1;
 	/* the default names optional files; a configured list must exist */
 	reg.blocked = blocklist_load(bl, conf_is_default(CONF_PASSWORD_BLOCKLIST), err, errlen);
@@ -83,6 +85,7 @@ static void reg_release(void)
 	blocklist_free(reg.blocked);
 	reg.blocked = NULL;
 	token_ctx_release(&reg.tok);
+	metrics_allow_release();
 }
 
 int main(int argc, char **argv)

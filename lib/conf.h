@@ -60,6 +60,7 @@ enum conf_program {
 	X(ARGON2_CONCURRENCY, "argon2_concurrency", CONF_FOR_FCGI, CONF_INT, "0", 0, 256, NULL, "most argon2id computations at once among a program's -p workers; 0: one per CPU it may run on") \
 	X(FCGI_LISTEN, "fcgi_listen", CONF_FOR_FCGI, CONF_STR, "", 0, 0, NULL, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
 	X(FCGI_STOP_GRACE, "fcgi_stop_grace", CONF_FOR_FCGI, CONF_INT, "10", 1, 3600, NULL, "with -p: seconds a worker told to stop (SIGTERM, or replaced at a SIGHUP reload) may take to finish its request before it is killed (SIGKILL)") \
+	X(METRICS_ALLOW, "metrics_allow", CONF_FOR_FCGI, CONF_STR, "127.0.0.1 ::1", 0, 0, NULL, "space-separated addresses or CIDR blocks whose REMOTE_ADDR may read GET .../metrics (403 otherwise); the web server's own rule (lighttpd var.magenta_metrics_allow, Apache MAGENTA_METRICS_ALLOW) is the first gate") \
 	X(AMQP_HOST, "amqp_host", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "127.0.0.1", 0, 0, NULL, "RabbitMQ host") \
 	X(AMQP_PORT, "amqp_port", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_INT, "5672", 1, 65535, NULL, "RabbitMQ AMQP port") \
 	X(AMQP_USER, "amqp_user", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "guest", 0, 0, NULL, "RabbitMQ user") \

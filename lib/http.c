@@ -131,7 +131,7 @@ static void error_document(struct http_req *r, int status)
 }
 
 /* Route by path, then method. */
-void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n)
+int http_dispatch(struct http_req *r, const struct http_route *routes, size_t n)
 {
 	char allow[128] = "", hdr[160];
 	size_t alen = 0;
@@ -139,7 +139,7 @@ void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n
 
 	if (redirect && atoi(redirect) >= 400) {
 		error_document(r, atoi(redirect));
-		return;
+		return -1;
 	}
 
 	for (size_t i = 0; i < n; i++) {
@@ -151,7 +151,7 @@ void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n
 			continue;
 		if (strcmp(r->method, rt->method) == 0) {
 			rt->fn(r);
-			return;
+			return (int)i;
 		}
 		if (!strstr(allow, rt->method) && alen + strlen(rt->method) + 3 < sizeof(allow))
 			alen += (size_t)snprintf(allow + alen, sizeof(allow) - alen, "%s%s",
@@ -163,9 +163,10 @@ void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n
 		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
 		snprintf(msg, sizeof(msg), "Method not allowed; use %s.", allow);
 		http_error_h(r, 405, hdr, "method_not_allowed", msg, NULL);
-		return;
+		return -1;
 	}
 	http_error(r, 404, "not_found", "No such resource.", NULL);
+	return -1;
 }
 
 /* Read at most limit bytes of body. */

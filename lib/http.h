@@ -1,7 +1,8 @@
 /* http: one FastCGI request, its body, routing (lib/http.c) and JSON
  * replies (lib/http_reply.c).
  *
- * Every reply is JSON, carries X-Request-Id, Cache-Control: no-store and
+ * Every reply but the metrics text (http_reply_plain) is JSON; every one
+ * carries X-Request-Id, Cache-Control: no-store and
  * X-Content-Type-Options: nosniff.  Error bodies have one shape for both
  * services:
  *   {"success":false,"error":CODE,"message":TEXT,
@@ -58,8 +59,9 @@ void http_req_end(struct http_req *r);
 const char *http_param(struct http_req *r, const char *name);
 
 /* Run the route for r: 404 when no path matches, 405 with Allow when the
- * path matches under another method. */
-void http_dispatch(struct http_req *r, const struct http_route *routes, size_t n);
+ * path matches under another method.  The index in routes of the route
+ * that ran, or -1 (404, 405, the web server's error document). */
+int http_dispatch(struct http_req *r, const struct http_route *routes, size_t n);
 
 /* Read the body, at most limit bytes, zeroing libfcgi's copy as it is
  * read: 0, or an HTTP status (413, 400) already replied. */
@@ -92,6 +94,12 @@ void http_reply_wiped(struct http_req *r, int status, struct json_object *body);
  * buffer zeroed (a 500 instead, out of memory). */
 void http_reply_text(struct http_req *r, int status, const char *cache_control,
 		     const char *extra_headers, const char *json, size_t len);
+
+/* Reply status with a body that is not JSON (the metrics text): len
+ * bytes of body (not consumed), Content-Type content_type, Cache-Control:
+ * no-store; never a secret. */
+void http_reply_plain(struct http_req *r, int status, const char *content_type, const char *body,
+		      size_t len);
 
 /* Reply the one-error shape; field may be NULL. */
 void http_error(struct http_req *r, int status, const char *code, const char *message,

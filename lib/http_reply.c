@@ -102,6 +102,22 @@ void http_reply_text(struct http_req *r, int status, const char *cache_control,
 	r->status = status;
 }
 
+/* Status line, headers and a body that is not JSON. */
+void http_reply_plain(struct http_req *r, int status, const char *content_type, const char *body,
+		      size_t len)
+{
+	FCGX_FPrintF(r->fcgx.out,
+		     "Status: %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "X-Request-Id: %s\r\n\r\n",
+		     status, status_text(status), content_type, r->id);
+	if (len)
+		FCGX_PutStr(body, (int)len, r->fcgx.out);
+	r->status = status;
+}
+
 /* Write status line, headers and body. */
 void http_reply(struct http_req *r, int status, const char *extra_headers, struct json_object *body)
 {

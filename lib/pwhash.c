@@ -10,8 +10,10 @@
 #include <sys/sem.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "pwhash.h"
 
 static unsigned long long pw_ops = 2;
@@ -163,24 +165,42 @@ int pwhash_configure(int with_slots, char *err, size_t errlen)
 	return 0;
 }
 
-/* Hash with a fresh salt, under a slot. */
-int pwhash_hash(char out[PWHASH_STRBYTES], const char *pw, size_t len)
+/* Wait for a slot (slot_take), counting the computation that follows
+ * and the wait when counted (metrics.h). */
+static int slot_take_counted(int counted)
 {
-	int taken = slot_take(), rc;
+	double t0 = clock_mono();
+	int taken = slot_take();
+
+	if (counted)
+		metrics_argon2(clock_mono() - t0);
+	return taken;
+}
+
+/* Hash with a fresh salt, under a slot; counted for a request. */
+static int hash_str(char out[PWHASH_STRBYTES], const char *pw, size_t len, int counted)
+{
+	int taken = slot_take_counted(counted), rc;
 
 	rc = crypto_pwhash_str_alg(out, pw, len, pw_ops, pw_mem, crypto_pwhash_ALG_ARGON2ID13);
 	slot_give(taken);
 	return rc;
 }
 
-/* Random bytes hashed at the current parameters. */
+int pwhash_hash(char out[PWHASH_STRBYTES], const char *pw, size_t len)
+{
+	return hash_str(out, pw, len, 1);
+}
+
+/* Random bytes hashed at the current parameters; at start and at each
+ * reload, not for a request: not counted. */
 int pwhash_dummy(char out[PWHASH_STRBYTES])
 {
 	unsigned char rnd[32];
 	int rc;
 
 	randombytes_buf(rnd, sizeof(rnd));
-	rc = pwhash_hash(out, (const char *)rnd, sizeof(rnd));
+	rc = hash_str(out, (const char *)rnd, sizeof(rnd), 0);
 	sodium_memzero(rnd, sizeof(rnd));
 	return rc;
 }
@@ -188,7 +208,7 @@ int pwhash_dummy(char out[PWHASH_STRBYTES])
 /* Verify in the time the hash's own parameters take, under a slot. */
 int pwhash_verify(const char *hash, const char *pw, size_t len)
 {
-	int taken = slot_take(), rc;
+	int taken = slot_take_counted(1), rc;
 
 	rc = crypto_pwhash_str_verify(hash, pw, len);
 	slot_give(taken);

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "reload.h"
 #include "service.h"
 
@@ -155,9 +156,16 @@ static unsigned long serve(const struct service *svc, int sock, int single)
 			log_error("event=accept_failed err=%d", -rc);
 			break;
 		}
-		http_req_begin(&req);
-		http_dispatch(&req, svc->routes, svc->nroutes);
-		http_req_end(&req);
+		{
+			double t0 = clock_mono();
+			int route;
+
+			http_req_begin(&req);
+			route = http_dispatch(&req, svc->routes, svc->nroutes);
+			/* before http_req_end, which wipes the method's text */
+			metrics_request(route, req.method, req.status, clock_mono() - t0);
+			http_req_end(&req);
+		}
 		FCGX_Finish_r(&req.fcgx);
 		served++;
 	}
@@ -311,6 +319,7 @@ static void supervise(const struct service *svc, int sock, int procs)
 				log_error("event=worker_died pid=%ld status=%d", (long)pid, st);
 		}
 		alive = count(&w, &old);
+		metrics_workers(alive);
 		if (stopping && alive == 0 && old == 0)
 			break;
 		/* the grace is over: SIGKILL */
@@ -490,6 +499,11 @@ int service_main(const struct service *svc, int argc, char **argv)
 		printf("configuration ok%s%s\n", *conf_path() ? ": " : "", conf_path());
 		return 0;
 	}
+	/* the counters every worker adds to: made before any fork, and once
+	 * (a reload keeps them) */
+	if (metrics_init(svc->name, svc->routes, svc->nroutes,
+			 svc->conf_for & CONF_FOR_AUTH ? METRICS_AUTH : 0) != 0)
+		fatal("event=metrics_init_failed err=%d", errno);
 	if (!listen_addr && *conf_str(CONF_FCGI_LISTEN))
 		listen_addr = conf_str(CONF_FCGI_LISTEN);
 

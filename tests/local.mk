@@ -69,3 +69,6 @@ tests_unit_test_oauth_client_LDADD = $(MAGENTA_LIBS)
 UNIT_TESTS += tests/unit/test_keyring
 tests_unit_test_keyring_SOURCES = tests/unit/test_keyring.c tests/unit/t.h
 tests_unit_test_keyring_LDADD = $(MAGENTA_LIBS)
+UNIT_TESTS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c tests/unit/t.h
+tests_unit_test_metrics_LDADD = $(MAGENTA_LIBS)

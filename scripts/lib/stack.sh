@@ -41,7 +41,7 @@ STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	librabbitmq-dev libpq-dev libjson-c-dev libjwt-dev libsodium-dev libssl-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
 	python3-jwt python3-cryptography python3-nacl python3-pika python3-requests-oauthlib wrk apache2-utils apache2 openssl
-	libfcgi-bin lighttpd-modules-lua libapache2-mod-qos)
+	libfcgi-bin lighttpd-modules-lua libapache2-mod-qos python3-prometheus-client)
 
 # ---------------------------------------------------------------- helpers
 
@@ -912,7 +912,8 @@ stack_rabbit_kill() {
 # ---------------------------------------------------------------- lighttpd
 
 # Write $STACK_DIR/lighttpd.conf, which includes the installed routes,
-# errors and limits files, as lighttpd.conf.sample does.  It listens on
+# errors and limits files, as lighttpd.conf.sample does
+# (STACK_METRICS_ALLOW set: its var.magenta_metrics_allow).  It listens on
 # 127.0.0.2 too, on the same port: a second client address for the
 # per-address limits (tests/http/45-connections.bats).
 _stack_lighttpd_conf() {
@@ -933,6 +934,7 @@ var.magenta_sbindir = "$MAGENTA_PREFIX/sbin"
 var.magenta_config  = "$MAGENTA_CONFIG"
 var.magenta_rundir  = "$STACK_DIR/sock"
 var.magenta_procs   = ${STACK_FCGI_PROCS:-4}
+${STACK_METRICS_ALLOW:+var.magenta_metrics_allow = \"$STACK_METRICS_ALLOW\"}
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta.conf"
 var.magenta_datadir = "$MAGENTA_PREFIX/share/magenta"
 include "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-errors.conf"
@@ -1193,7 +1195,7 @@ _stack_apache_conf() {
 		local pcre
 		pcre=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libpcre.so.3" { print $NF; exit }')
 		[[ -n $pcre ]] && printf 'LoadFile %s\n' "$pcre"
-		for mod in mpm_event authz_core proxy proxy_fcgi request env headers buffer reqtimeout qos; do
+		for mod in mpm_event authz_core authz_host proxy proxy_fcgi request env headers buffer reqtimeout qos; do
 			printf 'LoadModule %s_module %s/mod_%s.so\n' "$mod" "$m" "$mod"
 		done
 		if ((EUID == 0)); then

@@ -1159,18 +1159,24 @@ stack_rabbit_node_stop() {
 # stack_rabbit_cluster_stop: stop every cluster node (by its pid file).
 stack_rabbit_cluster_stop() {
 	_stack_load || return 1
-	local f i rc=0 stopped=0
+	local f i j rc=0 stopped=0
+	local -a jobs=()
+	# all at once: each node's stop is mostly waiting
 	for f in "$STACK_DIR"/rabbit-c[0-9]*.pid; do
 		[[ -e $f ]] || continue
 		i=${f##*/rabbit-c}
 		i=${i%.pid}
 		if [[ -n ${RABBITMQ_CLUSTER_NODES:-} ]]; then
-			(_stack_rabbit_cnode "$i" && _stack_rabbit_node_down) || rc=1
+			(_stack_rabbit_cnode "$i" && _stack_rabbit_node_down) &
 		else
 			# no names known (env lost): the pid file is enough
-			(_STACK_RABBIT_PIDF=$f _STACK_RABBIT_WHAT="rabbitmq node $i" _stack_rabbit_node_down) || rc=1
+			(_STACK_RABBIT_PIDF=$f _STACK_RABBIT_WHAT="rabbitmq node $i" _stack_rabbit_node_down) &
 		fi
+		jobs+=($!)
 		stopped=$((stopped + 1))
+	done
+	for j in "${jobs[@]}"; do
+		wait "$j" || rc=1
 	done
 	((stopped == 0)) || _stack_say "rabbitmq cluster: stopped $stopped nodes"
 	return "$rc"

@@ -136,10 +136,12 @@ static PGconn *relay_db(struct relay *r)
 	return c;
 }
 
-/* After a nack, leave the channel: RabbitMQ 3.10 can keep nacking every
- * publish on a channel whose quorum queue changed leader while it
- * published (seen in tests/http/25-pipeline-cluster.bats), while a new
- * channel is accepted at once.  The rows are retried on a new connection. */
+/* After a nack, leave the channel: a relay that lost its node and
+ * reconnected to another while the queue was electing a new leader had its
+ * publishes nacked, and RabbitMQ 3.10 went on nacking every publish on that
+ * channel (for minutes, in tests/http/25-pipeline-cluster.bats), while a
+ * new channel was accepted a tenth of a second later.  The rows are retried
+ * on a new connection (to the same node). */
 static void relay_drop_nacked(struct relay *r, const struct mq_out *out, int n)
 {
 	for (int i = 0; i < n; i++) {

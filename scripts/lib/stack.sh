@@ -1804,6 +1804,17 @@ stack_status() {
 	else
 		_status_line rabbitmq stopped
 	fi
+	local f i
+	for f in "$STACK_DIR"/rabbit-c[0-9]*.pid; do
+		[[ -e $f ]] || continue
+		i=${f##*/rabbit-c}
+		i=${i%.pid}
+		if pid=$(_STACK_RABBIT_PIDF=$f _stack_rabbit_node_pid); then
+			_status_line "rabbitmq-c$i" "running, pid $pid, cluster node $i of ${STACK_RABBIT_CLUSTER_N:-?}, amqp 127.0.0.1:$(cut -d' ' -f"$i" <<<"${AMQP_PORTS:-}")"
+		else
+			_status_line "rabbitmq-c$i" stopped
+		fi
+	done
 	if pid=$(_stack_pid_read "$STACK_DIR/epmd.pid"); then
 		_status_line epmd "running, pid $pid, 127.0.0.1:$ERL_EPMD_PORT"
 	else

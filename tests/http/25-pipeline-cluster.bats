@@ -152,6 +152,12 @@ node_port() {
 	local killed
 	killed=$(cat "$BATS_FILE_TMPDIR/killed")
 	[ "$(stack_rabbit_cluster_running)" = 2 ]
+	# magentactl fails over too: node 1 is down, the next one answers
+	# with the queue's figures
+	local st
+	st=$(env MAGENTA_AMQP_HOSTS="$AMQP_HOSTS" "$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" status --json 2>&1) || true
+	echo "magentactl status: $st" >&2
+	jq -e '.queue.messages | numbers' <<<"$st" >/dev/null
 	stack_rabbit_node_start "$killed" 3>&- >&2
 	stack_rabbit_cluster_wait 3 60
 	wait_until 60 qq_whole "$PIPE_QUEUE"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "hostlist.h"
 
 struct conf_key {
 	const char *name;
@@ -109,6 +110,15 @@ static int conf_store(int i, const char *value, char *err, size_t errlen)
 			return -1;
 		}
 		break;
+	case CONF_HOSTS: {
+		struct hostlist_entry hosts[HOSTLIST_MAX];
+		char why[256];
+		if (hostlist_parse(value, hosts, HOSTLIST_MAX, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "key '%s': %s", k->name, why);
+			return -1;
+		}
+		break;
+	}
 	case CONF_STR:
 		break;
 	}
@@ -311,7 +321,8 @@ int conf_bool(enum conf_id id)
 	return conf_num[id] != 0;
 }
 
-static const char *const type_names[] = { "string", "integer", "boolean", "choice" };
+static const char *const type_names[] = { "string", "integer", "boolean", "choice",
+					   "host:port list" };
 
 /* Write the type of key k, with its bounds or choices. */
 static void conf_print_type(FILE *out, const struct conf_key *k)

@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM };
+/* CONF_HOSTS: a string holding a "host:port,..." list (lib/hostlist.h),
+ * validated at load. */
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM, CONF_HOSTS };
 
 /* The programs, one bit each: the readers of a key, or the loader. */
 enum conf_program {
@@ -63,6 +65,7 @@ enum conf_program {
 	X(METRICS_ALLOW, "metrics_allow", CONF_FOR_FCGI, CONF_STR, "127.0.0.1 ::1", 0, 0, NULL, "space-separated addresses or CIDR blocks whose REMOTE_ADDR may read GET .../metrics (403 otherwise); the web server's own rule (lighttpd var.magenta_metrics_allow, Apache MAGENTA_METRICS_ALLOW) is the first gate") \
 	X(AMQP_HOST, "amqp_host", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "127.0.0.1", 0, 0, NULL, "RabbitMQ host") \
 	X(AMQP_PORT, "amqp_port", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_INT, "5672", 1, 65535, NULL, "RabbitMQ AMQP port") \
+	X(AMQP_HOSTS, "amqp_hosts", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_HOSTS, "", 0, 0, NULL, "the nodes of a RabbitMQ cluster, \"host:port,host:port,...\" ([address]:port for IPv6): each connection tries them in turn, starting after the node that failed or dropped last (docs/events.md, \"Production layout\"); when set it wins, and amqp_host and amqp_port are not used; empty: the one broker amqp_host:amqp_port") \
 	X(AMQP_USER, "amqp_user", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "guest", 0, 0, NULL, "RabbitMQ user") \
 	X(AMQP_PASSWORD, "amqp_password", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "guest", 0, 0, NULL, "RabbitMQ password") \
 	X(AMQP_VHOST, "amqp_vhost", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "/", 0, 0, NULL, "RabbitMQ virtual host") \

@@ -14,6 +14,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/eventsig.c lib/eventsig.h \
 	lib/fcgi_wipe.c lib/fcgi_wipe.h \
 	lib/form.c lib/form.h \
+	lib/hostlist.c lib/hostlist.h \
 	lib/http.c lib/http.h lib/http_reply.c \
 	lib/jose.c lib/jose.h \
 	lib/json.c lib/json.h \

@@ -19,6 +19,7 @@
 #include "mq_internal.h"
 #include "clock.h"
 #include "conf.h"
+#include "hostlist.h"
 #include "log.h"
 
 /* Prepare a disconnected handle. */
@@ -41,23 +42,30 @@ int mq_fd(const struct mq *mq)
 	return mq->conn ? amqp_get_sockfd(mq->conn) : -1;
 }
 
-/* Record a failure: log the outage once, close, start the backoff. */
+/* Record a failure: close; outside mq_connect (which counts its own
+ * failures) also log the outage once, move the next attempt on to the node
+ * after the one that dropped, and start the backoff. */
 void mq_fail(struct mq *mq, const char *fmt, ...)
 {
 	char q[240];
 	va_list ap;
+	int dropped = mq->conn != NULL && !mq->connecting;
 
 	va_start(ap, fmt);
 	vsnprintf(mq->err, sizeof(mq->err), fmt, ap);
 	va_end(ap);
-	if (!mq->was_down && !mq->quiet)
-		log_error("event=amqp_down host=%s port=%ld err=%s", conf_str(CONF_AMQP_HOST),
-			  conf_int(CONF_AMQP_PORT), log_q(q, sizeof(q), mq->err));
-	mq->was_down = 1;
 	if (mq->conn)
 		amqp_destroy_connection(mq->conn);
 	mq->conn = NULL;
 	mq->confirm = mq->consuming = mq->blocked = 0;
+	if (mq->connecting)
+		return;
+	if (!mq->was_down && !mq->quiet)
+		log_error("event=amqp_down host=%s port=%d err=%s", mq->host, mq->port,
+			  log_q(q, sizeof(q), mq->err));
+	mq->was_down = 1;
+	if (dropped)
+		mq->next_host++; /* mq_connect takes it modulo the list */
 	backoff_fail(&mq->bo);
 }
 
@@ -141,8 +149,10 @@ int mq_rpc_check(struct mq *mq, const char *what)
 	return -1;
 }
 
-/* Connect, log in, open the channel. */
-int mq_connect(struct mq *mq)
+/* Connect to node h, log in, open the channel: 0, or -1 with mq->err
+ * set and no connection (called inside mq_connect only).  With amqp_tls
+ * the certificate is verified against h's own name. */
+static int mq_open(struct mq *mq, const struct hostlist_entry *h)
 {
 	amqp_socket_t *sock;
 	amqp_rpc_reply_t r;
@@ -153,10 +163,6 @@ int mq_connect(struct mq *mq)
 	char buf[200];
 	int rc;
 
-	if (mq->conn)
-		return 0;
-	if (!backoff_due(&mq->bo))
-		return -1;
 	mq->conn = amqp_new_connection();
 	if (!mq->conn) {
 		mq_fail(mq, "out of memory");
@@ -195,8 +201,7 @@ int mq_connect(struct mq *mq)
 			return -1;
 		}
 	}
-	rc = amqp_socket_open_noblock(sock, conf_str(CONF_AMQP_HOST), (int)conf_int(CONF_AMQP_PORT),
-				      &tv);
+	rc = amqp_socket_open_noblock(sock, h->host, h->port, &tv);
 	if (rc != AMQP_STATUS_OK) {
 		mq_fail(mq, "connect: %s", amqp_error_string2(rc));
 		return -1;
@@ -238,17 +243,80 @@ int mq_connect(struct mq *mq)
 			mq_fail(mq, "channel.open refused");
 		return -1;
 	}
+	return 0;
+}
+
+/* The nodes to try: amqp_hosts (validated at load), else amqp_host and
+ * amqp_port.  Their number, at least 1. */
+static int mq_hosts(struct hostlist_entry *h)
+{
+	char err[256];
+	int n = hostlist_parse(conf_str(CONF_AMQP_HOSTS), h, HOSTLIST_MAX, err, sizeof(err));
+
+	if (n > 0)
+		return n;
+	snprintf(h[0].host, sizeof(h[0].host), "%s", conf_str(CONF_AMQP_HOST));
+	h[0].port = (int)conf_int(CONF_AMQP_PORT);
+	return 1;
+}
+
+/* Try each node once, from mq->next_host on; log the node reached. */
+int mq_connect(struct mq *mq)
+{
+	struct hostlist_entry hosts[HOSTLIST_MAX];
+	char q[240];
+	int n, start, k = 0;
+
+	if (mq->conn)
+		return 0;
+	if (!backoff_due(&mq->bo))
+		return -1;
+	n = mq_hosts(hosts);
+	start = mq->next_host % n;
+	for (int i = 0; i < n; i++) {
+		int rc;
+
+		k = (start + i) % n;
+		mq->connecting = 1;
+		rc = mq_open(mq, &hosts[k]);
+		mq->connecting = 0;
+		snprintf(mq->host, sizeof(mq->host), "%s", hosts[k].host);
+		mq->port = hosts[k].port;
+		if (rc == 0)
+			break;
+		if (n > 1 && !mq->quiet && !(mq->host_down & (1u << k)))
+			log_warnx("event=amqp_node_down host=%s port=%d err=%s msg=\"trying the next "
+				  "node\"",
+				  mq->host, mq->port, log_q(q, sizeof(q), mq->err));
+		mq->host_down |= 1u << k;
+	}
+	if (!mq->conn) {
+		/* every node failed: the next round starts one further on */
+		if (!mq->was_down && !mq->quiet)
+			log_error("event=amqp_down host=%s port=%d nodes=%d err=%s", mq->host,
+				  mq->port, n, log_q(q, sizeof(q), mq->err));
+		mq->was_down = 1;
+		mq->next_host = (start + 1) % n;
+		backoff_fail(&mq->bo);
+		return -1;
+	}
+	mq->next_host = k;
+	mq->host_down = 0;
 	backoff_reset(&mq->bo);
 	mq->next_tag = 1;
 	if (!mq->quiet) {
+		char now[300];
+
+		snprintf(now, sizeof(now), "%s:%d", mq->host, mq->port);
+		if (mq->was_down && mq->last[0] && strcmp(mq->last, now) != 0)
+			log_warnx("event=amqp_failover from=%s to=%s", mq->last, now);
 		if (mq->was_down)
-			log_info("event=amqp_up host=%s port=%ld", conf_str(CONF_AMQP_HOST),
-				 conf_int(CONF_AMQP_PORT));
+			log_info("event=amqp_up host=%s port=%d", mq->host, mq->port);
 		else
-			log_info("event=amqp_connected host=%s port=%ld heartbeat=%d",
-				 conf_str(CONF_AMQP_HOST), conf_int(CONF_AMQP_PORT),
-				 amqp_get_heartbeat(mq->conn));
+			log_info("event=amqp_connected host=%s port=%d heartbeat=%d", mq->host,
+				 mq->port, amqp_get_heartbeat(mq->conn));
 	}
+	snprintf(mq->last, sizeof(mq->last), "%s:%d", mq->host, mq->port);
 	mq->was_down = 0;
 	return 0;
 }

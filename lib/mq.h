@@ -9,6 +9,12 @@
  * consumes with manual acknowledgements.  Everything happens on channel 1.
  * (The module is not called "amqp": librabbitmq owns <amqp.h> and amqp_*.)
  *
+ * The broker is one node (amqp_host, amqp_port) or the nodes of a cluster
+ * (amqp_hosts): a connection attempt tries each node once, starting after
+ * the one that failed or dropped last, and only when all failed does the
+ * backoff wait begin.  The caller re-declares and re-subscribes after
+ * any reconnect, wherever it lands (mq_connect says nothing of which node).
+ *
  * Any failure that leaves the connection unusable closes it: the caller
  * sees mq_connected() == 0 and calls mq_connect() again later.  An outage
  * is logged once when it starts and once when it ends, not per retry. */
@@ -33,6 +39,12 @@ struct mq {
 	int consuming;	   /* basic.consume done on this connection */
 	int blocked;	   /* the broker sent connection.blocked */
 	int refused;	   /* a declaration was refused (mq_refused) and not yet accepted */
+	int connecting;	   /* inside mq_connect: failures are counted there, once */
+	int next_host;	   /* index of the node mq_connect tries first */
+	unsigned host_down; /* nodes found down since the last connection (logged) */
+	char host[256];	   /* the node of the live connection (or the last tried) */
+	int port;
+	char last[300];	   /* "host:port" of the last connection made, for failover logs */
 	char err[256];	   /* the last failure, for callers that report it */
 };
 
@@ -49,9 +61,10 @@ void mq_accepted(struct mq *mq);
 /* Prepare a disconnected handle; who names the connection. */
 void mq_init(struct mq *mq, const char *who);
 
-/* Connect, log in and open channel 1 unless already connected.  While a
- * backoff wait from an earlier failure runs, returns -1 at once without
- * trying.  0 when connected. */
+/* Connect, log in and open channel 1 unless already connected, to the
+ * first node of amqp_hosts (or amqp_host:amqp_port) that answers, starting
+ * after the one that last failed.  While a backoff wait from an earlier
+ * failure runs, returns -1 at once without trying.  0 when connected. */
 int mq_connect(struct mq *mq);
 
 /* 1 when connected. */

@@ -136,6 +136,24 @@ static PGconn *relay_db(struct relay *r)
 	return c;
 }
 
+/* After a nack, leave the channel: a relay that lost its node and
+ * reconnected to another while the queue was electing a new leader had its
+ * publishes nacked, and RabbitMQ 3.10 went on nacking every publish on that
+ * channel (for minutes, in tests/http/25-pipeline-cluster.bats), while a
+ * new channel was accepted a tenth of a second later.  The rows are retried
+ * on a new connection (to the same node). */
+static void relay_drop_nacked(struct relay *r, const struct mq_out *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (out[i].outcome == MQ_NACKED && mq_connected(&r->mq)) {
+			log_info("event=amqp_reconnect reason=nacked host=%s port=%d", r->mq.host,
+				 r->mq.port);
+			mq_close(&r->mq, 1);
+			return;
+		}
+	}
+}
+
 /* The AMQP connection with the exchange declared, or -1. */
 static int relay_mq(struct relay *r)
 {
@@ -229,6 +247,7 @@ static int relay_batch(struct relay *r)
 	}
 	pub_rc = mq_publish_confirmed(&r->mq, conf_str(CONF_EXCHANGE), APP_ID, out, (size_t)n,
 				      CONFIRM_TIMEOUT_MS);
+	relay_drop_nacked(r, out, n);
 
 	buf_str(&ok_ids, "{");
 	buf_str(&bad_ids, "{");

@@ -3,7 +3,8 @@ UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7
 	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_log tests/unit/test_token \
 	tests/unit/test_token_key tests/unit/test_jose \
 	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff tests/unit/test_json_wipe \
-	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken
+	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken \
+	tests/unit/test_hostlist
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -11,6 +12,8 @@ tests_unit_test_validate_SOURCES = tests/unit/test_validate.c tests/unit/t.h
 tests_unit_test_validate_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c tests/unit/t.h
 tests_unit_test_conf_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_hostlist_SOURCES = tests/unit/test_hostlist.c tests/unit/t.h
+tests_unit_test_hostlist_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_uuid7_SOURCES = tests/unit/test_uuid7.c tests/unit/t.h
 tests_unit_test_uuid7_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_pwhash_SOURCES = tests/unit/test_pwhash.c tests/unit/t.h

@@ -15,6 +15,10 @@
 #   stack_migrate                  magentactl migrate --create
 #   stack_rabbit_start|stop|kill   private RabbitMQ node (+ its own epmd)
 #   stack_rabbitmqctl ARGS...      rabbitmqctl against our node (right HOME/cookie)
+#   stack_rabbit_cluster_start N, stack_rabbit_cluster_stop, stack_rabbit_node_kill|start|stop I,
+#   stack_rabbit_cluster_leader QUEUE, stack_rabbit_cluster_mgmt PATH,
+#   stack_rabbit_cluster_running, stack_rabbit_cluster_wait N SECONDS
+#                                  a cluster of N more nodes ("RabbitMQ cluster" below)
 #   stack_lighttpd_start|stop|restart
 #   stack_spawnfcgi_start|stop     the FastCGI programs under spawn-fcgi, on unix
 #                                  sockets in $STACK_DIR/sock-apache (not in stack_up)
@@ -349,7 +353,8 @@ stack_init() {
 	local fsync=${STACK_PG_FSYNC:-}
 	# forget any stack this shell knew; keep only what DIR itself recorded
 	unset HTTP_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT APACHE_PORT \
-		AMQPS_PORT RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED \
+		AMQPS_PORT RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED STACK_RABBIT_CLUSTER_N \
+		RABBITMQ_CLUSTER_NODES AMQP_PORTS AMQP_HOSTS AMQP_MGMT_PORTS RABBITMQ_DIST_PORTS \
 		AMQP_ADMIN_PASSWORD AMQP_RELAY_PASSWORD AMQP_CONSUMER_PASSWORD
 	if [[ -f $dir/env ]]; then
 		# shellcheck source=/dev/null
@@ -678,10 +683,11 @@ stack_rabbitmqctl() {
 		"$STACK_RABBIT_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"
 }
 
-# PID of the Erlang VM of our node, if it runs.
+# PID of the Erlang VM of our node (or of the cluster node whose
+# _stack_rabbit_cnode set _STACK_RABBIT_PIDF), if it runs.
 _stack_rabbit_node_pid() {
 	local pid k exe
-	pid=$(_stack_pid_read "$STACK_DIR/rabbit.pid") || return 1
+	pid=$(_stack_pid_read "${_STACK_RABBIT_PIDF:-$STACK_DIR/rabbit.pid}") || return 1
 	# the launcher script (rabbitmq-server) runs the VM as its child
 	for k in $(_stack_children "$pid"); do
 		exe=$(readlink "/proc/$k/exe" 2>/dev/null) || continue
@@ -791,16 +797,26 @@ _stack_rabbit_users() {
 # Start the private RabbitMQ node with the management plugin; waits for it.
 stack_rabbit_start() {
 	_stack_load || return 1
-	local r=$RABBITMQ_HOME_DIR pid t0 log=$STACK_DIR/log/rabbitmq.out
+	_stack_rabbit_node_up
+}
+
+# Start one node as the RABBITMQ_* variables, AMQP_PORT, AMQP_MGMT_PORT and
+# AMQPS_PORT (empty: no TLS) describe it, recorded in _STACK_RABBIT_PIDF
+# (default rabbit.pid); waits for it, then sets up the users unless
+# _STACK_RABBIT_NO_USERS is set.  The single node, or a cluster node in a
+# subshell after _stack_rabbit_cnode.
+_stack_rabbit_node_up() {
+	local r=$RABBITMQ_HOME_DIR pid t0 log=${_STACK_RABBIT_LOG:-$STACK_DIR/log/rabbitmq.out}
+	local pidf=${_STACK_RABBIT_PIDF:-$STACK_DIR/rabbit.pid} what=${_STACK_RABBIT_WHAT:-rabbitmq}
 	if pid=$(_stack_rabbit_node_pid); then
-		_stack_say "rabbitmq: already running (node $RABBITMQ_NODENAME, pid $pid, amqp $AMQP_PORT)"
+		_stack_say "$what: already running (node $RABBITMQ_NODENAME, pid $pid, amqp $AMQP_PORT)"
 		return 0
 	fi
 	t0=$(_stack_now)
 	local p
 	for p in "$AMQP_PORT" "$AMQP_MGMT_PORT" "$RABBITMQ_DIST_PORT" ${AMQPS_PORT:+"$AMQPS_PORT"}; do
 		if _stack_port_open "$p"; then
-			_stack_fail "rabbitmq: port $p is taken by another program"
+			_stack_fail "$what: port $p is taken by another program"
 			return 1
 		fi
 	done
@@ -808,7 +824,7 @@ stack_rabbit_start() {
 	: >"$RABBITMQ_CONF_ENV_FILE" # not /etc/rabbitmq/rabbitmq-env.conf
 	printf '[rabbitmq_management].\n' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
 	cat >"$RABBITMQ_CONFIG_FILE" <<-EOF
-		# written by stack_rabbit_start
+		# written by _stack_rabbit_node_up
 		listeners.tcp.default = 127.0.0.1:$AMQP_PORT
 		management.tcp.ip = 127.0.0.1
 		management.tcp.port = $AMQP_MGMT_PORT
@@ -831,53 +847,52 @@ stack_rabbit_start() {
 			ssl_options.fail_if_no_peer_cert = false
 		EOF
 	fi
-	if [[ ! -s $r/.erlang.cookie ]]; then
-		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$r/.erlang.cookie")
+	# one cookie for the stack: cluster nodes copy the single node's
+	local cookie=$STACK_DIR/rabbit/.erlang.cookie
+	if [[ ! -s $cookie ]]; then
+		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$cookie")
 	fi
-	chmod 0400 "$r/.erlang.cookie"
+	chmod 0400 "$cookie"
+	if [[ ! -s $r/.erlang.cookie ]]; then
+		cp "$cookie" "$r/.erlang.cookie" && chmod 0400 "$r/.erlang.cookie" || return 1
+	fi
 	_stack_epmd_start || return 1
 	_stack_spawn "$log" "$r" env HOME="$r" LC_ALL=C.UTF-8 LANG=C.UTF-8 \
 		ERL_CRASH_DUMP="$STACK_DIR/log/erl_crash.dump" \
 		RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
 		"$STACK_RABBIT_BIN/rabbitmq-server"
 	pid=$STACK_LAST_PID
-	_stack_pid_write "$STACK_DIR/rabbit.pid" "$pid"
+	_stack_pid_write "$pidf" "$pid"
 	local rc=0
 	_stack_wait_port "$AMQP_PORT" 90 "$pid" || rc=$?
 	if ((rc)); then
 		local why="did not open the AMQP port $AMQP_PORT within 90 s"
 		((rc == 2)) && why="exited during start-up"
-		_stack_fail "rabbitmq: node $why (logs in $RABBITMQ_LOG_BASE)" "$log"
+		_stack_fail "$what: node $why (logs in $RABBITMQ_LOG_BASE)" "$log"
 		tail -n 20 "$RABBITMQ_LOG_BASE/$RABBITMQ_NODENAME.log" 2>/dev/null | sed 's/^/  | /' >&2
 		return 1
 	fi
 	local out
 	if ! out=$(stack_rabbitmqctl await_startup --timeout 60 2>&1); then
 		printf '%s\n' "$out" >>"$log"
-		_stack_fail "rabbitmq: rabbitmqctl await_startup" "$log"
+		_stack_fail "$what: rabbitmqctl await_startup" "$log"
 		return 1
 	fi
 	_stack_wait_port "$AMQP_MGMT_PORT" 30 "$pid" || {
-		_stack_fail "rabbitmq: management plugin not listening on $AMQP_MGMT_PORT" \
+		_stack_fail "$what: management plugin not listening on $AMQP_MGMT_PORT" \
 			"$RABBITMQ_LOG_BASE/$RABBITMQ_NODENAME.log"
 		return 1
 	}
-	_stack_rabbit_users || return 1
-	_stack_say "rabbitmq: up, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT, management http://127.0.0.1:$AMQP_MGMT_PORT ($(_stack_since "$t0") s)"
+	[[ -n ${_STACK_RABBIT_NO_USERS:-} ]] || _stack_rabbit_users || return 1
+	_stack_say "$what: up, node $RABBITMQ_NODENAME, amqp 127.0.0.1:$AMQP_PORT, management http://127.0.0.1:$AMQP_MGMT_PORT ($(_stack_since "$t0") s)"
 }
 
 # Stop the node (graceful: SIGTERM to the VM) and our epmd.
 stack_rabbit_stop() {
 	_stack_load || return 1
-	local pid npid rc=0 what=""
-	if pid=$(_stack_pid_read "$STACK_DIR/rabbit.pid"); then
-		if npid=$(_stack_rabbit_node_pid); then
-			_stack_terminate "rabbitmq node" "$npid" 60 TERM || rc=1
-		fi
-		_stack_terminate "rabbitmq launcher" "$pid" 10 TERM || rc=1
-		what="node (pid $pid) "
-	fi
-	rm -f "$STACK_DIR/rabbit.pid"
+	local pid rc=0 what="" _STACK_RABBIT_STOPPED=""
+	_stack_rabbit_node_down || rc=1
+	[[ -z $_STACK_RABBIT_STOPPED ]] || what="node (pid $_STACK_RABBIT_STOPPED) "
 	if pid=$(_stack_pid_read "$STACK_DIR/epmd.pid"); then
 		_stack_terminate epmd "$pid" 10 TERM || rc=1
 		what+="epmd (pid $pid)"
@@ -890,9 +905,14 @@ stack_rabbit_stop() {
 # Kill the node with SIGKILL (a crash, for failure tests); epmd stays.
 stack_rabbit_kill() {
 	_stack_load || return 1
-	local pid npid
-	if ! pid=$(_stack_pid_read "$STACK_DIR/rabbit.pid"); then
-		_stack_say "rabbitmq: not running"
+	_stack_rabbit_node_kill
+}
+
+# SIGKILL the node of _STACK_RABBIT_PIDF (default: the single node).
+_stack_rabbit_node_kill() {
+	local pid npid pidf=${_STACK_RABBIT_PIDF:-$STACK_DIR/rabbit.pid} what=${_STACK_RABBIT_WHAT:-rabbitmq}
+	if ! pid=$(_stack_pid_read "$pidf"); then
+		_stack_say "$what: not running"
 		return 0
 	fi
 	local -a kids=()
@@ -903,10 +923,263 @@ stack_rabbit_kill() {
 	# the launcher script exits once its VM is gone; its helpers too
 	if ! _stack_wait_gone 10 "$pid" ${npid:+"$npid"} "${kids[@]}"; then
 		kill -s KILL "$pid" "${kids[@]}" 2>/dev/null || true
-		_stack_wait_gone 5 "$pid" "${kids[@]}" || _stack_fail "rabbitmq: processes survived SIGKILL" || true
+		_stack_wait_gone 5 "$pid" "${kids[@]}" || _stack_fail "$what: processes survived SIGKILL" || true
 	fi
-	rm -f "$STACK_DIR/rabbit.pid"
-	_stack_say "rabbitmq: killed (node pid ${npid:-?})"
+	rm -f "$pidf"
+	_stack_say "$what: killed (node pid ${npid:-?})"
+}
+
+# SIGTERM the node of _STACK_RABBIT_PIDF (default: the single node) and
+# its launcher (sets _STACK_RABBIT_STOPPED to the launcher's pid); 1 when
+# one of them survived SIGKILL.
+_stack_rabbit_node_down() {
+	local pid npid rc=0 pidf=${_STACK_RABBIT_PIDF:-$STACK_DIR/rabbit.pid}
+	if pid=$(_stack_pid_read "$pidf"); then
+		if npid=$(_stack_rabbit_node_pid); then
+			_stack_terminate "${_STACK_RABBIT_WHAT:-rabbitmq} node" "$npid" 60 TERM || rc=1
+		fi
+		_stack_terminate "${_STACK_RABBIT_WHAT:-rabbitmq} launcher" "$pid" 10 TERM || rc=1
+		_STACK_RABBIT_STOPPED=$pid
+	fi
+	rm -f "$pidf"
+	return "$rc"
+}
+
+# ---------------------------------------------------------------- RabbitMQ cluster
+
+# A cluster of N more nodes beside the single one, for failover tests and
+# bench/chaos.sh --cluster (docs/events.md, "Production layout"): nodes
+# ${RABBITMQ_NODENAME%@*}-cI@localhost, I = 1..N, sharing the stack's
+# epmd and Erlang cookie, each with its own AMQP, management and
+# distribution ports, home $STACK_DIR/rabbit-cI (data in mnesia/ there),
+# logs $STACK_DIR/log/rabbitmq-cI{,.out}, pid file $STACK_DIR/rabbit-cI.pid.
+# stack_rabbit_cluster_start writes to $STACK_DIR/env (and exports):
+#   STACK_RABBIT_CLUSTER_N   N
+#   RABBITMQ_CLUSTER_NODES   "name1 name2 ..."
+#   AMQP_PORTS               "p1 p2 ..."        AMQP ports, node order
+#   AMQP_HOSTS               "127.0.0.1:p1,..." ready for amqp_hosts
+#   AMQP_MGMT_PORTS          "m1 m2 ..."        management HTTP ports
+#   RABBITMQ_DIST_PORTS      "d1 d2 ..."        Erlang distribution ports
+
+# Point the RABBITMQ_* variables (and AMQP_PORT, AMQP_MGMT_PORT,
+# AMQP_MGMT_URL) at cluster node I: for a subshell that then calls
+# rabbitmqctl or the node helpers.
+_stack_rabbit_cnode() {
+	local i=$1 h
+	local -a names amqp mgmt dist
+	read -r -a names <<<"${RABBITMQ_CLUSTER_NODES:-}"
+	read -r -a amqp <<<"${AMQP_PORTS:-}"
+	read -r -a mgmt <<<"${AMQP_MGMT_PORTS:-}"
+	read -r -a dist <<<"${RABBITMQ_DIST_PORTS:-}"
+	if ! [[ $i =~ ^[0-9]+$ ]] || ((i < 1 || i > ${#names[@]})); then
+		_stack_fail "rabbitmq cluster: no node '$i' (nodes 1..${#names[@]}; stack_rabbit_cluster_start N first)"
+		return 1
+	fi
+	h=$STACK_DIR/rabbit-c$i
+	RABBITMQ_NODENAME=${names[i - 1]}
+	AMQP_PORT=${amqp[i - 1]}
+	AMQP_MGMT_PORT=${mgmt[i - 1]}
+	AMQP_MGMT_URL=http://127.0.0.1:$AMQP_MGMT_PORT
+	AMQPS_PORT=
+	RABBITMQ_DIST_PORT=${dist[i - 1]}
+	RABBITMQ_NODE_PORT=$AMQP_PORT
+	RABBITMQ_HOME_DIR=$h
+	RABBITMQ_CONF_ENV_FILE=$h/rabbitmq-env.conf
+	RABBITMQ_CONFIG_FILE=$h/rabbitmq.conf
+	RABBITMQ_ENABLED_PLUGINS_FILE=$h/enabled_plugins
+	RABBITMQ_MNESIA_BASE=$h/mnesia
+	RABBITMQ_LOG_BASE=$STACK_DIR/log/rabbitmq-c$i
+	RABBITMQ_PID_FILE=$h/node.pid
+	export RABBITMQ_NODENAME RABBITMQ_DIST_PORT RABBITMQ_NODE_PORT RABBITMQ_HOME_DIR \
+		RABBITMQ_CONF_ENV_FILE RABBITMQ_CONFIG_FILE RABBITMQ_ENABLED_PLUGINS_FILE \
+		RABBITMQ_MNESIA_BASE RABBITMQ_LOG_BASE RABBITMQ_PID_FILE
+	_STACK_RABBIT_PIDF=$STACK_DIR/rabbit-c$i.pid
+	_STACK_RABBIT_LOG=$STACK_DIR/log/rabbitmq-c$i.out
+	_STACK_RABBIT_WHAT="rabbitmq node $i"
+	mkdir -p "$h"
+}
+
+# stack_rabbit_cluster_start N: start N nodes (default 3) joined into one
+# cluster, the broker's users set up on it; waits until every node runs.
+# A cluster already running is left as it is (its size must be N).
+stack_rabbit_cluster_start() {
+	_stack_load || return 1
+	local n=${1:-3} i t0 rc=0
+	[[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 9)) || {
+		_stack_fail "usage: stack_rabbit_cluster_start N (1..9)"
+		return 1
+	}
+	t0=$(_stack_now)
+	if [[ ${STACK_RABBIT_CLUSTER_N:-} != "$n" ]] || ! ls "$STACK_DIR"/rabbit-c[0-9]*.pid >/dev/null 2>&1; then
+		stack_rabbit_cluster_stop >/dev/null || return 1
+		rm -rf "$STACK_DIR"/rabbit-c[0-9]* "$STACK_DIR"/log/rabbitmq-c[0-9]*
+		local -a p names=() amqp=() mgmt=() dist=()
+		read -r -a p <<<"$(_stack_free_ports $((3 * n)))"
+		for ((i = 1; i <= n; i++)); do
+			names+=("${RABBITMQ_NODENAME%@*}-c$i@localhost")
+			amqp+=("${p[3 * i - 3]}")
+			mgmt+=("${p[3 * i - 2]}")
+			dist+=("${p[3 * i - 1]}")
+		done
+		STACK_RABBIT_CLUSTER_N=$n
+		RABBITMQ_CLUSTER_NODES="${names[*]}"
+		AMQP_PORTS="${amqp[*]}"
+		AMQP_MGMT_PORTS="${mgmt[*]}"
+		RABBITMQ_DIST_PORTS="${dist[*]}"
+		AMQP_HOSTS=$(printf '127.0.0.1:%s,' "${amqp[@]}")
+		AMQP_HOSTS=${AMQP_HOSTS%,}
+		export STACK_RABBIT_CLUSTER_N RABBITMQ_CLUSTER_NODES AMQP_PORTS AMQP_MGMT_PORTS \
+			RABBITMQ_DIST_PORTS AMQP_HOSTS
+		_stack_rabbit_cluster_env_write || return 1
+	fi
+	_stack_epmd_start || return 1
+	# start them all at once (a node's start is mostly waiting), then join
+	# nodes 2..N to node 1; the users are made on node 1 and shared
+	local -a jobs=()
+	for ((i = 1; i <= n; i++)); do
+		(
+			_stack_rabbit_cnode "$i" || exit 1
+			((i == 1)) || _STACK_RABBIT_NO_USERS=1
+			_stack_rabbit_node_up
+		) &
+		jobs+=($!)
+	done
+	for i in "${jobs[@]}"; do
+		wait "$i" || rc=1
+	done
+	((rc == 0)) || return 1
+	local first=${RABBITMQ_CLUSTER_NODES%% *}
+	for ((i = 2; i <= n; i++)); do
+		(
+			_stack_rabbit_cnode "$i" || exit 1
+			# already a member (a restart of a started cluster): nothing to do
+			if stack_rabbitmqctl cluster_status --formatter json 2>/dev/null |
+				jq -e --arg f "$first" '.disk_nodes | index($f)' >/dev/null; then
+				exit 0
+			fi
+			log=$STACK_DIR/log/rabbitmq-c$i.out
+			{
+				stack_rabbitmqctl stop_app &&
+					stack_rabbitmqctl join_cluster "$first" &&
+					stack_rabbitmqctl start_app &&
+					stack_rabbitmqctl await_startup --timeout 60
+			} >>"$log" 2>&1 || {
+				_stack_fail "rabbitmq node $i: could not join $first" "$log"
+				exit 1
+			}
+		) || return 1
+	done
+	stack_rabbit_cluster_wait "$n" 60 || return 1
+	_stack_say "rabbitmq cluster: up, $n nodes, amqp_hosts $AMQP_HOSTS ($(_stack_since "$t0") s)"
+}
+
+# Record the cluster's variables in $STACK_DIR/env (replacing earlier ones).
+_stack_rabbit_cluster_env_write() {
+	local v f=$STACK_DIR/env
+	{
+		grep -v -E '^export (STACK_RABBIT_CLUSTER_N|RABBITMQ_CLUSTER_NODES|AMQP_PORTS|AMQP_HOSTS|AMQP_MGMT_PORTS|RABBITMQ_DIST_PORTS)=' "$f"
+		for v in STACK_RABBIT_CLUSTER_N RABBITMQ_CLUSTER_NODES AMQP_PORTS AMQP_HOSTS \
+			AMQP_MGMT_PORTS RABBITMQ_DIST_PORTS; do
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done
+	} >"$f.tmp" && chmod 0600 "$f.tmp" && mv "$f.tmp" "$f"
+}
+
+# stack_rabbit_cluster_mgmt PATH: GET the management API's PATH (after
+# /api) from the first cluster node that answers; prints the JSON.
+stack_rabbit_cluster_mgmt() {
+	_stack_load || return 1
+	local m
+	for m in ${AMQP_MGMT_PORTS:-}; do
+		curl -sf --max-time 5 -u "magenta-admin:$AMQP_ADMIN_PASSWORD" \
+			"http://127.0.0.1:$m/api$1" && return 0
+	done
+	return 1
+}
+
+# stack_rabbit_cluster_running: the number of cluster nodes that run, as
+# the first node that answers sees them.
+stack_rabbit_cluster_running() {
+	stack_rabbit_cluster_mgmt /nodes | jq '[.[] | select(.running)] | length'
+}
+
+# stack_rabbit_cluster_wait N SECONDS: wait until N nodes run.
+stack_rabbit_cluster_wait() {
+	local want=$1 d
+	d=$(_stack_deadline "${2:-60}")
+	until [[ $(stack_rabbit_cluster_running 2>/dev/null) == "$want" ]]; do
+		if _stack_past "$d"; then
+			_stack_fail "rabbitmq cluster: $(stack_rabbit_cluster_running 2>/dev/null || echo no) nodes running after ${2:-60} s, not $want"
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+# stack_rabbit_cluster_leader QUEUE: the index (1..N) of the node that
+# leads the quorum queue QUEUE (vhost /); fails when it has no leader.
+stack_rabbit_cluster_leader() {
+	_stack_load || return 1
+	local q leader i=0 name
+	q=$(jq -rn --arg q "${1:?usage: stack_rabbit_cluster_leader QUEUE}" '$q|@uri')
+	leader=$(stack_rabbit_cluster_mgmt "/queues/%2F/$q" | jq -r '.leader // empty') || return 1
+	for name in ${RABBITMQ_CLUSTER_NODES:-}; do
+		i=$((i + 1))
+		if [[ $name == "$leader" ]]; then
+			echo "$i"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# stack_rabbit_node_kill I: SIGKILL cluster node I (a crash).
+stack_rabbit_node_kill() {
+	_stack_load || return 1
+	(_stack_rabbit_cnode "${1:?usage: stack_rabbit_node_kill I}" && _stack_rabbit_node_kill)
+}
+
+# stack_rabbit_node_start I: start cluster node I again; it rejoins the
+# cluster from its data directory.  Waits until it runs.
+stack_rabbit_node_start() {
+	_stack_load || return 1
+	(
+		_stack_rabbit_cnode "${1:?usage: stack_rabbit_node_start I}" || exit 1
+		_STACK_RABBIT_NO_USERS=1 # the cluster has them
+		_stack_epmd_start && _stack_rabbit_node_up
+	)
+}
+
+# stack_rabbit_node_stop I: stop cluster node I gracefully.
+stack_rabbit_node_stop() {
+	_stack_load || return 1
+	(_stack_rabbit_cnode "${1:?usage: stack_rabbit_node_stop I}" && _stack_rabbit_node_down)
+}
+
+# stack_rabbit_cluster_stop: stop every cluster node (by its pid file).
+stack_rabbit_cluster_stop() {
+	_stack_load || return 1
+	local f i j rc=0 stopped=0
+	local -a jobs=()
+	# all at once: each node's stop is mostly waiting
+	for f in "$STACK_DIR"/rabbit-c[0-9]*.pid; do
+		[[ -e $f ]] || continue
+		i=${f##*/rabbit-c}
+		i=${i%.pid}
+		if [[ -n ${RABBITMQ_CLUSTER_NODES:-} ]]; then
+			(_stack_rabbit_cnode "$i" && _stack_rabbit_node_down) &
+		else
+			# no names known (env lost): the pid file is enough
+			(_STACK_RABBIT_PIDF=$f _STACK_RABBIT_WHAT="rabbitmq node $i" _stack_rabbit_node_down) &
+		fi
+		jobs+=($!)
+		stopped=$((stopped + 1))
+	done
+	for j in "${jobs[@]}"; do
+		wait "$j" || rc=1
+	done
+	((stopped == 0)) || _stack_say "rabbitmq cluster: stopped $stopped nodes"
+	return "$rc"
 }
 
 # ---------------------------------------------------------------- lighttpd
@@ -1428,6 +1701,7 @@ stack_down() {
 	stack_spawnfcgi_stop || rc=1
 	stack_lighttpd_stop || rc=1
 	stack_daemons_stop || rc=1
+	stack_rabbit_cluster_stop || rc=1
 	stack_rabbit_stop || rc=1
 	stack_pg_stop || rc=1
 	# strays (a pid file lost to a crash or an interrupt at the wrong
@@ -1464,6 +1738,7 @@ _stack_strays() {
 			" ${argv[*]} " == *" -f $STACK_DIR/lighttpd.conf "* ||
 			" ${argv[*]} " == *" -f $STACK_DIR/apache/apache2.conf "* ||
 			" ${argv[*]} " == *" -home $RABBITMQ_HOME_DIR "* ||
+			" ${argv[*]} " == *" -home $STACK_DIR/rabbit-c"[0-9]* ||
 			(${argv[0]##*/} == epmd && " ${argv[*]} " == *" -port $ERL_EPMD_PORT "*) ]]; then
 			:
 		else
@@ -1542,6 +1817,17 @@ stack_status() {
 	else
 		_status_line rabbitmq stopped
 	fi
+	local f i
+	for f in "$STACK_DIR"/rabbit-c[0-9]*.pid; do
+		[[ -e $f ]] || continue
+		i=${f##*/rabbit-c}
+		i=${i%.pid}
+		if pid=$(_STACK_RABBIT_PIDF=$f _stack_rabbit_node_pid); then
+			_status_line "rabbitmq-c$i" "running, pid $pid, cluster node $i of ${STACK_RABBIT_CLUSTER_N:-?}, amqp 127.0.0.1:$(cut -d' ' -f"$i" <<<"${AMQP_PORTS:-}")"
+		else
+			_status_line "rabbitmq-c$i" stopped
+		fi
+	done
 	if pid=$(_stack_pid_read "$STACK_DIR/epmd.pid"); then
 		_status_line epmd "running, pid $pid, 127.0.0.1:$ERL_EPMD_PORT"
 	else

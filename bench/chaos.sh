@@ -157,7 +157,11 @@ fault_broker_stop() {
 }
 
 # Registrations in the ledger so far.
-registered() { grep -c '"op": "register"' "$out/ledger.jsonl" 2>/dev/null || true; }
+registered() {
+	local k
+	k=$(grep -c '"op": "register"' "$out/ledger.jsonl" 2>/dev/null) || true
+	echo "${k:-0}"
+}
 
 # The faults, ROUNDS times, while the load runs, round R once (R-1)/ROUNDS
 # of the registrations were sent (so they spread over the load however fast

@@ -3,7 +3,8 @@
  * a memfd read back through /proc/self/fd/N.
  *
  * Properties: a refused file says why (err not empty), an accepted one
- * leaves every key readable, integers within the table's bounds. */
+ * holds no NUL byte and leaves every key readable, integers within the
+ * table's bounds. */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -42,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(strcmp(conf_path(), path) == 0);
+	/* a NUL byte hid the rest of its line (and beyond 4 KiB made a line
+	 * of its own): refused since */
+	FUZZ_CHECK(memchr(data, '\0', size) == NULL);
 	for (int i = 0; i < CONF__COUNT; i++)
 		(void)conf_is_default((enum conf_id)i);
 	FUZZ_CHECK(conf_int(CONF_BODY_LIMIT) >= 256 && conf_int(CONF_BODY_LIMIT) <= 1048576);

@@ -9,8 +9,9 @@
  *    before verifying, so that the claims' checks behind the signature are
  *    reached: "HEADER\nPAYLOAD" (both JSON text), or PAYLOAD alone under
  *    the key's own header.
- * Each token is verified twice, the second time through the cache of
- * tokens already seen: both verdicts and claims must be the same. */
+ * A token that passes is verified again, through the cache of tokens
+ * already seen: verdict and claims must be the same; without the time
+ * check, one refused only for its time passes. */
 #include "config.h"
 
 #include <unistd.h>
@@ -140,19 +141,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = (size_t)n;
 	}
 	s1 = token_verify(&ctx, jwt, len, FUZZ_NOW, 1, &c1);
-	s2 = token_verify(&ctx, jwt, len, FUZZ_NOW, 1, &c2);
-	FUZZ_CHECK(s1 == s2);
+	FUZZ_CHECK(token_status_text(s1) != NULL);
 	if (show)
 		printf("verdict=%s\n", token_status_text(s1));
-	FUZZ_CHECK(token_status_text(s1) != NULL);
+	/* a refused token costs a signature check each time: checked once
+	 * (the rate matters); one that passed it is in the cache of tokens
+	 * seen, and must read the same from there */
 	if (s1 == TOKEN_OK) {
-		FUZZ_CHECK(claims_eq(&c1, &c2));
+		s2 = token_verify(&ctx, jwt, len, FUZZ_NOW, 1, &c2);
+		FUZZ_CHECK(s2 == TOKEN_OK && claims_eq(&c1, &c2));
 		FUZZ_CHECK(c1.sub[0] && c1.sid[0] && strcmp(c1.kid, token_key_kid(&ctx, 0)) == 0);
 		FUZZ_CHECK(c1.exp > FUZZ_NOW - 30);
 		FUZZ_CHECK(!c1.client_id[0] == !c1.scope[0]);
 	}
-	/* at logout an expired token still counts */
-	s2 = token_verify(&ctx, jwt, len, FUZZ_NOW, 0, &c2);
-	FUZZ_CHECK(s1 != TOKEN_OK || s2 == TOKEN_OK);
+	/* at logout (no time check) an expired token still counts */
+	if (s1 == TOKEN_OK || s1 == TOKEN_EXPIRED || s1 == TOKEN_NOT_YET_VALID) {
+		s2 = token_verify(&ctx, jwt, len, FUZZ_NOW, 0, &c2);
+		FUZZ_CHECK(s2 == TOKEN_OK);
+	}
 	return 0;
 }

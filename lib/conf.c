@@ -172,10 +172,17 @@ static char *conf_trim(char *s)
 	return s;
 }
 
-/* Read a key=value file. */
+/* Longest line of a file, newline excluded. */
+#define CONF_LINE_MAX 4094
+
+/* Read a key=value file.  getline, not fgets: its length counts a NUL
+ * byte, which would otherwise end the line unseen (and, on a line longer
+ * than the buffer, let its rest be read as a line of its own). */
 int conf_load_file(const char *path, char *err, size_t errlen)
 {
-	char line[4096], sub[512];
+	char *line = NULL, sub[512];
+	size_t cap = 0;
+	ssize_t got;
 	unsigned lineno = 0;
 	int rc = -1;
 	FILE *f = fopen(path, "r");
@@ -184,13 +191,19 @@ int conf_load_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((got = getline(&line, &cap, f)) >= 0) {
 		char *key, *val, *eq;
-		size_t len = strlen(line);
+		size_t len = (size_t)got;
 
 		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (len > CONF_LINE_MAX) {
 			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			goto out;
+		}
+		if (memchr(line, '\0', len)) {
+			snprintf(err, errlen, "%s:%u: NUL byte", path, lineno);
 			goto out;
 		}
 		key = conf_trim(line);
@@ -216,6 +229,7 @@ int conf_load_file(const char *path, char *err, size_t errlen)
 	snprintf(conf_file, sizeof(conf_file), "%s", path);
 	rc = 0;
 out:
+	free(line);
 	fclose(f);
 	return rc;
 }

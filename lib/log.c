@@ -107,6 +107,8 @@ void log_set_request_id(const char *id)
 
 /* Format the fixed prefix and the caller's pairs into one write. */
 static void log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[2048];
 	struct timespec ts;

@@ -24,6 +24,75 @@ static int write_tmp(char *path, const char *text)
 	return 0;
 }
 
+/* Write len bytes (NULs included) to a new temporary file. */
+static int write_tmp_bytes(char *path, const char *bytes, size_t len)
+{
+	int fd = mkstemp(path);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, bytes, len) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Lines the reader must not split or cut short: a NUL byte (fgets gave no
+ * length, so what followed it on its line was dropped unseen, and a line
+ * longer than the buffer whose first NUL came early was read on as a new
+ * line: one line set two keys), and the longest line. */
+static void test_file_bytes(void)
+{
+	static char buf[8192];
+	char path[] = "/tmp/magenta-conf-XXXXXX", err[512];
+	const char smuggled[] = "users_db = Smuggled\n";
+	size_t n;
+
+	/* a NUL byte is refused, naming its line */
+	conf_defaults();
+	if (write_tmp_bytes(path, "pg_port = 6543\nusers_db = A\0B\n", 30) != 0)
+		exit(99);
+	CHECK(conf_load_file(path, err, sizeof(err)) == -1);
+	CHECK(strstr(err, ":2: NUL byte") != NULL);
+	unlink(path);
+
+	/* what lay past a NUL beyond the line buffer is not a line of its own */
+	conf_defaults();
+	n = (size_t)snprintf(buf, sizeof(buf), "pg_port = 6543");
+	buf[n++] = '\0';
+	memset(buf + n, 'x', 4095 - n);
+	memcpy(buf + 4095, smuggled, sizeof(smuggled) - 1);
+	n = 4095 + sizeof(smuggled) - 1;
+	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	if (write_tmp_bytes(path, buf, n) != 0)
+		exit(99);
+	CHECK(conf_load_file(path, err, sizeof(err)) == -1);
+	CHECK(strcmp(conf_str(CONF_USERS_DB), "MagentaUsers") == 0);
+	unlink(path);
+
+	/* the longest line still fits (4094 bytes and its newline), one more
+	 * does not, with or without the newline */
+	for (size_t extra = 0; extra < 2; extra++)
+		for (int nl = 0; nl < 2; nl++) {
+			conf_defaults();
+			n = (size_t)snprintf(buf, sizeof(buf), "users_db = ");
+			memset(buf + n, 'd', 4094 + extra - n);
+			n = 4094 + extra;
+			if (nl)
+				buf[n++] = '\n';
+			memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+			if (write_tmp_bytes(path, buf, n) != 0)
+				exit(99);
+			CHECK(conf_load_file(path, err, sizeof(err)) == (extra ? -1 : 0));
+			if (extra)
+				CHECK(strstr(err, ":1: line too long") != NULL);
+			else
+				CHECK(strlen(conf_str(CONF_USERS_DB)) ==
+				      4094 - strlen("users_db = "));
+			unlink(path);
+		}
+}
+
 /* The text f(out, programs) writes, in a static buffer. */
 static const char *printed(void (*f)(FILE *, unsigned), unsigned programs)
 {
@@ -253,5 +322,6 @@ int main(void)
 	test_programs();
 	test_choices();
 	test_listing();
+	test_file_bytes();
 	return t_done();
 }

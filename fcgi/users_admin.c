@@ -21,7 +21,8 @@
 
 #define QUERY_MAX 254 /* longest q: an email */
 
-static const char users_prefix[] = "/api/registration/admin/users/";
+/* the routes under it are matched by prefix (fcgi/registration.c) */
+#define USERS_PREFIX "/api/registration/admin/users/"
 
 /* $1 a LIKE prefix pattern (lower case, escaped; "" for all), $2 the id to
  * start after (NULL: the first), $3 the page size. */
@@ -145,11 +146,11 @@ out:
 	json_object_put(errors);
 }
 
-/* The user {id} of a path under users_prefix (its id part is the first
+/* The user {id} of a path under USERS_PREFIX (its id part is the first
  * UUID_STRLEN bytes, then rest); -1 after replying 404. */
 static int target(struct http_req *r, const char *rest_want, struct account *u)
 {
-	const char *id = r->path + sizeof(users_prefix) - 1;
+	const char *id = r->path + sizeof(USERS_PREFIX) - 1;
 	char idbuf[UUID_STRLEN + 1];
 	PGresult *failed;
 	int rc;
@@ -270,7 +271,7 @@ static void set_lock(struct http_req *r, const struct account *me, struct accoun
 /* POST /api/registration/admin/users/{id}/lock or /unlock */
 void h_admin_user_post(struct http_req *r)
 {
-	const char *rest = r->path + sizeof(users_prefix) - 1;
+	const char *rest = r->path + sizeof(USERS_PREFIX) - 1;
 	int lock = strlen(rest) > UUID_STRLEN && strcmp(rest + UUID_STRLEN, "/lock") == 0;
 	char until[TIME_STRLEN + 1] = "";
 	struct account me, u;

@@ -205,20 +205,66 @@ int http_read_body(struct http_req *r, size_t limit)
 	return 0;
 }
 
+/* RFC 9110 token characters (tchar). */
+static int is_tchar(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static const char *skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* A media type is TYPE followed by parameters (RFC 9110 8.3.1:
+ * *( OWS ";" OWS [ name "=" ( token / quoted-string ) ] )); anything else
+ * after it refuses the whole header.  The only parameter looked at is
+ * charset, which must then be UTF-8. */
 int http_content_type_is(const char *ct, const char *type)
 {
-	size_t n = strcspn(ct, "; \t");
-	const char *cs;
+	size_t n = strlen(type);
+	const char *p;
 
-	if (n != strlen(type) || strncasecmp(ct, type, n) != 0)
+	if (strncasecmp(ct, type, n) != 0)
 		return 0;
-	cs = strcasestr(ct + n, "charset=");
-	if (!cs)
-		return 1;
-	cs += strlen("charset=");
-	if (*cs == '"')
-		cs++;
-	return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
+	for (p = skip_ows(ct + n); *p;) {
+		const char *name, *val;
+		size_t name_len, val_len;
+
+		if (*p != ';')
+			return 0;
+		p = skip_ows(p + 1);
+		if (*p == '\0' || *p == ';')
+			continue;
+		for (name = p; is_tchar((unsigned char)*p); p++)
+			;
+		name_len = (size_t)(p - name);
+		if (name_len == 0 || *p++ != '=')
+			return 0;
+		if (*p == '"') {
+			for (val = ++p; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p != '"')
+				return 0;
+			val_len = (size_t)(p++ - val);
+		} else {
+			for (val = p; is_tchar((unsigned char)*p); p++)
+				;
+			val_len = (size_t)(p - val);
+			if (val_len == 0)
+				return 0;
+		}
+		if (name_len == 7 && strncasecmp(name, "charset", 7) == 0 &&
+		    !((val_len == 5 && strncasecmp(val, "utf-8", 5) == 0) ||
+		      (val_len == 4 && strncasecmp(val, "utf8", 4) == 0)))
+			return 0;
+		p = skip_ows(p);
+	}
+	return 1;
 }
 
 int http_content_type_is_json(const char *ct)

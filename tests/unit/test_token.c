@@ -170,7 +170,7 @@ static void test_es256(void)
 		crypto_auth_hmacsha256_update(&hs, (const unsigned char *)signing, strlen(signing));
 		crypto_auth_hmacsha256_final(&hs, mac);
 		sodium_bin2base64(mac64, sizeof(mac64), mac, sizeof(mac), B64URL);
-		snprintf(bad, sizeof(bad), "%s.%s", signing, mac64);
+		CHECK(snprintf(bad, sizeof(bad), "%s.%s", signing, mac64) < (int)sizeof(bad));
 		CHECK(token_verify(&t, bad, strlen(bad), (time_t)now, 1, &out) == TOKEN_BAD_ALG);
 	}
 	/* RS256 claimed for an EC key */

@@ -558,6 +558,8 @@ static void consumer_run(struct consumer *c)
 		consumer_metrics(c);
 		if (consumer_mq(c) != 0) {
 			long ms = backoff_remaining(&c->mq.bo);
+			if (metrics_listen_busy() && ms > 20)
+				ms = 20;
 			nap(ms < 1000 ? ms : 1000);
 			continue;
 		}

@@ -209,10 +209,15 @@ static struct json_object *status_daemon(const char *spec)
 		return o;
 	}
 	json_object_object_add(o, "state", json_object_new_string("up"));
-	if (json_object_object_get_ex(m, "magenta_loop_last_timestamp_seconds", &v))
-		json_object_object_add(
-		    o, "loopAgeSeconds",
-		    json_object_new_double((double)time(NULL) - json_object_get_double(v)));
+	if (json_object_object_get_ex(m, "magenta_loop_last_timestamp_seconds", &v)) {
+		struct timespec ts;
+		double age;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		age = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - json_object_get_double(v);
+		json_object_object_add(o, "loopAgeSeconds",
+				       json_object_new_double(age > 0 ? age : 0));
+	}
 	if (json_object_object_get_ex(m, "magenta_broker_connected", &v))
 		json_object_object_add(o, "brokerConnected",
 				       json_object_new_boolean(json_object_get_double(v) > 0));

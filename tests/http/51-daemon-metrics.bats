@@ -94,6 +94,8 @@ _age_below() { "$PY" -c "import sys,time; sys.exit(0 if time.time() - float(sys.
 
 @test "daemon metrics: both endpoints answer 0.0.4 text that prometheus_client parses, every family typed and described" {
 	wait_until 10 _ge relay magenta_broker_connected 1
+	scrape relay
+	[ "$code" = 200 ]
 	[ "$ctype" = "text/plain; version=0.0.4; charset=utf-8" ]
 	check_text "$BATS_TEST_TMPDIR/relay.prom" relay \
 		magenta_relay_events_published:counter magenta_relay_confirms:counter \
@@ -103,6 +105,8 @@ _age_below() { "$PY" -c "import sys,time; sys.exit(0 if time.time() - float(sys.
 		magenta_database_connected:gauge magenta_loop_last_timestamp_seconds:gauge \
 		magenta_start_time_seconds:gauge
 	wait_until 10 _ge consumer magenta_broker_connected 1
+	scrape consumer
+	[ "$code" = 200 ]
 	[ "$ctype" = "text/plain; version=0.0.4; charset=utf-8" ]
 	check_text "$BATS_TEST_TMPDIR/consumer.prom" consumer \
 		magenta_consumer_events:counter magenta_consumer_apply_duration_seconds:histogram \
@@ -177,7 +181,7 @@ _age_below() { "$PY" -c "import sys,time; sys.exit(0 if time.time() - float(sys.
 
 _status_is() {
 	local rc=0
-	ctl status --json >"$BATS_TEST_TMPDIR/st.json" 2>&1 || rc=$?
+	ctl status --json >"$BATS_TEST_TMPDIR/st.json" 2>"$BATS_TEST_TMPDIR/st.err" || rc=$?
 	[ "$rc" = "$1" ]
 }
 

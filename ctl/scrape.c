@@ -20,7 +20,7 @@
 /* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	uint64_t now = clock_mono_ms();
 	int rc;
 

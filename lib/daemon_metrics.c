@@ -13,11 +13,11 @@
 /* Publish and apply times: a batch takes a few ms to seconds. */
 static const double time_bounds[] = {.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
 static const char *const time_text[] = {"0.001", "0.005", "0.01", "0.025", "0.05", "0.1",
-					"0.25",  "0.5",   "1",    "2.5",   "5",    "10"};
+					"0.25",	 "0.5",	  "1",	  "2.5",   "5",	   "10"};
 /* End-to-end lag: from ms (flowing) to an hour (an outage drained). */
 static const double lag_bounds[] = {.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600};
 static const char *const lag_text[] = {"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
-				       "2.5",  "5",     "10",   "30",  "60",   "300", "3600"};
+				       "2.5",  "5",	"10",	"30",  "60",   "300", "3600"};
 #define NTIME (sizeof(time_bounds) / sizeof(time_bounds[0]))
 #define NLAG (sizeof(lag_bounds) / sizeof(lag_bounds[0]))
 #define NMAX 16
@@ -33,8 +33,8 @@ struct hist {
 
 static const char *const event_types[] = {"UserCreated", "UserUpdated", "UserDeleted", "other"};
 #define NTYPE (sizeof(event_types) / sizeof(event_types[0]))
-static const char *const outcomes[] = {"applied",  "stale",	    "same_version", "redelivered",
-				       "parked",   "dead_lettered", "requeued",	    "other"};
+static const char *const outcomes[] = {"applied", "stale",	   "same_version", "redelivered",
+				       "parked",  "dead_lettered", "requeued",	   "other"};
 #define NOUTCOME (sizeof(outcomes) / sizeof(outcomes[0]))
 
 static struct {
@@ -169,7 +169,8 @@ double daemon_metrics_parse_time(const char *s)
 	double frac = 0, t;
 	const char *p;
 
-	if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
 	    n != 19)
 		return -1;
 	p = s + n;
@@ -283,8 +284,7 @@ static void render_consumer(FILE *f)
 		sample(f, "magenta_consumer_events_total", "outcome", outcomes[i],
 		       (double)m.outcome[i]);
 	hist(f, "magenta_consumer_apply_duration_seconds",
-	     "Time of one apply transaction (up to half the prefetch window of events).",
-	     &m.apply);
+	     "Time of one apply transaction (up to half the prefetch window of events).", &m.apply);
 	hist(f, "magenta_consumer_event_lag_seconds",
 	     "From an event's occurredAt to its commit in the authentication database.", &m.lag);
 	one(f, "magenta_consumer_messages_held", "gauge",

@@ -28,8 +28,8 @@ static int lfd = -1;
 static metrics_render_fn render_fn;
 static struct conn conns[METRICS_LISTEN_CONNS];
 
-int metrics_listen_parse(const char *spec, struct sockaddr_storage *sa, socklen_t *salen,
-			 char *err, size_t errlen)
+int metrics_listen_parse(const char *spec, struct sockaddr_storage *sa, socklen_t *salen, char *err,
+			 size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *h = spec;
@@ -59,7 +59,8 @@ int metrics_listen_parse(const char *spec, struct sockaddr_storage *sa, socklen_
 		hlen = (size_t)(colon - spec);
 	}
 	if (hlen == 0 || hlen >= sizeof(host)) {
-		snprintf(err, errlen, "'%s' has no address (a numeric one: 127.0.0.1, [::1])", spec);
+		snprintf(err, errlen, "'%s' has no address (a numeric one: 127.0.0.1, [::1])",
+			 spec);
 		return -1;
 	}
 	memcpy(host, h, hlen);
@@ -83,8 +84,8 @@ int metrics_listen_parse(const char *spec, struct sockaddr_storage *sa, socklen_
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
 		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
-			snprintf(err, errlen, "'%s' is not a numeric IPv4 address ([addr] for IPv6)",
-				 host);
+			snprintf(err, errlen,
+				 "'%s' is not a numeric IPv4 address ([addr] for IPv6)", host);
 			return -1;
 		}
 		s4->sin_family = AF_INET;
@@ -104,7 +105,8 @@ int metrics_listen_open(const char *spec, metrics_render_fn render)
 	rc = metrics_listen_parse(spec, &sa, &salen, err, sizeof(err));
 	if (rc <= 0) {
 		if (rc < 0)
-			log_error("event=metrics_listen_failed reason=%s", log_q(q, sizeof(q), err));
+			log_error("event=metrics_listen_failed reason=%s",
+				  log_q(q, sizeof(q), err));
 		return rc;
 	}
 	for (size_t i = 0; i < METRICS_LISTEN_CONNS; i++)

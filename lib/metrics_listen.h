@@ -34,8 +34,8 @@
  * "[IPv6]:PORT", port 1..65535, no names (no resolver at start-up), into
  * *sa and *salen.  1 parsed, 0 spec is empty (off), -1 with err saying
  * what is wrong. */
-int metrics_listen_parse(const char *spec, struct sockaddr_storage *sa, socklen_t *salen,
-			 char *err, size_t errlen);
+int metrics_listen_parse(const char *spec, struct sockaddr_storage *sa, socklen_t *salen, char *err,
+			 size_t errlen);
 
 /* The text to serve: malloc'ed, *len its length, freed by the caller;
  * NULL when out of memory (answered 500). */

@@ -19,10 +19,10 @@ static void test_parse(void)
 	struct sockaddr_storage sa;
 	socklen_t len;
 	char err[256];
-	static const char *const bad[] = { "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
-					   "127.0.0.1:65536", "127.0.0.1:+80", "127.0.0.1:80x",
-					   "localhost:80", ":80", "::1:80", "[::1]80", "[::1]:",
-					   "[127.0.0.1]:80", "1.2.3:80", "127.0.0.1: 80" };
+	static const char *const bad[] = {
+	    "127.0.0.1",     "127.0.0.1:",     "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:+80",
+	    "127.0.0.1:80x", "localhost:80",   ":80",	      "::1:80",		 "[::1]80",
+	    "[::1]:",	     "[127.0.0.1]:80", "1.2.3:80",    "127.0.0.1: 80"};
 
 	CHECK(metrics_listen_parse("", &sa, &len, err, sizeof(err)) == 0);
 	CHECK(metrics_listen_parse("127.0.0.1:9310", &sa, &len, err, sizeof(err)) == 1);
@@ -76,10 +76,16 @@ static void test_render(void)
 	CHECK(text && strlen(text) == len);
 	if (!text)
 		return;
-	CHECK(strstr(text, "magenta_consumer_events_total{service=\"consumer\",outcome=\"applied\"} 2\n"));
-	CHECK(strstr(text, "magenta_consumer_events_total{service=\"consumer\",outcome=\"other\"} 1\n"));
-	CHECK(strstr(text, "magenta_consumer_event_lag_seconds_bucket{service=\"consumer\",le=\"3600\"} 0\n"));
-	CHECK(strstr(text, "magenta_consumer_event_lag_seconds_bucket{service=\"consumer\",le=\"+Inf\"} 1\n"));
+	CHECK(strstr(
+	    text, "magenta_consumer_events_total{service=\"consumer\",outcome=\"applied\"} 2\n"));
+	CHECK(strstr(text,
+		     "magenta_consumer_events_total{service=\"consumer\",outcome=\"other\"} 1\n"));
+	CHECK(strstr(
+	    text,
+	    "magenta_consumer_event_lag_seconds_bucket{service=\"consumer\",le=\"3600\"} 0\n"));
+	CHECK(strstr(
+	    text,
+	    "magenta_consumer_event_lag_seconds_bucket{service=\"consumer\",le=\"+Inf\"} 1\n"));
 	CHECK(strstr(text, "magenta_broker_reconnects_total{service=\"consumer\"} 2\n"));
 	CHECK(strstr(text, "magenta_database_connected{service=\"consumer\"} 0\n"));
 	CHECK(strstr(text, "# TYPE magenta_consumer_apply_duration_seconds histogram\n"));

@@ -325,8 +325,8 @@ static void log_outcome(struct consumer *c, const struct item *it)
 	const struct event_in *ev = &it->ev;
 
 	daemon_metrics_outcome(it->outcome);
-	daemon_metrics_lag(ev->occurred_at);
 	if (strcmp(it->outcome, "applied") == 0) {
+		daemon_metrics_lag(ev->occurred_at);
 		c->applied++;
 		log_debug("event=event_applied event_id=%s type=%s user=%s version=%lld",
 			  ev->event_id, ev->event_type, ev->user_id, ev->version);

@@ -286,7 +286,7 @@ static void render_consumer(FILE *f)
 	hist(f, "magenta_consumer_apply_duration_seconds",
 	     "Time of one apply transaction (up to half the prefetch window of events).", &m.apply);
 	hist(f, "magenta_consumer_event_lag_seconds",
-	     "From an event's occurredAt to its commit in the authentication database.", &m.lag);
+	     "From an applied event's occurredAt to the commit that applied it.", &m.lag);
 	one(f, "magenta_consumer_messages_held", "gauge",
 	    "Messages received and not yet acknowledged or rejected (unacked).", (double)m.held);
 }

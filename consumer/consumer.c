@@ -33,12 +33,14 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "daemon_metrics.h"
 #include "db.h"
 #include "event.h"
 #include "roles.h"
 #include "eventseal.h"
 #include "eventsig.h"
 #include "log.h"
+#include "metrics_listen.h"
 #include "phc.h"
 
 #define CHUNK_MAX 500		       /* events per transaction (pipeline depth) */
@@ -217,8 +219,10 @@ static void consumer_poison(struct consumer *c, struct item *it, const struct ev
 		  e->reason,
 		  log_q(q2, sizeof(q2), e->detail), sha);
 	c->poison++;
-	if (mq_reject(&c->mq, it->m.tag, 0) == 0)
+	if (mq_reject(&c->mq, it->m.tag, 0) == 0) {
 		it->settled = 1;
+		daemon_metrics_outcome("dead_lettered");
+	}
 }
 
 /* The parameters of apply_user_event for one event. */
@@ -320,7 +324,9 @@ static void log_outcome(struct consumer *c, const struct item *it)
 {
 	const struct event_in *ev = &it->ev;
 
+	daemon_metrics_outcome(it->outcome);
 	if (strcmp(it->outcome, "applied") == 0) {
+		daemon_metrics_lag(ev->occurred_at);
 		c->applied++;
 		log_debug("event=event_applied event_id=%s type=%s user=%s version=%lld",
 			  ev->event_id, ev->event_type, ev->user_id, ev->version);
@@ -351,6 +357,7 @@ static int apply_isolated(struct consumer *c, struct item **its, size_t k)
 				  its[i]->ev.event_id, its[i]->ev.event_type, its[i]->ev.user_id);
 			if (mq_nack_requeue(&c->mq, its[i]->m.tag) != 0)
 				return -1;
+			daemon_metrics_outcome("requeued");
 		} else {
 			log_outcome(c, its[i]);
 			if (mq_ack(&c->mq, its[i]->m.tag, 0) != 0)
@@ -444,6 +451,7 @@ static void consumer_process(struct consumer *c)
 		}
 		uint64_t t0 = clock_mono_ms();
 		rc = apply_chunk(c, chunk, k);
+		daemon_metrics_apply_time((double)(clock_mono_ms() - t0) / 1000);
 		log_debug("event=chunk events=%zu rc=%d ms=%lu", k, (int)rc,
 			  (unsigned long)(clock_mono_ms() - t0));
 		if (rc == APPLY_RETRY) {
@@ -527,6 +535,16 @@ static void consumer_sweep(struct consumer *c)
 static int consumer_keys_check(char *err, size_t errlen);
 static void consumer_keys_reload(struct consumer *c);
 
+/* Once per loop turn: the gauges, and the scrapes waiting (metrics_listen
+ * never blocks; the loop comes round at least once a second). */
+static void consumer_metrics(struct consumer *c)
+{
+	daemon_metrics_loop(mq_connected(&c->mq),
+			    c->db.conn && PQstatus(c->db.conn) == CONNECTION_OK, c->mq.connects);
+	daemon_metrics_held(c->n);
+	metrics_listen_serve();
+}
+
 /* The main loop, then the batch in flight at SIGTERM. */
 static void consumer_run(struct consumer *c)
 {
@@ -537,8 +555,11 @@ static void consumer_run(struct consumer *c)
 
 		if (daemon_signals(consumer_keys_check) == 1)
 			consumer_keys_reload(c);
+		consumer_metrics(c);
 		if (consumer_mq(c) != 0) {
 			long ms = backoff_remaining(&c->mq.bo);
+			if (metrics_listen_busy() && ms > 20)
+				ms = 20;
 			nap(ms < 1000 ? ms : 1000);
 			continue;
 		}
@@ -546,6 +567,8 @@ static void consumer_run(struct consumer *c)
 		wait = c->n == 0 ? 1000 : backoff_remaining(&c->dbbo);
 		if (wait > 1000)
 			wait = 1000;
+		if (metrics_listen_busy() && wait > 20)
+			wait = 20; /* a scrape in progress: back soon */
 		if (consumer_collect(c, wait) != 0) {
 			items_drop(c);
 			continue;
@@ -673,6 +696,10 @@ int main(int argc, char **argv)
 	if (consumer_db_init(&c) != 0)
 		return 1;
 	mq_init(&c.mq, "magenta-consumer");
+	daemon_metrics_init(DAEMON_METRICS_CONSUMER, "consumer");
+	if (metrics_listen_open(conf_str(CONF_CONSUMER_METRICS_LISTEN), daemon_metrics_render) !=
+	    0)
+		return 1;
 	backoff_init(&c.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
 	/* acking each half of the window as soon as it is committed lets the
 	 * broker deliver the next half while this one is applied */
@@ -682,6 +709,7 @@ int main(int argc, char **argv)
 	log_info("event=start pid=%ld config=\"%s\" queue=%s verify_keys=%zu seal_keys=%zu",
 		 (long)getpid(), conf_path(), conf_str(CONF_QUEUE), c.verifier.n, c.opener.n);
 	consumer_run(&c);
+	metrics_listen_close();
 	mq_close(&c.mq, 1);
 	db_close(&c.db);
 	free(c.items);

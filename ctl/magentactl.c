@@ -50,8 +50,9 @@ static const struct command commands[] = {
 	  "      print the argon2id hash of the password read from standard input", 0 },
 	{ "status", cmd_status,
 	  "status [--json]\n"
-	  "      the event pipeline: outbox backlog and its oldest row, queue and\n"
-	  "      dead-letter queue depth, last event applied; exit 1 if a part is down", 0 },
+	  "      the event pipeline on one screen: databases, outbox backlog and its\n"
+	  "      oldest row, queue and dead-letter queue depth, last event applied and\n"
+	  "      its lag, the daemons' liveness; exit 0 healthy, 1 degraded, 2 down", 0 },
 	{ "dlq", cmd_dlq,
 	  "dlq list [--json] [--limit N] | dlq replay (--all | ID...)\n"
 	  "      show the dead letters (id, type, reason), or publish them again to\n"

@@ -1,9 +1,12 @@
-/* status: the event pipeline at a glance (docs/events.md). */
+/* status: the event pipeline at a glance, and a monitoring check: exit 0
+ * healthy, 1 degraded, 2 down (docs/operations.md, "magentactl status"). */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -11,6 +14,7 @@
 #include "db.h"
 #include "magentactl.h"
 #include "mq.h"
+#include "scrape.h"
 #include "topology.h"
 
 static const char sql_outbox[] =
@@ -21,7 +25,8 @@ static const char sql_outbox[] =
 static const char sql_last[] =
 	"SELECT event_id, event_type, to_char(processed_at AT TIME ZONE 'UTC',"
 	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-	" extract(epoch FROM now() - processed_at)::numeric(12,3)"
+	" extract(epoch FROM now() - processed_at)::numeric(12,3),"
+	" coalesce(extract(epoch FROM processed_at - occurred_at), 0)::numeric(12,3)"
 	" FROM processed_events WHERE outcome = 'applied' ORDER BY processed_at DESC LIMIT 1";
 
 static const char sql_parked[] = "SELECT count(*) FROM parked_events";
@@ -105,6 +110,8 @@ static struct json_object *status_consumer(struct json_object *errors)
 				       json_object_new_string(PQgetvalue(res, 0, 2)));
 		json_object_object_add(o, "lastAppliedAgeSeconds",
 				       json_object_new_double(atof(PQgetvalue(res, 0, 3))));
+		json_object_object_add(o, "lastLagSeconds",
+				       json_object_new_double(atof(PQgetvalue(res, 0, 4))));
 	} else {
 		json_object_object_add(o, "lastEventId", NULL);
 	}
@@ -180,6 +187,147 @@ static struct json_object *status_queue(struct mq *mq, const char *name, struct 
 	return o;
 }
 
+/* How long a daemon's metrics may take to answer, ms. */
+#define SCRAPE_TIMEOUT_MS 2000
+
+/* A daemon's liveness from its metrics endpoint spec ("" : not configured,
+ * "unknown"): up, the age of its loop's last turn, its connections. */
+static struct json_object *status_daemon(const char *spec)
+{
+	struct json_object *o = json_object_new_object(), *m, *v;
+	char err[300];
+
+	json_object_object_add(o, "metricsListen", json_object_new_string(spec));
+	if (!*spec) {
+		json_object_object_add(o, "state", json_object_new_string("unknown"));
+		return o;
+	}
+	m = scrape_metrics(spec, SCRAPE_TIMEOUT_MS, err, sizeof(err));
+	if (!m) {
+		json_object_object_add(o, "state", json_object_new_string("down"));
+		json_object_object_add(o, "error", json_object_new_string(err));
+		return o;
+	}
+	json_object_object_add(o, "state", json_object_new_string("up"));
+	if (json_object_object_get_ex(m, "magenta_loop_last_timestamp_seconds", &v)) {
+		struct timespec ts;
+		double age;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		age = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - json_object_get_double(v);
+		json_object_object_add(o, "loopAgeSeconds",
+				       json_object_new_double(age > 0 ? age : 0));
+	}
+	if (json_object_object_get_ex(m, "magenta_broker_connected", &v))
+		json_object_object_add(o, "brokerConnected",
+				       json_object_new_boolean(json_object_get_double(v) > 0));
+	if (json_object_object_get_ex(m, "magenta_database_connected", &v))
+		json_object_object_add(o, "databaseConnected",
+				       json_object_new_boolean(json_object_get_double(v) > 0));
+	if (json_object_object_get_ex(m, "magenta_consumer_messages_held", &v))
+		json_object_object_add(o, "unacked",
+				       json_object_new_int64((int64_t)json_object_get_double(v)));
+	json_object_put(m);
+	return o;
+}
+
+/* A number member of o, or -1 when absent. */
+static double num(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return -1;
+	return json_object_get_double(v);
+}
+
+/* A boolean member of o: 1, 0, or -1 when absent. */
+static int flag(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+		return -1;
+	return json_object_get_boolean(v);
+}
+
+/* Note a problem: down (2) or degraded (1), *level the worst so far. */
+static void problem(struct json_object *problems, int *level, int this, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(struct json_object *problems, int *level, int this, const char *fmt, ...)
+{
+	char line[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	json_object_array_add(problems, json_object_new_string(line));
+	if (this > *level)
+		*level = this;
+}
+
+/* A daemon's problems: not answering, stuck, cut off. */
+static void judge_daemon(struct json_object *problems, int *level, const char *who,
+			 struct json_object *d)
+{
+	const char *state = json_object_get_string(json_object_object_get(d, "state"));
+	double age = num(d, "loopAgeSeconds");
+
+	if (strcmp(state, "down") == 0) {
+		problem(problems, level, 1, "%s: its metrics do not answer (%s)", who,
+			json_object_get_string(json_object_object_get(d, "error")));
+		return;
+	}
+	if (strcmp(state, "up") != 0)
+		return; /* not configured: unknown, not a problem */
+	if (age > conf_int(CONF_STATUS_LOOP_STALE))
+		problem(problems, level, 1, "%s: its loop last turned %.0f s ago (stuck?)", who,
+			age);
+	if (flag(d, "brokerConnected") == 0)
+		problem(problems, level, 1, "%s: not connected to RabbitMQ", who);
+	if (flag(d, "databaseConnected") == 0)
+		problem(problems, level, 1, "%s: not connected to PostgreSQL", who);
+}
+
+/* The verdict: problems listed, 0 healthy, 1 degraded, 2 down. */
+static int status_judge(struct json_object *all, struct json_object *problems)
+{
+	struct json_object *ob, *q, *d, *c, *dm;
+	int level = 0;
+
+	json_object_object_get_ex(all, "outbox", &ob);
+	json_object_object_get_ex(all, "queue", &q);
+	json_object_object_get_ex(all, "dlq", &d);
+	json_object_object_get_ex(all, "consumer", &c);
+	if (!ob)
+		problem(problems, &level, 2, "database %s unreachable", conf_str(CONF_USERS_DB));
+	if (!c)
+		problem(problems, &level, 2, "database %s unreachable", conf_str(CONF_AUTH_DB));
+	if (!q)
+		problem(problems, &level, 2, "RabbitMQ unreachable");
+	if (ob && num(ob, "oldestAgeSeconds") > conf_int(CONF_STATUS_BACKLOG_AGE_WARN))
+		problem(problems, &level, 1,
+			"outbox: the oldest unpublished row is %.0f s old (status_backlog_age_warn "
+			"%ld)",
+			num(ob, "oldestAgeSeconds"), conf_int(CONF_STATUS_BACKLOG_AGE_WARN));
+	if (q && flag(q, "exists") == 0)
+		problem(problems, &level, 1, "queue: does not exist");
+	else if (q && num(q, "consumers") == 0)
+		problem(problems, &level, 1, "queue: no consumer");
+	if (q && num(q, "messages") > conf_int(CONF_STATUS_QUEUE_WARN))
+		problem(problems, &level, 1, "queue: %.0f messages ready (status_queue_warn %ld)",
+			num(q, "messages"), conf_int(CONF_STATUS_QUEUE_WARN));
+	if (d && num(d, "messages") > conf_int(CONF_STATUS_DLQ_WARN))
+		problem(problems, &level, 1, "dlq: %.0f dead letters (status_dlq_warn %ld)",
+			num(d, "messages"), conf_int(CONF_STATUS_DLQ_WARN));
+	if (json_object_object_get_ex(all, "daemons", &dm)) {
+		judge_daemon(problems, &level, "relay", json_object_object_get(dm, "relay"));
+		judge_daemon(problems, &level, "consumer", json_object_object_get(dm, "consumer"));
+	}
+	return level;
+}
+
 /* A member as text, "-" when absent. */
 static const char *txt(struct json_object *o, const char *key, char *buf, size_t n)
 {
@@ -194,18 +342,45 @@ static const char *txt(struct json_object *o, const char *key, char *buf, size_t
 	return buf;
 }
 
+/* One daemon's line: "relay      up, loop 0.3 s ago, broker connected, ...". */
+static void print_daemon(const char *label, const char *key, struct json_object *d)
+{
+	const char *state = json_object_get_string(json_object_object_get(d, "state"));
+	int b = flag(d, "brokerConnected"), p = flag(d, "databaseConnected");
+
+	printf("%-10s %s", label, state);
+	if (strcmp(state, "unknown") == 0)
+		printf(" (%s not set)", key);
+	else if (strcmp(state, "down") == 0)
+		printf(" (%s)", json_object_get_string(json_object_object_get(d, "error")));
+	else
+		printf(", loop %.1f s ago, RabbitMQ %s, PostgreSQL %s", num(d, "loopAgeSeconds"),
+		       b > 0 ? "connected" : b == 0 ? "DISCONNECTED" : "?",
+		       p > 0 ? "connected" : p == 0 ? "DISCONNECTED" : "?");
+	printf("\n");
+}
+
 /* Print the human form. */
 static void status_print(struct json_object *all)
 {
-	struct json_object *ob, *q, *d, *c, *errors;
-	char a[128], b[128], e[128], f[128], g[128];
-	const char *ghosts;
+	struct json_object *ob, *q, *d, *c, *errors, *dm, *problems, *cd;
+	char a[128], b[128], e[128], f[128], g[128], h[128];
+	const char *ghosts, *health;
 
 	json_object_object_get_ex(all, "outbox", &ob);
 	json_object_object_get_ex(all, "queue", &q);
 	json_object_object_get_ex(all, "dlq", &d);
 	json_object_object_get_ex(all, "consumer", &c);
 	json_object_object_get_ex(all, "errors", &errors);
+	json_object_object_get_ex(all, "daemons", &dm);
+	json_object_object_get_ex(all, "problems", &problems);
+	cd = json_object_object_get(dm, "consumer");
+	health = json_object_get_string(json_object_object_get(all, "health"));
+	printf("health     %s\n", health);
+	for (size_t i = 0; problems && i < json_object_array_length(problems); i++)
+		printf("  - %s\n", json_object_get_string(json_object_array_get_idx(problems, i)));
+	printf("databases  %s %s, %s %s\n", conf_str(CONF_USERS_DB), ob ? "reachable" : "UNREACHABLE",
+	       conf_str(CONF_AUTH_DB), c ? "reachable" : "UNREACHABLE");
 	if (ob)
 		printf("outbox     %s unpublished, oldest %s s, %s failing (returned or nacked)\n",
 		       txt(ob, "backlog", a, sizeof(a)), txt(ob, "oldestAgeSeconds", b, sizeof(b)),
@@ -213,8 +388,10 @@ static void status_print(struct json_object *all)
 	else
 		printf("outbox     unknown\n");
 	if (q)
-		printf("queue      %s: %s ready, %s consumers%s\n", txt(q, "name", a, sizeof(a)),
-		       txt(q, "messages", b, sizeof(b)), txt(q, "consumers", e, sizeof(e)),
+		printf("queue      %s: %s ready, %s unacked, %s consumers%s\n",
+		       txt(q, "name", a, sizeof(a)), txt(q, "messages", b, sizeof(b)),
+		       num(cd, "unacked") >= 0 ? txt(cd, "unacked", f, sizeof(f)) : "unknown",
+		       txt(q, "consumers", e, sizeof(e)),
 		       json_object_get_boolean(json_object_object_get(q, "exists"))
 			       ? ""
 			       : " (does not exist)");
@@ -229,13 +406,15 @@ static void status_print(struct json_object *all)
 	else
 		printf("dlq        unknown\n");
 	if (c)
-		printf("consumer   last applied %s %s at %s (%s s ago); %s parked\n",
+		printf("consumer   last applied %s %s at %s (%s s ago, lag %s s); %s parked\n",
 		       txt(c, "lastEventType", a, sizeof(a)), txt(c, "lastEventId", b, sizeof(b)),
 		       txt(c, "lastAppliedAt", e, sizeof(e)),
 		       txt(c, "lastAppliedAgeSeconds", f, sizeof(f)),
-		       txt(c, "parked", g, sizeof(g)));
+		       txt(c, "lastLagSeconds", h, sizeof(h)), txt(c, "parked", g, sizeof(g)));
 	else
 		printf("consumer   unknown\n");
+	print_daemon("relay", "relay_metrics_listen", json_object_object_get(dm, "relay"));
+	print_daemon("consumerd", "consumer_metrics_listen", cd);
 	ghosts = c ? txt(c, "unknownBlockers", a, sizeof(a)) : "-";
 	if (strcmp(ghosts, "-") != 0 && strcmp(ghosts, "0") != 0)
 		printf("ghosts     %s parked events wait for %s users that MagentaUsers does not "
@@ -249,7 +428,9 @@ static void status_print(struct json_object *all)
 /* status [--json] */
 int cmd_status(int argc, char **argv)
 {
+	static const char *const healths[] = { "healthy", "degraded", "down" };
 	struct json_object *all = json_object_new_object(), *errors = json_object_new_array();
+	struct json_object *daemons, *problems;
 	struct mq mq;
 	char dlq[300];
 	int as_json = 0, rc;
@@ -261,7 +442,7 @@ int cmd_status(int argc, char **argv)
 			fprintf(stderr, "magentactl: status: unknown argument '%s'\n", argv[i]);
 			json_object_put(all);
 			json_object_put(errors);
-			return 2;
+			return 3; /* 2 means down */
 		}
 	}
 	mq_init(&mq, "magentactl");
@@ -279,8 +460,28 @@ int cmd_status(int argc, char **argv)
 		json_object_object_add(all, "consumer", c);
 	}
 	mq_close(&mq, 1);
-	rc = json_object_array_length(errors) > 0 ? 1 : 0;
+	daemons = json_object_new_object();
+	json_object_object_add(daemons, "relay",
+			       status_daemon(conf_str(CONF_RELAY_METRICS_LISTEN)));
+	json_object_object_add(daemons, "consumer",
+			       status_daemon(conf_str(CONF_CONSUMER_METRICS_LISTEN)));
+	json_object_object_add(all, "daemons", daemons);
+	{
+		struct json_object *dbs = json_object_new_object();
+
+		json_object_object_add(dbs, conf_str(CONF_USERS_DB),
+				       json_object_new_boolean(json_object_object_get(all, "outbox") != NULL));
+		json_object_object_add(dbs, conf_str(CONF_AUTH_DB),
+				       json_object_new_boolean(json_object_object_get(all, "consumer") != NULL));
+		json_object_object_add(all, "databases", dbs);
+	}
 	json_object_object_add(all, "errors", errors);
+	problems = json_object_new_array();
+	rc = status_judge(all, problems);
+	if (rc == 0 && json_object_array_length(errors) > 0)
+		rc = 2; /* a part did not answer */
+	json_object_object_add(all, "health", json_object_new_string(healths[rc]));
+	json_object_object_add(all, "problems", problems);
 	if (as_json)
 		printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN));
 	else

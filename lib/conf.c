@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "hostlist.h"
+#include "metrics_listen.h"
 
 struct conf_key {
 	const char *name;
@@ -114,6 +115,16 @@ static int conf_store(int i, const char *value, char *err, size_t errlen)
 		struct hostlist_entry hosts[HOSTLIST_MAX];
 		char why[256];
 		if (hostlist_parse(value, hosts, HOSTLIST_MAX, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "key '%s': %s", k->name, why);
+			return -1;
+		}
+		break;
+	}
+	case CONF_LISTEN: {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+		char why[256];
+		if (metrics_listen_parse(value, &sa, &salen, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "key '%s': %s", k->name, why);
 			return -1;
 		}
@@ -336,7 +347,7 @@ int conf_bool(enum conf_id id)
 }
 
 static const char *const type_names[] = { "string", "integer", "boolean", "choice",
-					   "host:port list" };
+					   "host:port list", "address:port or empty" };
 
 /* Write the type of key k, with its bounds or choices. */
 static void conf_print_type(FILE *out, const struct conf_key *k)

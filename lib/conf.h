@@ -15,8 +15,9 @@
 #include <stdio.h>
 
 /* CONF_HOSTS: a string holding a "host:port,..." list (lib/hostlist.h),
- * validated at load. */
-enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM, CONF_HOSTS };
+ * validated at load.  CONF_LISTEN: "" or one numeric "address:port" /
+ * "[IPv6]:port" to listen on (lib/metrics_listen.h), validated at load. */
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_ENUM, CONF_HOSTS, CONF_LISTEN };
 
 /* The programs, one bit each: the readers of a key, or the loader. */
 enum conf_program {
@@ -63,6 +64,12 @@ enum conf_program {
 	X(FCGI_LISTEN, "fcgi_listen", CONF_FOR_FCGI, CONF_STR, "", 0, 0, NULL, "FastCGI socket (\"host:port\" or path) when not started by a web server") \
 	X(FCGI_STOP_GRACE, "fcgi_stop_grace", CONF_FOR_FCGI, CONF_INT, "10", 1, 3600, NULL, "with -p: seconds a worker told to stop (SIGTERM, or replaced at a SIGHUP reload) may take to finish its request before it is killed (SIGKILL)") \
 	X(METRICS_ALLOW, "metrics_allow", CONF_FOR_FCGI, CONF_STR, "127.0.0.1 ::1", 0, 0, NULL, "space-separated addresses or CIDR blocks whose REMOTE_ADDR may read GET .../metrics (403 otherwise); the web server's own rule (lighttpd var.magenta_metrics_allow, Apache MAGENTA_METRICS_ALLOW) is the first gate") \
+	X(RELAY_METRICS_LISTEN, "relay_metrics_listen", CONF_FOR_RELAY | CONF_FOR_CTL, CONF_LISTEN, "", 0, 0, NULL, "magenta-relay serves GET /metrics (Prometheus text) on this numeric address:port, e.g. 127.0.0.1:9310 or [::1]:9310; no access control: loopback or a private monitoring network only; magentactl status reads it for the relay's liveness; empty: off") \
+	X(CONSUMER_METRICS_LISTEN, "consumer_metrics_listen", CONF_FOR_CONSUMER | CONF_FOR_CTL, CONF_LISTEN, "", 0, 0, NULL, "magenta-consumer serves GET /metrics on this numeric address:port (as relay_metrics_listen, another port); empty: off") \
+	X(STATUS_BACKLOG_AGE_WARN, "status_backlog_age_warn", CONF_FOR_CTL, CONF_INT, "60", 1, 86400, NULL, "magentactl status: degraded (exit 1) when the oldest unpublished outbox row is older than this, seconds") \
+	X(STATUS_QUEUE_WARN, "status_queue_warn", CONF_FOR_CTL, CONF_INT, "1000", 0, 100000000, NULL, "magentactl status: degraded when the consumer's queue holds more ready messages than this") \
+	X(STATUS_DLQ_WARN, "status_dlq_warn", CONF_FOR_CTL, CONF_INT, "0", 0, 100000000, NULL, "magentactl status: degraded when the dead-letter queue holds more messages than this") \
+	X(STATUS_LOOP_STALE, "status_loop_stale", CONF_FOR_CTL, CONF_INT, "30", 2, 3600, NULL, "magentactl status: a daemon whose metrics say its main loop last turned longer ago than this, seconds, counts as stuck (degraded)") \
 	X(AMQP_HOST, "amqp_host", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_STR, "127.0.0.1", 0, 0, NULL, "RabbitMQ host") \
 	X(AMQP_PORT, "amqp_port", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_INT, "5672", 1, 65535, NULL, "RabbitMQ AMQP port") \
 	X(AMQP_HOSTS, "amqp_hosts", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_HOSTS, "", 0, 0, NULL, "the nodes of a RabbitMQ cluster, \"host:port,host:port,...\" ([address]:port for IPv6): each connection tries them in turn, starting after the node that failed or dropped last (docs/events.md, \"Production layout\"); when set it wins, and amqp_host and amqp_port are not used; empty: the one broker amqp_host:amqp_port") \

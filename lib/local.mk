@@ -20,7 +20,9 @@ lib_libmagenta_a_SOURCES = \
 	lib/json.c lib/json.h \
 	lib/keyring.c lib/keyring.h \
 	lib/log.c lib/log.h \
+	lib/daemon_metrics.c lib/daemon_metrics.h \
 	lib/metrics.c lib/metrics.h lib/metrics_route.c \
+	lib/metrics_listen.c lib/metrics_listen.h \
 	lib/mq.c lib/mq.h lib/mq_internal.h \
 	lib/mq_consume.c lib/mq_declare.c lib/mq_publish.c \
 	lib/oauth_client.c lib/oauth_client.h \

@@ -318,6 +318,7 @@ int mq_connect(struct mq *mq)
 	}
 	snprintf(mq->last, sizeof(mq->last), "%s:%d", mq->host, mq->port);
 	mq->was_down = 0;
+	mq->connects++;
 	return 0;
 }
 

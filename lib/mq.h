@@ -46,6 +46,7 @@ struct mq {
 	int port;
 	char last[300];	   /* "host:port" of the last connection made, for failover logs */
 	char err[256];	   /* the last failure, for callers that report it */
+	unsigned long connects; /* connections made since mq_init (daemon metrics) */
 };
 
 /* The broker refused a declaration or basic.consume at channel level

@@ -28,10 +28,12 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "daemon_metrics.h"
 #include "db.h"
 #include "eventseal.h"
 #include "eventsig.h"
 #include "log.h"
+#include "metrics_listen.h"
 
 #define APP_ID "magenta-relay"
 #define CONFIRM_TIMEOUT_MS 5000
@@ -45,6 +47,7 @@ struct relay {
 	int exchange_ok;	/* exchange declared on the current AMQP connection */
 	uint64_t next_sweep_ms; /* retention sweep due */
 	int refusing;		/* the broker returns or nacks rows: logged once */
+	uint64_t next_count_ms; /* the outbox backlog gauge is due */
 	unsigned long published;
 	struct eventsig_signer signer; /* signs every message */
 	struct eventseal_sealer sealer; /* seals every passwordHash */
@@ -73,6 +76,11 @@ static const char sql_failed[] =
 	" next_attempt_at = now() + f.delay_ms * interval '1 millisecond'"
 	" FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS f(id, err, delay_ms)"
 	" WHERE o.id = f.id";
+
+/* The backlog gauges (daemon_metrics_outbox), once a second at most. */
+static const char sql_backlog[] =
+	"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+	" FROM outbox WHERE published_at IS NULL";
 
 static const char sql_sweep[] =
 	"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
@@ -134,6 +142,39 @@ static PGconn *relay_db(struct relay *r)
 	if (c)
 		backoff_reset(&r->dbbo);
 	return c;
+}
+
+/* Count a batch's verdicts and its time (daemon_metrics.h); the events
+ * count as published once acked, as the outbox marks them. */
+static void relay_count(const struct mq_out *out, int n, double seconds)
+{
+	daemon_metrics_publish_time(seconds);
+	for (int i = 0; i < n; i++) {
+		if (out[i].outcome == MQ_ACKED || out[i].outcome == MQ_RETURNED)
+			daemon_metrics_confirm(1);
+		else if (out[i].outcome == MQ_NACKED)
+			daemon_metrics_confirm(0);
+		if (out[i].outcome == MQ_RETURNED)
+			daemon_metrics_returned();
+		else if (out[i].outcome == MQ_ACKED)
+			daemon_metrics_published(out[i].type);
+	}
+}
+
+/* The backlog gauges, at most once a second (one cheap count). */
+static void relay_backlog(struct relay *r)
+{
+	PGresult *res;
+
+	if (clock_mono_ms() < r->next_count_ms)
+		return;
+	r->next_count_ms = clock_mono_ms() + 1000;
+	res = db_exec(&r->db, sql_backlog, 0, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		daemon_metrics_outbox(atoll(PQgetvalue(res, 0, 0)), atof(PQgetvalue(res, 0, 1)));
+	else if (!db_unavailable(&r->db, res))
+		db_log_error("backlog", res);
+	PQclear(res);
 }
 
 /* After a nack, leave the channel: a relay that lost its node and
@@ -245,8 +286,10 @@ static int relay_batch(struct relay *r)
 		out[i].sig = wire[i].sig;
 		out[i].sig_kid = r->signer.kid;
 	}
+	double t0 = clock_mono();
 	pub_rc = mq_publish_confirmed(&r->mq, conf_str(CONF_EXCHANGE), APP_ID, out, (size_t)n,
 				      CONFIRM_TIMEOUT_MS);
+	relay_count(out, n, clock_mono() - t0);
 	relay_drop_nacked(r, out, n);
 
 	buf_str(&ok_ids, "{");
@@ -378,7 +421,7 @@ static int relay_notified(struct relay *r)
 /* Sleep until a notification, AMQP traffic, a signal or timeout_ms. */
 static void relay_wait(struct relay *r, long timeout_ms)
 {
-	struct pollfd fds[2];
+	struct pollfd fds[2 + METRICS_LISTEN_FDS];
 	int nfds = 0, pg = -1;
 
 	if (relay_notified(r))
@@ -392,10 +435,12 @@ static void relay_wait(struct relay *r, long timeout_ms)
 		fds[nfds].fd = mq_fd(&r->mq);
 		fds[nfds++].events = POLLIN;
 	}
+	nfds += metrics_listen_pollfds(fds + nfds, METRICS_LISTEN_FDS);
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	if (poll(fds, (nfds_t)nfds, (int)timeout_ms) < 0 && errno != EINTR)
 		log_warn("event=poll_failed");
+	metrics_listen_serve();
 	if (pg >= 0 && (fds[pg].revents & (POLLIN | POLLHUP | POLLERR)))
 		relay_notified(r);
 }
@@ -416,6 +461,10 @@ static void relay_run(struct relay *r)
 			relay_keys_reload(r);
 		mq_ok = relay_mq(r) == 0;
 		pg_ok = relay_db(r) != NULL;
+		daemon_metrics_loop(mq_ok, pg_ok, r->mq.connects);
+		metrics_listen_serve(); /* also while full batches keep it from waiting */
+		if (pg_ok)
+			relay_backlog(r);
 		/* while the broker blocks publishers (resource alarm), publishing
 		 * would only time out: wait for connection.unblocked */
 		if (mq_ok && pg_ok && !r->mq.blocked) {
@@ -522,12 +571,16 @@ int main(int argc, char **argv)
 			     "SET idle_in_transaction_session_timeout = '60s'; "
 			     "LISTEN magenta_outbox");
 	mq_init(&r.mq, "magenta-relay");
+	daemon_metrics_init(DAEMON_METRICS_RELAY, "relay");
+	if (metrics_listen_open(conf_str(CONF_RELAY_METRICS_LISTEN), daemon_metrics_render) != 0)
+		return 1;
 	backoff_init(&r.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
 	log_info("event=start pid=%ld config=\"%s\" exchange=%s batch=%ld poll_ms=%ld "
 		 "signing_kid=%s seal_kid=%s",
 		 (long)getpid(), conf_path(), conf_str(CONF_EXCHANGE), conf_int(CONF_RELAY_BATCH),
 		 conf_int(CONF_RELAY_POLL_MS), r.signer.kid, r.sealer.kid);
 	relay_run(&r);
+	metrics_listen_close();
 	mq_close(&r.mq, 1);
 	db_close(&r.db);
 	log_info("event=stop pid=%ld published=%lu", (long)getpid(), r.published);

@@ -51,46 +51,13 @@ value() {
 	(($# < 3)) || want=$3
 	scrape "$1"
 	[[ $code == 200 ]] || { echo "scrape $1: $code" >&2; return 1; }
-	"$PY" - "$BATS_TEST_TMPDIR/$1.prom" "$2" "$want" <<-'EOF'
-		import json, sys
-		from prometheus_client.parser import text_string_to_metric_families
-		want = json.loads(sys.argv[3])
-		total = 0.0
-		for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-		    for s in fam.samples:
-		        if s.name == sys.argv[2] and all(s.labels.get(k) == v for k, v in want.items()):
-		            total += s.value
-		print(int(total) if total == int(total) else total)
-	EOF
+	"$PY" "$BATS_TEST_DIRNAME/../tools/prom-text.py" value "$BATS_TEST_TMPDIR/$1.prom" "$2" "$want"
 }
 
-# check_text FILE SERVICE FAMILY:TYPE...: as 50-metrics.bats' check_text,
-# every sample labelled service=SERVICE.
-check_text() {
-	"$PY" - "$@" <<-'EOF'
-		import sys
-		from prometheus_client.parser import text_string_to_metric_families
-		text = open(sys.argv[1]).read()
-		fams = {f.name: f for f in text_string_to_metric_families(text)}
-		for want in sys.argv[3:]:
-		    name, typ = want.split(":")
-		    assert name in fams, "no family " + name
-		    assert fams[name].type == typ, "%s is %s, not %s" % (name, fams[name].type, typ)
-		for f in fams.values():
-		    assert f.name.startswith("magenta_"), f.name
-		    assert f.documentation, "no HELP for " + f.name
-		    buckets, count = [], None
-		    for s in f.samples:
-		        assert s.labels.get("service") == sys.argv[2], s
-		        if s.name.endswith("_bucket"):
-		            buckets.append((float(s.labels["le"]), s.value))
-		        elif s.name.endswith("_count"):
-		            count = s.value
-		    if f.type == "histogram":
-		        assert buckets[-1][0] == float("inf") and buckets[-1][1] == count, f.name
-		        assert [v for _, v in buckets] == sorted(v for _, v in buckets), f.name
-	EOF
-}
+# check_text FILE SERVICE FAMILY:TYPE...: FILE parses, each FAMILY is there
+# with its TYPE, every sample labelled service=SERVICE
+# (tests/tools/prom-text.py check says the rest).
+check_text() { "$PY" "$BATS_TEST_DIRNAME/../tools/prom-text.py" check "$@"; }
 
 _ge() {
 	local v
@@ -232,4 +199,18 @@ _status_is() {
 	[[ $out == "health     down"* ]]
 	stack_pg_start 3>&- >/dev/null
 	wait_until 60 _status_is 0
+}
+
+@test "status: a configuration error -> exit 3 (unknown, not degraded), the key named; a wrong argument -> 3" {
+	local rc=0
+	MAGENTA_STATUS_QUEUE_WARN=many ctl status --json >"$BATS_TEST_TMPDIR/out" 2>&1 || rc=$?
+	[ "$rc" = 3 ]
+	grep -q status_queue_warn "$BATS_TEST_TMPDIR/out"
+	rc=0
+	ctl status --bogus >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 3 ]
+	# the other commands keep exit 1 for a configuration error
+	rc=0
+	MAGENTA_STATUS_QUEUE_WARN=many ctl dlq list >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 1 ]
 }

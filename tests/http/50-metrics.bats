@@ -39,58 +39,12 @@ scrape() {
 
 # value FILE NAME [LABELS_JSON]: the sum of the samples NAME whose labels
 # include LABELS_JSON, as the parser reads FILE (0 when none).
-value() {
-	local want='{}'
-	(($# < 3)) || want=$3
-	"$PY" - "$1" "$2" "$want" <<-'EOF'
-		import json, sys
-		from prometheus_client.parser import text_string_to_metric_families
-		want = json.loads(sys.argv[3])
-		total = 0.0
-		for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-		    for s in fam.samples:
-		        if s.name == sys.argv[2] and all(s.labels.get(k) == v for k, v in want.items()):
-		            total += s.value
-		print(int(total) if total == int(total) else total)
-	EOF
-}
+value() { "$PY" "$BATS_TEST_DIRNAME/../tools/prom-text.py" value "$@"; }
 
-# check_text FILE FAMILY:TYPE...: FILE parses; each FAMILY (the parser's
-# name: a counter's without _total) is there with TYPE; every histogram's
-# buckets are cumulative, end in +Inf and +Inf equals _count; every sample
-# has a service label; no # EOF (not part of 0.0.4).
-check_text() {
-	"$PY" - "$@" <<-'EOF'
-		import sys
-		from prometheus_client.parser import text_string_to_metric_families
-		text = open(sys.argv[1]).read()
-		assert "# EOF" not in text, "# EOF in a 0.0.4 text"
-		fams = {f.name: f for f in text_string_to_metric_families(text)}
-		for want in sys.argv[2:]:
-		    name, typ = want.split(":")
-		    assert name in fams, "no family " + name
-		    assert fams[name].type == typ, "%s is %s, not %s" % (name, fams[name].type, typ)
-		for f in fams.values():
-		    assert f.name.startswith("magenta_"), f.name
-		    series = {}
-		    for s in f.samples:
-		        assert s.labels.get("service") in ("registration", "auth"), s
-		        if f.type != "histogram":
-		            continue
-		        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
-		        series.setdefault(key, {"b": [], "count": None})
-		        if s.name.endswith("_bucket"):
-		            series[key]["b"].append((float(s.labels["le"]), s.value))
-		        elif s.name.endswith("_count"):
-		            series[key]["count"] = s.value
-		    for key, h in series.items():
-		        les = [le for le, _ in h["b"]]
-		        vals = [v for _, v in h["b"]]
-		        assert les == sorted(les) and les[-1] == float("inf"), (f.name, key, les)
-		        assert vals == sorted(vals), (f.name, key, vals)
-		        assert vals[-1] == h["count"], (f.name, key, vals[-1], h["count"])
-	EOF
-}
+# check_text FILE FAMILY:TYPE...: FILE parses, each FAMILY is there with its
+# TYPE, every sample is the registration's or the auth's
+# (tests/tools/prom-text.py check says the rest).
+check_text() { "$PY" "$BATS_TEST_DIRNAME/../tools/prom-text.py" check "$1" registration,auth "${@:2}"; }
 
 @test "metrics: both endpoints answer text/plain 0.0.4 that prometheus_client parses, with every family and type" {
 	scrape registration

@@ -8,9 +8,19 @@
 load ../lib/common
 load 30-auth
 
+FILE_CONFIG=(lockout_threshold=5 lockout_base=2 lockout_max=4 ip_fail_limit=8
+	trusted_proxies=127.0.0.1)
+
 setup_file() {
-	auth_config lockout_threshold=5 lockout_base=2 lockout_max=4 ip_fail_limit=8 \
-		trusted_proxies=127.0.0.1
+	auth_config "${FILE_CONFIG[@]}"
+}
+
+# a test that changed the configuration puts the file's back
+teardown() {
+	if [[ -n ${OWN_CONFIG:-} ]]; then
+		auth_config "${FILE_CONFIG[@]}"
+	fi
+	true
 }
 
 teardown_file() {
@@ -87,6 +97,12 @@ unlocked() {
 }
 
 @test "lockout: parallel guesses cannot get past the threshold" {
+	# a lock that outlasts the burst on a loaded machine: with the file's
+	# 2 s, a burst slower than that met an expired lock and was checked
+	# again (9 guesses once, at load 11), which is right but not this test
+	OWN_CONFIG=1
+	auth_config lockout_threshold=5 lockout_base=60 lockout_max=60 ip_fail_limit=8 \
+		trusted_proxies=127.0.0.1
 	id=$(seed_user Dave dave@example.com)
 	# 20 wrong guesses at once, from 20 addresses
 	for i in $(seq 1 20); do

@@ -25,47 +25,49 @@
 #include "validate.h"
 
 #define TRACE_MAX 200 /* events shown, newest last */
+
+/* SQL, laid out as SQL */
+/* clang-format off */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* $1 the key as text (a request id), $2 the key as a UUID (an event or a
  * user id) or NULL, $3 the user a name named or NULL (of MagentaUsers). */
 static const char sql_outbox[] =
-    "SELECT event_id::text, event_type, aggregate_id::text, aggregate_version, request_id,"
-    " " TS("created_at") ", " TS(
-	"published_at") ", attempts, last_error"
-			" FROM outbox"
-			" WHERE request_id = $1 OR event_id = $2::uuid OR aggregate_id = $2::uuid"
-			"  OR aggregate_id = $3::uuid"
-			" ORDER BY id DESC LIMIT 200";
+	"SELECT event_id::text, event_type, aggregate_id::text, aggregate_version, request_id,"
+	" " TS("created_at") ", " TS("published_at") ", attempts, last_error"
+	" FROM outbox"
+	" WHERE request_id = $1 OR event_id = $2::uuid OR aggregate_id = $2::uuid"
+	"  OR aggregate_id = $3::uuid"
+	" ORDER BY id DESC LIMIT 200";
 
 /* $1, $2, $3 as above, $4 the event ids the outbox had (of
  * MagentaAuthentication). */
 static const char sql_processed[] =
-    "SELECT event_id::text, event_type, user_id::text, version, request_id,"
-    " outcome, " TS(
-	"processed_at") ", redeliveries"
-			" FROM processed_events"
-			" WHERE request_id = $1 OR event_id = $2::uuid OR user_id = $2::uuid"
-			"  OR user_id = $3::uuid OR event_id = ANY($4::uuid[])"
-			" ORDER BY processed_at DESC LIMIT 200";
+	"SELECT event_id::text, event_type, user_id::text, version, request_id,"
+	" outcome, " TS("processed_at") ", redeliveries"
+	" FROM processed_events"
+	" WHERE request_id = $1 OR event_id = $2::uuid OR user_id = $2::uuid"
+	"  OR user_id = $3::uuid OR event_id = ANY($4::uuid[])"
+	" ORDER BY processed_at DESC LIMIT 200";
 
 static const char sql_parked[] =
-    "SELECT event_id::text, event_type, user_id::text, version, request_id,"
-    " " TS("parked_at") ", blocked_by::text"
-			" FROM parked_events"
-			" WHERE request_id = $1 OR event_id = $2::uuid OR user_id = $2::uuid"
-			"  OR user_id = $3::uuid OR event_id = ANY($4::uuid[])"
-			" ORDER BY parked_at DESC LIMIT 200";
+	"SELECT event_id::text, event_type, user_id::text, version, request_id,"
+	" " TS("parked_at") ", blocked_by::text"
+	" FROM parked_events"
+	" WHERE request_id = $1 OR event_id = $2::uuid OR user_id = $2::uuid"
+	"  OR user_id = $3::uuid OR event_id = ANY($4::uuid[])"
+	" ORDER BY parked_at DESC LIMIT 200";
 
 /* A poison message may carry no usable id: matched by its message_id (the
- * event id it claimed) or the request id it carried. */
+ * event id it claimed: the key, or one of $2, the outbox's) or by the
+ * request id it carried ($1). */
 static const char sql_rejected[] =
-    "SELECT message_id, request_id, reason, coalesce(detail, ''), " TS(
-	"rejected_at") ","
-		       " rejections"
-		       " FROM rejected_messages"
-		       " WHERE request_id = $1 OR message_id = $1 OR message_id = ANY($4::text[])"
-		       " ORDER BY rejected_at DESC LIMIT 200";
+	"SELECT message_id, request_id, reason, coalesce(detail, ''), " TS("rejected_at") ","
+	" rejections"
+	" FROM rejected_messages"
+	" WHERE request_id = $1 OR message_id = $1 OR message_id = ANY($2::text[])"
+	" ORDER BY rejected_at DESC LIMIT 200";
+/* clang-format on */
 
 /* One event's path, as far as it was found. */
 struct hop {
@@ -218,10 +220,10 @@ static void trace_auth(struct trace *t, struct db *db, const char *const p[4])
 		PQclear(res);
 	}
 	{
-		/* rejected_messages compares text: $1 and $4 only */
-		const char *rp[] = {p[0], NULL, NULL, p[3]};
+		/* rejected_messages compares text: the key ($1) and the event ids ($2) */
+		const char *rp[] = {p[0], p[3]};
 
-		if ((res = query(t, db, sql_rejected, 4, rp))) {
+		if ((res = query(t, db, sql_rejected, 2, rp))) {
 			for (int i = 0; i < PQntuples(res); i++) {
 				const char *id =
 				    PQgetisnull(res, i, 0) ? "" : PQgetvalue(res, i, 0);

@@ -10,7 +10,8 @@ load 20-pipeline
 load 30-auth
 load 11-users
 
-REG_LOG() { echo "$STACK_DIR/log/spawnfcgi-registration.log"; }
+# the FastCGI programs write to the web server's error log
+REG_LOG() { echo "$STACK_DIR/log/lighttpd-error.log"; }
 
 # A request id of our own, unique in the logs of the whole run.
 new_rid() {
@@ -173,4 +174,45 @@ trace_ok() { ctl trace "$1" >/dev/null 2>&1; }
 	PIPE_REQUEST_HEADER=hdr-only-$$ publish "$(envelope UserCreated "$u" 1 "$eid" corr_hdr)"
 	wait_until 10 _eq "hdr-only-$$ applied" processed_req "$eid"
 	grep "event_id=$eid" "$STACK_DIR/log/consumer.log" | grep -q " req=hdr-only-$$ "
+}
+
+@test "correlation: a parked event keeps its request id until it is applied; trace shows it parked, then applied" {
+	local a b ea1 ea2 eb1
+	a=$(cat /proc/sys/kernel/random/uuid)
+	b=$(cat /proc/sys/kernel/random/uuid)
+	ea1=$(cat /proc/sys/kernel/random/uuid)
+	ea2=$(cat /proc/sys/kernel/random/uuid)
+	eb1=$(cat /proc/sys/kernel/random/uuid)
+	publish "$(envelope UserCreated "$a" 1 "$ea1" corr_dan corr_dan@example.com)"
+	wait_until 10 _eq "- applied" processed_req "$ea1"
+	# B takes the name before A's rename has arrived: parked
+	PIPE_CORRELATION_ID=park-$$ publish "$(envelope UserCreated "$b" 1 "$eb1" corr_dan corr_dan2@example.com)"
+	wait_until 10 _eq "park-$$" psql_auth "SELECT request_id FROM parked_events WHERE event_id = '$eb1'"
+	grep "event_id=$eb1" "$STACK_DIR/log/consumer.log" | grep "event=event_parked" | grep -q " req=park-$$ "
+	run ctl trace --json "park-$$"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.events[0] | [.eventId, .state, .parked.blockedBy, (.parked.parkedAt != null), (.outbox | tostring), (.processed | tostring)] | join(" ")' <<<"$output")" = "$eb1 parked $a true null null" ]
+	run ctl trace "park-$$"
+	grep -qE "^  parked +since [0-9T:.-]+Z, waits for user $a$" <<<"$output"
+	# A's rename frees the name: B's event is applied with its request id
+	PIPE_CORRELATION_ID=rename-$$ publish "$(envelope UserUpdated "$a" 2 "$ea2" corr_daniel corr_dan@example.com)"
+	wait_until 10 _eq "park-$$ applied" processed_req "$eb1"
+	[ "$(processed_req "$ea2")" = "rename-$$ applied" ]
+	run ctl trace --json "park-$$"
+	[ "$(jq -r '.events[0] | [.state, (.parked | tostring)] | join(" ")' <<<"$output")" = "applied null" ]
+}
+
+@test "correlation: a poison message's request id is kept with its rejection; trace shows the dead letter" {
+	local eid
+	eid=$(cat /proc/sys/kernel/random/uuid)
+	PIPE_UNSIGNED=1 PIPE_CORRELATION_ID=poison-$$ publish_raw '{"not":"signed"}' user.created "$eid"
+	wait_until 10 _eq "poison-$$ bad_signature" psql_auth "SELECT request_id || ' ' || reason FROM rejected_messages WHERE message_id = '$eid'"
+	grep "message_id=\"$eid\"" "$STACK_DIR/log/consumer.log" | grep "event=poison_rejected" | grep -q " req=poison-$$ "
+	for key in "poison-$$" "$eid"; do
+		run ctl trace --json "$key"
+		[ "$status" -eq 0 ]
+		[ "$(jq -r '.events[0] | [.eventId, .state, .requestId, .rejected.reason, .rejected.rejections] | join(" ")' <<<"$output")" = "$eid dead_lettered poison-$$ bad_signature 1" ]
+	done
+	run ctl trace "poison-$$"
+	grep -qE "^  dlq +bad_signature \(unsigned\) at [0-9T:.-]+Z, 1 rejections$" <<<"$output"
 }

@@ -78,17 +78,26 @@ struct consumer {
 enum apply_rc { APPLY_OK, APPLY_RETRY, APPLY_DATA };
 
 /* One event, decided and applied by apply_user_event (its latest form:
- * sql/auth/017_account_lifecycle.sql). */
-#define APPLY_NPARAMS 16
+ * sql/auth/019_request_id.sql); $17 the request id the message carried. */
+#define APPLY_NPARAMS 17
 static const char sql_apply[] = "SELECT apply_user_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-				" $11, $12, $13, $14, $15, $16)";
+				" $11, $12, $13, $14, $15, $16, $17)";
 
 static const char sql_rejected[] =
-	"INSERT INTO rejected_messages (body_sha256, message_id, reason, detail)"
-	" VALUES ($1, $2, $3, $4)"
+	"INSERT INTO rejected_messages (body_sha256, message_id, reason, detail, request_id)"
+	" VALUES ($1, $2, $3, $4, $5)"
 	" ON CONFLICT (body_sha256) DO UPDATE SET reason = EXCLUDED.reason,"
-	" detail = EXCLUDED.detail, rejected_at = clock_timestamp(),"
+	" detail = EXCLUDED.detail, request_id = EXCLUDED.request_id,"
+	" rejected_at = clock_timestamp(),"
 	" rejections = rejected_messages.rejections + 1";
+
+/* The request id a message carried (correlation_id or x-request-id), or
+ * NULL when it carried none or one unfit to log and store: a label the
+ * sender chose, outside the signed body, never trusted beyond that. */
+static const char *item_request_id(const struct item *it)
+{
+	return log_request_id_ok(it->m.request_id) ? it->m.request_id : NULL;
+}
 
 /* Free one item's memory. */
 static void item_release(struct item *it)
@@ -207,17 +216,19 @@ static void consumer_poison(struct consumer *c, struct item *it, const struct ev
 	body_sha256(&it->m, sha);
 	if (c->db.conn && PQstatus(c->db.conn) == CONNECTION_OK) {
 		const char *p[] = { sha, it->m.message_id[0] ? it->m.message_id : NULL, e->reason,
-				    e->detail[0] ? e->detail : NULL };
-		PGresult *res = db_exec(&c->db, sql_rejected, 4, p, 0);
+				    e->detail[0] ? e->detail : NULL, item_request_id(it) };
+		PGresult *res = db_exec(&c->db, sql_rejected, 5, p, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && !db_unavailable(&c->db, res))
 			db_log_error("record_rejected", res);
 		PQclear(res);
 	}
+	log_set_request_id(item_request_id(it));
 	log_warnx("event=poison_rejected message_id=%s routing_key=%s reason=%s detail=%s "
 		  "body_sha256=%s",
 		  log_q(q1, sizeof(q1), it->m.message_id), log_q(q3, sizeof(q3), it->m.routing_key),
 		  e->reason,
 		  log_q(q2, sizeof(q2), e->detail), sha);
+	log_set_request_id(NULL);
 	c->poison++;
 	if (mq_reject(&c->mq, it->m.tag, 0) == 0) {
 		it->settled = 1;
@@ -226,9 +237,10 @@ static void consumer_poison(struct consumer *c, struct item *it, const struct ev
 }
 
 /* The parameters of apply_user_event for one event. */
-static void apply_params(const struct event_in *ev, char version[24], char roles[64],
+static void apply_params(const struct item *it, char version[24], char roles[64],
 			 const char *p[APPLY_NPARAMS])
 {
+	const struct event_in *ev = &it->ev;
 	const struct event_user *u = &ev->user;
 
 	snprintf(version, 24, "%lld", ev->version);
@@ -248,6 +260,7 @@ static void apply_params(const struct event_in *ev, char version[24], char roles
 	p[13] = ev->has_data ? u->updated_at : NULL;
 	p[14] = ev->has_data ? u->display_name : NULL;
 	p[15] = ev->has_data ? roles_to_pg(u->roles, roles, 64) : NULL;
+	p[16] = item_request_id(it);
 }
 
 /* Is a failed result caused by the message's data (22xxx data exception,
@@ -279,7 +292,7 @@ static enum apply_rc apply_chunk(struct consumer *c, struct item **its, size_t k
 		char version[24], roles[64];
 		const char *p[APPLY_NPARAMS];
 
-		apply_params(&its[i]->ev, version, roles, p);
+		apply_params(its[i], version, roles, p);
 		db_pipeline_send_stmt(&c->db, &c->apply, p);
 	}
 	db_pipeline_send(&c->db, "COMMIT");
@@ -325,20 +338,26 @@ static void log_outcome(struct consumer *c, const struct item *it)
 	const struct event_in *ev = &it->ev;
 
 	daemon_metrics_outcome(it->outcome);
+	/* req=, the key of the HTTP services' lines: one grep follows a
+	 * request from its HTTP line to here */
+	log_set_request_id(item_request_id(it));
 	if (strcmp(it->outcome, "applied") == 0) {
 		daemon_metrics_lag(ev->occurred_at);
 		c->applied++;
-		log_debug("event=event_applied event_id=%s type=%s user=%s version=%lld",
-			  ev->event_id, ev->event_type, ev->user_id, ev->version);
-		return;
+		log_info("event=event_applied event_id=%s type=%s user=%s version=%lld",
+			 ev->event_id, ev->event_type, ev->user_id, ev->version);
+	} else {
+		/* stale, same_version (another event id brought that version),
+		 * redelivered (this event id again), parked; amqp_redelivered is
+		 * the broker's flag, which says nothing of what the database
+		 * found */
+		c->other++;
+		log_info("event=event_%s event_id=%s type=%s user=%s version=%lld "
+			 "amqp_redelivered=%d",
+			 it->outcome, ev->event_id, ev->event_type, ev->user_id, ev->version,
+			 it->m.redelivered);
 	}
-	/* stale, same_version (another event id brought that version),
-	 * redelivered (this event id again), parked; amqp_redelivered is the
-	 * broker's flag, which says nothing of what the database found */
-	c->other++;
-	log_info("event=event_%s event_id=%s type=%s user=%s version=%lld amqp_redelivered=%d",
-		 it->outcome, ev->event_id, ev->event_type, ev->user_id, ev->version,
-		 it->m.redelivered);
+	log_set_request_id(NULL);
 }
 
 /* The data of one event broke its transaction: apply the chunk one event
@@ -352,9 +371,11 @@ static int apply_isolated(struct consumer *c, struct item **its, size_t k)
 		if (rc == APPLY_RETRY)
 			return -1;
 		if (rc == APPLY_DATA) {
+			log_set_request_id(item_request_id(its[i]));
 			log_error("event=event_failed event_id=%s type=%s user=%s "
 				  "msg=\"its data breaks the transaction: requeued\"",
 				  its[i]->ev.event_id, its[i]->ev.event_type, its[i]->ev.user_id);
+			log_set_request_id(NULL);
 			if (mq_nack_requeue(&c->mq, its[i]->m.tag) != 0)
 				return -1;
 			daemon_metrics_outcome("requeued");

@@ -55,6 +55,13 @@ static const struct command commands[] = {
 	  "      oldest row, queue and dead-letter queue depth, last event applied and\n"
 	  "      its lag, the daemons' liveness; exit 0 healthy, 1 degraded, 2 down,\n"
 	  "      3 unknown (usage or configuration error)", 0, 3 },
+	{ "trace", cmd_trace,
+	  "trace [--json] USER|EVENT_ID|REQUEST_ID\n"
+	  "      the path of a user's (id, username or email), an event's or a request's\n"
+	  "      (X-Request-Id) events: outbox row (created, published), what the consumer\n"
+	  "      did and when (applied, stale, ...), parked, dead-lettered; exit 0 found,\n"
+	  "      1 nothing found, 2 a database could not be read, 3 usage or\n"
+	  "      configuration error", 0, 3 },
 	{ "dlq", cmd_dlq,
 	  "dlq list [--json] [--limit N] | dlq replay (--all | ID...)\n"
 	  "      show the dead letters (id, type, reason), or publish them again to\n"

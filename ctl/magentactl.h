@@ -21,6 +21,10 @@ int cmd_hash_password(int argc, char **argv);
 /* status [--json] */
 int cmd_status(int argc, char **argv);
 
+/* trace [--json] USER|EVENT_ID|REQUEST_ID (exit 0 found, 1 not found,
+ * 2 a database unreadable, 3 usage) */
+int cmd_trace(int argc, char **argv);
+
 /* dlq list [--json] [--limit N] | dlq replay (--all | ID...) */
 int cmd_dlq(int argc, char **argv);
 

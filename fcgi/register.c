@@ -23,10 +23,10 @@ static struct db_stmt st_insert = { "register_insert",
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) RETURNING id),"
 	" o AS ("
 	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
-	"  routing_key, payload, created_at)"
-	" SELECT $8, u.id, 1, 'UserCreated', 'user.created', $9::jsonb, $7 FROM u"
+	"  routing_key, payload, created_at, request_id)"
+	" SELECT $8, u.id, 1, 'UserCreated', 'user.created', $9::jsonb, $7, $10 FROM u"
 	" RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 9, 0 };
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 10, 0 };
 
 /* After a unique violation: which of the two is taken (both may be), and
  * whether the row is our own (see h_register). */
@@ -156,7 +156,7 @@ void h_register(struct http_req *r)
 	}
 	{
 		const char *p[] = { id, in.username, in.email_lc, hash, stamp, in.display_name,
-				    now, event_id, json_plain(env) };
+				    now, event_id, json_plain(env), r->id };
 		/* Retried once on a connection found broken (the server restarted
 		 * since the last request).  Should the first attempt have
 		 * committed after all, the retry hits our own id: see conflict(). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "log.h"
 #include "roles.h"
 
 static struct db_stmt st_load = { "account_load",
@@ -28,10 +29,10 @@ static struct db_stmt st_update = { "account_update",
 	" WHERE id = $1::uuid AND version = $13::bigint RETURNING id),"
 	" o AS ("
 	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
-	"  routing_key, payload, created_at)"
+	"  routing_key, payload, created_at, request_id)"
 	" SELECT $14::uuid, u.id, $12::bigint, 'UserUpdated', 'user.updated', $15::jsonb,"
-	"  $11::timestamptz FROM u RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 15, 0 };
+	"  $11::timestamptz, $16 FROM u RETURNING event_id)"
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 16, 0 };
 
 /* $2 the version read, $3 the tombstone's (+1). */
 static struct db_stmt st_delete = { "account_delete",
@@ -41,27 +42,27 @@ static struct db_stmt st_delete = { "account_delete",
 	" SELECT d.id, $3::bigint, $4::timestamptz, $5::uuid, $6 FROM d RETURNING id),"
 	" o AS ("
 	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
-	"  routing_key, payload, created_at)"
+	"  routing_key, payload, created_at, request_id)"
 	" SELECT $7::uuid, t.id, $3::bigint, 'UserDeleted', 'user.deleted', $8::jsonb,"
-	"  $4::timestamptz FROM t RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 8, 0 };
+	"  $4::timestamptz, $9 FROM t RETURNING event_id)"
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 9, 0 };
 
 static struct db_stmt st_republish = { "account_republish",
 	"WITH o AS ("
 	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
-	"  routing_key, payload)"
-	" SELECT $2::uuid, u.id, u.version, 'UserUpdated', 'user.updated', $3::jsonb"
+	"  routing_key, payload, request_id)"
+	" SELECT $2::uuid, u.id, u.version, 'UserUpdated', 'user.updated', $3::jsonb, $5"
 	" FROM users u WHERE u.id = $1::uuid AND u.version = $4::bigint RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 4, 0 };
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 5, 0 };
 
 /* $1 the user, $4 the tombstone's version. */
 static struct db_stmt st_republish_deletion = { "account_republish_deletion",
 	"WITH o AS ("
 	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
-	"  routing_key, payload)"
-	" SELECT $2::uuid, d.id, d.version, 'UserDeleted', 'user.deleted', $3::jsonb"
+	"  routing_key, payload, request_id)"
+	" SELECT $2::uuid, d.id, d.version, 'UserDeleted', 'user.deleted', $3::jsonb, $5"
 	" FROM deleted_users d WHERE d.id = $1::uuid AND d.version = $4::bigint RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 4, 0 };
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 5, 0 };
 
 /* Copy one column into a fixed field; -1 when it does not fit. */
 static int col(char *dst, size_t cap, const PGresult *res, int row, int c)
@@ -195,7 +196,8 @@ PGresult *account_update(struct db *db, const struct account *a, struct json_obj
 				    version,
 				    before,
 				    event_id,
-				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN) };
+				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN),
+				    log_request_id() };
 		res = db_exec_stmt(db, &st_update, p, 1);
 	}
 	json_object_put(env);
@@ -217,8 +219,15 @@ PGresult *account_delete(struct db *db, const struct account *a, const char *del
 	snprintf(version, sizeof(version), "%lld", a->version);
 	snprintf(next, sizeof(next), "%lld", gone.version);
 	{
-		const char *p[] = { a->id, version, next, now, deleted_by, reason, event_id,
-				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN) };
+		const char *p[] = { a->id,
+				    version,
+				    next,
+				    now,
+				    deleted_by,
+				    reason,
+				    event_id,
+				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN),
+				    log_request_id() };
 		res = db_exec_stmt(db, &st_delete, p, 1);
 	}
 	json_object_put(env);
@@ -239,7 +248,7 @@ PGresult *account_republish(struct db *db, const struct account *a,
 	{
 		const char *p[] = { a->id, event_id,
 				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN),
-				    version };
+				    version, log_request_id() };
 		res = db_exec_stmt(db, &st_republish, p, 1);
 	}
 	json_object_put(env);
@@ -261,7 +270,8 @@ PGresult *account_republish_deletion(struct db *db, const char *id, long long ve
 	snprintf(v, sizeof(v), "%lld", version);
 	{
 		const char *p[] = { id, event_id,
-				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN), v };
+				    json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN), v,
+				    log_request_id() };
 		res = db_exec_stmt(db, &st_republish_deletion, p, 1);
 	}
 	json_object_put(env);

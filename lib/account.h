@@ -7,7 +7,9 @@
  * and the caller reads again (or answers 412 to a client that named the
  * version with If-Match).  Each change bumps version by one and writes one
  * outbox row whose envelope (event.h) carries the full new state, so the
- * consumer's version guard orders them.
+ * consumer's version guard orders them.  The outbox row keeps the request
+ * id attached to the log (log_request_id(): the X-Request-Id of the HTTP
+ * request writing it; NULL in magentactl) for correlation.
  *
  * Used by the registration service (fcgi/users_*.c) and magentactl
  * (user grant-admin, resync). */

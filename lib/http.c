@@ -32,19 +32,6 @@ const char *http_param(struct http_req *r, const char *name)
 	return FCGX_GetParam(name, r->fcgx.envp);
 }
 
-/* 1 when id is 1-64 of [A-Za-z0-9._-]: safe to log and echo. */
-static int request_id_ok(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_' || id[i] == '.'))
-			return 0;
-	return 1;
-}
-
 /* Fill r from the FastCGI parameters. */
 void http_req_begin(struct http_req *r)
 {
@@ -61,7 +48,7 @@ void http_req_begin(struct http_req *r)
 	} else {
 		r->path[0] = '\0';
 	}
-	if (request_id_ok(rid))
+	if (log_request_id_ok(rid))
 		snprintf(r->id, sizeof(r->id), "%s", rid);
 	else
 		uuid7_new(r->id);

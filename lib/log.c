@@ -1,6 +1,7 @@
 /* log: logfmt lines on stderr, which may be a log file. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -103,6 +104,25 @@ const char *log_path(void)
 void log_set_request_id(const char *id)
 {
 	log_req_id = id;
+}
+
+/* The current request id, or NULL. */
+const char *log_request_id(void)
+{
+	return log_req_id;
+}
+
+/* Safe characters and a sane length only. */
+int log_request_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > LOG_REQUEST_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_' || id[i] == '.'))
+			return 0;
+	return 1;
 }
 
 /* Format the fixed prefix and the caller's pairs into one write. */

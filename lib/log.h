@@ -36,6 +36,18 @@ const char *log_path(void);
  * the caller keeps it alive until it detaches. */
 void log_set_request_id(const char *id);
 
+/* The request id attached, or NULL: what the registration service stores
+ * with an outbox row it writes inside a request (lib/account.c). */
+const char *log_request_id(void);
+
+/* 1 when id is a request id fit to log, store and pass on: 1-64 of
+ * [A-Za-z0-9._-] (an X-Request-Id received, the correlation id of a
+ * message); 0 otherwise. */
+int log_request_id_ok(const char *id);
+
+/* The most a request id may be (log_request_id_ok). */
+#define LOG_REQUEST_ID_MAX 64
+
 /* Write one line: fmt expands to the key=value pairs after the fixed ones. */
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -114,13 +114,15 @@ struct mq_out {
 	uint64_t timestamp; /* seconds since the epoch; 0: none */
 	const char *sig;     /* headers x-magenta-signature and x-magenta-key-id */
 	const char *sig_kid; /* (eventsig.h); NULL: not sent */
+	const char *request_id; /* correlation_id and header x-request-id; NULL: none */
 	uint64_t tag;
 	enum mq_outcome outcome;
 	char reason[96]; /* why NACKED or RETURNED */
 };
 
 /* Publish n messages to exchange: persistent, mandatory, JSON, with
- * message_id, type, timestamp, app_id and the signature headers; then read the broker's verdicts
+ * message_id, type, timestamp, app_id, the signature headers and the
+ * request id (correlation_id and x-request-id, when given); then read the broker's verdicts
  * until each message is acked, nacked or returned, or timeout_ms passes.
  * A returned message is also acked by the broker: it stays MQ_RETURNED.
  * Returns 0 when every message has a verdict; -1 on a connection failure
@@ -147,6 +149,10 @@ struct mq_msg {
 	 * when absent, "!" when not a string that fits */
 	char sig[128];
 	char sig_kid[64];
+	/* the correlation_id property, else the x-request-id header: "" when
+	 * absent, "!" when not a string that fits; unchecked (the sender's
+	 * label, not signed: log_request_id_ok before use) */
+	char request_id[129];
 	/* from the broker's x-death / x-first-death-* headers, when dead-lettered */
 	char death_reason[32];
 	char death_queue[256];

@@ -97,11 +97,25 @@ static int mq_fill(struct mq_msg *m, amqp_message_t *msg)
 			 (const char *)p->type.bytes);
 	if (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG)
 		m->timestamp = p->timestamp;
+	if (p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) {
+		if (p->correlation_id.len < sizeof(m->request_id) &&
+		    !memchr(p->correlation_id.bytes, '\0', p->correlation_id.len)) {
+			if (p->correlation_id.len > 0)
+				memcpy(m->request_id, p->correlation_id.bytes,
+				       p->correlation_id.len);
+			m->request_id[p->correlation_id.len] = '\0';
+		} else {
+			snprintf(m->request_id, sizeof(m->request_id), "!");
+		}
+	}
 	if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
 		const amqp_field_value_t *v = mq_table_get(&p->headers, "x-death");
 
 		mq_header_str(&p->headers, "x-magenta-signature", m->sig, sizeof(m->sig));
 		mq_header_str(&p->headers, "x-magenta-key-id", m->sig_kid, sizeof(m->sig_kid));
+		if (!m->request_id[0])
+			mq_header_str(&p->headers, "x-request-id", m->request_id,
+				      sizeof(m->request_id));
 
 		if (v && v->kind == AMQP_FIELD_KIND_ARRAY && v->value.array.num_entries > 0 &&
 		    v->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {

@@ -59,7 +59,8 @@ int mq_publish_confirmed(struct mq *mq, const char *exchange, const char *app_id
 			 struct mq_out *msgs, size_t n, int timeout_ms)
 {
 	amqp_basic_properties_t props;
-	amqp_table_entry_t hdr[2];
+	amqp_table_entry_t hdr[3];
+	int nhdr;
 	unsigned char *done = NULL;
 	uint64_t first, deadline;
 	size_t pending = n;
@@ -97,15 +98,26 @@ int mq_publish_confirmed(struct mq *mq, const char *exchange, const char *app_id
 			props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
 			props.timestamp = msgs[i].timestamp;
 		}
+		nhdr = 0;
 		if (msgs[i].sig && msgs[i].sig_kid) {
-			hdr[0].key = amqp_cstring_bytes("x-magenta-signature");
-			hdr[0].value.kind = AMQP_FIELD_KIND_UTF8;
-			hdr[0].value.value.bytes = amqp_cstring_bytes(msgs[i].sig);
-			hdr[1].key = amqp_cstring_bytes("x-magenta-key-id");
-			hdr[1].value.kind = AMQP_FIELD_KIND_UTF8;
-			hdr[1].value.value.bytes = amqp_cstring_bytes(msgs[i].sig_kid);
+			hdr[nhdr].key = amqp_cstring_bytes("x-magenta-signature");
+			hdr[nhdr].value.kind = AMQP_FIELD_KIND_UTF8;
+			hdr[nhdr++].value.value.bytes = amqp_cstring_bytes(msgs[i].sig);
+			hdr[nhdr].key = amqp_cstring_bytes("x-magenta-key-id");
+			hdr[nhdr].value.kind = AMQP_FIELD_KIND_UTF8;
+			hdr[nhdr++].value.value.bytes = amqp_cstring_bytes(msgs[i].sig_kid);
+		}
+		if (msgs[i].request_id && msgs[i].request_id[0]) {
+			/* a label outside the signed body (docs/events.md) */
+			props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+			props.correlation_id = amqp_cstring_bytes(msgs[i].request_id);
+			hdr[nhdr].key = amqp_cstring_bytes("x-request-id");
+			hdr[nhdr].value.kind = AMQP_FIELD_KIND_UTF8;
+			hdr[nhdr++].value.value.bytes = amqp_cstring_bytes(msgs[i].request_id);
+		}
+		if (nhdr > 0) {
 			props._flags |= AMQP_BASIC_HEADERS_FLAG;
-			props.headers.num_entries = 2;
+			props.headers.num_entries = nhdr;
 			props.headers.entries = hdr;
 		}
 		msgs[i].outcome = MQ_PENDING;

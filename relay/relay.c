@@ -62,7 +62,7 @@ struct wire {
 /* Claim a batch: unpublished rows that are due, oldest first. */
 static const char sql_claim[] =
 	"SELECT id, event_id, event_type, routing_key, payload::text,"
-	" extract(epoch FROM created_at)::bigint, attempts"
+	" extract(epoch FROM created_at)::bigint, attempts, request_id"
 	" FROM outbox"
 	" WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
 	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
@@ -268,6 +268,11 @@ static int relay_batch(struct relay *r)
 		out[i].type = PQgetvalue(res, i, 2);
 		out[i].routing_key = PQgetvalue(res, i, 3);
 		out[i].timestamp = strtoull(PQgetvalue(res, i, 5), NULL, 10);
+		/* the request that wrote the row, a label beside the signed body
+		 * (the services store only sane ids; anything else is dropped) */
+		out[i].request_id = PQgetisnull(res, i, 7) || !log_request_id_ok(PQgetvalue(res, i, 7))
+					    ? NULL
+					    : PQgetvalue(res, i, 7);
 		/* the outbox keeps the event as written; the wire carries it
 		 * with the hash sealed, signed (docs/events.md) */
 		wire[i].body = eventseal_wire_body(&r->sealer, PQgetvalue(res, i, 4),
@@ -354,6 +359,16 @@ static int relay_batch(struct relay *r)
 	if (db_commit(&r->db) != 0)
 		goto unmarked;
 	r->published += (unsigned long)nok;
+	/* one line per event, with the request that caused it (req=, the key
+	 * of the HTTP services' lines: one grep follows a request) */
+	for (int i = 0; i < n; i++) {
+		if (out[i].outcome != MQ_ACKED)
+			continue;
+		log_set_request_id(out[i].request_id);
+		log_info("event=event_published event_id=%s type=%s routing_key=%s",
+			 out[i].message_id, out[i].type, out[i].routing_key);
+		log_set_request_id(NULL);
+	}
 	/* refusals are a state: logged when they start and when they end */
 	if (first_err[0] && !r->refusing) {
 		char q[128];

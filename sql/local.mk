@@ -3,7 +3,8 @@
 sqlusersdir = $(pkgdatadir)/sql/users
 dist_sqlusers_DATA = \
 	sql/users/001_users.sql \
-	sql/users/002_account_lifecycle.sql
+	sql/users/002_account_lifecycle.sql \
+	sql/users/003_outbox_request_id.sql
 sqlauthdir = $(pkgdatadir)/sql/auth
 dist_sqlauth_DATA = \
 	sql/auth/001_auth_users.sql \
@@ -17,4 +18,5 @@ dist_sqlauth_DATA = \
 	sql/auth/015_login_devices.sql \
 	sql/auth/016_outcome_names.sql \
 	sql/auth/017_account_lifecycle.sql \
-	sql/auth/018_oauth_clients.sql
+	sql/auth/018_oauth_clients.sql \
+	sql/auth/019_request_id.sql

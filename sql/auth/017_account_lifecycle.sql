@@ -1,3 +1,7 @@
+-- SUPERSEDED in part: apply_user_event, apply_user_event_one and
+-- retry_parked_events are replaced by 019_request_id.sql (read that one);
+-- the rest stays.  This file stays as it was applied.
+--
 -- MagentaAuthentication: the account lifecycle (issue 16).
 --
 -- 1. Users carry their display name and roles (events' data.displayName

@@ -21,7 +21,9 @@
 #                            the same for any body; both sign it and seal its
 #                            hash as the relay does (PIPE_UNSIGNED=1: neither,
 #                            PIPE_NO_SEAL=1: signed, hash in clear;
-#                            PIPE_EXCHANGE: another exchange)
+#                            PIPE_EXCHANGE: another exchange;
+#                            PIPE_CORRELATION_ID, PIPE_REQUEST_HEADER: the
+#                            correlation_id, the x-request-id header)
 #   event_tool ARGS...       tests/tools/event-tool.py (sign, verify, open)
 #   backlog                  unpublished outbox rows
 #   auth_live                live users in auth_users
@@ -175,6 +177,10 @@ publish_raw() {
 		props=$(jq -c --argjson w "$w" \
 			'. + {headers:{"x-magenta-signature":$w.sig, "x-magenta-key-id":$w.kid}}' <<<"$props")
 	fi
+	# a request id as the relay carries it (26-correlation.bats)
+	props=$(jq -c --arg c "${PIPE_CORRELATION_ID:-}" --arg h "${PIPE_REQUEST_HEADER:-}" '.
+		+ (if $c == "" then {} else {correlation_id:$c} end)
+		+ (if $h == "" then {} else {headers:((.headers // {}) + {"x-request-id":$h})} end)' <<<"$props")
 	amqp_mgmt POST "/exchanges/%2F/${PIPE_EXCHANGE:-magenta.events}/publish" \
 		"$(jq -cn --arg b "$body" --arg k "$2" --argjson p "$props" \
 			'{properties:$p, routing_key:$k, payload:$b, payload_encoding:"string"}')"

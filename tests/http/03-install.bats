@@ -47,7 +47,7 @@ includes() { sed -n 's/^include "\(.*\)"$/\1/p' "$1"; }
 		[ -f "$f" ]
 		n=$((n + 1))
 	done < <(includes "$s")
-	[ "$n" = 3 ]
+	[ "$n" = 4 ]
 	run grep -n '/usr/local\|@[a-z]*@' "$s"
 	[ "$status" = 1 ]
 }
@@ -62,7 +62,8 @@ includes() { sed -n 's/^include "\(.*\)"$/\1/p' "$1"; }
 	grep -qx 'var.magenta_datadir = "/usr/share/magenta"' "$b/lighttpd/lighttpd.conf.sample"
 	[ "$(includes "$b/lighttpd/lighttpd.conf.sample")" = "/etc/magenta/lighttpd-magenta.conf
 /etc/magenta/lighttpd-magenta-errors.conf
-/etc/magenta/lighttpd-magenta-limits.conf" ]
+/etc/magenta/lighttpd-magenta-limits.conf
+/etc/magenta/lighttpd-magenta-web.conf" ]
 	grep -q '^\.I /etc/magenta/magenta.conf$' "$b/man/magenta-registration.8"
 	grep -q '^\.I /usr/share/magenta/common\\-passwords.txt$' "$b/man/magenta-registration.8"
 	run grep -n '/usr/local\|\${\|@[a-z]*@' "$b/lighttpd/lighttpd.conf.sample" \

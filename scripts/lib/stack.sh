@@ -1551,7 +1551,8 @@ _stack_apache_conf() {
 		local pcre
 		pcre=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libpcre.so.3" { print $NF; exit }')
 		[[ -n $pcre ]] && printf 'LoadFile %s\n' "$pcre"
-		for mod in mpm_event authz_core authz_host proxy proxy_fcgi request env headers buffer reqtimeout qos; do
+		for mod in mpm_event authz_core authz_host proxy proxy_fcgi request env headers buffer reqtimeout qos \
+			alias dir mime; do
 			printf 'LoadModule %s_module %s/mod_%s.so\n' "$mod" "$m" "$mod"
 		done
 		if ((EUID == 0)); then
@@ -1581,8 +1582,13 @@ _stack_apache_conf() {
 
 			Define MAGENTA_RUNDIR "$STACK_DIR/sock-apache"
 			Include "$MAGENTA_PREFIX/etc/magenta/apache-magenta.conf"
+			# the web page at /; the page's own types only
+			TypesConfig "$a/mime.types"
+			Define MAGENTA_WEBDIR "$MAGENTA_PREFIX/share/magenta/web"
+			Include "$MAGENTA_PREFIX/etc/magenta/apache-magenta-web.conf"
 		EOF
 	} >"$a/apache2.conf"
+	: >"$a/mime.types"
 }
 
 # Start the private Apache on 127.0.0.1:$APACHE_PORT (the port is chosen by

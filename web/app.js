@@ -78,8 +78,13 @@ async function refresh() {
   return false;
 }
 
+// The timer's renewal; the count on <html data-renewals> is for tests
+// (tests/tools/web-flow.py), it holds no secret.
 async function silentRefresh() {
-  if (!(await refresh())) {
+  if (await refresh()) {
+    const h = document.documentElement;
+    h.dataset.renewals = String(Number(h.dataset.renewals || 0) + 1);
+  } else {
     endSession();
     show("signin", "Your session ended. Please sign in again.");
   }

@@ -8,9 +8,23 @@
 # only.
 
 load ../lib/common
+load 30-auth
 
 setup_file() {
 	stack_daemons_start >/dev/null
+}
+
+teardown_file() {
+	auth_config_restore
+}
+
+# USERNAME has reached the auth database.
+_in_auth() { [ "$(psql_auth "SELECT count(*) FROM auth_users WHERE username = '$1'")" = 1 ]; }
+
+# The base64 SHA-256 of the stack certificate's key, for Chromium.
+spki() {
+	openssl x509 -in "$STACK_DIR/tls/server.pem" -pubkey -noout |
+		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64
 }
 
 # https PATH [curl args...] on the page's origin.
@@ -97,12 +111,10 @@ assert_page_headers() {
 
 @test "web: the whole flow in headless Chromium, a screenshot per step" {
 	[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]
-	local spki shots=$STACK_DIR/log/web-flow
+	local shots=$STACK_DIR/log/web-flow
 	rm -rf "$shots"
-	spki=$(openssl x509 -in "$STACK_DIR/tls/server.pem" -pubkey -noout |
-		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
 	run timeout 300 /usr/bin/python3 "$BATS_TEST_DIRNAME/../tools/web-flow.py" \
-		"$HTTPS_URL/" "$spki" "$shots" alice_web alice.web@example.com
+		"$HTTPS_URL/" "$(spki)" "$shots" alice_web alice.web@example.com
 	echo "$output"
 	[ "$status" = 0 ]
 	[[ $output == *"ok outside hosts are unreachable"* ]]
@@ -116,4 +128,23 @@ assert_page_headers() {
 	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")" = 1 ]
 	# the browser's refreshes came with the page's Origin and the cookie
 	grep -q 'event=refresh_ok' "$STACK_DIR/log/lighttpd-error.log"
+}
+
+@test "web: the page renews its access token before it expires, through the refresh cookie" {
+	# access tokens of 30 s: the page renews after 15
+	auth_config access_ttl=30
+	post_json /api/registration/register \
+		'{"username":"bob_web","email":"bob.web@example.com","password":"plum orchard lantern 42","confirmPassword":"plum orchard lantern 42"}'
+	assert_code 201
+	wait_until 20 _in_auth bob_web
+	local shots=$STACK_DIR/log/web-flow-silent
+	rm -rf "$shots"
+	run timeout 120 /usr/bin/python3 "$BATS_TEST_DIRNAME/../tools/web-flow.py" --silent-refresh 40 \
+		"$HTTPS_URL/" "$(spki)" "$shots" bob_web bob.web@example.com
+	echo "$output"
+	[ "$status" = 0 ]
+	# the server rotated the session's refresh token: the cookie came, from
+	# the page's origin
+	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL")" -ge 1 ]
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")" = 1 ]
 }

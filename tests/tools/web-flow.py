@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """web-flow.py: drive Magenta's web page in headless Chromium (Selenium).
 
-usage: web-flow.py URL SPKI_HASH SHOT_DIR USERNAME EMAIL
+usage: web-flow.py [--silent-refresh SECONDS] URL SPKI_HASH SHOT_DIR USERNAME EMAIL
 
 URL is the page (https://localhost:PORT/), SPKI_HASH the base64 SHA-256 of
 the server certificate's public key: Chromium accepts that certificate,
@@ -13,6 +13,9 @@ with the email.  Chromium reaches nothing but 127.0.0.1: every other
 host name resolves to nothing and any other address goes to a dead proxy;
 a step checks that.  Prints one line per step; exit 0 when all passed,
 1 at the first failure (with the page's text), 2 on bad usage.
+
+With --silent-refresh: sign in as USERNAME (who exists), then wait up to
+SECONDS for the page to renew its access token on its own timer.
 """
 
 import os
@@ -223,16 +226,38 @@ class Flow:
         print("ok outside hosts are unreachable", flush=True)
 
 
+    def silent(self, username, timeout):
+        """Sign in, then wait for the page to renew its access token by
+        itself (the access token's life is short in this run)."""
+        self.d.get(self.url)
+        self.visible("signin")
+        self.sign_in(username, username)
+        self.shot("silent-signed-in")
+        wait("a silent renewal", lambda: int(self.d.execute_script(
+            "return document.documentElement.dataset.renewals || 0")) >= 1, timeout)
+        if not self.el("view-profile").is_displayed():
+            raise Failed("signed out by the renewal")
+        self.shot("silent-renewed")
+
+
 def main():
-    if len(sys.argv) != 6:
+    args = sys.argv[1:]
+    silent = None
+    if args[:1] == ["--silent-refresh"]:
+        silent = float(args[1])
+        args = args[2:]
+    if len(args) != 5:
         print(__doc__, file=sys.stderr)
         return 2
-    url, spki, shots, username, email = sys.argv[1:]
+    url, spki, shots, username, email = args
     os.makedirs(shots, exist_ok=True)
     d = browser(spki)
     f = Flow(d, url, shots)
     try:
-        f.run(username, email)
+        if silent is not None:
+            f.silent(username, silent)
+        else:
+            f.run(username, email)
     except (Failed, WebDriverException) as e:
         try:
             d.save_screenshot(os.path.join(shots, "failed.png"))

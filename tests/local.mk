@@ -65,7 +65,7 @@ tests/tools/jwt-libjwt:
 endif
 
 EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py \
-	tests/tools/fcgi-slow.py
+	tests/tools/fcgi-slow.py tests/tools/web-flow.py
 
 UNIT_TESTS += tests/unit/test_form
 tests_unit_test_form_SOURCES = tests/unit/test_form.c tests/unit/t.h

@@ -52,6 +52,18 @@ includes() { sed -n 's/^include "\(.*\)"$/\1/p' "$1"; }
 	[ "$status" = 1 ]
 }
 
+@test "install: the web page in share/magenta/web, and its lighttpd and Apache includes naming this prefix" {
+	local f
+	for f in index.html app.css app.js; do
+		[ -s "$MAGENTA_PREFIX/share/magenta/web/$f" ]
+	done
+	[ -f "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-web.conf" ]
+	grep -qx "	Define MAGENTA_WEBDIR $MAGENTA_PREFIX/share/magenta/web" "$MAGENTA_PREFIX/etc/magenta/apache-magenta-web.conf"
+	grep -qx "var.magenta_webdir = \"$MAGENTA_PREFIX/share/magenta/web\"" "$MAGENTA_PREFIX/etc/magenta/lighttpd.conf.sample"
+	run grep -n '@[a-z]*@' "$MAGENTA_PREFIX/etc/magenta/apache-magenta-web.conf"
+	[ "$status" = 1 ]
+}
+
 @test "configure --prefix=/usr: the sample and the pages name /usr and /etc, never /usr/local; DESTDIR installs the pages under usr/share/man; the default prefix is /usr/local" {
 	local b=$BATS_TEST_TMPDIR/usr d=$BATS_TEST_TMPDIR/dest p
 	mkdir -p "$b"

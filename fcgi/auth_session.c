@@ -340,7 +340,8 @@ void h_refresh(struct http_req *r)
 			clear[0] = '\0';
 	}
 	if (refresh_parse(tok, len, raw) != 0) {
-		log_info("event=refresh_failed reason=malformed%s", via_cookie ? " via=cookie" : "");
+		log_info("event=refresh_failed reason=malformed%s",
+			 via_cookie ? " via=cookie" : "");
 		http_error_h(r, 401, *clear ? clear : NULL, "invalid_refresh_token",
 			     "The refresh token is invalid, expired or revoked.", "refreshToken");
 		goto out;

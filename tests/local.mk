@@ -48,6 +48,8 @@ tests_unit_test_devicetoken_SOURCES = tests/unit/test_devicetoken.c tests/unit/t
 tests_unit_test_devicetoken_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_cookie_SOURCES = tests/unit/test_cookie.c tests/unit/t.h
 tests_unit_test_cookie_LDADD = $(MAGENTA_LIBS)
+# the browser flow of tests/http/60-web.bats
+EXTRA_DIST += tests/tools/web-flow.py
 
 # An independent JWT verifier for tests/http/30-auth-tokens.bats and
 # 33-auth-roles.bats: the only user of libjwt, which configure therefore
@@ -65,7 +67,7 @@ tests/tools/jwt-libjwt:
 endif
 
 EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py \
-	tests/tools/fcgi-slow.py tests/tools/web-flow.py
+	tests/tools/fcgi-slow.py
 
 UNIT_TESTS += tests/unit/test_form
 tests_unit_test_form_SOURCES = tests/unit/test_form.c tests/unit/t.h

@@ -2,7 +2,8 @@
 # The web page (web/, served at / by lighttpd-magenta-web.conf): its
 # security headers, its files, and the whole flow in headless Chromium
 # (tests/tools/web-flow.py: sign up with a bad password, sign up, sign in,
-# profile, reload, display name, sign out, sign in with the email), with a
+# profile, reload, display name, sign out, sign in with the email, change
+# the password, sign in with it, delete the account), with a
 # screenshot per step in $STACK_DIR/log/web-flow/.  Over HTTPS on the
 # stack's port (the refresh cookie is Secure); Chromium reaches 127.0.0.1
 # only.
@@ -16,6 +17,13 @@ setup_file() {
 
 teardown_file() {
 	auth_config_restore
+}
+
+# _eq WANT CMD...: CMD prints WANT.
+_eq() {
+	local want=$1
+	shift
+	[ "$("$@")" = "$want" ]
 }
 
 # USERNAME has reached the auth database.
@@ -120,12 +128,19 @@ assert_page_headers() {
 	[[ $output == *"ok outside hosts are unreachable"* ]]
 	local n
 	n=$(find "$shots" -name '[0-9][0-9]-*.png' | wc -l)
-	[ "$n" = 7 ]
-	# what the browser did, seen from the server: one account, and its
-	# sessions ended by the sign-out (the first) and open (the last)
-	[ "$(psql_users "SELECT display_name FROM users WHERE username = 'alice_web'")" = "Alice in the Browser" ]
-	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_reason = 'logout'")" = 1 ]
-	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")" = 1 ]
+	[ "$n" = 11 ]
+	# what the browser did, seen from the server: the account made, renamed
+	# and given a new password (UserUpdated), deleted; its sessions ended
+	# by the sign-outs (the one after the password change too) and the
+	# deletion
+	[ "$(psql_users "SELECT count(*) FROM users")" = 0 ]
+	[ "$(psql_users "SELECT count(*) FROM deleted_users")" = 1 ]
+	[ "$(psql_users "SELECT count(*) FROM outbox WHERE payload->>'eventType' = 'UserUpdated' AND payload->'changedFields' ? 'displayName'")" = 1 ]
+	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserUpdated'")" = 2 ]
+	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserDeleted'")" = 1 ]
+	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_reason = 'logout'")" -ge 2 ]
+	wait_until 20 _eq 0 psql_auth "SELECT count(*) FROM auth_users WHERE deleted_at IS NULL"
+	wait_until 20 _eq 0 psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
 	# the browser's refreshes came with the page's Origin and the cookie
 	grep -q 'event=refresh_ok' "$STACK_DIR/log/lighttpd-error.log"
 }

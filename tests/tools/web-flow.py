@@ -9,7 +9,8 @@ and no other bad one.  The steps, each with a screenshot NN-step.png in
 SHOT_DIR: sign up with a bad password (its field error shows), sign up,
 sign in with the username (keyboard only), see the profile, reload (the
 refresh cookie signs in again), edit the display name, sign out, sign in
-with the email.  Chromium reaches nothing but 127.0.0.1: every other
+with the email, change the password (a wrong current one first), sign in
+with the new one, delete the account.  Chromium reaches nothing but 127.0.0.1: every other
 host name resolves to nothing and any other address goes to a dead proxy;
 a step checks that.  Prints one line per step; exit 0 when all passed,
 1 at the first failure (with the page's text), 2 on bad usage.
@@ -30,6 +31,7 @@ from selenium.webdriver.common.keys import Keys
 
 TIMEOUT = 20.0
 PASSWORD = "plum orchard lantern 42"
+NEW_PASSWORD = "quiet harbour violin 77"
 NEW_DISPLAY = "Alice in the Browser"
 
 
@@ -114,7 +116,14 @@ class Flow:
         return self.d.execute_script(
             "return [localStorage.length, sessionStorage.length, document.cookie]")
 
-    def sign_in(self, ident, want_user):
+    def open_details(self, form_id):
+        """Open the <details> that holds form_id (keyboard: its summary)."""
+        summary = self.el(form_id).find_element(By.XPATH, "./ancestor::details/summary")
+        if not self.el(form_id).is_displayed():
+            summary.send_keys(Keys.SPACE)
+        wait(form_id + " open", lambda: self.el(form_id).is_displayed())
+
+    def sign_in(self, ident, want_user, password=PASSWORD):
         """Sign in with the keyboard only; retried while the account has
         not reached the auth service yet (the event is on its way)."""
 
@@ -122,7 +131,7 @@ class Flow:
             if self.el("view-profile").is_displayed():
                 return True
             self.fill("si-ident", ident)
-            pw = self.fill("si-password", PASSWORD)
+            pw = self.fill("si-password", password)
             pw.send_keys(Keys.RETURN)
             deadline = time.monotonic() + 3
             while time.monotonic() < deadline:
@@ -194,8 +203,7 @@ class Flow:
         self.shot("profile-after-reload")
 
         # 6. edit the display name (PATCH /api/registration/users/me)
-        self.d.find_element(By.CSS_SELECTOR, "#form-display").find_element(
-            By.XPATH, "./ancestor::details/summary").click()
+        self.open_details("form-display")
         self.fill("pd-display", NEW_DISPLAY)
         self.el("pd-submit").click()
         wait("the new display name", lambda: self.text("p-display") == NEW_DISPLAY)
@@ -212,6 +220,34 @@ class Flow:
         # 8. sign in again with the email
         self.sign_in(email, username)
         self.shot("signed-in-with-email")
+
+        # 9. change the password: a wrong current one is that field's error
+        self.open_details("form-password")
+        self.fill("pp-current", "not my password at all")
+        self.fill("pp-new", NEW_PASSWORD)
+        self.fill("pp-confirm", NEW_PASSWORD)
+        self.el("pp-submit").click()
+        err = wait("the current password's error", lambda: self.text("pp-current-err"))
+        if "wrong" not in err:
+            raise Failed("unexpected current-password error: " + err)
+        self.shot("password-wrong-current")
+        self.fill("pp-current", PASSWORD)
+        self.el("pp-submit").click()
+        # every session ends: signed out, asked for the new password
+        self.visible("signin")
+        wait("the password-changed message", lambda: "Password changed" in self.text("status"))
+        self.shot("password-changed")
+
+        # 10. the new password signs in (once the change reached the auth
+        # service); 11. the account deleted from the profile
+        self.sign_in(username, username, NEW_PASSWORD)
+        self.shot("signed-in-new-password")
+        self.open_details("form-delete")
+        self.fill("px-password", NEW_PASSWORD)
+        self.el("px-submit").click()
+        self.visible("signin")
+        wait("the deletion message", lambda: "deleted" in self.text("status"))
+        self.shot("account-deleted")
 
         # 9. the browser reaches nothing outside 127.0.0.1
         try:

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "cookie.h"
 #include "log.h"
 #include "metrics.h"
 #include "oauth.h"
@@ -229,6 +230,12 @@ static int auth_init(char *err, size_t errlen)
 	if (!auth.proxies) {
 		char sub[300];
 		snprintf(sub, sizeof(sub), "key 'trusted_proxies': %s", err);
+		snprintf(err, errlen, "%s", sub);
+		return -1;
+	}
+	if (cookie_origins_check(conf_str(CONF_REFRESH_COOKIE_ORIGINS), err, errlen) != 0) {
+		char sub[300];
+		snprintf(sub, sizeof(sub), "key 'refresh_cookie_origins': %s", err);
 		snprintf(err, errlen, "%s", sub);
 		return -1;
 	}

@@ -176,6 +176,27 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 		      const char refresh[REFRESH_STRLEN + 1], long refresh_expires_in,
 		      const char *device, const char *extra_headers);
 
+/* The refresh cookie (auth_cookie.c, config refresh_cookie). */
+#define AUTH_REFRESH_COOKIE "magenta_refresh"
+#define AUTH_REFRESH_PATH "/api/auth/"
+
+/* The Set-Cookie line that gives the refresh token refresh for max_age
+ * seconds, or (refresh NULL or "") removes the cookie; into out (wipe it
+ * after use).  0 or -1 (does not fit). */
+int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age)
+    __attribute__((warn_unused_result));
+
+/* 1 when refresh_cookie is on and the request carries a magenta_refresh
+ * cookie. */
+int auth_refresh_cookie_present(struct http_req *r);
+
+/* The refresh cookie's value as the request's refresh token (*tok, *len
+ * point into the Cookie header): 0 when the request's Origin is one of
+ * refresh_cookie_origins; -2 after a 403 forbidden_origin reply when it
+ * is not (or there is none); -1 when there is no such cookie (nothing
+ * replied). */
+int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len);
+
 /* Read "Authorization: Bearer TOKEN" and verify it (time checked unless
  * check_time is 0).  TOKEN_OK with *c filled and sub/sid checked to be
  * UUIDs; otherwise the failure (TOKEN_MALFORMED when there is no bearer

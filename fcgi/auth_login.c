@@ -459,7 +459,7 @@ void h_login(struct http_req *r)
 	struct json_object *body = NULL, *errors = json_object_new_array();
 	struct auth_login_input in;
 	struct auth_login_result out;
-	char cookie[256] = "";
+	char cookie[512] = "";
 	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
 
 	memset(&in, 0, sizeof(in));
@@ -490,10 +490,22 @@ void h_login(struct http_req *r)
 			http_error(r, 500, "internal_error", "Internal error.", NULL);
 			break;
 		}
-		/* with the cookie, the token is kept out of reach of page
-		 * scripts: not in the body too */
+		/* the refresh cookie after the device's; the body keeps its
+		 * refreshToken (the seed's answer: docs/auth.md) */
+		if (conf_bool(CONF_REFRESH_COOKIE)) {
+			size_t n = strlen(cookie);
+
+			if (auth_refresh_cookie_line(cookie + n, sizeof(cookie) - n, out.refresh,
+						     out.refresh_expires_in) != 0) {
+				log_error("event=refresh_cookie_failed user=%s", out.u.id);
+				http_error(r, 500, "internal_error", "Internal error.", NULL);
+				break;
+			}
+		}
+		/* with the device cookie, the device token is kept out of reach
+		 * of page scripts: not in the body too */
 		auth_reply_login(r, &out.u, out.sid, out.refresh, out.refresh_expires_in,
-				 use_cookie ? NULL : out.device, use_cookie ? cookie : NULL);
+				 use_cookie ? NULL : out.device, *cookie ? cookie : NULL);
 		break;
 	case AUTH_REPLIED:
 		break;

@@ -116,13 +116,6 @@ static const char sql_logout_session[] =
     " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
 static struct db_stmt st_logout_session = {"logout_session", sql_logout_session, 2, 0};
 
-/* 401 for a refresh token that cannot be used. */
-static void reply_bad_refresh(struct http_req *r)
-{
-	http_error(r, 401, "invalid_refresh_token",
-		   "The refresh token is invalid, expired or revoked.", "refreshToken");
-}
-
 /* Read the required refreshToken member; -1 after a 400 reply.  Its form
  * is refresh_parse's business: a malformed token is a 401 like any other
  * unusable one. */
@@ -300,43 +293,6 @@ enum auth_outcome auth_refresh_attempt(struct http_req *r, const unsigned char r
 	return rc;
 }
 
-/* POST /api/auth/refresh */
-void h_refresh(struct http_req *r)
-{
-	struct json_object *body = NULL;
-	struct auth_refresh_result out;
-	const char *tok = NULL;
-	size_t len = 0;
-	unsigned char raw[REFRESH_RAWBYTES];
-
-	memset(raw, 0, sizeof(raw));
-	memset(&out, 0, sizeof(out));
-	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
-		goto out;
-	if (need_refresh_token(r, body, &tok, &len) != 0)
-		goto out;
-	if (refresh_parse(tok, len, raw) != 0) {
-		log_info("event=refresh_failed reason=malformed");
-		reply_bad_refresh(r);
-		goto out;
-	}
-	switch (auth_refresh_attempt(r, raw, NULL, &out)) {
-	case AUTH_OK:
-		auth_reply_tokens(r, &out.u, out.sid, out.refresh, out.refresh_expires_in);
-		break;
-	case AUTH_REFUSED:
-	case AUTH_THROTTLED:
-		reply_bad_refresh(r);
-		break;
-	case AUTH_REPLIED:
-		break;
-	}
-out:
-	sodium_memzero(raw, sizeof(raw));
-	auth_refresh_result_clear(&out);
-	json_put_wiped(body); /* json-c's copy of the token */
-}
-
 /* 1 when the request carries a body: an empty one (whatever its
  * Content-Type, as curl -d '' sends) is none. */
 static int has_body(struct http_req *r)
@@ -344,6 +300,76 @@ static int has_body(struct http_req *r)
 	const char *cl = http_param(r, "CONTENT_LENGTH");
 
 	return cl && *cl && strcmp(cl, "0") != 0;
+}
+
+/* POST /api/auth/refresh: the body's refreshToken; with refresh_cookie,
+ * else the magenta_refresh cookie (an empty body, or one without
+ * refreshToken), from an allowed Origin only. */
+void h_refresh(struct http_req *r)
+{
+	struct json_object *body = NULL;
+	struct auth_refresh_result out;
+	const char *tok = NULL;
+	size_t len = 0;
+	unsigned char raw[REFRESH_RAWBYTES];
+	char line[256] = "", clear[160] = "";
+	int cookie_on = conf_bool(CONF_REFRESH_COOKIE), via_cookie = 0;
+
+	memset(raw, 0, sizeof(raw));
+	memset(&out, 0, sizeof(out));
+	if (!cookie_on || has_body(r)) {
+		if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
+			goto out;
+		if ((!cookie_on || json_object_object_get_ex(body, "refreshToken", NULL) ||
+		     !auth_refresh_cookie_present(r)) &&
+		    need_refresh_token(r, body, &tok, &len) != 0)
+			goto out;
+	}
+	if (!tok) {
+		int rc = auth_refresh_cookie_get(r, &tok, &len);
+
+		if (rc == -2)
+			goto out;
+		if (rc == -1) {
+			http_error(r, 400, "required", "refreshToken is required.", "refreshToken");
+			goto out;
+		}
+		via_cookie = 1;
+		/* a refused cookie is removed, so the page stops sending it */
+		if (auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0) != 0)
+			clear[0] = '\0';
+	}
+	if (refresh_parse(tok, len, raw) != 0) {
+		log_info("event=refresh_failed reason=malformed%s",
+			 via_cookie ? " via=cookie" : "");
+		http_error_h(r, 401, *clear ? clear : NULL, "invalid_refresh_token",
+			     "The refresh token is invalid, expired or revoked.", "refreshToken");
+		goto out;
+	}
+	switch (auth_refresh_attempt(r, raw, NULL, &out)) {
+	case AUTH_OK:
+		if (cookie_on && auth_refresh_cookie_line(line, sizeof(line), out.refresh,
+							  out.refresh_expires_in) != 0) {
+			log_error("event=refresh_cookie_failed session=%s", out.sid);
+			http_error(r, 500, "internal_error", "Internal error.", NULL);
+			break;
+		}
+		auth_reply_login(r, &out.u, out.sid, out.refresh, out.refresh_expires_in, NULL,
+				 cookie_on ? line : NULL);
+		break;
+	case AUTH_REFUSED:
+	case AUTH_THROTTLED:
+		http_error_h(r, 401, *clear ? clear : NULL, "invalid_refresh_token",
+			     "The refresh token is invalid, expired or revoked.", "refreshToken");
+		break;
+	case AUTH_REPLIED:
+		break;
+	}
+out:
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(line, sizeof(line));
+	auth_refresh_result_clear(&out);
+	json_put_wiped(body); /* json-c's copy of the token */
 }
 
 /* Run a revoking statement; 0, or -1 after a 5xx reply. */
@@ -363,7 +389,9 @@ static int revoke(struct http_req *r, struct db_stmt *st, const char *const *p, 
 }
 
 /* POST /api/auth/logout: the refresh token in the body, or the Bearer
- * access token (even expired: its signature proves the session is ours).
+ * access token (even expired: its signature proves the session is ours),
+ * or with refresh_cookie the magenta_refresh cookie (when the body has no
+ * refreshToken; from an allowed Origin only), which the answer removes.
  * 200 whatever the token, as RFC 7009 asks, so the answer tells nothing. */
 void h_logout(struct http_req *r)
 {
@@ -375,6 +403,8 @@ void h_logout(struct http_req *r)
 	struct token_claims c;
 	int absent = 1, rc;
 	enum token_status st = TOKEN_MALFORMED;
+	const char *via = "refresh_token";
+	char clear[160] = "";
 
 	memset(raw, 0, sizeof(raw));
 	if (has_body(r)) {
@@ -389,6 +419,11 @@ void h_logout(struct http_req *r)
 		if (rc == 1)
 			tok = NULL;
 	}
+	if (!tok && auth_refresh_cookie_present(r)) {
+		if (auth_refresh_cookie_get(r, &tok, &len) != 0)
+			goto out;
+		via = "refresh_cookie";
+	}
 	st = auth_bearer(r, 0, &c, &absent);
 	if (!tok && absent) {
 		http_error(r, 400, "invalid_request",
@@ -401,7 +436,7 @@ void h_logout(struct http_req *r)
 		const char *p[1] = {hash_hex};
 		refresh_hash(hash, raw);
 		auth_bytea(hash_hex, hash, sizeof(hash));
-		if (revoke(r, &st_logout_refresh, p, "refresh_token") != 0)
+		if (revoke(r, &st_logout_refresh, p, via) != 0)
 			goto out;
 	}
 	if (!absent && st == TOKEN_OK) {
@@ -414,7 +449,10 @@ void h_logout(struct http_req *r)
 	o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	json_object_object_add(o, "message", json_object_new_string("Logged out."));
-	http_reply(r, 200, NULL, o);
+	if (conf_bool(CONF_REFRESH_COOKIE) &&
+	    auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0) != 0)
+		clear[0] = '\0';
+	http_reply(r, 200, *clear ? clear : NULL, o);
 out:
 	sodium_memzero(raw, sizeof(raw));
 	json_put_wiped(body); /* json-c's copy of the token */

@@ -6,6 +6,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/clientaddr.c lib/clientaddr.h \
 	lib/clock.c lib/clock.h \
 	lib/conf.c lib/conf.h \
+	lib/cookie.c lib/cookie.h \
 	lib/daemon.c lib/daemon.h \
 	lib/db.c lib/db.h \
 	lib/devicetoken.c lib/devicetoken.h \

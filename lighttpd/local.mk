@@ -8,6 +8,8 @@
 # lighttpd/limits.conf (connection limits, same kind of server) is installed
 # as lighttpd-magenta-limits.conf, and the per-address script it runs,
 # lighttpd/conns.lua, as $(pkgdatadir)/lighttpd-conns.lua.
+# lighttpd/magenta-web.conf (the web page at /) is installed as
+# lighttpd-magenta-web.conf.
 # lighttpd/lighttpd.conf.sample is made from its .in with the install paths.
 lighttpddir = $(sysconfdir)/magenta
 lighttpd_DATA = lighttpd/lighttpd.conf.sample
@@ -16,7 +18,7 @@ CLEANFILES += lighttpd/lighttpd.conf.sample
 lighttpd/lighttpd.conf.sample: $(srcdir)/lighttpd/lighttpd.conf.sample.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) lighttpd && $(MAGENTA_SUBST_PATHS) $< >$@
 
-EXTRA_DIST += lighttpd/magenta.conf lighttpd/errors.conf lighttpd/limits.conf lighttpd/conns.lua
+EXTRA_DIST += lighttpd/magenta.conf lighttpd/magenta-web.conf lighttpd/errors.conf lighttpd/limits.conf lighttpd/conns.lua
 lighttpderrorsdir = $(pkgdatadir)/lighttpd-errors
 dist_lighttpderrors_DATA = \
 	lighttpd/errors/magenta-400.html \
@@ -36,11 +38,13 @@ install-lighttpd-routes:
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf'
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/errors.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf'
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/limits.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-limits.conf'
+	$(INSTALL_DATA) '$(srcdir)/lighttpd/magenta-web.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-web.conf'
 	$(MKDIR_P) '$(DESTDIR)$(pkgdatadir)'
 	$(INSTALL_DATA) '$(srcdir)/lighttpd/conns.lua' '$(DESTDIR)$(pkgdatadir)/lighttpd-conns.lua'
 
 uninstall-lighttpd-routes:
 	rm -f '$(DESTDIR)$(lighttpddir)/lighttpd-magenta.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-errors.conf' \
-		'$(DESTDIR)$(lighttpddir)/lighttpd-magenta-limits.conf' '$(DESTDIR)$(pkgdatadir)/lighttpd-conns.lua'
+		'$(DESTDIR)$(lighttpddir)/lighttpd-magenta-limits.conf' '$(DESTDIR)$(lighttpddir)/lighttpd-magenta-web.conf' \
+		'$(DESTDIR)$(pkgdatadir)/lighttpd-conns.lua'
 
 .PHONY: install-lighttpd-routes uninstall-lighttpd-routes

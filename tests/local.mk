@@ -3,7 +3,7 @@ UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7
 	tests/unit/test_pwhash tests/unit/test_event tests/unit/test_json tests/unit/test_log tests/unit/test_token \
 	tests/unit/test_token_key tests/unit/test_jose \
 	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff tests/unit/test_json_wipe \
-	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken \
+	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken tests/unit/test_cookie \
 	tests/unit/test_hostlist tests/unit/test_daemon_metrics
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -46,6 +46,10 @@ tests_unit_test_eventsig_SOURCES = tests/unit/test_eventsig.c tests/unit/t.h
 tests_unit_test_eventsig_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
 tests_unit_test_devicetoken_SOURCES = tests/unit/test_devicetoken.c tests/unit/t.h
 tests_unit_test_devicetoken_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_cookie_SOURCES = tests/unit/test_cookie.c tests/unit/t.h
+tests_unit_test_cookie_LDADD = $(MAGENTA_LIBS)
+# the browser flow of tests/http/60-web.bats
+EXTRA_DIST += tests/tools/web-flow.py
 
 # An independent JWT verifier for tests/http/30-auth-tokens.bats and
 # 33-auth-roles.bats: the only user of libjwt, which configure therefore

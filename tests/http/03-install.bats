@@ -47,8 +47,20 @@ includes() { sed -n 's/^include "\(.*\)"$/\1/p' "$1"; }
 		[ -f "$f" ]
 		n=$((n + 1))
 	done < <(includes "$s")
-	[ "$n" = 3 ]
+	[ "$n" = 4 ]
 	run grep -n '/usr/local\|@[a-z]*@' "$s"
+	[ "$status" = 1 ]
+}
+
+@test "install: the web page in share/magenta/web, and its lighttpd and Apache includes naming this prefix" {
+	local f
+	for f in index.html app.css app.js; do
+		[ -s "$MAGENTA_PREFIX/share/magenta/web/$f" ]
+	done
+	[ -f "$MAGENTA_PREFIX/etc/magenta/lighttpd-magenta-web.conf" ]
+	grep -qx "	Define MAGENTA_WEBDIR $MAGENTA_PREFIX/share/magenta/web" "$MAGENTA_PREFIX/etc/magenta/apache-magenta-web.conf"
+	grep -qx "var.magenta_webdir = \"$MAGENTA_PREFIX/share/magenta/web\"" "$MAGENTA_PREFIX/etc/magenta/lighttpd.conf.sample"
+	run grep -n '@[a-z]*@' "$MAGENTA_PREFIX/etc/magenta/apache-magenta-web.conf"
 	[ "$status" = 1 ]
 }
 
@@ -62,7 +74,8 @@ includes() { sed -n 's/^include "\(.*\)"$/\1/p' "$1"; }
 	grep -qx 'var.magenta_datadir = "/usr/share/magenta"' "$b/lighttpd/lighttpd.conf.sample"
 	[ "$(includes "$b/lighttpd/lighttpd.conf.sample")" = "/etc/magenta/lighttpd-magenta.conf
 /etc/magenta/lighttpd-magenta-errors.conf
-/etc/magenta/lighttpd-magenta-limits.conf" ]
+/etc/magenta/lighttpd-magenta-limits.conf
+/etc/magenta/lighttpd-magenta-web.conf" ]
 	grep -q '^\.I /etc/magenta/magenta.conf$' "$b/man/magenta-registration.8"
 	grep -q '^\.I /usr/share/magenta/common\\-passwords.txt$' "$b/man/magenta-registration.8"
 	run grep -n '/usr/local\|\${\|@[a-z]*@' "$b/lighttpd/lighttpd.conf.sample" \

@@ -194,6 +194,24 @@ from_apache() {
 	[ "$(psql_users 'SELECT count(*) FROM users')" = 0 ]
 }
 
+@test "apache: / is the web page with its security headers (apache-magenta-web.conf); the API paths stay the programs'" {
+	api GET /
+	assert_code 200
+	[ "$(header Content-Type)" = "text/html; charset=utf-8" ]
+	grep -q '<title>Magenta</title>' <<<"$body"
+	local csp
+	csp=$(header Content-Security-Policy)
+	[[ $csp == *"script-src 'self'"* && $csp == *"frame-ancestors 'none'"* && $csp != *unsafe-inline* ]]
+	[ "$(header X-Content-Type-Options)" = nosniff ]
+	[ "$(header Referrer-Policy)" = no-referrer ]
+	api GET /app.js
+	assert_code 200
+	[ "$(header Content-Type)" = "text/javascript; charset=utf-8" ]
+	api GET /api/auth/health
+	assert_code 200
+	[ -z "$(header Content-Security-Policy)" ]
+}
+
 @test "apache: 404 and 405 are JSON, and so are Apache's own errors (ErrorDocument)" {
 	api GET /api/registration/no-such-thing
 	assert_code 404

@@ -1,0 +1,51 @@
+/* auth_cookie: the refresh token as the cookie magenta_refresh (config
+ * refresh_cookie), for browser pages, and the Origin check that guards the
+ * requests it authenticates (refresh, logout) against cross-site forgery:
+ * SameSite=Strict already keeps other sites' requests from carrying it;
+ * the Origin check is the second lock (older browsers, sibling sites). */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "cookie.h"
+#include "log.h"
+
+int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age)
+{
+	if (!refresh || !*refresh)
+		return cookie_set_line(out, outlen, AUTH_REFRESH_COOKIE, "", AUTH_REFRESH_PATH, 0);
+	return cookie_set_line(out, outlen, AUTH_REFRESH_COOKIE, refresh, AUTH_REFRESH_PATH,
+			       max_age > 0 ? max_age : 0);
+}
+
+int auth_refresh_cookie_present(struct http_req *r)
+{
+	const char *v;
+	size_t len;
+
+	return conf_bool(CONF_REFRESH_COOKIE) &&
+	       cookie_next(http_param(r, "HTTP_COOKIE"), AUTH_REFRESH_COOKIE, &v, &len) != NULL;
+}
+
+int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len)
+{
+	const char *origin = http_param(r, "HTTP_ORIGIN");
+
+	if (!cookie_next(http_param(r, "HTTP_COOKIE"), AUTH_REFRESH_COOKIE, tok, len))
+		return -1;
+	if (!cookie_origin_allowed(conf_str(CONF_REFRESH_COOKIE_ORIGINS), origin)) {
+		/* the origin is the browser's, not a secret: logged (bounded) for
+		 * the operator who forgot an origin in refresh_cookie_origins */
+		log_warnx("event=cookie_refused reason=origin path=%s origin=\"%.100s\"", r->path,
+			  origin ? origin : "");
+		http_error(r, 403, "forbidden_origin",
+			   "A request authenticated by the refresh cookie must come from an "
+			   "allowed Origin.",
+			   NULL);
+		return -2;
+	}
+	return 0;
+}

@@ -326,6 +326,7 @@ void h_refresh(struct http_req *r)
 		break;
 	case AUTH_REFUSED:
 	case AUTH_THROTTLED:
+	case AUTH_MFA_REQUIRED: /* not a refresh's outcome */
 		reply_bad_refresh(r);
 		break;
 	case AUTH_REPLIED:

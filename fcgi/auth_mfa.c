@@ -101,10 +101,12 @@ static struct db_stmt st_use_recovery = {
     "  AND code_hash IN (SELECT decode(h, 'hex') FROM unnest($2::text[]) h) RETURNING 1",
     2, 0};
 
-/* $1 user: the second factor off. */
+/* $1 user: the second factor off; the account's failures forgotten, as a
+ * login's success forgets them (the password and a code were given). */
 static struct db_stmt st_disable = {"mfa_disable",
 				    "WITH c AS (DELETE FROM mfa_recovery_codes WHERE user_id = $1),"
-				    " t AS (DELETE FROM mfa_tickets WHERE user_id = $1)"
+				    " t AS (DELETE FROM mfa_tickets WHERE user_id = $1),"
+				    " l AS (DELETE FROM login_lockouts WHERE user_id = $1)"
 				    " DELETE FROM mfa_totp WHERE user_id = $1",
 				    1, 0};
 

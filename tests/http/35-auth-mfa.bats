@@ -125,10 +125,11 @@ failures() {
 	assert_code 200
 	[ "$(field .tokenType)" = Bearer ]
 	[ "$(field .user.id)" = "$id" ]
-	[[ "$(field .refreshToken)" =~ ^[A-Za-z0-9_-]{43}$ ]]
+	rt=$(field .refreshToken)
+	[[ $rt =~ ^[A-Za-z0-9_-]{43}$ ]]
 	me "$(field .accessToken)"
 	assert_code 200
-	refresh "$(field .refreshToken)"
+	refresh "$rt"
 	assert_code 200
 	# the ticket is spent
 	verify "$TICKET" "$(totp "$secret" 30)"
@@ -263,7 +264,7 @@ failures() {
 	[ "$(failures)" = 1 ]
 	[ "$(psql_auth "SELECT count(*) FROM mfa_totp")" = 0 ]
 	# a revoked session cannot enrol
-	psql_auth "UPDATE sessions SET revoked_at = now()" >/dev/null
+	psql_auth "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'" >/dev/null
 	bearer "$at" POST /api/auth/mfa/totp "$(jq -cn --arg p "$AUTH_PW" '{password:$p}')"
 	assert_code 401
 	[ "$(psql_auth "SELECT count(*) FROM mfa_totp")" = 0 ]

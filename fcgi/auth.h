@@ -90,10 +90,10 @@ struct auth_login_input {
 };
 
 enum auth_outcome {
-	AUTH_OK,	/* out is filled */
-	AUTH_REFUSED,	/* unknown user, wrong password, locked: one answer for all */
-	AUTH_THROTTLED, /* the address's limit: out->retry_after seconds */
-	AUTH_REPLIED,	/* a 5xx was sent */
+	AUTH_OK,	  /* out is filled */
+	AUTH_REFUSED,	  /* unknown user, wrong password, locked: one answer for all */
+	AUTH_THROTTLED,	  /* the address's limit: out->retry_after seconds */
+	AUTH_REPLIED,	  /* a 5xx was sent */
 	AUTH_MFA_REQUIRED /* the password was right; out->mfa_ticket waits for a code */
 };
 

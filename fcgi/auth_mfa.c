@@ -34,10 +34,10 @@
 #include "totp.h"
 
 #define RECOVERY_CODES 10
-#define RECOVERY_RAW 10	       /* 80 bits each */
-#define RECOVERY_CHARS 16      /* their base32, lower case */
-#define RECOVERY_SHOWN 19      /* xxxx-xxxx-xxxx-xxxx */
-#define TICKET_ATTEMPTS "5"    /* codes tried with one ticket */
+#define RECOVERY_RAW 10	    /* 80 bits each */
+#define RECOVERY_CHARS 16   /* their base32, lower case */
+#define RECOVERY_SHOWN 19   /* xxxx-xxxx-xxxx-xxxx */
+#define TICKET_ATTEMPTS "5" /* codes tried with one ticket */
 #define SEALED_MAX MFA_SEALBYTES(TOTP_SECRETBYTES)
 #define HASH_HEX (2 * MFA_CODE_HASHBYTES + 1)
 
@@ -85,12 +85,11 @@ static struct db_stmt st_confirm = {
     4, 0};
 
 /* $1 user, $2 step: spend a TOTP step (single use, race-free). */
-static struct db_stmt st_use_step = {
-    "mfa_use_step",
-    "UPDATE mfa_totp SET last_used_step = $2::bigint"
-    " WHERE user_id = $1 AND confirmed_at IS NOT NULL"
-    "  AND coalesce(last_used_step, -1) < $2::bigint RETURNING 1",
-    2, 0};
+static struct db_stmt st_use_step = {"mfa_use_step",
+				     "UPDATE mfa_totp SET last_used_step = $2::bigint"
+				     " WHERE user_id = $1 AND confirmed_at IS NOT NULL"
+				     "  AND coalesce(last_used_step, -1) < $2::bigint RETURNING 1",
+				     2, 0};
 
 /* $1 user, $2 the presented code's hashes under each key (text[] of hex):
  * spend a recovery code. */
@@ -134,8 +133,7 @@ static struct db_stmt st_count = {
 
 /* $1 user: is a confirmed TOTP enrolled? */
 static struct db_stmt st_enrolled = {
-    "mfa_enrolled", "SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL", 1,
-    0};
+    "mfa_enrolled", "SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL", 1, 0};
 
 /* $1 ticket hash, $2 user, $3 security stamp, $4 remember, $5 device
  * hash (NULL: none), $6 seconds to live: a new ticket, and a few expired
@@ -170,7 +168,18 @@ static struct db_stmt st_ticket_use = {
     "  AND NOT (u.lockout_enabled AND coalesce(u.lockout_end > now(), false))"
     " JOIN mfa_totp m ON m.user_id = u.id AND m.confirmed_at IS NOT NULL",
     1, 0};
-enum { T_ID, T_USERNAME, T_EMAIL, T_STAMP, T_ROLES, T_SEALED, T_LAST, T_REMEMBER, T_DEVICE, T_LOCKED };
+enum {
+	T_ID,
+	T_USERNAME,
+	T_EMAIL,
+	T_STAMP,
+	T_ROLES,
+	T_SEALED,
+	T_LAST,
+	T_REMEMBER,
+	T_DEVICE,
+	T_LOCKED
+};
 
 /* $1 ticket hash: spend it (no row: another request did). */
 static struct db_stmt st_ticket_spend = {
@@ -205,9 +214,10 @@ static int mfa_caller(struct http_req *r, struct token_claims *c, PGresult **res
 	if (c->client_id[0]) {
 		/* a client's token does not manage the user's second factor */
 		log_info("event=token_refused reason=client_token client=%s", c->client_id);
-		http_error_h(r, 403,
-			     "WWW-Authenticate: Bearer realm=\"magenta\", error=\"insufficient_scope\"\r\n",
-			     "insufficient_scope", "A token issued to an OAuth client.", NULL);
+		http_error_h(
+		    r, 403,
+		    "WWW-Authenticate: Bearer realm=\"magenta\", error=\"insufficient_scope\"\r\n",
+		    "insufficient_scope", "A token issued to an OAuth client.", NULL);
 		return -1;
 	}
 	{
@@ -291,8 +301,9 @@ static int open_secret(struct http_req *r, const char *sealed_text, const char *
 	}
 	if (auth_bytea_get(box, sizeof(box), sealed_text) != 0 ||
 	    mfa_key_open(&auth.mfa, key, box, sizeof(box), uid) != 0) {
-		log_error("event=mfa_secret_unreadable user=%s msg=\"no key of mfa_key_file opens it\"",
-			  uid);
+		log_error(
+		    "event=mfa_secret_unreadable user=%s msg=\"no key of mfa_key_file opens it\"",
+		    uid);
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		return -1;
 	}
@@ -397,15 +408,12 @@ static enum code_check check_code(struct http_req *r, const char *uid, const cha
 	return rc;
 }
 
-/* The code member: 6 digits or a recovery code; 0, or -1 after a 400. */
-static int need_code(struct http_req *r, struct json_object *body, const char **code, size_t *clen,
+/* The code member (6 digits or a recovery code); 0, or -1 with errors. */
+static int need_code(struct json_object *body, const char **code, size_t *clen,
 		     struct json_object *errors)
 {
-	if (http_need_str(body, "code", "Code", HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, 64, code, clen,
-			  errors) != 0)
-		return -1;
-	(void)r;
-	return 0;
+	return http_need_str(body, "code", "Code", HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, 64, code,
+			     clen, errors);
 }
 
 /* Percent-encode s for an otpauth:// URI (RFC 3986 unreserved kept) onto
@@ -447,16 +455,15 @@ static int uri_put(char *out, size_t cap, size_t *n, const char *s)
 
 /* otpauth://totp/ISSUER:USER?secret=...&issuer=ISSUER&algorithm=SHA1&digits=6&period=30
  * (Google Authenticator's key URI format). */
-static int otpauth_uri(char *out, size_t cap, const char *issuer, const char *user,
-		       const char *b32)
+static int otpauth_uri(char *out, size_t cap, const char *issuer, const char *user, const char *b32)
 {
 	size_t n = 0;
 
 	return uri_put(out, cap, &n, "otpauth://totp/") || uri_escape(out, cap, &n, issuer) ||
-			   uri_put(out, cap, &n, ":") || uri_escape(out, cap, &n, user) ||
-			   uri_put(out, cap, &n, "?secret=") || uri_put(out, cap, &n, b32) ||
-			   uri_put(out, cap, &n, "&issuer=") || uri_escape(out, cap, &n, issuer) ||
-			   uri_put(out, cap, &n, "&algorithm=SHA1&digits=6&period=30")
+		       uri_put(out, cap, &n, ":") || uri_escape(out, cap, &n, user) ||
+		       uri_put(out, cap, &n, "?secret=") || uri_put(out, cap, &n, b32) ||
+		       uri_put(out, cap, &n, "&issuer=") || uri_escape(out, cap, &n, issuer) ||
+		       uri_put(out, cap, &n, "&algorithm=SHA1&digits=6&period=30")
 		   ? -1
 		   : 0;
 }
@@ -476,9 +483,9 @@ void h_mfa_totp_status(struct http_req *r)
 		o = json_object_new_object();
 		json_object_object_add(o, "enabled", json_object_new_boolean(on));
 		json_object_object_add(o, "pending", json_object_new_boolean(pending && !on));
-		json_object_object_add(o, "recoveryCodesLeft",
-				       json_object_new_int64(on ? atol(PQgetvalue(res, 0, C_LEFT))
-								: 0));
+		json_object_object_add(
+		    o, "recoveryCodesLeft",
+		    json_object_new_int64(on ? atol(PQgetvalue(res, 0, C_LEFT)) : 0));
 		http_reply(r, 200, NULL, o);
 	}
 	PQclear(res);
@@ -523,8 +530,8 @@ void h_mfa_totp_enrol(struct http_req *r)
 	randombytes_buf(key, sizeof(key));
 	totp_base32(b32, key, sizeof(key));
 	if (mfa_key_seal(&auth.mfa, box, key, sizeof(key), uid) != 0 ||
-	    otpauth_uri(uri, sizeof(uri), conf_str(CONF_MFA_ISSUER), PQgetvalue(caller, 0, C_USERNAME),
-			b32) != 0) {
+	    otpauth_uri(uri, sizeof(uri), conf_str(CONF_MFA_ISSUER),
+			PQgetvalue(caller, 0, C_USERNAME), b32) != 0) {
 		log_error("event=mfa_enrol_failed user=%s", uid);
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		goto out;
@@ -578,7 +585,7 @@ void h_mfa_totp_confirm(struct http_req *r)
 		goto out;
 	if (http_json_body(r, (size_t)conf_int(CONF_BODY_LIMIT), &body) != 0)
 		goto out;
-	if (need_code(r, body, &code, &clen, errors) != 0) {
+	if (need_code(body, &code, &clen, errors) != 0) {
 		http_errors(r, 400, errors);
 		errors = NULL;
 		goto out;
@@ -609,8 +616,8 @@ void h_mfa_totp_confirm(struct http_req *r)
 		for (int j = 0; j < RECOVERY_CHARS; j++)
 			norm[j] = (char)(norm[j] >= 'A' && norm[j] <= 'Z' ? norm[j] - 'A' + 'a'
 									  : norm[j]);
-		snprintf(codes[i], sizeof(codes[i]), "%.4s-%.4s-%.4s-%.4s", norm, norm + 4, norm + 8,
-			 norm + 12);
+		snprintf(codes[i], sizeof(codes[i]), "%.4s-%.4s-%.4s-%.4s", norm, norm + 4,
+			 norm + 8, norm + 12);
 		mfa_key_code_hash(&auth.mfa, 0, h, uid, norm, RECOVERY_CHARS);
 		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 		if (i)
@@ -666,7 +673,7 @@ void h_mfa_totp_disable(struct http_req *r)
 		goto out;
 	http_need_str(body, "password", "Password", HTTP_STR_NONEMPTY,
 		      (size_t)conf_int(CONF_PASSWORD_MAX) * 4, &pw, &plen, errors);
-	need_code(r, body, &code, &clen, errors);
+	need_code(body, &code, &clen, errors);
 	if (json_object_array_length(errors) > 0) {
 		http_errors(r, 400, errors);
 		errors = NULL;
@@ -682,16 +689,14 @@ void h_mfa_totp_disable(struct http_req *r)
 	}
 	switch (check_code(r, uid, PQgetvalue(caller, 0, C_SEALED), PQgetvalue(caller, 0, C_LAST),
 			   code, clen, &kind)) {
-	case CODE_REPLIED:
-		goto out;
+	case CODE_REPLIED: goto out;
 	case CODE_WRONG:
 		log_info("event=mfa_refused reason=bad_code kind=%s user=%s addr=%s", kind, uid,
 			 addr);
 		count_failure(uid, NULL, addr);
 		http_error(r, 403, "invalid_code", "The code is wrong.", "code");
 		goto out;
-	case CODE_OK:
-		break;
+	case CODE_OK: break;
 	}
 	{
 		const char *p[] = {uid};
@@ -765,7 +770,8 @@ void auth_mfa_reply_required(struct http_req *r, const char *ticket)
 	    o, "message",
 	    json_object_new_string("A second factor is required: POST /api/auth/mfa/verify."));
 	json_object_object_add(o, "mfaTicket", json_object_new_string(ticket));
-	json_object_object_add(o, "expiresIn", json_object_new_int64(conf_int(CONF_MFA_TICKET_TTL)));
+	json_object_object_add(o, "expiresIn",
+			       json_object_new_int64(conf_int(CONF_MFA_TICKET_TTL)));
 	http_reply_wiped(r, 403, o);
 }
 
@@ -794,7 +800,7 @@ void h_mfa_verify(struct http_req *r)
 		goto out;
 	http_need_str(body, "ticket", "Ticket", HTTP_STR_NONEMPTY | HTTP_STR_NO_NUL, 64, &ticket,
 		      &tlen, errors);
-	need_code(r, body, &code, &clen, errors);
+	need_code(body, &code, &clen, errors);
 	if (json_object_array_length(errors) > 0) {
 		http_errors(r, 400, errors);
 		errors = NULL;
@@ -825,14 +831,13 @@ void h_mfa_verify(struct http_req *r)
 	if (PQgetvalue(res, 0, T_LOCKED)[0] == 't') {
 		log_info("event=mfa_verify_failed reason=locked user=%s addr=%s", uid, addr);
 		metrics_login(METRICS_LOGIN_LOCKED);
-		http_error(r, 429, "too_many_attempts", "Too many failed attempts; log in again later.",
-			   NULL);
+		http_error(r, 429, "too_many_attempts",
+			   "Too many failed attempts; log in again later.", NULL);
 		goto out;
 	}
 	switch (check_code(r, uid, PQgetvalue(res, 0, T_SEALED), PQgetvalue(res, 0, T_LAST), code,
 			   clen, &kind)) {
-	case CODE_REPLIED:
-		goto out;
+	case CODE_REPLIED: goto out;
 	case CODE_WRONG:
 		log_info("event=mfa_verify_failed reason=bad_code kind=%s user=%s addr=%s "
 			 "trusted=%d",
@@ -840,8 +845,7 @@ void h_mfa_verify(struct http_req *r)
 		count_failure(uid, device_hex, addr);
 		http_error(r, 401, "invalid_code", "The code is wrong.", "code");
 		goto out;
-	case CODE_OK:
-		break;
+	case CODE_OK: break;
 	}
 	{
 		const char *p[] = {hash_hex};
@@ -866,8 +870,8 @@ void h_mfa_verify(struct http_req *r)
 		goto out;
 	metrics_login(METRICS_LOGIN_OK);
 	metrics_token(METRICS_TOKEN_REFRESH);
-	if (use_cookie &&
-	    devicetoken_set_cookie(cookie, sizeof(cookie), out.device, conf_int(CONF_DEVICE_TTL)) != 0) {
+	if (use_cookie && devicetoken_set_cookie(cookie, sizeof(cookie), out.device,
+						 conf_int(CONF_DEVICE_TTL)) != 0) {
 		log_error("event=device_cookie_failed user=%s", uid);
 		http_error(r, 500, "internal_error", "Internal error.", NULL);
 		goto out;

@@ -36,7 +36,8 @@ bearer() {
 }
 
 # enrolled NAME EMAIL: a user with a confirmed TOTP; sets UID_, AT (an
-# access token of the session that enrolled), SECRET and CODES (the
+# access token of the session that enrolled), DEV (its device token),
+# SECRET and CODES (the
 # recovery codes, one per line).  The confirmation used the previous
 # step's code, so the current step's and the next are still unused.
 enrolled() {
@@ -45,6 +46,7 @@ enrolled() {
 	login "$2"
 	assert_code 200
 	AT=$(field .accessToken)
+	DEV=$(field .deviceToken)
 	bearer "$AT" POST /api/auth/mfa/totp "$(jq -cn --arg p "$AUTH_PW" '{password:$p}')"
 	assert_code 200
 	SECRET=$(field .secret)
@@ -344,4 +346,51 @@ print(pyotp.TOTP(q["secret"]).at(0) == pyotp.TOTP(sys.argv[2]).at(0))' "$uri" "$
 		|| '/' || (SELECT count(*) FROM mfa_tickets)")" = 0/0/0 ]
 	verify "$TICKET" "$(totp "$SECRET")"
 	assert_code 401
+}
+
+@test "mfa: a trusted device still needs a code; verify replaces its device token" {
+	enrolled Ken ken@example.com
+	dev=$DEV
+	login Ken "$AUTH_PW" "$(jq -cn --arg d "$dev" '{deviceToken:$d}')"
+	assert_code 403
+	[ "$(field .error)" = mfa_required ]
+	ticket=$(field .mfaTicket)
+	# the login's attempt is counted against the device, not the account
+	[ "$(failures)" = 0 ]
+	[ "$(psql_auth "SELECT failures FROM login_devices WHERE user_id = '$UID_'")" = 1 ]
+	verify "$ticket" "$(totp "$SECRET")"
+	assert_code 200
+	dev2=$(field .deviceToken)
+	[[ $dev2 =~ ^[A-Za-z0-9_-]{43}$ ]] && [ "$dev2" != "$dev" ]
+	# the device presented is replaced by the new one, its count gone with it
+	[ "$(psql_auth "SELECT count(*) || '/' || sum(failures) FROM login_devices WHERE user_id = '$UID_'")" = 1/0 ]
+}
+
+@test "mfa: without mfa_key_file enrolment answers 503 and an enrolled login cannot finish; a replaced key keeps old secrets" {
+	enrolled Liam liam@example.com
+	auth_config lockout_threshold=3 lockout_base=2 lockout_max=4 "mfa_issuer = $MFA_ISSUER" \
+		"mfa_key_file = $STACK_DIR/keys/none.key"
+	mfa_login Liam
+	verify "$TICKET" "$(totp "$SECRET")"
+	assert_code 503
+	id=$(seed_user Mia mia@example.com)
+	login Mia
+	bearer "$(field .accessToken)" POST /api/auth/mfa/totp "$(jq -cn --arg p "$AUTH_PW" '{password:$p}')"
+	assert_code 503
+	[ "$(field .error)" = mfa_unavailable ]
+	# a new first key, the old one listed after it: the old secret opens,
+	# a new enrolment is sealed with the new key
+	(umask 077 && openssl rand -hex 32 >"$STACK_DIR/keys/mfa-new.key")
+	auth_config lockout_threshold=3 lockout_base=2 lockout_max=4 "mfa_issuer = $MFA_ISSUER" \
+		"mfa_key_file = $STACK_DIR/keys/mfa-new.key:$STACK_DIR/keys/mfa.key"
+	verify "$TICKET" "$(totp "$SECRET")"
+	assert_code 200
+	# the new key alone does not open the old secret
+	auth_config lockout_threshold=3 lockout_base=2 lockout_max=4 "mfa_issuer = $MFA_ISSUER" \
+		"mfa_key_file = $STACK_DIR/keys/mfa-new.key"
+	mfa_login Liam
+	verify "$TICKET" "$(totp "$SECRET" 30)"
+	assert_code 500
+	auth_config lockout_threshold=3 lockout_base=2 lockout_max=4 "mfa_issuer = $MFA_ISSUER"
+	rm -f "$STACK_DIR/keys/mfa-new.key"
 }

@@ -201,6 +201,12 @@ static const struct http_route routes[] = {
     {"POST", "/api/auth/logout", h_logout, 0},
     {"GET", "/api/auth/me", h_me, 0},
     {"GET", "/api/auth/status", h_status, 0},
+    {"GET", "/api/auth/mfa/totp", h_mfa_totp_status, 0},
+    {"POST", "/api/auth/mfa/totp", h_mfa_totp_enrol, 0},
+    {"DELETE", "/api/auth/mfa/totp", h_mfa_totp_disable, 0},
+    {"POST", "/api/auth/mfa/totp/confirm", h_mfa_totp_confirm, 0},
+    {"POST", "/api/auth/mfa/totp/disable", h_mfa_totp_disable, 0},
+    {"POST", "/api/auth/mfa/verify", h_mfa_verify, 0},
     {"GET", "/api/auth/health", h_health, 0},
     {"GET", "/api/auth/ready", h_ready, 0},
     {"GET", "/api/auth/metrics", h_metrics, 0},
@@ -241,6 +247,12 @@ static int auth_init(char *err, size_t errlen)
 	}
 	if (auth_wellknown_init(err, errlen) != 0)
 		return -1;
+	if (mfa_key_load(&auth.mfa, conf_str(CONF_MFA_KEY_FILE), err, errlen) != 0)
+		return -1;
+	if (auth.mfa.n == 0)
+		log_warnx("event=mfa_off msg=\"no mfa_key_file: enrolment answers 503, enrolled "
+			  "users cannot finish a login\" path=\"%s\"",
+			  conf_str(CONF_MFA_KEY_FILE));
 	db_init(&auth.db, conf_str(CONF_AUTH_DB), "magenta-auth");
 	db_on_connect(&auth.db, DB_KEY_LOOKUPS);
 	db_timeout(&auth.db, conf_int(CONF_PG_QUERY_TIMEOUT_MS));
@@ -257,6 +269,7 @@ static void auth_release(void)
 	free(auth.openid);
 	auth.openid = NULL;
 	metrics_allow_release();
+	mfa_key_release(&auth.mfa);
 }
 
 /* Serve the authentication routes until told to stop. */

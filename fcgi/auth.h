@@ -5,6 +5,8 @@
  *   auth_session.c    POST /api/auth/refresh, POST /api/auth/logout
  *   auth_me.c         GET /api/auth/me, GET /api/auth/status
  *   auth_wellknown.c  GET /.well-known/jwks.json, /.well-known/openid-configuration
+ *   auth_mfa.c        POST/GET/DELETE /api/auth/mfa/totp, .../confirm, .../disable,
+ *                     POST /api/auth/mfa/verify (the TOTP second factor)
  *   auth_cache.c      the live sessions remembered for /me and /status
  *   auth.c            main, routes, GET /api/auth/health, /api/auth/ready */
 #ifndef MAGENTA_AUTH_H
@@ -15,6 +17,7 @@
 #include "clientaddr.h"
 #include "db.h"
 #include "http.h"
+#include "mfa_key.h"
 #include "pwhash.h"
 #include "refresh.h"
 #include "token.h"
@@ -24,6 +27,7 @@ struct auth {
 	struct token_ctx tok;		  /* signing and verification keys */
 	struct clientaddr_list *proxies;  /* trusted_proxies */
 	char dummy_hash[PWHASH_STRBYTES]; /* verified against for unknown users */
+	struct mfa_key mfa;		  /* mfa_key_file (mfa.n == 0: none) */
 	char *openid;			  /* openid-configuration text */
 	size_t openid_len;
 };
@@ -86,10 +90,11 @@ struct auth_login_input {
 };
 
 enum auth_outcome {
-	AUTH_OK,	/* out is filled */
-	AUTH_REFUSED,	/* unknown user, wrong password, locked: one answer for all */
-	AUTH_THROTTLED, /* the address's limit: out->retry_after seconds */
-	AUTH_REPLIED	/* a 5xx was sent */
+	AUTH_OK,	  /* out is filled */
+	AUTH_REFUSED,	  /* unknown user, wrong password, locked: one answer for all */
+	AUTH_THROTTLED,	  /* the address's limit: out->retry_after seconds */
+	AUTH_REPLIED,	  /* a 5xx was sent */
+	AUTH_MFA_REQUIRED /* the password was right; out->mfa_ticket waits for a code */
 };
 
 struct auth_login_result {
@@ -99,14 +104,47 @@ struct auth_login_result {
 	char device[REFRESH_STRLEN + 1]; /* the new device token ("" for a client) */
 	long refresh_expires_in;
 	long retry_after;
+	char mfa_ticket[REFRESH_STRLEN + 1]; /* AUTH_MFA_REQUIRED */
 	PGresult *user;
 };
+
+/* One more attempt on the counter row c of login_lockouts or
+ * login_devices, for an UPDATE's SET: the one after lockout_threshold
+ * failures ($4) locks it for lockout_base ($5) doubled by each earlier
+ * lock, at most lockout_max ($6). */
+#define SQL_COUNT_ATTEMPT                                                                          \
+	"  failures = CASE WHEN c.failures >= $4::int THEN 0 ELSE c.failures + 1 END,"             \
+	"  locks = CASE WHEN c.failures >= $4::int THEN c.locks + 1 ELSE c.locks END,"             \
+	"  locked_until = CASE WHEN c.failures >= $4::int THEN now() + make_interval(secs =>"      \
+	"   least($5::float8 * power(2::float8, least(c.locks, 30)), $6::float8))"                 \
+	"   ELSE c.locked_until END"
 
 enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login_input *in,
 				     struct auth_login_result *out);
 
 /* Wipe out and free what it holds (also after a failed attempt). */
 void auth_login_result_clear(struct auth_login_result *out);
+
+/* Open the session of a login that passed every check, for out->u (filled
+ * by the caller, pointing into out->user or the caller's own result), from
+ * client address addr, replacing the trusted device token whose hash is
+ * device_hex (NULL: none); AUTH_OK with out filled, or AUTH_REPLIED after
+ * a 5xx. */
+enum auth_outcome auth_login_session(struct http_req *r, const struct auth_login_input *in,
+				     const char *addr, const char *device_hex,
+				     struct auth_login_result *out);
+
+/* The second factor's hook in the login (auth_mfa.c), after the password
+ * was verified and every lock checked, for the user out->u: AUTH_OK when
+ * the user has no confirmed TOTP; for an enrolled user AUTH_MFA_REQUIRED
+ * with out->mfa_ticket (the JSON login; device_hex as for
+ * auth_login_session), or AUTH_REFUSED for an OAuth client's password
+ * grant; AUTH_REPLIED after a 5xx. */
+enum auth_outcome auth_mfa_gate(struct http_req *r, const struct auth_login_input *in,
+				const char *device_hex, struct auth_login_result *out);
+
+/* 403 {"error":"mfa_required","message","mfaTicket","expiresIn"}. */
+void auth_mfa_reply_required(struct http_req *r, const char *ticket);
 
 /* The refresh core (auth_session.c), behind POST /api/auth/refresh and
  * the refresh_token grant of POST /oauth2/token: rotate the token whose
@@ -138,6 +176,16 @@ void h_logout(struct http_req *r);
 void h_me(struct http_req *r);
 /* GET /api/auth/status */
 void h_status(struct http_req *r);
+/* POST /api/auth/mfa/totp */
+void h_mfa_totp_enrol(struct http_req *r);
+/* POST /api/auth/mfa/totp/confirm */
+void h_mfa_totp_confirm(struct http_req *r);
+/* DELETE /api/auth/mfa/totp, POST /api/auth/mfa/totp/disable */
+void h_mfa_totp_disable(struct http_req *r);
+/* GET /api/auth/mfa/totp */
+void h_mfa_totp_status(struct http_req *r);
+/* POST /api/auth/mfa/verify */
+void h_mfa_verify(struct http_req *r);
 /* GET /.well-known/jwks.json */
 void h_jwks(struct http_req *r);
 /* GET /.well-known/openid-configuration */

@@ -65,15 +65,6 @@ static const char fail_body[] =
  * disk (set_config, for this transaction only): a crash may forget the
  * last fraction of a second's attempts, and any later commit that waits
  * for the disk carries them with it (docs/auth.md). */
-/* One more attempt on the counter row c (of an account or a device): the
- * one after lockout_threshold failures ($4) locks it for lockout_base ($5)
- * doubled by each earlier lock, at most lockout_max ($6). */
-#define SQL_COUNT_ATTEMPT                                                                          \
-	"  failures = CASE WHEN c.failures >= $4::int THEN 0 ELSE c.failures + 1 END,"             \
-	"  locks = CASE WHEN c.failures >= $4::int THEN c.locks + 1 ELSE c.locks END,"             \
-	"  locked_until = CASE WHEN c.failures >= $4::int THEN now() + make_interval(secs =>"      \
-	"   least($5::float8 * power(2::float8, least(c.locks, 30)), $6::float8))"                 \
-	"   ELSE c.locked_until END"
 #define SQL_LOOKUP(match)                                                                          \
 	"WITH a AS ("                                                                              \
 	" SELECT failures, window_start FROM login_address_failures"                               \
@@ -276,22 +267,18 @@ static void count_failure(const char *addr)
 }
 
 /* Create the session (and, for the JSON login, a new device token that
- * replaces the trusted one whose hash is device_hex, or NULL) for the
- * user row found; AUTH_OK with out filled, or AUTH_REPLIED after a 5xx. */
-static enum auth_outcome login_session(struct http_req *r, const struct auth_login_input *in,
-				       const char *addr, const char *device_hex,
-				       struct auth_login_result *out)
+ * replaces the trusted one whose hash is device_hex, or NULL) for out->u. */
+enum auth_outcome auth_login_session(struct http_req *r, const struct auth_login_input *in,
+				     const char *addr, const char *device_hex,
+				     struct auth_login_result *out)
 {
 	char hash_hex[2 * REFRESH_HASHBYTES + 3], dhash_hex[2 * REFRESH_HASHBYTES + 3];
 	char smax[24], ttl[24], dttl[24];
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
-	PGresult *user = out->user, *res;
+	PGresult *res;
 	int device = !in->client_id; /* OAuth clients have no device tokens */
 	unsigned roles;
 
-	out->u = (struct auth_user){PQgetvalue(user, 0, L_ID), PQgetvalue(user, 0, L_USERNAME),
-				    PQgetvalue(user, 0, L_EMAIL), PQgetvalue(user, 0, L_ROLES),
-				    PQgetvalue(user, 0, L_STAMP)};
 	/* a role roles.h does not know: no session that no token could carry */
 	if (roles_from_pg(out->u.roles, &roles) != 0) {
 		log_error("event=login_refused user=%s msg=\"unknown role in roles\"", out->u.id);
@@ -445,7 +432,13 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 				  : METRICS_LOGIN_LOCKED);
 		return AUTH_REFUSED;
 	}
-	rc = login_session(r, in, addr, trusted ? dhash_hex : NULL, out);
+	out->u = (struct auth_user){PQgetvalue(res, 0, L_ID), PQgetvalue(res, 0, L_USERNAME),
+				    PQgetvalue(res, 0, L_EMAIL), PQgetvalue(res, 0, L_ROLES),
+				    PQgetvalue(res, 0, L_STAMP)};
+	/* an enrolled user's session waits for the second factor */
+	rc = auth_mfa_gate(r, in, trusted ? dhash_hex : NULL, out);
+	if (rc == AUTH_OK)
+		rc = auth_login_session(r, in, addr, trusted ? dhash_hex : NULL, out);
 	if (rc == AUTH_OK) {
 		metrics_login(METRICS_LOGIN_OK);
 		metrics_token(METRICS_TOKEN_REFRESH);
@@ -482,6 +475,9 @@ void h_login(struct http_req *r)
 		break;
 	case AUTH_THROTTLED:
 		reply_throttled(r, out.retry_after);
+		break;
+	case AUTH_MFA_REQUIRED:
+		auth_mfa_reply_required(r, out.mfa_ticket);
 		break;
 	case AUTH_OK:
 		if (use_cookie && devicetoken_set_cookie(cookie, sizeof(cookie), out.device,

@@ -359,6 +359,7 @@ void h_refresh(struct http_req *r)
 		break;
 	case AUTH_REFUSED:
 	case AUTH_THROTTLED:
+	case AUTH_MFA_REQUIRED: /* not a refresh's outcome */
 		http_error_h(r, 401, *clear ? clear : NULL, "invalid_refresh_token",
 			     "The refresh token is invalid, expired or revoked.", "refreshToken");
 		break;

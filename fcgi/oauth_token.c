@@ -53,6 +53,7 @@ static void grant_password(struct http_req *r, const struct form *f, const struc
 	in.scope_pg = oauth_scope_pg(scopes, scope_pg);
 	switch (auth_login_attempt(r, &in, &out)) {
 	case AUTH_REFUSED:
+	case AUTH_MFA_REQUIRED: /* never: the gate refuses a client's grant */
 		oauth_error(r, 400, "invalid_grant", "Invalid resource owner credentials.", NULL);
 		break;
 	case AUTH_THROTTLED:
@@ -157,6 +158,7 @@ static void grant_refresh(struct http_req *r, const struct form *f, const struct
 		break;
 	case AUTH_REFUSED:
 	case AUTH_THROTTLED:
+	case AUTH_MFA_REQUIRED: /* not a refresh's outcome */
 		oauth_error(r, 400, "invalid_grant",
 			    "The refresh token is invalid, expired or revoked.", NULL);
 		break;

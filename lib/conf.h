@@ -114,6 +114,9 @@ enum conf_program {
 	X(REFRESH_TTL_REMEMBER, "refresh_ttl_remember", CONF_FOR_AUTH, CONF_INT, "2592000", 60, 31536000, NULL, "refresh token lifetime with rememberMe, seconds") \
 	X(SESSION_MAX, "session_max", CONF_FOR_AUTH, CONF_INT, "7776000", 60, 31536000, NULL, "absolute session lifetime, seconds") \
 	X(REFRESH_GRACE, "refresh_grace", CONF_FOR_AUTH, CONF_INT, "10", 0, 300, NULL, "seconds a rotated refresh token still returns the current pair") \
+	X(MFA_KEY_FILE, "mfa_key_file", CONF_FOR_AUTH, CONF_STR, MAGENTA_SYSCONFDIR "/magenta/keys/mfa.key", 0, 0, NULL, "':'-separated files of 64 hex digits (openssl rand -hex 32, mode 0600 or 0640) keying the TOTP second factor: the first seals new secrets, all open them (docs/auth.md, \"Second factor\"); when the first does not exist, enrolment answers 503 and enrolled users cannot finish a login") \
+	X(MFA_ISSUER, "mfa_issuer", CONF_FOR_AUTH, CONF_STR, "Magenta", 0, 0, NULL, "the issuer an authenticator app shows beside the username (the otpauth:// URI's issuer)") \
+	X(MFA_TICKET_TTL, "mfa_ticket_ttl", CONF_FOR_AUTH, CONF_INT, "300", 30, 3600, NULL, "seconds a login whose password was right may take to send its second-factor code (the mfaTicket's life)") \
 	X(LOCKOUT_THRESHOLD, "lockout_threshold", CONF_FOR_AUTH, CONF_INT, "5", 1, 1000, NULL, "consecutive failed logins before a lock") \
 	X(LOCKOUT_BASE, "lockout_base", CONF_FOR_AUTH, CONF_INT, "60", 1, 86400, NULL, "first lock window, seconds (doubles)") \
 	X(LOCKOUT_MAX, "lockout_max", CONF_FOR_AUTH, CONF_INT, "900", 1, 86400, NULL, "longest lock window, seconds") \

@@ -24,6 +24,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/daemon_metrics.c lib/daemon_metrics.h \
 	lib/metrics.c lib/metrics.h lib/metrics_route.c \
 	lib/metrics_listen.c lib/metrics_listen.h \
+	lib/mfa_key.c lib/mfa_key.h \
 	lib/mq.c lib/mq.h lib/mq_internal.h \
 	lib/mq_consume.c lib/mq_declare.c lib/mq_publish.c \
 	lib/oauth_client.c lib/oauth_client.h \
@@ -37,6 +38,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/token.c lib/token.h \
 	lib/token_key.c lib/token_key.h \
 	lib/topology.c lib/topology.h \
+	lib/totp.c lib/totp.h \
 	lib/uuid7.c lib/uuid7.h \
 	lib/validate.c lib/validate.h
 

@@ -4,7 +4,7 @@ UNIT_TESTS = tests/unit/test_validate tests/unit/test_conf tests/unit/test_uuid7
 	tests/unit/test_token_key tests/unit/test_jose \
 	tests/unit/test_clientaddr tests/unit/test_event_parse tests/unit/test_backoff tests/unit/test_json_wipe \
 	tests/unit/test_fcgi_wipe tests/unit/test_eventsig tests/unit/test_devicetoken tests/unit/test_cookie \
-	tests/unit/test_hostlist tests/unit/test_daemon_metrics
+	tests/unit/test_hostlist tests/unit/test_daemon_metrics tests/unit/test_totp tests/unit/test_mfa_key
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -16,6 +16,10 @@ tests_unit_test_hostlist_SOURCES = tests/unit/test_hostlist.c tests/unit/t.h
 tests_unit_test_hostlist_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_daemon_metrics_SOURCES = tests/unit/test_daemon_metrics.c tests/unit/t.h
 tests_unit_test_daemon_metrics_LDADD = $(MAGENTA_LIBS)
+tests_unit_test_totp_SOURCES = tests/unit/test_totp.c tests/unit/t.h
+tests_unit_test_totp_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
+tests_unit_test_mfa_key_SOURCES = tests/unit/test_mfa_key.c tests/unit/t.h
+tests_unit_test_mfa_key_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_uuid7_SOURCES = tests/unit/test_uuid7.c tests/unit/t.h
 tests_unit_test_uuid7_LDADD = $(MAGENTA_LIBS)
 tests_unit_test_pwhash_SOURCES = tests/unit/test_pwhash.c tests/unit/t.h

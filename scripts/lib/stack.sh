@@ -48,7 +48,7 @@ STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
 	python3-jwt python3-cryptography python3-nacl python3-pika python3-requests-oauthlib wrk apache2-utils apache2 openssl
 	libfcgi-bin lighttpd-modules-lua libapache2-mod-qos python3-prometheus-client
-	lighttpd-mod-openssl chromium chromium-driver python3-selenium)
+	lighttpd-mod-openssl chromium chromium-driver python3-selenium python3-pyotp)
 
 # ---------------------------------------------------------------- helpers
 
@@ -482,6 +482,9 @@ event_seal_public_key = $dir/keys/events-seal.pub
 # cookie-authenticated refresh and logout only from these page origins
 refresh_cookie = on
 refresh_cookie_origins = https://localhost:$HTTPS_PORT https://127.0.0.1:$HTTPS_PORT https://localhost:$HTTPS_AUTH_PORT https://127.0.0.1:$HTTPS_AUTH_PORT
+# the TOTP second factor's key (docs/auth.md, "Second factor"), made by
+# _stack_jwt_keys on first start
+mfa_key_file = $dir/keys/mfa.key
 EOF
 	chmod 0600 "$dir/magenta.conf"
 	_STACK_LOADED=
@@ -1290,6 +1293,12 @@ _stack_jwt_keys() {
 		"$ctl" -f "$MAGENTA_CONFIG" keygen \
 			--out "$STACK_DIR/keys/signing.pem" >"$STACK_DIR/log/keygen.log" 2>&1 || {
 			_stack_fail "$1: magentactl keygen (the signing key)" "$STACK_DIR/log/keygen.log"
+			return 1
+		}
+	fi
+	if [[ ! -f $STACK_DIR/keys/mfa.key ]]; then
+		(umask 077 && openssl rand -hex 32 >"$STACK_DIR/keys/mfa.key") || {
+			_stack_fail "$1: openssl rand (mfa_key_file)"
 			return 1
 		}
 	fi

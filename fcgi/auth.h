@@ -99,6 +99,8 @@ struct auth_login_result {
 	char device[REFRESH_STRLEN + 1]; /* the new device token ("" for a client) */
 	long refresh_expires_in;
 	long retry_after;
+	int unconfirmed; /* AUTH_REFUSED: the password was right, the email not
+			    confirmed (login_require_confirmed_email) */
 	PGresult *user;
 };
 

@@ -272,9 +272,15 @@ reset_pw() {
 	assert_code 201
 	wait_until 15 _mail_rows "attempts >= 2 AND last_error IS NOT NULL AND sent_at IS NULL" 1
 	[ -z "$(mails_to carol@example.com)" ]
+	# magentactl status shows the queue
+	local st
+	st=$(ctl status --json 2>/dev/null || true)
+	jq -e '.outbox.mail.queued == 1 and .outbox.mail.failing == 1' <<<"$st"
 	stack_smtp_start >/dev/null
 	wait_mail carol@example.com
 	[ "$(psql_users "SELECT sent_at IS NOT NULL, last_error IS NULL FROM mail_outbox")" = 't|t' ]
+	st=$(ctl status --json 2>/dev/null || true)
+	jq -e '.outbox.mail.queued == 0' <<<"$st"
 	confirm "$(token_of "$MAIL")"
 	assert_code 200
 }

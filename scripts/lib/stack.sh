@@ -1894,7 +1894,7 @@ stack_status() {
 	else
 		_status_line epmd stopped
 	fi
-	for n in "${STACK_DAEMONS[@]}"; do
+	for n in "${STACK_DAEMONS[@]}" mailer; do
 		if pid=$(_stack_pid_read "$STACK_DIR/$n.pid"); then
 			_status_line "$n" "running, pid $pid"
 		elif [[ -x $MAGENTA_PREFIX/sbin/magenta-$n ]]; then
@@ -1903,6 +1903,9 @@ stack_status() {
 			_status_line "$n" "not built"
 		fi
 	done
+	if pid=$(_stack_pid_read "$STACK_DIR/smtp.pid"); then
+		_status_line smtp-sink "running, pid $pid, 127.0.0.1:$SMTP_PORT, mail in $STACK_DIR/mail"
+	fi
 	if pid=$(_stack_pid_read "$STACK_DIR/lighttpd.pid"); then
 		local kids
 		kids=$(_stack_children "$pid" | wc -l)

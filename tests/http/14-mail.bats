@@ -244,6 +244,30 @@ reset_pw() {
 	[ "$(field .error)" = invalid_token ]
 }
 
+@test "reset: the token is spent in a step of its own: a reset whose password write then fails leaves it spent" {
+	new_user alice
+	wait_mail alice@example.com
+	forgot alice@example.com
+	wait_mail alice@example.com 2
+	local tok
+	tok=$(token_of "$MAIL")
+	# the password write fails (a trigger refuses it), after the token was spent
+	psql_users "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$
+		BEGIN RAISE EXCEPTION 'refused by the test'; END \$\$;
+		CREATE TRIGGER test_refuse BEFORE UPDATE OF password_hash ON users
+		FOR EACH ROW EXECUTE FUNCTION test_refuse()" >/dev/null
+	reset_pw "$tok" "$NEW_PW"
+	local rc=$code
+	psql_users "DROP TRIGGER test_refuse ON users; DROP FUNCTION test_refuse()" >/dev/null
+	[ "$rc" = 500 ]
+	[ "$(psql_users "SELECT used_at IS NOT NULL FROM email_tokens WHERE purpose = 'reset'")" = t ]
+	reset_pw "$tok" "$NEW_PW"
+	assert_code 400
+	[ "$(field .error)" = invalid_token ]
+	login alice "$USER_PW"
+	assert_code 200
+}
+
 @test "reset: an expired, unknown or malformed token -> 400 invalid_token, the password stays" {
 	new_user alice
 	wait_mail alice@example.com

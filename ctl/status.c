@@ -22,12 +22,13 @@ static const char sql_outbox[] =
 	" count(*) FILTER (WHERE attempts > 0)"
 	" FROM outbox WHERE published_at IS NULL";
 
-/* The mail queue (sql/users/004_mail.sql): unsent mail, how many of it
- * the SMTP server refused at least once, and the oldest one's age. */
+/* The mail queue (sql/users/004_mail.sql): unsent mail (not abandoned by
+ * the mailer, which drops a dead token's text), how many of it the SMTP
+ * server refused at least once, and the oldest one's age. */
 static const char sql_mail[] =
 	"SELECT count(*), count(*) FILTER (WHERE attempts > 0),"
 	" coalesce(extract(epoch FROM now() - min(created_at)), 0)::numeric(12,3)"
-	" FROM mail_outbox WHERE sent_at IS NULL";
+	" FROM mail_outbox WHERE sent_at IS NULL AND params ? 'token'";
 
 static const char sql_last[] =
 	"SELECT event_id, event_type, to_char(processed_at AT TIME ZONE 'UTC',"

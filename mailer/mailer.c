@@ -55,6 +55,7 @@ struct mailer {
 static const char sql_lease[] =
     "UPDATE mail_outbox SET next_attempt_at = now() + $2::integer * interval '1 second'"
     " WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND attempts < $1::integer"
+    "  AND params ? 'token'"
     "  AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
     "  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, template, recipient, params::text, attempts";
@@ -71,6 +72,14 @@ static const char sql_failed[] =
 /* Old rate-limit windows, and tokens long expired with their mail. */
 static const char sql_sweep_rates[] =
     "DELETE FROM mail_rate_limits WHERE window_start < now() - interval '1 day'";
+/* A mail whose token expired or was used before it could be sent is
+ * abandoned: its token text leaves the queue (a row without it is never
+ * leased), and last_error says why. */
+static const char sql_sweep_params[] =
+    "UPDATE mail_outbox m SET params = m.params - 'token',"
+    " last_error = 'not sent: the token expired or was used first'"
+    " FROM email_tokens t WHERE m.token_id = t.id AND m.sent_at IS NULL AND m.params ? 'token'"
+    " AND (t.expires_at < now() OR t.used_at IS NOT NULL)";
 static const char sql_sweep_tokens[] =
     "DELETE FROM email_tokens WHERE expires_at < now() - interval '7 days'";
 
@@ -338,6 +347,7 @@ static int mailer_one(struct mailer *m)
 static void mailer_sweep(struct mailer *m)
 {
 	if (mailer_exec(m, "sweep_rates", sql_sweep_rates, 0, NULL) == 0 &&
+	    mailer_exec(m, "sweep_params", sql_sweep_params, 0, NULL) == 0 &&
 	    mailer_exec(m, "sweep_tokens", sql_sweep_tokens, 0, NULL) == 0)
 		m->next_sweep_ms = clock_mono_ms() + SWEEP_EVERY_MS;
 }
@@ -402,10 +412,27 @@ static void mailer_run(struct mailer *m)
 	}
 }
 
+/* smtp_url for the log: without a user and password written into it. */
+static const char *url_for_log(const char *url, char *buf, size_t n)
+{
+	const char *host = strstr(url, "://"), *at;
+
+	if (!host)
+		return url;
+	host += 3;
+	at = strchr(host, '@');
+	if (at && at < host + strcspn(host, "/"))
+		snprintf(buf, n, "%.*s%s", (int)(host - url), url, at + 1);
+	else
+		snprintf(buf, n, "%s", url);
+	return buf;
+}
+
 /* Options and configuration, then the loop until SIGTERM. */
 int main(int argc, char **argv)
 {
 	struct mailer m;
+	char u[512], q[600], t[600];
 	int rc;
 
 	rc = daemon_setup("magenta-mailer", "mailer", CONF_FOR_MAILER,
@@ -422,7 +449,9 @@ int main(int argc, char **argv)
 	db_on_connect(&m.db, "SET statement_timeout = '30s'; LISTEN magenta_mail");
 	backoff_init(&m.dbbo, 250, conf_int(CONF_RECONNECT_MAX_MS));
 	log_info("event=start pid=%ld config=\"%s\" smtp_url=%s templates=%s", (long)getpid(),
-		 conf_path(), conf_str(CONF_SMTP_URL), conf_str(CONF_MAIL_TEMPLATE_DIR));
+		 conf_path(),
+		 log_q(q, sizeof(q), url_for_log(conf_str(CONF_SMTP_URL), u, sizeof(u))),
+		 log_q(t, sizeof(t), conf_str(CONF_MAIL_TEMPLATE_DIR)));
 	mailer_run(&m);
 	db_close(&m.db);
 	log_info("event=stop pid=%ld sent=%lu", (long)getpid(), m.sent);

@@ -309,6 +309,21 @@ reset_pw() {
 	assert_code 200
 }
 
+@test "mailer: a mail whose token expired before it could be sent is abandoned, its token text gone from the queue" {
+	stack_smtp_stop >/dev/null
+	new_user dave
+	wait_until 15 _mail_rows "attempts >= 1 AND sent_at IS NULL" 1
+	psql_users "UPDATE email_tokens SET expires_at = now() - interval '1 second'" >/dev/null
+	# the clean-up runs when a mailer starts, then every 10 minutes
+	stack_daemon_stop mailer >/dev/null
+	stack_daemon_start mailer >/dev/null
+	wait_until 15 _mail_rows "NOT params ? 'token' AND last_error LIKE 'not sent:%' AND sent_at IS NULL" 1
+	local st
+	st=$(ctl status --json 2>/dev/null || true)
+	jq -e '.outbox.mail.queued == 0' <<<"$st"
+	stack_smtp_start >/dev/null
+}
+
 @test "mailer: SMTP AUTH with smtp_user and smtp_password; a wrong password keeps the mail queued" {
 	stack_daemon_stop mailer >/dev/null
 	stack_smtp_stop >/dev/null

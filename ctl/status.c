@@ -22,6 +22,14 @@ static const char sql_outbox[] =
 	" count(*) FILTER (WHERE attempts > 0)"
 	" FROM outbox WHERE published_at IS NULL";
 
+/* The mail queue (sql/users/004_mail.sql): unsent mail (not abandoned by
+ * the mailer, which drops a dead token's text), how many of it the SMTP
+ * server refused at least once, and the oldest one's age. */
+static const char sql_mail[] =
+	"SELECT count(*), count(*) FILTER (WHERE attempts > 0),"
+	" coalesce(extract(epoch FROM now() - min(created_at)), 0)::numeric(12,3)"
+	" FROM mail_outbox WHERE sent_at IS NULL AND params ? 'token'";
+
 static const char sql_last[] =
 	"SELECT event_id, event_type, to_char(processed_at AT TIME ZONE 'UTC',"
 	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
@@ -78,6 +86,19 @@ static struct json_object *status_outbox(struct json_object *errors)
 				       json_object_new_double(atof(PQgetvalue(res, 0, 1))));
 		json_object_object_add(o, "failing",
 				       json_object_new_int64(atoll(PQgetvalue(res, 0, 2))));
+		PQclear(res);
+		/* absent before the mail migration: then no mail member */
+		res = db_exec(&db, sql_mail, 0, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			struct json_object *m = json_object_new_object();
+			json_object_object_add(m, "queued",
+					       json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
+			json_object_object_add(m, "failing",
+					       json_object_new_int64(atoll(PQgetvalue(res, 0, 1))));
+			json_object_object_add(m, "oldestAgeSeconds",
+					       json_object_new_double(atof(PQgetvalue(res, 0, 2))));
+			json_object_object_add(o, "mail", m);
+		}
 	} else {
 		add_error(errors, conf_str(CONF_USERS_DB),
 			  first_line(db.conn ? PQerrorMessage(db.conn) : PQresultErrorMessage(res),
@@ -363,7 +384,7 @@ static void print_daemon(const char *label, const char *key, struct json_object 
 /* Print the human form. */
 static void status_print(struct json_object *all)
 {
-	struct json_object *ob, *q, *d, *c, *errors, *dm, *problems, *cd;
+	struct json_object *ob, *q, *d, *c, *errors, *dm, *problems, *cd, *mq;
 	char a[128], b[128], e[128], f[128], g[128], h[128];
 	const char *ghosts, *health;
 
@@ -387,6 +408,10 @@ static void status_print(struct json_object *all)
 		       txt(ob, "failing", e, sizeof(e)));
 	else
 		printf("outbox     unknown\n");
+	if (ob && json_object_object_get_ex(ob, "mail", &mq))
+		printf("mail       %s unsent, oldest %s s, %s refused by SMTP at least once\n",
+		       txt(mq, "queued", a, sizeof(a)), txt(mq, "oldestAgeSeconds", b, sizeof(b)),
+		       txt(mq, "failing", e, sizeof(e)));
 	if (q)
 		printf("queue      %s: %s ready, %s unacked, %s consumers%s\n",
 		       txt(q, "name", a, sizeof(a)), txt(q, "messages", b, sizeof(b)),

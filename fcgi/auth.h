@@ -105,6 +105,8 @@ struct auth_login_result {
 	long refresh_expires_in;
 	long retry_after;
 	char mfa_ticket[REFRESH_STRLEN + 1]; /* AUTH_MFA_REQUIRED */
+	int unconfirmed; /* AUTH_REFUSED: the password was right, the email not
+			    confirmed (login_require_confirmed_email) */
 	PGresult *user;
 };
 

@@ -70,7 +70,7 @@ static const char fail_body[] =
 	" SELECT failures, window_start FROM login_address_failures"                               \
 	" WHERE address = $2 AND window_start > now() - interval '1 minute'),"                     \
 	" u AS ("                                                                                  \
-	" SELECT id, username, email, password_hash, security_stamp, roles,"                       \
+	" SELECT id, username, email, password_hash, security_stamp, roles, email_confirmed,"      \
 	"  lockout_enabled AND coalesce(lockout_end > now(), false) AS admin_locked"               \
 	" FROM auth_users WHERE deleted_at IS NULL AND " match "),"                                \
 	" dv AS ("                                                                                 \
@@ -102,7 +102,7 @@ static const char fail_body[] =
 	"   (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked))," \
 	"  EXISTS (SELECT 1 FROM dv),"                                                             \
 	"  set_config('synchronous_commit', 'off', true),"                                         \
-	"  u.roles::text"                                                                          \
+	"  u.roles::text, u.email_confirmed"                                                       \
 	" FROM (VALUES (1)) one (x) LEFT JOIN a ON true LEFT JOIN u ON true"
 
 /* Case-insensitive, served by the unique indexes on lower(...). */
@@ -124,7 +124,8 @@ enum {
 	L_LOCKED_FOR,
 	L_TRUSTED,
 	L_SYNC_COMMIT, /* set_config's answer, unused */
-	L_ROLES
+	L_ROLES,
+	L_CONFIRMED
 };
 
 /* $1 session id, $2 user id, $3 security stamp, $4 remember, $5 address,
@@ -411,8 +412,12 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 		why = "bad_password";
 	else if (PQgetvalue(res, 0, L_ADMIN_LOCKED)[0] == 't')
 		why = "admin_locked";
+	else if (conf_bool(CONF_LOGIN_REQUIRE_CONFIRMED_EMAIL) &&
+		 PQgetvalue(res, 0, L_CONFIRMED)[0] != 't')
+		why = "email_not_confirmed"; /* told only to who knows the password */
 	else
 		why = NULL;
+	out->unconfirmed = why && strcmp(why, "email_not_confirmed") == 0;
 	if (why) {
 		if (known)
 			log_info("event=login_failed reason=%s user=%s addr=%s trusted=%d", why,
@@ -425,7 +430,7 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 				  PQgetvalue(res, 0, L_ID), PQgetvalue(res, 0, L_LOCKED_FOR), addr);
 		/* the address's limit is for untrusted clients, who alone
 		 * are held by it */
-		if (!trusted)
+		if (!trusted && !out->unconfirmed)
 			count_failure(addr);
 		metrics_login(strcmp(why, "unknown_user") == 0 || strcmp(why, "bad_password") == 0
 				  ? METRICS_LOGIN_FAILED
@@ -471,7 +476,13 @@ void h_login(struct http_req *r)
 		in.has_device = 1;
 	switch (auth_login_attempt(r, &in, &out)) {
 	case AUTH_REFUSED:
-		reply_invalid(r);
+		if (out.unconfirmed)
+			http_error(r, 403, "email_not_confirmed",
+				   "The email address of the account is not confirmed yet: follow "
+				   "the link of the confirmation mail.",
+				   NULL);
+		else
+			reply_invalid(r);
 		break;
 	case AUTH_THROTTLED:
 		reply_throttled(r, out.retry_after);

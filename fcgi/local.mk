@@ -2,7 +2,7 @@
 sbin_PROGRAMS += fcgi/magenta-registration
 fcgi_magenta_registration_SOURCES = fcgi/registration.c fcgi/registration.h fcgi/register.c \
 	fcgi/users_me.c fcgi/users_password.c fcgi/users_admin.c fcgi/users_caller.c \
-	fcgi/users_rules.c
+	fcgi/users_rules.c fcgi/users_confirm.c fcgi/users_reset.c fcgi/mail_queue.c
 fcgi_magenta_registration_LDADD = $(MAGENTA_LIBS) $(CRYPTO_LIBS)
 
 sbin_PROGRAMS += fcgi/magenta-auth

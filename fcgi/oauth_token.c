@@ -54,7 +54,10 @@ static void grant_password(struct http_req *r, const struct form *f, const struc
 	switch (auth_login_attempt(r, &in, &out)) {
 	case AUTH_REFUSED:
 	case AUTH_MFA_REQUIRED: /* never: the gate refuses a client's grant */
-		oauth_error(r, 400, "invalid_grant", "Invalid resource owner credentials.", NULL);
+		oauth_error(r, 400, "invalid_grant",
+			    out.unconfirmed ? "The email address of the account is not confirmed."
+					    : "Invalid resource owner credentials.",
+			    NULL);
 		break;
 	case AUTH_THROTTLED:
 		snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", out.retry_after);

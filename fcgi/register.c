@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -9,13 +10,16 @@
 #include "conf.h"
 #include "event.h"
 #include "log.h"
+#include "mailtoken.h"
 #include "pwhash.h"
 #include "registration.h"
 #include "uuid7.h"
 
 /* One statement, hence one transaction: the user, its UserCreated outbox
- * row, and the wake-up for the relay (delivered at commit).  Prepared once
- * per connection. */
+ * row with the request's id ($10), the wake-up for the relay (delivered
+ * at commit), and the confirmation mail: its token (the hash, $11, for
+ * mail_confirm_ttl seconds, $12) and its request to magenta-mailer (the
+ * token text, $13, until it is sent; mail_queue.c).  Prepared once per connection. */
 static struct db_stmt st_insert = { "register_insert",
 	"WITH u AS ("
 	" INSERT INTO users (id, username, email, password_hash, security_stamp,"
@@ -25,8 +29,16 @@ static struct db_stmt st_insert = { "register_insert",
 	" INSERT INTO outbox (event_id, aggregate_id, aggregate_version, event_type,"
 	"  routing_key, payload, created_at, request_id)"
 	" SELECT $8, u.id, 1, 'UserCreated', 'user.created', $9::jsonb, $7, $10 FROM u"
-	" RETURNING event_id)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 10, 0 };
+	" RETURNING event_id),"
+	" t AS ("
+	" INSERT INTO email_tokens (user_id, purpose, email, token_hash, expires_at)"
+	" SELECT u.id, 'confirm', $3, $11::bytea, now() + $12::integer * interval '1 second' FROM u"
+	" RETURNING id),"
+	" m AS ("
+	" INSERT INTO mail_outbox (template, recipient, token_id, params)"
+	" SELECT 'confirm-email', $3, t.id, jsonb_build_object('token', $13::text, 'username', $2::text,"
+	"  'validMinutes', $12::integer / 60) FROM t)"
+	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 13, 0 };
 
 /* After a unique violation: which of the two is taken (both may be), and
  * whether the row is our own (see h_register). */
@@ -115,7 +127,8 @@ void h_register(struct http_req *r)
 	struct json_object *body = NULL, *errors = json_object_new_array(), *env = NULL, *o;
 	struct reg_input in;
 	char id[UUID_STRLEN + 1], event_id[UUID_STRLEN + 1], now[TIME_STRLEN + 1];
-	char stamp[33], hash[PWHASH_STRBYTES], loc[96];
+	char stamp[33], hash[PWHASH_STRBYTES], loc[96], ttl[16];
+	char mtoken[MAILTOKEN_STRLEN + 1], mhash[MAILTOKEN_HASH_PGLEN + 1];
 	unsigned char rnd[16];
 	PGresult *res = NULL;
 
@@ -140,6 +153,10 @@ void h_register(struct http_req *r)
 	event_time_now(now);
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(stamp, sizeof(stamp), rnd, sizeof(rnd));
+	mailtoken_new(mtoken);
+	if (mailtoken_hash_pg(mtoken, MAILTOKEN_STRLEN, mhash) != 0)
+		abort(); /* our own token is well-formed */
+	snprintf(ttl, sizeof(ttl), "%ld", conf_int(CONF_MAIL_CONFIRM_TTL));
 	{
 		struct event_user u = { .username = in.username,
 					.email = in.email_lc,
@@ -156,7 +173,7 @@ void h_register(struct http_req *r)
 	}
 	{
 		const char *p[] = { id, in.username, in.email_lc, hash, stamp, in.display_name,
-				    now, event_id, json_plain(env), r->id };
+				    now, event_id, json_plain(env), r->id, mhash, ttl, mtoken };
 		/* Retried once on a connection found broken (the server restarted
 		 * since the last request).  Should the first attempt have
 		 * committed after all, the retry hits our own id: see conflict(). */
@@ -189,6 +206,7 @@ void h_register(struct http_req *r)
 	http_reply(r, 201, loc, o);
 out:
 	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(mtoken, sizeof(mtoken));
 	PQclear(res);
 	json_object_put(env);
 	json_object_put(errors);

@@ -46,6 +46,10 @@ static const struct http_route routes[] = {
     {"GET", "/api/registration/admin/users", h_admin_search, 0},
     {"POST", "/api/registration/admin/users/", h_admin_user_post, 1},
     {"DELETE", "/api/registration/admin/users/", h_admin_user_delete, 1},
+    {"POST", "/api/registration/confirm-email", h_confirm_email, 0},
+    {"POST", "/api/registration/users/me/confirm-email/resend", h_confirm_resend, 0},
+    {"POST", "/api/registration/password/forgot", h_password_forgot, 0},
+    {"POST", "/api/registration/password/reset", h_password_reset, 0},
     {"GET", "/api/registration/health", h_health, 0},
     {"GET", "/api/registration/ready", h_ready, 0},
     {"GET", "/api/registration/metrics", h_metrics, 0},
@@ -72,6 +76,9 @@ static int reg_init(char *err, size_t errlen)
 				  errlen) != 0)
 		return -1;
 	log_info("event=token_keys keys=%zu", reg.tok.nkeys);
+	reg.proxies = clientaddr_list_parse(conf_str(CONF_TRUSTED_PROXIES), err, errlen);
+	if (!reg.proxies)
+		return -1;
 	db_init(&reg.db, conf_str(CONF_USERS_DB), "magenta-registration");
 	db_on_connect(&reg.db, DB_KEY_LOOKUPS);
 	db_timeout(&reg.db, conf_int(CONF_PG_QUERY_TIMEOUT_MS));
@@ -85,6 +92,8 @@ static void reg_release(void)
 	blocklist_free(reg.blocked);
 	reg.blocked = NULL;
 	token_ctx_release(&reg.tok);
+	clientaddr_list_free(reg.proxies);
+	reg.proxies = NULL;
 	metrics_allow_release();
 }
 

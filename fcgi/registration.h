@@ -11,11 +11,16 @@
  *                     DELETE .../admin/users/{id}
  *   users_caller.c    who calls (Bearer access tokens), re-authentication
  *   users_rules.c     the validation rules of every field
+ *   users_confirm.c   POST /api/registration/confirm-email,
+ *                     POST .../users/me/confirm-email/resend
+ *   users_reset.c     POST /api/registration/password/forgot and /reset
+ *   mail_queue.c      mail tokens and requests (magenta-mailer sends)
  *   registration.c    main, routes, /health, /ready */
 #ifndef MAGENTA_REGISTRATION_H
 #define MAGENTA_REGISTRATION_H
 
 #include "account.h"
+#include "clientaddr.h"
 #include "db.h"
 #include "http.h"
 #include "token.h"
@@ -25,6 +30,7 @@ struct registration {
 	struct db db;              /* MagentaUsers */
 	struct blocklist *blocked; /* common passwords */
 	struct token_ctx tok;      /* verifies access tokens (jwt_public_keys) */
+	struct clientaddr_list *proxies; /* trusted_proxies */
 };
 
 extern struct registration reg;
@@ -46,6 +52,34 @@ void h_admin_search(struct http_req *r);
 /* POST /api/registration/admin/users/{id}/lock|unlock, DELETE .../{id} */
 void h_admin_user_post(struct http_req *r);
 void h_admin_user_delete(struct http_req *r);
+/* POST /api/registration/confirm-email */
+void h_confirm_email(struct http_req *r);
+/* POST /api/registration/users/me/confirm-email/resend */
+void h_confirm_resend(struct http_req *r);
+/* POST /api/registration/password/forgot */
+void h_password_forgot(struct http_req *r);
+/* POST /api/registration/password/reset */
+void h_password_reset(struct http_req *r);
+
+/* ---- mail_queue.c ---- */
+
+enum reg_mail { REG_MAIL_CONFIRM, REG_MAIL_RESET };
+
+/* Queue the mail of kind (confirm-email, password-reset) to the user
+ * named by who: its id, or with by_email its (lower-cased) address.  A new
+ * token (mail_confirm_ttl, mail_reset_ttl) in email_tokens, hashed, and
+ * its mail_outbox row, in one statement: in the caller's transaction
+ * when it opened one.  1 queued, 0 no such user (the same statements ran),
+ * -1 failed with *failed the result (caller PQclear()s). */
+int reg_mail_queue(enum reg_mail kind, const char *who, int by_email, PGresult **failed);
+
+/* Count one request against the limit of key within mail_rate_window:
+ * 0 while at most limit requests came, else the seconds until the window
+ * ends (at least 1); -1 failed with *failed the result. */
+long reg_rate_limit(const char *key, long limit, PGresult **failed);
+
+/* 429 too_many_requests with Retry-After. */
+void reg_reply_rate_limited(struct http_req *r, long retry_after, const char *message);
 
 /* ---- users_caller.c ---- */
 

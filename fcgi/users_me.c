@@ -139,6 +139,29 @@ static void reply_stale(struct http_req *r, const struct account *a)
 	http_error(r, 412, "version_mismatch", msg, NULL);
 }
 
+/* Queue the confirmation mail of user id inside the open transaction;
+ * -1 after replying 5xx. */
+static int queue_confirm(struct http_req *r, const char *id)
+{
+	PGresult *failed;
+
+	if (reg_mail_queue(REG_MAIL_CONFIRM, id, 0, &failed) >= 0)
+		return 0;
+	reg_db_failed(r, failed, "mail_queue");
+	PQclear(failed);
+	return -1;
+}
+
+/* COMMIT the open transaction; -1 after replying 503/500. */
+static int commit(struct http_req *r)
+{
+	if (db_commit(&reg.db) == 0)
+		return 0;
+	/* its outcome is unknown: the client reads the account again */
+	reg_db_failed(r, NULL, "profile_commit");
+	return -1;
+}
+
 /* GET /api/registration/users/me */
 void h_me_get(struct http_req *r)
 {
@@ -187,7 +210,7 @@ void h_me_patch(struct http_req *r)
 	char verified[ACCOUNT_HASH_MAX + 1]; /* the hash the password was checked against */
 	long long want = reg_if_match(r);
 	PGresult *res = NULL;
-	int reauthed = 0;
+	int reauthed = 0, mail = 0;
 
 	if (reg_caller(r, &me) != 0)
 		return;
@@ -226,13 +249,24 @@ void h_me_patch(struct http_req *r)
 		}
 		next.version = me.version + 1;
 		event_time_now(next.updated_at);
+		/* a new address gets its confirmation mail in the same
+		 * transaction as the change (mail_queue.c) */
+		mail = strcmp(next.email, me.email) != 0;
+		if (mail && db_begin(&reg.db) != 0) {
+			reg_db_failed(r, NULL, "profile_begin");
+			goto out;
+		}
 		res = account_update(&reg.db, &next, json_object_get(changed), event_id);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+			if (mail && (queue_confirm(r, next.id) != 0 || commit(r) != 0))
+				goto out;
 			log_info("event=profile_changed user=%s version=%lld event_id=%s", next.id,
 				 next.version, event_id);
 			reg_reply_user(r, &next);
 			goto out;
 		}
+		if (mail)
+			db_rollback(&reg.db);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			if (db_unique_violation(res))
 				reply_taken(r, res);
@@ -249,6 +283,8 @@ void h_me_patch(struct http_req *r)
 			reauthed = 0; /* the password changed meanwhile: check again */
 	}
 out:
+	if (mail)
+		db_rollback(&reg.db); /* a no-op after the COMMIT */
 	sodium_memzero(verified, sizeof(verified));
 	PQclear(res);
 	json_object_put(changed);

@@ -34,7 +34,7 @@ static unsigned conf_for = CONF_FOR_ALL; /* the loading program */
 /* The programs' names, in the order of their CONF_FOR_* bits. */
 static const char *const conf_program_names[] = { "magenta-registration", "magenta-auth",
 						   "magenta-relay", "magenta-consumer",
-						   "magentactl" };
+						   "magentactl", "magenta-mailer" };
 
 /* Find a key's index by name, or -1. */
 static int conf_find(const char *name)

@@ -26,18 +26,19 @@ enum conf_program {
 	CONF_FOR_RELAY = 1 << 2,        /* magenta-relay */
 	CONF_FOR_CONSUMER = 1 << 3,     /* magenta-consumer */
 	CONF_FOR_CTL = 1 << 4,          /* magentactl */
+	CONF_FOR_MAILER = 1 << 5,       /* magenta-mailer */
 };
 #define CONF_FOR_FCGI (CONF_FOR_REGISTRATION | CONF_FOR_AUTH)
 #define CONF_FOR_DAEMONS (CONF_FOR_RELAY | CONF_FOR_CONSUMER)
-#define CONF_FOR_ALL (CONF_FOR_FCGI | CONF_FOR_DAEMONS | CONF_FOR_CTL)
+#define CONF_FOR_ALL (CONF_FOR_FCGI | CONF_FOR_DAEMONS | CONF_FOR_CTL | CONF_FOR_MAILER)
 
 /* X(id, name, programs, type, default, min, max, choices, description).
  * programs: the CONF_FOR_* bits of those that read the key (directly, or
  * through lib/ code they call).  min/max bound a CONF_INT; choices is the
  * "a|b|c" list of a CONF_ENUM, NULL for the other types. */
 #define CONF_KEYS(X)                                                                         \
-	X(LOG_LEVEL, "log_level", CONF_FOR_FCGI | CONF_FOR_DAEMONS, CONF_ENUM, "info", 0, 0, "debug|info|warn|error", "lowest level logged") \
-	X(LOG_FILE, "log_file", CONF_FOR_FCGI | CONF_FOR_DAEMONS, CONF_STR, "", 0, 0, NULL, "append the log to this file (created mode 0640, reopened on SIGUSR1) instead of standard error (empty); for a program whose standard error goes nowhere, as under spawn-fcgi") \
+	X(LOG_LEVEL, "log_level", CONF_FOR_FCGI | CONF_FOR_DAEMONS | CONF_FOR_MAILER, CONF_ENUM, "info", 0, 0, "debug|info|warn|error", "lowest level logged") \
+	X(LOG_FILE, "log_file", CONF_FOR_FCGI | CONF_FOR_DAEMONS | CONF_FOR_MAILER, CONF_STR, "", 0, 0, NULL, "append the log to this file (created mode 0640, reopened on SIGUSR1) instead of standard error (empty); for a program whose standard error goes nowhere, as under spawn-fcgi") \
 	X(PG_HOST, "pg_host", CONF_FOR_ALL, CONF_STR, "127.0.0.1", 0, 0, NULL, "PostgreSQL host name, address or socket directory") \
 	X(PG_PORT, "pg_port", CONF_FOR_ALL, CONF_INT, "5432", 1, 65535, NULL, "PostgreSQL port") \
 	X(PG_USER, "pg_user", CONF_FOR_ALL, CONF_STR, "postgres", 0, 0, NULL, "PostgreSQL role") \
@@ -48,7 +49,7 @@ enum conf_program {
 	X(PG_SSLKEY, "pg_sslkey", CONF_FOR_ALL, CONF_STR, "", 0, 0, NULL, "the private key of pg_sslcert (mode 0600)") \
 	X(PG_CONNECT_TIMEOUT, "pg_connect_timeout", CONF_FOR_ALL, CONF_INT, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \
 	X(PG_QUERY_TIMEOUT_MS, "pg_query_timeout_ms", CONF_FOR_FCGI, CONF_INT, "5000", 100, 600000, NULL, "longest wait for PostgreSQL's answer to one call, ms; then the connection is dropped and the request answered 503 (the server is given the same statement_timeout)") \
-	X(USERS_DB, "users_db", CONF_FOR_REGISTRATION | CONF_FOR_RELAY | CONF_FOR_CTL, CONF_STR, "MagentaUsers", 0, 0, NULL, "registration database name") \
+	X(USERS_DB, "users_db", CONF_FOR_REGISTRATION | CONF_FOR_RELAY | CONF_FOR_CTL | CONF_FOR_MAILER, CONF_STR, "MagentaUsers", 0, 0, NULL, "registration database name") \
 	X(AUTH_DB, "auth_db", CONF_FOR_AUTH | CONF_FOR_CONSUMER | CONF_FOR_CTL, CONF_STR, "MagentaAuthentication", 0, 0, NULL, "authentication database name") \
 	X(MIGRATIONS_DIR, "migrations_dir", CONF_FOR_CTL, CONF_STR, MAGENTA_PKGDATADIR "/sql", 0, 0, NULL, "directory holding users/ and auth/ migrations") \
 	X(BODY_LIMIT, "body_limit", CONF_FOR_FCGI, CONF_INT, "16384", 256, 1048576, NULL, "largest accepted request body, bytes") \
@@ -97,7 +98,7 @@ enum conf_program {
 	X(REJECTED_RETENTION_DAYS, "rejected_messages_retention_days", CONF_FOR_CONSUMER, CONF_INT, "90", 0, 36500, NULL, "why the consumer dead-lettered a message is kept this long after its last rejection (0: for ever)") \
 	X(CONSUMER_SWEEP_S, "consumer_sweep_seconds", CONF_FOR_CONSUMER, CONF_INT, "30", 1, 3600, NULL, "the consumer retries parked events and prunes old ids this often, whatever the traffic") \
 	X(RELAY_RETRY_MAX_MS, "relay_retry_max_ms", CONF_FOR_RELAY, CONF_INT, "60000", 100, 3600000, NULL, "longest wait before an unroutable or nacked outbox row is published again, ms") \
-	X(RECONNECT_MAX_MS, "reconnect_max_ms", CONF_FOR_DAEMONS | CONF_FOR_CTL, CONF_INT, "10000", 100, 600000, NULL, "longest wait between two reconnection attempts of the daemons, ms") \
+	X(RECONNECT_MAX_MS, "reconnect_max_ms", CONF_FOR_DAEMONS | CONF_FOR_CTL | CONF_FOR_MAILER, CONF_INT, "10000", 100, 600000, NULL, "longest wait between two reconnection attempts of the daemons, ms") \
 	X(JWT_ISSUER, "jwt_issuer", CONF_FOR_FCGI, CONF_STR, "http://127.0.0.1:8080", 0, 0, NULL, "iss of access tokens") \
 	X(JWT_AUDIENCE, "jwt_audience", CONF_FOR_FCGI, CONF_STR, "magenta", 0, 0, NULL, "aud of access tokens") \
 	X(JWT_ALG, "jwt_alg", CONF_FOR_AUTH | CONF_FOR_CTL, CONF_ENUM, "ES256", 0, 0, "ES256|RS256", "access token signature") \
@@ -126,7 +127,26 @@ enum conf_program {
 	X(REFRESH_COOKIE_ORIGINS, "refresh_cookie_origins", CONF_FOR_AUTH, CONF_STR, "", 0, 0, NULL, "space-separated origins (scheme://host[:port], as browsers send Origin) of the pages whose requests may be authenticated by the magenta_refresh cookie, e.g. \"https://auth.example.com\"; empty: none, the cookie is set but never accepted") \
 	X(LOGIN_SYNC_COMMIT, "login_sync_commit", CONF_FOR_AUTH, CONF_BOOL, "off", 0, 0, NULL, "a login answers only once its new session is on disk; off: the session commits without waiting for the disk, and a database crash can forget the sessions opened in its last fraction of a second (their users log in again); refresh rotations, logouts and revocations always wait") \
 	X(IP_FAIL_LIMIT, "ip_fail_limit", CONF_FOR_AUTH, CONF_INT, "30", 1, 1000000, NULL, "failed logins per minute per client address before 429") \
-	X(TRUSTED_PROXIES, "trusted_proxies", CONF_FOR_AUTH, CONF_STR, "", 0, 0, NULL, "space-separated addresses whose X-Forwarded-For is believed")
+	X(LOGIN_REQUIRE_CONFIRMED_EMAIL, "login_require_confirmed_email", CONF_FOR_AUTH, CONF_BOOL, "off", 0, 0, NULL, "refuse the login of an account whose email address is not confirmed (403 email_not_confirmed; the OAuth password grant: invalid_grant), only once its password was verified") \
+	X(MAIL_CONFIRM_TTL, "mail_confirm_ttl", CONF_FOR_REGISTRATION, CONF_INT, "86400", 300, 2592000, NULL, "lifetime of an email confirmation token, seconds") \
+	X(MAIL_RESET_TTL, "mail_reset_ttl", CONF_FOR_REGISTRATION, CONF_INT, "1800", 60, 86400, NULL, "lifetime of a password reset token, seconds") \
+	X(MAIL_RATE_WINDOW, "mail_rate_window", CONF_FOR_REGISTRATION, CONF_INT, "3600", 10, 86400, NULL, "seconds over which the mail limits (mail_resend_limit, mail_forgot_*_limit) count") \
+	X(MAIL_RESEND_LIMIT, "mail_resend_limit", CONF_FOR_REGISTRATION, CONF_INT, "3", 1, 1000, NULL, "confirmation mails one user may ask for again within mail_rate_window; then 429 with Retry-After") \
+	X(MAIL_FORGOT_ADDRESS_LIMIT, "mail_forgot_address_limit", CONF_FOR_REGISTRATION, CONF_INT, "3", 1, 1000, NULL, "password reset mails sent to one address within mail_rate_window; more requests are answered alike (202) but send nothing") \
+	X(MAIL_FORGOT_CLIENT_LIMIT, "mail_forgot_client_limit", CONF_FOR_REGISTRATION, CONF_INT, "10", 1, 100000, NULL, "password reset requests one client address (trusted_proxies) may make within mail_rate_window; then 429 with Retry-After") \
+	X(MAIL_TEMPLATE_DIR, "mail_template_dir", CONF_FOR_MAILER, CONF_STR, MAGENTA_SYSCONFDIR "/magenta/mail", 0, 0, NULL, "directory of the mail templates (confirm-email.txt, password-reset.txt): a Subject: line, a blank line, the plain-text body; {{link}}, {{username}}, {{email}}, {{valid_minutes}} are filled in") \
+	X(MAIL_LINK_BASE, "mail_link_base", CONF_FOR_MAILER, CONF_STR, "http://127.0.0.1:8080", 0, 0, NULL, "the base URL of the links in mails: {{link}} is <base>/confirm-email?token=... or <base>/reset-password?token=...") \
+	X(MAIL_POLL_MS, "mail_poll_ms", CONF_FOR_MAILER, CONF_INT, "1000", 10, 60000, NULL, "the mailer looks for due mail at least this often, ms; also the first retry delay") \
+	X(MAIL_RETRY_MAX_MS, "mail_retry_max_ms", CONF_FOR_MAILER, CONF_INT, "300000", 100, 86400000, NULL, "longest wait before a mail the SMTP server did not take is tried again, ms") \
+	X(MAIL_MAX_ATTEMPTS, "mail_max_attempts", CONF_FOR_MAILER, CONF_INT, "50", 1, 10000, NULL, "a mail not sent after this many attempts is left alone (last_error says why)") \
+	X(SMTP_URL, "smtp_url", CONF_FOR_MAILER, CONF_STR, "smtp://127.0.0.1:25", 0, 0, NULL, "the SMTP server: smtp://host:port (with smtp_starttls for STARTTLS) or smtps://host:port (TLS from the start)") \
+	X(SMTP_STARTTLS, "smtp_starttls", CONF_FOR_MAILER, CONF_BOOL, "off", 0, 0, NULL, "require STARTTLS on smtp:// (the server's certificate and name are verified); off: plain SMTP, for a relay on the same host") \
+	X(SMTP_CACERT, "smtp_cacert", CONF_FOR_MAILER, CONF_STR, "", 0, 0, NULL, "CA certificates that verify the SMTP server (empty: the system's)") \
+	X(SMTP_USER, "smtp_user", CONF_FOR_MAILER, CONF_STR, "", 0, 0, NULL, "SMTP AUTH user (empty: no AUTH)") \
+	X(SMTP_PASSWORD, "smtp_password", CONF_FOR_MAILER, CONF_STR, "", 0, 0, NULL, "SMTP AUTH password") \
+	X(SMTP_FROM, "smtp_from", CONF_FOR_MAILER, CONF_STR, "Magenta <no-reply@localhost>", 0, 0, NULL, "the From: of every mail, \"Name <address>\" or an address; the address is also the envelope sender") \
+	X(SMTP_TIMEOUT, "smtp_timeout", CONF_FOR_MAILER, CONF_INT, "30", 1, 600, NULL, "longest time one SMTP delivery may take, seconds") \
+	X(TRUSTED_PROXIES, "trusted_proxies", CONF_FOR_FCGI, CONF_STR, "", 0, 0, NULL, "space-separated addresses whose X-Forwarded-For is believed")
 
 #define CONF_ID(id, name, programs, type, def, min, max, choices, desc) CONF_##id,
 enum conf_id { CONF_KEYS(CONF_ID) CONF__COUNT };

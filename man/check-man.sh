@@ -5,7 +5,7 @@
 command -v groff >/dev/null 2>&1 || { echo "groff not found: skipped"; exit 77; }
 status=0
 for page in man/magenta-registration.8 man/magenta-auth.8 man/magenta-relay.8 \
-	man/magenta-consumer.8 man/magentactl.1; do
+	man/magenta-consumer.8 man/magenta-mailer.8 man/magentactl.1; do
 	if [ ! -f "$page" ]; then
 		echo "$page: not built"
 		status=1

@@ -2,10 +2,10 @@
 # from its .in with the install paths filled in (as systemd/ does: make
 # expands ${prefix} fully, configure's own substitution would not).
 man8_MANS = man/magenta-registration.8 man/magenta-auth.8 man/magenta-relay.8 \
-	man/magenta-consumer.8
+	man/magenta-consumer.8 man/magenta-mailer.8
 man1_MANS = man/magentactl.1
 EXTRA_DIST += man/magenta-registration.8.in man/magenta-auth.8.in man/magenta-relay.8.in \
-	man/magenta-consumer.8.in man/magentactl.1.in man/check-man.sh
+	man/magenta-consumer.8.in man/magenta-mailer.8.in man/magentactl.1.in man/check-man.sh
 CLEANFILES += $(man8_MANS) $(man1_MANS)
 
 # Every page renders without a groff warning.

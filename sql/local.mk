@@ -4,7 +4,8 @@ sqlusersdir = $(pkgdatadir)/sql/users
 dist_sqlusers_DATA = \
 	sql/users/001_users.sql \
 	sql/users/002_account_lifecycle.sql \
-	sql/users/003_outbox_request_id.sql
+	sql/users/003_outbox_request_id.sql \
+	sql/users/004_mail.sql
 sqlauthdir = $(pkgdatadir)/sql/auth
 dist_sqlauth_DATA = \
 	sql/auth/001_auth_users.sql \

@@ -70,7 +70,7 @@ tests/tools/jwt-libjwt:
 	@echo "tests/tools/jwt-libjwt: configure found no libjwt: install the Debian package libjwt-dev and run configure again" >&2; exit 1
 endif
 
-EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py \
+EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py tests/tools/smtp-sink.py \
 	tests/tools/fcgi-slow.py tests/tools/prom-text.py
 
 UNIT_TESTS += tests/unit/test_form
@@ -85,3 +85,6 @@ tests_unit_test_keyring_LDADD = $(MAGENTA_LIBS)
 UNIT_TESTS += tests/unit/test_metrics
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c tests/unit/t.h
 tests_unit_test_metrics_LDADD = $(MAGENTA_LIBS)
+UNIT_TESTS += tests/unit/test_mail
+tests_unit_test_mail_SOURCES = tests/unit/test_mail.c tests/unit/t.h
+tests_unit_test_mail_LDADD = $(MAGENTA_LIBS)

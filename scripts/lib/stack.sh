@@ -27,7 +27,11 @@
 #   stack_apache_start|stop        a private Apache on $APACHE_PORT in front of
 #                                  them (not in stack_up: tests start both)
 #   stack_daemons_start|stop, stack_daemon_start|stop NAME, stack_daemon_kill NAME [SIG]
-#                                  NAME is relay or consumer (binary magenta-NAME)
+#                                  NAME is relay or consumer (binary magenta-NAME);
+#                                  stack_daemon_start|stop|kill also take mailer,
+#                                  which stack_up does not start
+#   stack_smtp_start|stop          a private SMTP sink on $SMTP_PORT (tests/tools/smtp-sink.py)
+#                                  writing each message it takes to $STACK_DIR/mail
 #   stack_up, stack_down, stack_status
 #   stack_bench NAME               a benchmark's private, self-removing stack
 #   stack_bench_hashers SERVICE    argon2id computations SERVICE runs at once
@@ -48,7 +52,8 @@ STACK_PACKAGES=(build-essential autoconf automake pkg-config libfcgi-dev
 	postgresql rabbitmq-server lighttpd spawn-fcgi bats curl jq john-data
 	python3-jwt python3-cryptography python3-nacl python3-pika python3-requests-oauthlib wrk apache2-utils apache2 openssl
 	libfcgi-bin lighttpd-modules-lua libapache2-mod-qos python3-prometheus-client
-	lighttpd-mod-openssl chromium chromium-driver python3-selenium python3-pyotp)
+	lighttpd-mod-openssl chromium chromium-driver python3-selenium python3-pyotp
+	libcurl4-openssl-dev python3-aiosmtpd)
 
 # ---------------------------------------------------------------- helpers
 
@@ -358,7 +363,7 @@ stack_init() {
 	unset HTTP_PORT HTTPS_PORT HTTPS_AUTH_PORT PGPORT AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT APACHE_PORT \
 		AMQPS_PORT RABBITMQ_NODENAME STACK_PG_FSYNC _STACK_LOADED STACK_RABBIT_CLUSTER_N \
 		RABBITMQ_CLUSTER_NODES AMQP_PORTS AMQP_HOSTS AMQP_MGMT_PORTS RABBITMQ_DIST_PORTS \
-		AMQP_ADMIN_PASSWORD AMQP_RELAY_PASSWORD AMQP_CONSUMER_PASSWORD
+		AMQP_ADMIN_PASSWORD AMQP_RELAY_PASSWORD AMQP_CONSUMER_PASSWORD SMTP_PORT
 	if [[ -f $dir/env ]]; then
 		# shellcheck source=/dev/null
 		. "$dir/env"
@@ -369,7 +374,7 @@ stack_init() {
 	MAGENTA_PREFIX=$dir/prefix
 
 	local -a ports
-	read -r -a ports <<<"$(_stack_free_ports 10)"
+	read -r -a ports <<<"$(_stack_free_ports 11)"
 	if [[ $mode == fixed ]]; then
 		HTTP_PORT=8080
 		AMQP_MGMT_PORT=15672
@@ -390,13 +395,14 @@ stack_init() {
 	RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-${ports[5]}}
 	APACHE_PORT=${APACHE_PORT:-${ports[6]}}
 	AMQPS_PORT=${AMQPS_PORT:-${ports[7]}}
+	SMTP_PORT=${SMTP_PORT:-${ports[10]}}
 	RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-magenta-$RANDOM$$@localhost}
 	# the broker's users (stack_rabbit_start, docs/events.md "Broker users")
 	AMQP_ADMIN_PASSWORD=${AMQP_ADMIN_PASSWORD:-$(_stack_secret)}
 	AMQP_RELAY_PASSWORD=${AMQP_RELAY_PASSWORD:-$(_stack_secret)}
 	AMQP_CONSUMER_PASSWORD=${AMQP_CONSUMER_PASSWORD:-$(_stack_secret)}
 
-	mkdir -p "$dir"/{log,sock,www,tmp,keys,rabbit,pg} || return 1
+	mkdir -p "$dir"/{log,sock,www,tmp,keys,rabbit,pg,mail} || return 1
 	if ((EUID == 0)); then
 		# the postgres user must reach $dir/pg: traverse only, no listing
 		chmod 0711 "$dir"
@@ -426,7 +432,7 @@ stack_init() {
 		for v in STACK_DIR MAGENTA_SRC MAGENTA_BUILD MAGENTA_PREFIX HTTP_PORT HTTPS_PORT HTTPS_AUTH_PORT PGPORT \
 			AMQP_PORT AMQP_MGMT_PORT ERL_EPMD_PORT RABBITMQ_DIST_PORT RABBITMQ_NODENAME \
 			STACK_PG_FSYNC APACHE_PORT AMQPS_PORT AMQP_ADMIN_PASSWORD AMQP_RELAY_PASSWORD \
-			AMQP_CONSUMER_PASSWORD; do
+			AMQP_CONSUMER_PASSWORD SMTP_PORT; do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		printf 'export %s=%q\n' \
@@ -485,6 +491,10 @@ refresh_cookie_origins = https://localhost:$HTTPS_PORT https://127.0.0.1:$HTTPS_
 # the TOTP second factor's key (docs/auth.md, "Second factor"), made by
 # _stack_jwt_keys on first start
 mfa_key_file = $dir/keys/mfa.key
+# magenta-mailer: the private SMTP sink (stack_smtp_start), links to this stack
+smtp_url = smtp://127.0.0.1:$SMTP_PORT
+smtp_from = Magenta <no-reply@magenta.test>
+mail_link_base = http://127.0.0.1:$HTTP_PORT
 EOF
 	chmod 0600 "$dir/magenta.conf"
 	_STACK_LOADED=
@@ -1389,7 +1399,7 @@ stack_lighttpd_stop() {
 	for k in "${kids[@]}"; do
 		_stack_alive "$k" && left+=("$k")
 	done
-	local -a daemons=("${STACK_DAEMONS[@]/#/magenta-}") more
+	local -a daemons=("${STACK_DAEMONS[@]/#/magenta-}" magenta-mailer) more
 	mapfile -t more < <(_stack_pids_under "$MAGENTA_PREFIX/sbin" "${daemons[@]}")
 	# programs that spawn-fcgi started (and their workers) are not lighttpd's
 	local -a sf=()
@@ -1680,9 +1690,9 @@ STACK_DAEMONS=(relay consumer)
 _stack_daemon_name() {
 	local n=${1#magenta-}
 	case $n in
-	relay | consumer) printf '%s\n' "$n" ;;
+	relay | consumer | mailer) printf '%s\n' "$n" ;;
 	*)
-		_stack_fail "unknown daemon '$1' (relay or consumer)"
+		_stack_fail "unknown daemon '$1' (relay, consumer or mailer)"
 		return 1
 		;;
 	esac
@@ -1691,7 +1701,7 @@ _stack_daemon_name() {
 # Start magenta-NAME -f $MAGENTA_CONFIG -d; skipped if not built yet.
 stack_daemon_start() {
 	_stack_load || return 1
-	local n bin pid log
+	local n bin pid log wait_for_start=
 	n=$(_stack_daemon_name "${1:?usage: stack_daemon_start NAME}") || return 1
 	bin=$MAGENTA_PREFIX/sbin/magenta-$n
 	log=$STACK_DIR/log/$n.log
@@ -1703,8 +1713,15 @@ stack_daemon_start() {
 		_stack_say "$n: skipped, $bin not built yet"
 		return 0
 	fi
+	# the mailer talks to PostgreSQL and SMTP only
+	if [[ $n == mailer ]]; then
+		_stack_spawn "$log" "$STACK_DIR" "$bin" -f "$MAGENTA_CONFIG" -d
+		pid=$STACK_LAST_PID
+		_stack_pid_write "$STACK_DIR/$n.pid" "$pid"
+		wait_for_start=1
+	fi
 	# the event keys, made once (docs/events.md, "Authenticated events")
-	if [[ ! -f $STACK_DIR/keys/events-sign.pem ]]; then
+	if [[ -z ${wait_for_start:-} && ! -f $STACK_DIR/keys/events-sign.pem ]]; then
 		"$MAGENTA_PREFIX/bin/magentactl" -f "$MAGENTA_CONFIG" keygen --events \
 			>"$STACK_DIR/log/keygen-events.log" 2>&1 || {
 			_stack_fail "$n: magentactl keygen --events" "$STACK_DIR/log/keygen-events.log"
@@ -1712,11 +1729,13 @@ stack_daemon_start() {
 		}
 	fi
 	# each daemon logs in as its own broker user (_stack_rabbit_users)
-	local pw=AMQP_${n^^}_PASSWORD
-	_stack_spawn "$log" "$STACK_DIR" env MAGENTA_AMQP_USER="magenta-$n" \
-		MAGENTA_AMQP_PASSWORD="${!pw}" "$bin" -f "$MAGENTA_CONFIG" -d
-	pid=$STACK_LAST_PID
-	_stack_pid_write "$STACK_DIR/$n.pid" "$pid"
+	if [[ -z ${wait_for_start:-} ]]; then
+		local pw=AMQP_${n^^}_PASSWORD
+		_stack_spawn "$log" "$STACK_DIR" env MAGENTA_AMQP_USER="magenta-$n" \
+			MAGENTA_AMQP_PASSWORD="${!pw}" "$bin" -f "$MAGENTA_CONFIG" -d
+		pid=$STACK_LAST_PID
+		_stack_pid_write "$STACK_DIR/$n.pid" "$pid"
+	fi
 	# no readiness signal: a daemon that dies at once is a failure
 	local i
 	for i in 1 2 3 4 5; do
@@ -1779,6 +1798,45 @@ stack_daemons_stop() {
 	return "$rc"
 }
 
+# ---------------------------------------------------------------- SMTP sink
+
+# Start the private SMTP sink on $SMTP_PORT: every message it takes is a
+# file in $STACK_DIR/mail (NNNNNN.eml).  SMTP_SINK_ARGS: more options of
+# tests/tools/smtp-sink.py.
+stack_smtp_start() {
+	_stack_load || return 1
+	local pid log=$STACK_DIR/log/smtp-sink.log
+	if pid=$(_stack_pid_read "$STACK_DIR/smtp.pid"); then
+		_stack_say "smtp: already running (pid $pid, port $SMTP_PORT)"
+		return 0
+	fi
+	mkdir -p "$STACK_DIR/mail"
+	local -a extra=()
+	read -r -a extra <<<"${SMTP_SINK_ARGS:-}"
+	_stack_spawn "$log" "$STACK_DIR" /usr/bin/python3 "$MAGENTA_SRC/tests/tools/smtp-sink.py" \
+		--port "$SMTP_PORT" --dir "$STACK_DIR/mail" "${extra[@]}"
+	pid=$STACK_LAST_PID
+	_stack_pid_write "$STACK_DIR/smtp.pid" "$pid"
+	if ! _stack_wait_port "$SMTP_PORT" 15 "$pid"; then
+		_stack_fail "smtp: the sink does not listen on $SMTP_PORT" "$log"
+		return 1
+	fi
+	_stack_say "smtp: sink on 127.0.0.1:$SMTP_PORT (pid $pid, mail in $STACK_DIR/mail)"
+}
+
+# Stop the SMTP sink.
+stack_smtp_stop() {
+	_stack_load || return 1
+	local pid
+	if ! pid=$(_stack_pid_read "$STACK_DIR/smtp.pid"); then
+		rm -f "$STACK_DIR/smtp.pid"
+		return 0
+	fi
+	_stack_terminate smtp "$pid" 10 TERM || return 1
+	rm -f "$STACK_DIR/smtp.pid"
+	_stack_say "smtp: stopped (pid $pid)"
+}
+
 # ---------------------------------------------------------------- all
 
 # Start everything (stack_init and stack_build done before).
@@ -1798,6 +1856,8 @@ stack_down() {
 	stack_apache_stop || rc=1
 	stack_spawnfcgi_stop || rc=1
 	stack_lighttpd_stop || rc=1
+	stack_daemon_stop mailer || rc=1
+	stack_smtp_stop || rc=1
 	stack_daemons_stop || rc=1
 	stack_rabbit_cluster_stop || rc=1
 	stack_rabbit_stop || rc=1
@@ -1834,6 +1894,7 @@ _stack_strays() {
 			[[ ${exe% (deleted)} == "$MAGENTA_PREFIX"/* ]] || continue
 		elif [[ " ${argv[*]} " == *" -D $STACK_DIR/pg/data "* ||
 			" ${argv[*]} " == *" -f $STACK_DIR/lighttpd.conf "* ||
+			" ${argv[*]} " == *" --dir $STACK_DIR/mail "* ||
 			" ${argv[*]} " == *" -f $STACK_DIR/apache/apache2.conf "* ||
 			" ${argv[*]} " == *" -home $RABBITMQ_HOME_DIR "* ||
 			" ${argv[*]} " == *" -home $STACK_DIR/rabbit-c"[0-9]* ||
@@ -1931,7 +1992,7 @@ stack_status() {
 	else
 		_status_line epmd stopped
 	fi
-	for n in "${STACK_DAEMONS[@]}"; do
+	for n in "${STACK_DAEMONS[@]}" mailer; do
 		if pid=$(_stack_pid_read "$STACK_DIR/$n.pid"); then
 			_status_line "$n" "running, pid $pid"
 		elif [[ -x $MAGENTA_PREFIX/sbin/magenta-$n ]]; then
@@ -1940,6 +2001,9 @@ stack_status() {
 			_status_line "$n" "not built"
 		fi
 	done
+	if pid=$(_stack_pid_read "$STACK_DIR/smtp.pid"); then
+		_status_line smtp-sink "running, pid $pid, 127.0.0.1:$SMTP_PORT, mail in $STACK_DIR/mail"
+	fi
 	if pid=$(_stack_pid_read "$STACK_DIR/lighttpd.pid"); then
 		local kids
 		kids=$(_stack_children "$pid" | wc -l)

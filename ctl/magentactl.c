@@ -29,11 +29,11 @@ static int cmd_sample_config(int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "sample-config", cmd_sample_config,
-	  "sample-config\n      print a commented magenta.conf with every key and its default", 1 },
+	  "sample-config\n      print a commented magenta.conf with every key and its default", 1, 0 },
 	{ "migrate", cmd_migrate,
 	  "migrate [--create] [users|auth|all]\n"
 	  "      apply the SQL migrations not yet recorded in schema_migrations;\n"
-	  "      --create makes missing databases first", 0 },
+	  "      --create makes missing databases first", 0, 0 },
 	{ "keygen", cmd_keygen,
 	  "keygen [--alg ES256|RS256] [--out FILE|-] [--force]\n"
 	  "      write a new access token signing key (PEM, mode 0600); default\n"
@@ -45,10 +45,10 @@ static const struct command commands[] = {
 	  "      write the event signing pair (Ed25519: relay private, consumer\n"
 	  "      public) and sealing pair (X25519: consumer private, relay public);\n"
 	  "      default files event_signing_key, event_verify_keys,\n"
-	  "      event_seal_keys, event_seal_public_key", 0 },
+	  "      event_seal_keys, event_seal_public_key", 0, 0 },
 	{ "hash-password", cmd_hash_password,
 	  "hash-password\n"
-	  "      print the argon2id hash of the password read from standard input", 0 },
+	  "      print the argon2id hash of the password read from standard input", 0, 0 },
 	{ "status", cmd_status,
 	  "status [--json]\n"
 	  "      the event pipeline on one screen: databases, outbox backlog and its\n"
@@ -65,7 +65,7 @@ static const struct command commands[] = {
 	{ "dlq", cmd_dlq,
 	  "dlq list [--json] [--limit N] | dlq replay (--all | ID...)\n"
 	  "      show the dead letters (id, type, reason), or publish them again to\n"
-	  "      the events exchange (removed from the dead-letter queue once confirmed)", 0 },
+	  "      the events exchange (removed from the dead-letter queue once confirmed)", 0, 0 },
 	{ "resync", cmd_resync,
 	  "resync [--since TIMESTAMP] [--batch N] [--dry-run]\n"
 	  "      write every user's current state (UserUpdated, its version) and\n"
@@ -75,20 +75,20 @@ static const struct command commands[] = {
 	  "resync --prune-unknown [--dry-run]\n"
 	  "      list the live users of the auth database that the users database does\n"
 	  "      not have (ghosts), and tombstone them as a UserDeleted would (what\n"
-	  "      was parked behind them is applied); --dry-run only lists them", 0 },
+	  "      was parked behind them is applied); --dry-run only lists them", 0, 0 },
 	{ "user", cmd_user,
 	  "user grant-admin NAME | user revoke-admin NAME\n"
 	  "      give or take away the admin role (NAME: a username, or an email);\n"
 	  "      a UserUpdated event carries it to the auth database\n"
 	  "user show [--json] NAME\n"
-	  "      the user's profile, roles, lock and version (never the hash)", 0 },
+	  "      the user's profile, roles, lock and version (never the hash)", 0, 0 },
 	{ "key", cmd_key,
 	  "key rotate [--delay SECONDS]\n"
 	  "      a new signing key (jwt_alg) in jwt_key_dir: published now, signing after the\n"
 	  "      delay (twice jwks_max_age); the old one stays published until its\n"
 	  "      tokens have expired; jwt_public_keys is written again\n"
 	  "key list [--json] | key prune\n"
-	  "      the keys' states (standby, signing, retired, expired); remove expired", 0 },
+	  "      the keys' states (standby, signing, retired, expired); remove expired", 0, 0 },
 	{ "client", cmd_client,
 	  "client add NAME [--public] [--scope \"openid profile email\"]\n"
 	  "           [--grants password,refresh_token|none] [--json]\n"
@@ -96,7 +96,7 @@ static const struct command commands[] = {
 	  "      --public, its secret (shown once: only a hash is kept); --grants\n"
 	  "      none: a resource server that may only introspect\n"
 	  "client list [--json] | client remove CLIENT_ID|NAME\n"
-	  "      the clients, with their live sessions; remove revokes its sessions", 0 },
+	  "      the clients, with their live sessions; remove revokes its sessions", 0, 0 },
 };
 
 /* Print the commands. */

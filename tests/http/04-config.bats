@@ -29,7 +29,7 @@ check() { "$MAGENTA_PREFIX/sbin/magenta-$1" -f "$2" -t 2>&1; }
 	[ "$status" = 1 ]
 	[[ "$output" == *"key 'amqp_port'"* ]]
 	run "$MAGENTA_PREFIX/bin/magentactl" -f "$f" status
-	[ "$status" = 1 ]
+	[ "$status" = 3 ]
 	[[ "$output" == *"key 'amqp_port'"* ]]
 }
 

@@ -12,7 +12,7 @@ openssl_ec() {
 }
 
 setup_file() {
-	export TLS_DIR=$STACK_DIR/tls
+	export TLS_DIR=$STACK_DIR/tls-pg
 	local data=$STACK_DIR/pg/data
 	mkdir -p "$TLS_DIR"
 	openssl_ec ca /CN=magenta-test-ca

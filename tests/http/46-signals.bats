@@ -347,7 +347,8 @@ _flows() {
 	conf=$d/magenta.conf
 	# the programs run as nobody: their files are theirs
 	_conf "$conf" "jwt_keys = $d/signing.pem" "jwt_public_keys = $d/jwks.json" \
-		"log_file = $d/magenta.log"
+		"log_file = $d/magenta.log" "mfa_key_file = $d/mfa.key"
+	install -m 0600 "$STACK_DIR/keys/mfa.key" "$d/mfa.key"
 	"$MAGENTA_PREFIX/bin/magentactl" -f "$conf" keygen --out "$d/signing.pem" >/dev/null
 	"$MAGENTA_PREFIX/bin/magentactl" -f "$conf" keygen --public --out "$d/jwks.json" >/dev/null
 	chown -R nobody:nogroup "$d"

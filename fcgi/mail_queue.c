@@ -33,6 +33,13 @@
 static struct db_stmt st_queue_id = {"mail_queue_by_id", SQL_QUEUE("id = $1::uuid"), 6, 0};
 static struct db_stmt st_queue_email = {"mail_queue_by_email", SQL_QUEUE("email = $1"), 6, 0};
 
+/* $1 the user: its reset tokens not yet used, spent. */
+static struct db_stmt st_spend_resets = {
+    "mail_spend_resets",
+    "UPDATE email_tokens SET used_at = now()"
+    " WHERE user_id = $1::uuid AND purpose = 'reset' AND used_at IS NULL",
+    1, 0};
+
 /* $1 key, $2 window seconds: this request counted; its count and the
  * seconds left in the window. */
 static struct db_stmt st_rate = {
@@ -78,6 +85,23 @@ int reg_mail_queue(enum reg_mail kind, const char *who, int by_email, PGresult *
 	rc = atoi(PQgetvalue(res, 0, 0)) > 0;
 	PQclear(res);
 	return rc;
+}
+
+/* Spend the user's open reset tokens. */
+int reg_mail_spend_resets(const char *user, PGresult **failed)
+{
+	const char *p[1] = {user};
+	PGresult *res;
+
+	*failed = NULL;
+	/* not retried: it runs inside the caller's transaction */
+	res = db_exec_stmt(&reg.db, &st_spend_resets, p, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*failed = res;
+		return -1;
+	}
+	PQclear(res);
+	return 0;
 }
 
 /* Count one request against key. */

@@ -73,6 +73,11 @@ enum reg_mail { REG_MAIL_CONFIRM, REG_MAIL_RESET };
  * -1 failed with *failed the result (caller PQclear()s). */
 int reg_mail_queue(enum reg_mail kind, const char *who, int by_email, PGresult **failed);
 
+/* Spend every open reset token of user (an id): in the caller's
+ * transaction, with the change of email or password that makes them
+ * stale.  0, or -1 with *failed the result (caller PQclear()s). */
+int reg_mail_spend_resets(const char *user, PGresult **failed);
+
 /* Count one request against the limit of key within mail_rate_window:
  * 0 while at most limit requests came, else the seconds until the window
  * ends (at least 1); -1 failed with *failed the result. */

@@ -139,13 +139,15 @@ static void reply_stale(struct http_req *r, const struct account *a)
 	http_error(r, 412, "version_mismatch", msg, NULL);
 }
 
-/* Queue the confirmation mail of user id inside the open transaction;
- * -1 after replying 5xx. */
+/* Inside the open transaction of an email change: spend the user's open
+ * reset tokens (sent to the old address) and queue the confirmation mail
+ * of user id; -1 after replying 5xx. */
 static int queue_confirm(struct http_req *r, const char *id)
 {
 	PGresult *failed;
 
-	if (reg_mail_queue(REG_MAIL_CONFIRM, id, 0, &failed) >= 0)
+	if (reg_mail_spend_resets(id, &failed) == 0 &&
+	    reg_mail_queue(REG_MAIL_CONFIRM, id, 0, &failed) >= 0)
 		return 0;
 	reg_db_failed(r, failed, "mail_queue");
 	PQclear(failed);
@@ -249,8 +251,9 @@ void h_me_patch(struct http_req *r)
 		}
 		next.version = me.version + 1;
 		event_time_now(next.updated_at);
-		/* a new address gets its confirmation mail in the same
-		 * transaction as the change (mail_queue.c) */
+		/* a new address gets its confirmation mail, and the reset
+		 * tokens of the old one are spent, in the same transaction as
+		 * the change (mail_queue.c) */
 		mail = strcmp(next.email, me.email) != 0;
 		if (mail && db_begin(&reg.db) != 0) {
 			reg_db_failed(r, NULL, "profile_begin");

@@ -441,3 +441,44 @@ set_email() {
 	login alice "$NEW_PW"
 	assert_code 200
 }
+
+@test "rate: email changes count against resend:<user>: past mail_resend_limit the address changes, no mail is queued" {
+	new_user alice
+	wait_mail alice@example.com
+	local i
+	for i in 1 2 3 4; do
+		set_email "$TOKEN" "alice$i@example.com"
+	done
+	[ "$(json_of '[.email, .emailConfirmed]')" = '["alice4@example.com",false]' ]
+	[ "$(psql_users "SELECT email FROM users WHERE id = '$UID_'")" = alice4@example.com ]
+	# the registration's mail and three of the four changes'
+	[ "$(psql_users "SELECT string_agg(recipient, ',' ORDER BY id) FROM mail_outbox")" = alice@example.com,alice1@example.com,alice2@example.com,alice3@example.com ]
+	grep -q 'event=mail_rate_limited kind=confirm_email_change' "$STACK_DIR/log/lighttpd-error.log"
+	as "$TOKEN" POST /api/registration/users/me/confirm-email/resend
+	assert_code 429
+}
+
+@test "rate: confirmation mails count per address (mail_confirm_address_limit) at registration, email change and resend" {
+	auth_config mail_confirm_address_limit=2
+	reg_as usr1 v@example.com
+	set_email "$TOKEN" u1@example.com
+	reg_as usr2 v@example.com
+	set_email "$TOKEN" u2@example.com
+	# the third mail to v@: registered all the same, without a mail
+	reg_as usr3 v@example.com
+	[ "$(psql_users "SELECT count(*) FROM mail_outbox WHERE recipient = 'v@example.com'")" = 2 ]
+	[ "$(psql_users "SELECT count(*) FROM email_tokens WHERE user_id = '$UID_'")" = 0 ]
+	as "$TOKEN" POST /api/registration/users/me/confirm-email/resend
+	assert_code 429
+	[ "$(field .error)" = too_many_requests ]
+	set_email "$TOKEN" u3@example.com
+	# an email change to it: changed, no mail
+	set_email "$TOKEN" v@example.com
+	[ "$(psql_users "SELECT count(*) FROM mail_outbox WHERE recipient = 'v@example.com'")" = 2 ]
+	# a refused registration (409) is rolled back with its count
+	psql_users "DELETE FROM mail_rate_limits" >/dev/null
+	api POST /api/registration/register -H 'Content-Type: application/json' --data-binary \
+		"$(jq -cn --arg p "$USER_PW" '{username:"usr4",email:"v@example.com",password:$p,confirmPassword:$p}')"
+	assert_code 409
+	[ "$(psql_users "SELECT count(*) FROM mail_rate_limits WHERE key = 'confirm-address:v@example.com'")" = 0 ]
+}

@@ -482,3 +482,25 @@ set_email() {
 	assert_code 409
 	[ "$(psql_users "SELECT count(*) FROM mail_rate_limits WHERE key = 'confirm-address:v@example.com'")" = 0 ]
 }
+
+@test "login_require_confirmed_email: the right password of an unconfirmed account never locks it; once confirmed it logs in" {
+	auth_config login_require_confirmed_email=on lockout_threshold=2
+	api POST /api/registration/register -H 'Content-Type: application/json' --data-binary \
+		"$(jq -cn --arg p "$USER_PW" '{username:"alice",email:"alice@example.com",password:$p,confirmPassword:$p}')"
+	assert_code 201
+	UID_=$(field .userId)
+	wait_applied "$UID_" 1
+	local i
+	for i in 1 2 3 4 5; do
+		login alice "$USER_PW"
+		assert_code 403
+		[ "$(field .error)" = email_not_confirmed ]
+	done
+	[ "$(psql_auth "SELECT count(*) FROM login_lockouts WHERE user_id = '$UID_'")" = 0 ]
+	wait_mail alice@example.com
+	confirm "$(token_of "$MAIL")"
+	assert_code 200
+	wait_applied "$UID_" 2
+	login alice "$USER_PW"
+	assert_code 200
+}

@@ -17,8 +17,10 @@
  * server never holds up the events, and it needs no broker. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +390,8 @@ static void mailer_wait(struct mailer *m, long timeout_ms)
 		mailer_notified(m);
 }
 
+static int mailer_conf_check(char *err, size_t errlen);
+
 /* The main loop. */
 static void mailer_run(struct mailer *m)
 {
@@ -395,7 +399,7 @@ static void mailer_run(struct mailer *m)
 		long wait = conf_int(CONF_MAIL_POLL_MS);
 		int n = 0;
 
-		daemon_signals(NULL);
+		daemon_signals(mailer_conf_check);
 		if (mailer_db(m)) {
 			while (!daemon_stop && (n = mailer_one(m)) == 1)
 				;
@@ -428,6 +432,60 @@ static const char *url_for_log(const char *url, char *buf, size_t n)
 	return buf;
 }
 
+/* Is host (as CURLUPART_HOST gives it) this machine: localhost,
+ * 127.0.0.0/8 or [::1]? */
+static int host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n < sizeof(buf) + 2 && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return 0;
+}
+
+/* The mailer's own check of its configuration (at start, -t, reloads):
+ * with smtp_user set, the password goes only over TLS (smtps://,
+ * smtp_starttls) or to this machine.  0, or -1 with err. */
+static int mailer_conf_check(char *err, size_t errlen)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL;
+	int rc = -1;
+
+	if (!*conf_str(CONF_SMTP_USER))
+		return 0;
+	u = curl_url();
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, conf_str(CONF_SMTP_URL), 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		snprintf(err, errlen, "smtp_url is not a URL");
+	else if (strcasecmp(scheme, "smtps") == 0 || conf_bool(CONF_SMTP_STARTTLS) ||
+		 host_is_loopback(host))
+		rc = 0;
+	else
+		snprintf(err, errlen,
+			 "smtp_user is set: the password would cross the network in the clear; use "
+			 "smtps://, smtp_starttls = on, or an SMTP server on this host");
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 /* Options and configuration, then the loop until SIGTERM. */
 int main(int argc, char **argv)
 {
@@ -435,6 +493,7 @@ int main(int argc, char **argv)
 	char u[512], q[600], t[600];
 	int rc;
 
+	daemon_setup_check = mailer_conf_check;
 	rc = daemon_setup("magenta-mailer", "mailer", CONF_FOR_MAILER,
 			  "sends the MagentaUsers mail queue over SMTP (docs/registration.md)",
 			  argc, argv);

@@ -504,3 +504,26 @@ set_email() {
 	login alice "$USER_PW"
 	assert_code 200
 }
+
+@test "mailer: with smtp_user, -t refuses plain SMTP to another host; smtps://, smtp_starttls or a loopback host are accepted" {
+	local bin=$MAGENTA_PREFIX/sbin/magenta-mailer
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 1 ]
+	[[ $output == *"event=config_error"*"smtp_user is set"* ]]
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://[2001:db8::1]:25 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 1 ]
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtps://mail.example.com:465 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 0 ]
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 MAGENTA_SMTP_STARTTLS=on "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 0 ]
+	local u
+	for u in smtp://127.0.0.2:25 smtp://localhost:25 smtp://[::1]:25; do
+		run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=$u "$bin" -f "$MAGENTA_CONFIG" -t
+		[ "$status" = 0 ]
+	done
+	run env MAGENTA_SMTP_URL=smtp://mail.example.com:25 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 0 ]
+	# the same at start
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 "$bin" -f "$MAGENTA_CONFIG" -d
+	[ "$status" = 1 ]
+}

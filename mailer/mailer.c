@@ -53,9 +53,13 @@ struct mailer {
 
 /* $1 mail_max_attempts, $2 the lease, seconds: the oldest due row, whose
  * next_attempt_at moves past the time one delivery may take, so that no
- * other mailer takes it meanwhile (and it comes back if this one dies). */
+ * other mailer takes it meanwhile (and it comes back if this one dies).
+ * The attempt is counted here, before the delivery: a mailer that crashes
+ * while sending still uses up one of mail_max_attempts.  RETURNING the
+ * count with this attempt. */
 static const char sql_lease[] =
-    "UPDATE mail_outbox SET next_attempt_at = now() + $2::integer * interval '1 second'"
+    "UPDATE mail_outbox SET next_attempt_at = now() + $2::integer * interval '1 second',"
+    " attempts = attempts + 1"
     " WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND attempts < $1::integer"
     "  AND params ? 'token'"
     "  AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
@@ -63,12 +67,12 @@ static const char sql_lease[] =
     " RETURNING id, template, recipient, params::text, attempts";
 
 static const char sql_sent[] =
-    "UPDATE mail_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1,"
+    "UPDATE mail_outbox SET sent_at = clock_timestamp(),"
     " last_error = NULL, next_attempt_at = NULL, params = params - 'token'"
     " WHERE id = $1::bigint";
 
 static const char sql_failed[] =
-    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2,"
+    "UPDATE mail_outbox SET last_error = $2,"
     " next_attempt_at = now() + $3::bigint * interval '1 millisecond' WHERE id = $1::bigint";
 
 /* Old rate-limit windows, and tokens long expired with their mail. */
@@ -315,7 +319,7 @@ static int mailer_one(struct mailer *m)
 		} else {
 			m->sent++;
 			log_info("event=mail_sent id=%s template=%s attempts=%ld", id, tmpl,
-				 attempts + 1);
+				 attempts);
 			if (m->failing)
 				log_info("event=smtp_recovered");
 			m->failing = 0;
@@ -332,8 +336,8 @@ static int mailer_one(struct mailer *m)
 		snprintf(
 		    delay, sizeof(delay), "%ld",
 		    backoff_delay(conf_int(CONF_MAIL_POLL_MS), conf_int(CONF_MAIL_RETRY_MAX_MS),
-				  (unsigned)(attempts < 30 ? attempts : 30), randombytes_random()));
-		log_debug("event=mail_retry id=%s attempts=%ld retry_in_ms=%s", id, attempts + 1,
+				  (unsigned)(attempts <= 30 ? attempts - 1 : 30), randombytes_random()));
+		log_debug("event=mail_retry id=%s attempts=%ld retry_in_ms=%s", id, attempts,
 			  delay);
 		if (mailer_exec(m, "mark_failed", sql_failed, 3, fp) != 0)
 			rc = -1;

@@ -527,3 +527,33 @@ set_email() {
 	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 "$bin" -f "$MAGENTA_CONFIG" -d
 	[ "$status" = 1 ]
 }
+
+_port_open() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+@test "mailer: an attempt counts when the row is leased: a mailer that dies while sending uses it up (mail_max_attempts)" {
+	stack_smtp_stop >/dev/null
+	# an SMTP server that accepts and never speaks: the delivery hangs
+	python3 -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); held = []
+while True: held.append(s.accept())' "$SMTP_PORT" >/dev/null 2>&1 3>&- &
+	local hang=$!
+	wait_until 15 _port_open "$SMTP_PORT"
+	new_user alice
+	# in flight: counted already, not failed
+	wait_until 15 _mail_rows "attempts = 1 AND last_error IS NULL AND sent_at IS NULL" 1
+	stack_daemon_kill mailer >/dev/null
+	kill "$hang"
+	wait "$hang" || true
+	stack_smtp_start >/dev/null
+	# its lease would end in 90 s: end it now
+	psql_users "UPDATE mail_outbox SET next_attempt_at = now()" >/dev/null
+	MAGENTA_MAIL_MAX_ATTEMPTS=1 stack_daemon_start mailer >/dev/null
+	# a newer mail goes out; the older one, its one attempt used, does not
+	new_user bob
+	wait_mail bob@example.com
+	[ -z "$(mails_to alice@example.com)" ]
+	[ "$(psql_users "SELECT attempts, sent_at IS NULL FROM mail_outbox WHERE recipient = 'alice@example.com'")" = '1|t' ]
+	stack_daemon_stop mailer >/dev/null
+	stack_daemon_start mailer >/dev/null
+}

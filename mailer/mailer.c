@@ -37,6 +37,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
+#include "json.h"
 #include "log.h"
 #include "mailtemplate.h"
 
@@ -204,15 +205,16 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 			    char *err, size_t errlen)
 {
 	char path[1024], link[1024], minutes[24], date[64], msgid[128], rnd[17];
-	const char *at, *route;
-	struct json_object *p = json_tokener_parse(params), *v;
+	const char *at, *route, *jcode, *jmsg;
+	struct json_object *p = NULL, *v;
 	char *text = NULL, *rendered = NULL, *msg = NULL;
 	unsigned char r8[8];
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (!p) {
-		snprintf(err, errlen, "params are not JSON");
+	/* json_parse_object wipes json-c's parse buffer: it held the token */
+	if (json_parse_object(params, strlen(params), &p, &jcode, &jmsg) != 0) {
+		snprintf(err, errlen, "params are not a JSON object: %s", jcode);
 		return NULL;
 	}
 	route = strcmp(tmpl, "password-reset") == 0 ? "reset-password" : "confirm-email";
@@ -247,7 +249,7 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 		sodium_memzero(rendered, strlen(rendered));
 	free(rendered);
 	free(text);
-	json_object_put(p);
+	json_put_wiped(p); /* json-c's copy of the token */
 	return msg;
 }
 
@@ -345,6 +347,8 @@ static int mailer_one(struct mailer *m)
 	if (msg)
 		sodium_memzero(msg, strlen(msg));
 	free(msg);
+	/* libpq's copy of params, the token text with it */
+	sodium_memzero(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
 	PQclear(res);
 	return rc;
 }

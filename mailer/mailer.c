@@ -211,6 +211,7 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 	unsigned char r8[8];
 	time_t now = time(NULL);
 	struct tm tm;
+	int n;
 
 	/* json_parse_object wipes json-c's parse buffer: it held the token */
 	if (json_parse_object(params, strlen(params), &p, &jcode, &jmsg) != 0) {
@@ -218,8 +219,14 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 		return NULL;
 	}
 	route = strcmp(tmpl, "password-reset") == 0 ? "reset-password" : "confirm-email";
-	snprintf(link, sizeof(link), "%s/%s?token=%s", conf_str(CONF_MAIL_LINK_BASE), route,
-		 jstr(p, "token"));
+	n = snprintf(link, sizeof(link), "%s/%s?token=%s", conf_str(CONF_MAIL_LINK_BASE), route,
+		     jstr(p, "token"));
+	if (n < 0 || (size_t)n >= sizeof(link)) {
+		/* a cut link would be a dead one: the row fails, retried */
+		snprintf(err, errlen, "the link is longer than %zu bytes (mail_link_base)",
+			 sizeof(link) - 1);
+		goto out;
+	}
 	snprintf(minutes, sizeof(minutes), "%d",
 		 json_object_object_get_ex(p, "validMinutes", &v) ? json_object_get_int(v) : 0);
 	{
@@ -227,8 +234,13 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 						{"username", jstr(p, "username")},
 						{"email", rcpt},
 						{"valid_minutes", minutes}};
-		snprintf(path, sizeof(path), "%s/%s.txt", conf_str(CONF_MAIL_TEMPLATE_DIR), tmpl);
-		text = read_file(path, err, errlen);
+		n = snprintf(path, sizeof(path), "%s/%s.txt", conf_str(CONF_MAIL_TEMPLATE_DIR),
+			     tmpl);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			snprintf(err, errlen, "the template's path is longer than %zu bytes",
+				 sizeof(path) - 1);
+		else
+			text = read_file(path, err, errlen);
 		if (text)
 			rendered = mailtemplate_render(text, vars, sizeof(vars) / sizeof(vars[0]),
 						       err, errlen);
@@ -239,11 +251,17 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 		randombytes_buf(r8, sizeof(r8));
 		sodium_bin2hex(rnd, sizeof(rnd), r8, sizeof(r8));
 		at = strrchr(conf_str(CONF_SMTP_FROM), '@');
-		snprintf(msgid, sizeof(msgid), "<%s.%s@%.*s>", id, rnd,
-			 at ? (int)strcspn(at + 1, "> ") : 9, at ? at + 1 : "localhost");
-		msg = mailtemplate_message(rendered, conf_str(CONF_SMTP_FROM), rcpt, date, msgid,
-					   err, errlen);
+		n = snprintf(msgid, sizeof(msgid), "<%s.%s@%.*s>", id, rnd,
+			     at ? (int)strcspn(at + 1, "> ") : 9, at ? at + 1 : "localhost");
+		if (n < 0 || (size_t)n >= sizeof(msgid))
+			snprintf(err, errlen,
+				 "the Message-ID is longer than %zu bytes (the domain of smtp_from)",
+				 sizeof(msgid) - 1);
+		else
+			msg = mailtemplate_message(rendered, conf_str(CONF_SMTP_FROM), rcpt, date,
+						   msgid, err, errlen);
 	}
+out:
 	sodium_memzero(link, sizeof(link));
 	if (rendered)
 		sodium_memzero(rendered, strlen(rendered));

@@ -557,3 +557,14 @@ while True: held.append(s.accept())' "$SMTP_PORT" >/dev/null 2>&1 3>&- &
 	stack_daemon_stop mailer >/dev/null
 	stack_daemon_start mailer >/dev/null
 }
+
+@test "mailer: a link longer than its buffer is a render error: the mail stays unsent with the reason" {
+	stack_daemon_stop mailer >/dev/null
+	MAGENTA_MAIL_LINK_BASE="http://127.0.0.1/$(printf 'a%.0s' {1..1100})" stack_daemon_start mailer >/dev/null
+	new_user alice
+	wait_until 15 _mail_rows "attempts >= 1 AND last_error LIKE 'the link is longer%' AND sent_at IS NULL" 1
+	[ -z "$(mails_to alice@example.com)" ]
+	grep -q 'event=mail_render_failed' "$STACK_DIR/log/mailer.log"
+	stack_daemon_stop mailer >/dev/null
+	stack_daemon_start mailer >/dev/null
+}

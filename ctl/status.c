@@ -24,9 +24,10 @@ static const char sql_outbox[] =
 
 /* The mail queue (sql/users/004_mail.sql): unsent mail (not abandoned by
  * the mailer, which drops a dead token's text), how many of it the SMTP
- * server refused at least once, and the oldest one's age. */
+ * server refused at least once (last_error: attempts also counts a
+ * delivery in flight), and the oldest one's age. */
 static const char sql_mail[] =
-	"SELECT count(*), count(*) FILTER (WHERE attempts > 0),"
+	"SELECT count(*), count(*) FILTER (WHERE last_error IS NOT NULL),"
 	" coalesce(extract(epoch FROM now() - min(created_at)), 0)::numeric(12,3)"
 	" FROM mail_outbox WHERE sent_at IS NULL AND params ? 'token'";
 

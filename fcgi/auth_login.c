@@ -186,6 +186,17 @@ static const char sql_failed[] =
     "   THEN f.window_start ELSE now() END";
 static struct db_stmt st_failed = {"login_failed", sql_failed, 1, 0};
 
+/* $1 user id, $2 the hash of the trusted device presented (NULL: none):
+ * the right password of an account refused only for its unconfirmed
+ * address takes this attempt back as a success does (sql_success), so
+ * that it never locks the account. */
+static struct db_stmt st_unconfirmed = {
+    "login_unconfirmed",
+    "WITH d AS (DELETE FROM login_lockouts WHERE user_id = $1::uuid AND $2::bytea IS NULL)"
+    " UPDATE login_devices SET failures = 0, locks = 0"
+    " WHERE token_hash = $2::bytea AND user_id = $1::uuid",
+    2, 0};
+
 /* Old rows nobody needs any more, a bounded number at a time. */
 static const char sql_gc[] =
     "WITH a AS (DELETE FROM login_address_failures"
@@ -432,6 +443,13 @@ enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login
 		 * are held by it */
 		if (!trusted && !out->unconfirmed)
 			count_failure(addr);
+		if (out->unconfirmed) {
+			const char *up[2] = {PQgetvalue(res, 0, L_ID), trusted ? dhash_hex : NULL};
+			PGresult *ur = db_exec_stmt(&auth.db, &st_unconfirmed, up, 1);
+			if (PQresultStatus(ur) != PGRES_COMMAND_OK)
+				db_log_error("login_unconfirmed", ur);
+			PQclear(ur);
+		}
 		metrics_login(strcmp(why, "unknown_user") == 0 || strcmp(why, "bad_password") == 0
 				  ? METRICS_LOGIN_FAILED
 				  : METRICS_LOGIN_LOCKED);

@@ -33,19 +33,16 @@
 static struct db_stmt st_queue_id = {"mail_queue_by_id", SQL_QUEUE("id = $1::uuid"), 6, 0};
 static struct db_stmt st_queue_email = {"mail_queue_by_email", SQL_QUEUE("email = $1"), 6, 0};
 
+/* $1 the user: its reset tokens not yet used, spent. */
+static struct db_stmt st_spend_resets = {
+    "mail_spend_resets",
+    "UPDATE email_tokens SET used_at = now()"
+    " WHERE user_id = $1::uuid AND purpose = 'reset' AND used_at IS NULL",
+    1, 0};
+
 /* $1 key, $2 window seconds: this request counted; its count and the
  * seconds left in the window. */
-static struct db_stmt st_rate = {
-    "mail_rate",
-    "INSERT INTO mail_rate_limits AS r (key, window_start, count) VALUES ($1, now(), 1)"
-    " ON CONFLICT (key) DO UPDATE SET"
-    "  window_start = CASE WHEN r.window_start <= now() - $2::integer * interval '1 second'"
-    "   THEN now() ELSE r.window_start END,"
-    "  count = CASE WHEN r.window_start <= now() - $2::integer * interval '1 second'"
-    "   THEN 1 ELSE least(r.count + 1, 1000000000) END"
-    " RETURNING count, greatest(ceil(extract(epoch FROM r.window_start"
-    "  + $2::integer * interval '1 second' - now())), 1)::bigint",
-    2, 0};
+static struct db_stmt st_rate = {"mail_rate", REG_SQL_RATE("$1", "$2"), 2, 0};
 
 /* Queue a mail with a new token. */
 int reg_mail_queue(enum reg_mail kind, const char *who, int by_email, PGresult **failed)
@@ -80,6 +77,23 @@ int reg_mail_queue(enum reg_mail kind, const char *who, int by_email, PGresult *
 	return rc;
 }
 
+/* Spend the user's open reset tokens. */
+int reg_mail_spend_resets(const char *user, PGresult **failed)
+{
+	const char *p[1] = {user};
+	PGresult *res;
+
+	*failed = NULL;
+	/* not retried: it runs inside the caller's transaction */
+	res = db_exec_stmt(&reg.db, &st_spend_resets, p, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*failed = res;
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
 /* Count one request against key. */
 long reg_rate_limit(const char *key, long limit, PGresult **failed)
 {
@@ -98,6 +112,31 @@ long reg_rate_limit(const char *key, long limit, PGresult **failed)
 	rc = atol(PQgetvalue(res, 0, 0)) > limit ? atol(PQgetvalue(res, 0, 1)) : 0;
 	PQclear(res);
 	return rc;
+}
+
+/* confirm-address:<email> */
+void reg_confirm_key(const char *email, char *key)
+{
+	snprintf(key, REG_RATE_KEY_MAX, "confirm-address:%s", email);
+}
+
+/* Count a confirmation mail. */
+long reg_confirm_rate(const char *user, const char *email, PGresult **failed)
+{
+	char key[REG_RATE_KEY_MAX];
+	long w1 = 0, w2;
+
+	if (user) {
+		snprintf(key, sizeof(key), "resend:%s", user);
+		w1 = reg_rate_limit(key, conf_int(CONF_MAIL_RESEND_LIMIT), failed);
+		if (w1 < 0)
+			return -1;
+	}
+	reg_confirm_key(email, key);
+	w2 = reg_rate_limit(key, conf_int(CONF_MAIL_CONFIRM_ADDRESS_LIMIT), failed);
+	if (w2 < 0)
+		return -1;
+	return w1 > w2 ? w1 : w2;
 }
 
 /* 429 with Retry-After. */

@@ -19,7 +19,11 @@
  * row with the request's id ($10), the wake-up for the relay (delivered
  * at commit), and the confirmation mail: its token (the hash, $11, for
  * mail_confirm_ttl seconds, $12) and its request to magenta-mailer (the
- * token text, $13, until it is sent; mail_queue.c).  Prepared once per connection. */
+ * token text, $13, until it is sent; mail_queue.c), only while the
+ * address's counter (confirm-address:<email>, over $14 seconds) is within
+ * mail_confirm_address_limit ($15).  A refused registration (409) rolls
+ * the count back with the rest.  The second column: mails queued.
+ * Prepared once per connection. */
 static struct db_stmt st_insert = { "register_insert",
 	"WITH u AS ("
 	" INSERT INTO users (id, username, email, password_hash, security_stamp,"
@@ -30,15 +34,17 @@ static struct db_stmt st_insert = { "register_insert",
 	"  routing_key, payload, created_at, request_id)"
 	" SELECT $8, u.id, 1, 'UserCreated', 'user.created', $9::jsonb, $7, $10 FROM u"
 	" RETURNING event_id),"
+	" rl AS (" REG_SQL_RATE("'confirm-address:' || $3::text", "$14") "),"
 	" t AS ("
 	" INSERT INTO email_tokens (user_id, purpose, email, token_hash, expires_at)"
-	" SELECT u.id, 'confirm', $3, $11::bytea, now() + $12::integer * interval '1 second' FROM u"
+	" SELECT u.id, 'confirm', $3, $11::bytea, now() + $12::integer * interval '1 second'"
+	" FROM u, rl WHERE rl.count <= $15::integer"
 	" RETURNING id),"
 	" m AS ("
 	" INSERT INTO mail_outbox (template, recipient, token_id, params)"
 	" SELECT 'confirm-email', $3, t.id, jsonb_build_object('token', $13::text, 'username', $2::text,"
-	"  'validMinutes', $12::integer / 60) FROM t)"
-	" SELECT pg_notify('magenta_outbox', o.event_id::text) FROM o", 13, 0 };
+	"  'validMinutes', $12::integer / 60) FROM t RETURNING id)"
+	" SELECT pg_notify('magenta_outbox', o.event_id::text), (SELECT count(*) FROM m) FROM o", 15, 0 };
 
 /* After a unique violation: which of the two is taken (both may be), and
  * whether the row is our own (see h_register). */
@@ -127,7 +133,7 @@ void h_register(struct http_req *r)
 	struct json_object *body = NULL, *errors = json_object_new_array(), *env = NULL, *o;
 	struct reg_input in;
 	char id[UUID_STRLEN + 1], event_id[UUID_STRLEN + 1], now[TIME_STRLEN + 1];
-	char stamp[33], hash[PWHASH_STRBYTES], loc[96], ttl[16];
+	char stamp[33], hash[PWHASH_STRBYTES], loc[96], ttl[16], window[16], limit[16];
 	char mtoken[MAILTOKEN_STRLEN + 1], mhash[MAILTOKEN_HASH_PGLEN + 1];
 	unsigned char rnd[16];
 	PGresult *res = NULL;
@@ -157,6 +163,8 @@ void h_register(struct http_req *r)
 	if (mailtoken_hash_pg(mtoken, MAILTOKEN_STRLEN, mhash) != 0)
 		abort(); /* our own token is well-formed */
 	snprintf(ttl, sizeof(ttl), "%ld", conf_int(CONF_MAIL_CONFIRM_TTL));
+	snprintf(window, sizeof(window), "%ld", conf_int(CONF_MAIL_RATE_WINDOW));
+	snprintf(limit, sizeof(limit), "%ld", conf_int(CONF_MAIL_CONFIRM_ADDRESS_LIMIT));
 	{
 		struct event_user u = { .username = in.username,
 					.email = in.email_lc,
@@ -173,7 +181,8 @@ void h_register(struct http_req *r)
 	}
 	{
 		const char *p[] = { id, in.username, in.email_lc, hash, stamp, in.display_name,
-				    now, event_id, json_plain(env), r->id, mhash, ttl, mtoken };
+				    now, event_id, json_plain(env), r->id, mhash, ttl, mtoken,
+				    window, limit };
 		/* Retried once on a connection found broken (the server restarted
 		 * since the last request).  Should the first attempt have
 		 * committed after all, the retry hits our own id: see conflict(). */
@@ -196,6 +205,11 @@ void h_register(struct http_req *r)
 		}
 	}
 
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 1), "0") == 0)
+		log_info("event=mail_rate_limited kind=confirm_register user=%s msg=\"past "
+			 "mail_confirm_address_limit: registered without a confirmation mail\"",
+			 id);
 	log_info("event=user_registered user=%s event_id=%s", id, event_id);
 	snprintf(loc, sizeof(loc), "Location: /api/registration/users/%s\r\n", id);
 	o = json_object_new_object();

@@ -73,6 +73,35 @@ enum reg_mail { REG_MAIL_CONFIRM, REG_MAIL_RESET };
  * -1 failed with *failed the result (caller PQclear()s). */
 int reg_mail_queue(enum reg_mail kind, const char *who, int by_email, PGresult **failed);
 
+/* Spend every open reset token of user (an id): in the caller's
+ * transaction, with the change of email or password that makes them
+ * stale.  0, or -1 with *failed the result (caller PQclear()s). */
+int reg_mail_spend_resets(const char *user, PGresult **failed);
+
+/* The fixed-window counter of key (SQL text) over window seconds (SQL
+ * text): one more request counted; RETURNING its count and the seconds
+ * left in the window.  Shared by reg_rate_limit and the registration's
+ * single statement (register.c). */
+#define REG_SQL_RATE(key, window)                                                                  \
+	"INSERT INTO mail_rate_limits AS r (key, window_start, count) VALUES (" key ", now(), 1)"  \
+	" ON CONFLICT (key) DO UPDATE SET"                                                         \
+	"  window_start = CASE WHEN r.window_start <= now() - " window "::integer * interval '1 second'" \
+	"   THEN now() ELSE r.window_start END,"                                                   \
+	"  count = CASE WHEN r.window_start <= now() - " window "::integer * interval '1 second'"  \
+	"   THEN 1 ELSE least(r.count + 1, 1000000000) END"                                        \
+	" RETURNING count, greatest(ceil(extract(epoch FROM r.window_start"                        \
+	"  + " window "::integer * interval '1 second' - now())), 1)::bigint"
+
+/* The key of the confirmation mails to email (mail_confirm_address_limit),
+ * in key (REG_RATE_KEY_MAX). */
+#define REG_RATE_KEY_MAX (EMAIL_MAX + 32)
+void reg_confirm_key(const char *email, char *key);
+
+/* Count one confirmation mail to email and, with user, one against
+ * resend:<user> (mail_resend_limit): 0 within both limits, else the
+ * longer wait; -1 failed with *failed the result. */
+long reg_confirm_rate(const char *user, const char *email, PGresult **failed);
+
 /* Count one request against the limit of key within mail_rate_window:
  * 0 while at most limit requests came, else the seconds until the window
  * ends (at least 1); -1 failed with *failed the result. */

@@ -130,11 +130,11 @@ out:
 }
 
 /* POST /api/registration/users/me/confirm-email/resend: 202, a new mail;
- * 409 when the address is confirmed already, 429 past mail_resend_limit. */
+ * 409 when the address is confirmed already, 429 past mail_resend_limit
+ * or mail_confirm_address_limit. */
 void h_confirm_resend(struct http_req *r)
 {
 	struct account me;
-	char key[64];
 	PGresult *failed;
 	long wait;
 	int rc;
@@ -146,8 +146,8 @@ void h_confirm_resend(struct http_req *r)
 			   NULL);
 		return;
 	}
-	snprintf(key, sizeof(key), "resend:%s", me.id);
-	wait = reg_rate_limit(key, conf_int(CONF_MAIL_RESEND_LIMIT), &failed);
+	/* resend:<user> and confirm-address:<email> */
+	wait = reg_confirm_rate(me.id, me.email, &failed);
 	if (wait < 0) {
 		reg_db_failed(r, failed, "mail_rate");
 		PQclear(failed);

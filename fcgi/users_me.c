@@ -139,14 +139,30 @@ static void reply_stale(struct http_req *r, const struct account *a)
 	http_error(r, 412, "version_mismatch", msg, NULL);
 }
 
-/* Queue the confirmation mail of user id inside the open transaction;
- * -1 after replying 5xx. */
-static int queue_confirm(struct http_req *r, const char *id)
+/* Inside the open transaction of an email change to a's address: spend
+ * the user's open reset tokens (sent to the old address), and queue the
+ * confirmation mail unless the address or the user is past its limit
+ * (mail_confirm_address_limit, mail_resend_limit: the change is made, no
+ * mail; logged).  -1 after replying 5xx. */
+static int queue_confirm(struct http_req *r, const struct account *a)
 {
 	PGresult *failed;
+	long wait;
 
-	if (reg_mail_queue(REG_MAIL_CONFIRM, id, 0, &failed) >= 0)
+	if (reg_mail_spend_resets(a->id, &failed) != 0)
+		goto failed;
+	wait = reg_confirm_rate(a->id, a->email, &failed);
+	if (wait < 0)
+		goto failed;
+	if (wait > 0) {
+		log_info("event=mail_rate_limited kind=confirm_email_change user=%s retry_after=%ld "
+			 "msg=\"the address changes, no confirmation mail is sent\"",
+			 a->id, wait);
 		return 0;
+	}
+	if (reg_mail_queue(REG_MAIL_CONFIRM, a->id, 0, &failed) >= 0)
+		return 0;
+failed:
 	reg_db_failed(r, failed, "mail_queue");
 	PQclear(failed);
 	return -1;
@@ -249,8 +265,9 @@ void h_me_patch(struct http_req *r)
 		}
 		next.version = me.version + 1;
 		event_time_now(next.updated_at);
-		/* a new address gets its confirmation mail in the same
-		 * transaction as the change (mail_queue.c) */
+		/* a new address gets its confirmation mail, and the reset
+		 * tokens of the old one are spent, in the same transaction as
+		 * the change (mail_queue.c) */
 		mail = strcmp(next.email, me.email) != 0;
 		if (mail && db_begin(&reg.db) != 0) {
 			reg_db_failed(r, NULL, "profile_begin");
@@ -258,7 +275,7 @@ void h_me_patch(struct http_req *r)
 		}
 		res = account_update(&reg.db, &next, json_object_get(changed), event_id);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-			if (mail && (queue_confirm(r, next.id) != 0 || commit(r) != 0))
+			if (mail && (queue_confirm(r, &next) != 0 || commit(r) != 0))
 				goto out;
 			log_info("event=profile_changed user=%s version=%lld event_id=%s", next.id,
 				 next.version, event_id);

@@ -3,7 +3,8 @@
  *
  * A new argon2id hash and a new security stamp, written with a UserUpdated
  * event (changedFields passwordHash, securityStamp): the authentication
- * service then revokes every session of the user (docs/auth.md). */
+ * service then revokes every session of the user (docs/auth.md).  The
+ * user's open reset tokens are spent in the same transaction. */
 #include "config.h"
 
 #include <stdio.h>
@@ -46,6 +47,26 @@ static int read_body(struct http_req *r, struct json_object *body, const struct 
 	return 0;
 }
 
+/* Spend the open reset tokens of user and COMMIT; -1 after rolling back
+ * and replying 5xx. */
+static int spend_resets(struct http_req *r, const char *user)
+{
+	PGresult *failed;
+
+	if (reg_mail_spend_resets(user, &failed) != 0) {
+		db_rollback(&reg.db);
+		reg_db_failed(r, failed, "password_spend_resets");
+		PQclear(failed);
+		return -1;
+	}
+	if (db_commit(&reg.db) != 0) {
+		/* its outcome is unknown: the client reads the account again */
+		reg_db_failed(r, NULL, "password_commit");
+		return -1;
+	}
+	return 0;
+}
+
 void h_me_password(struct http_req *r)
 {
 	struct json_object *body = NULL, *changed;
@@ -81,14 +102,26 @@ void h_me_password(struct http_req *r)
 		changed = json_object_new_array();
 		json_object_array_add(changed, json_object_new_string("passwordHash"));
 		json_object_array_add(changed, json_object_new_string("securityStamp"));
+		/* the new password and the end of the open reset tokens: one
+		 * transaction (a reset mailed before must not undo this) */
+		if (db_begin(&reg.db) != 0) {
+			json_object_put(changed);
+			reg_db_failed(r, NULL, "password_begin");
+			goto out;
+		}
 		res = account_update(&reg.db, &next, changed, event_id);
 		sodium_memzero(next.password_hash, sizeof(next.password_hash));
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			db_rollback(&reg.db);
 			reg_db_failed(r, res, "password_update");
 			goto out;
 		}
-		if (PQntuples(res) == 1)
+		if (PQntuples(res) == 1) {
+			if (spend_resets(r, me.id) != 0)
+				goto out;
 			break;
+		}
+		db_rollback(&reg.db);
 		PQclear(res);
 		res = NULL;
 		if (reg_retry(r, &me, attempt, verified) != 0)

@@ -27,12 +27,13 @@
 #include "pwhash.h"
 #include "registration.h"
 
-/* A live reset token, not spent. */
+/* A live reset token, not spent, sent to the address the account still
+ * has (an email change also spends them: users_me.c). */
 static struct db_stmt st_find = {
     "reset_token_find",
-    "SELECT id::text, user_id::text FROM email_tokens"
-    " WHERE token_hash = $1::bytea AND purpose = 'reset' AND used_at IS NULL"
-    " AND expires_at > now()",
+    "SELECT t.id::text, t.user_id::text FROM email_tokens t JOIN users u ON u.id = t.user_id"
+    " WHERE t.token_hash = $1::bytea AND t.purpose = 'reset' AND t.used_at IS NULL"
+    " AND t.expires_at > now() AND t.email = u.email",
     1, 0};
 
 /* Spend it, and every other reset token of its user: one reset each.

@@ -17,6 +17,7 @@
 #include "log.h"
 
 volatile sig_atomic_t daemon_stop;
+reload_fn daemon_setup_check;
 static volatile sig_atomic_t daemon_hup, daemon_usr1;
 
 static const char *daemon_conf;	 /* -f FILE, absolute: read again at a reload */
@@ -145,7 +146,8 @@ int daemon_setup(const char *name, const char *service, unsigned conf_for, const
 		daemon_conf = daemon_conf_abs;
 	log_init(service, LOG_LVL_INFO);
 	daemon_conf_for = conf_for;
-	if (reload_conf(daemon_conf, conf_for, err, sizeof(err)) != 0) {
+	if (reload_conf(daemon_conf, conf_for, err, sizeof(err)) != 0 ||
+	    (daemon_setup_check && daemon_setup_check(err, sizeof(err)) != 0)) {
 		log_error("event=config_error err=%s", log_q(q, sizeof(q), err));
 		return 1;
 	}

@@ -15,6 +15,11 @@
 
 extern volatile sig_atomic_t daemon_stop;
 
+/* When set (before daemon_setup), the program's own check of its
+ * configuration: run once it is read at start, also for -t, where a
+ * failure is a configuration error (exit 1). */
+extern reload_fn daemon_setup_check;
+
 /* Parse argv, load the configuration, set up logging and signals, detach
  * unless -d.  name is the program ("magenta-relay"), service its log name
  * ("relay"), conf_for its CONF_FOR_* bit (the keys it reads and lists),

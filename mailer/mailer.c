@@ -17,8 +17,10 @@
  * server never holds up the events, and it needs no broker. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
+#include "json.h"
 #include "log.h"
 #include "mailtemplate.h"
 
@@ -51,9 +54,13 @@ struct mailer {
 
 /* $1 mail_max_attempts, $2 the lease, seconds: the oldest due row, whose
  * next_attempt_at moves past the time one delivery may take, so that no
- * other mailer takes it meanwhile (and it comes back if this one dies). */
+ * other mailer takes it meanwhile (and it comes back if this one dies).
+ * The attempt is counted here, before the delivery: a mailer that crashes
+ * while sending still uses up one of mail_max_attempts.  RETURNING the
+ * count with this attempt. */
 static const char sql_lease[] =
-    "UPDATE mail_outbox SET next_attempt_at = now() + $2::integer * interval '1 second'"
+    "UPDATE mail_outbox SET next_attempt_at = now() + $2::integer * interval '1 second',"
+    " attempts = attempts + 1"
     " WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND attempts < $1::integer"
     "  AND params ? 'token'"
     "  AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
@@ -61,12 +68,12 @@ static const char sql_lease[] =
     " RETURNING id, template, recipient, params::text, attempts";
 
 static const char sql_sent[] =
-    "UPDATE mail_outbox SET sent_at = clock_timestamp(), attempts = attempts + 1,"
+    "UPDATE mail_outbox SET sent_at = clock_timestamp(),"
     " last_error = NULL, next_attempt_at = NULL, params = params - 'token'"
     " WHERE id = $1::bigint";
 
 static const char sql_failed[] =
-    "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $2,"
+    "UPDATE mail_outbox SET last_error = $2,"
     " next_attempt_at = now() + $3::bigint * interval '1 millisecond' WHERE id = $1::bigint";
 
 /* Old rate-limit windows, and tokens long expired with their mail. */
@@ -198,20 +205,28 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 			    char *err, size_t errlen)
 {
 	char path[1024], link[1024], minutes[24], date[64], msgid[128], rnd[17];
-	const char *at, *route;
-	struct json_object *p = json_tokener_parse(params), *v;
+	const char *at, *route, *jcode, *jmsg;
+	struct json_object *p = NULL, *v;
 	char *text = NULL, *rendered = NULL, *msg = NULL;
 	unsigned char r8[8];
 	time_t now = time(NULL);
 	struct tm tm;
+	int n;
 
-	if (!p) {
-		snprintf(err, errlen, "params are not JSON");
+	/* json_parse_object wipes json-c's parse buffer: it held the token */
+	if (json_parse_object(params, strlen(params), &p, &jcode, &jmsg) != 0) {
+		snprintf(err, errlen, "params are not a JSON object: %s", jcode);
 		return NULL;
 	}
 	route = strcmp(tmpl, "password-reset") == 0 ? "reset-password" : "confirm-email";
-	snprintf(link, sizeof(link), "%s/%s?token=%s", conf_str(CONF_MAIL_LINK_BASE), route,
-		 jstr(p, "token"));
+	n = snprintf(link, sizeof(link), "%s/%s?token=%s", conf_str(CONF_MAIL_LINK_BASE), route,
+		     jstr(p, "token"));
+	if (n < 0 || (size_t)n >= sizeof(link)) {
+		/* a cut link would be a dead one: the row fails, retried */
+		snprintf(err, errlen, "the link is longer than %zu bytes (mail_link_base)",
+			 sizeof(link) - 1);
+		goto out;
+	}
 	snprintf(minutes, sizeof(minutes), "%d",
 		 json_object_object_get_ex(p, "validMinutes", &v) ? json_object_get_int(v) : 0);
 	{
@@ -219,8 +234,13 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 						{"username", jstr(p, "username")},
 						{"email", rcpt},
 						{"valid_minutes", minutes}};
-		snprintf(path, sizeof(path), "%s/%s.txt", conf_str(CONF_MAIL_TEMPLATE_DIR), tmpl);
-		text = read_file(path, err, errlen);
+		n = snprintf(path, sizeof(path), "%s/%s.txt", conf_str(CONF_MAIL_TEMPLATE_DIR),
+			     tmpl);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			snprintf(err, errlen, "the template's path is longer than %zu bytes",
+				 sizeof(path) - 1);
+		else
+			text = read_file(path, err, errlen);
 		if (text)
 			rendered = mailtemplate_render(text, vars, sizeof(vars) / sizeof(vars[0]),
 						       err, errlen);
@@ -231,17 +251,23 @@ static char *mailer_message(const char *id, const char *tmpl, const char *rcpt, 
 		randombytes_buf(r8, sizeof(r8));
 		sodium_bin2hex(rnd, sizeof(rnd), r8, sizeof(r8));
 		at = strrchr(conf_str(CONF_SMTP_FROM), '@');
-		snprintf(msgid, sizeof(msgid), "<%s.%s@%.*s>", id, rnd,
-			 at ? (int)strcspn(at + 1, "> ") : 9, at ? at + 1 : "localhost");
-		msg = mailtemplate_message(rendered, conf_str(CONF_SMTP_FROM), rcpt, date, msgid,
-					   err, errlen);
+		n = snprintf(msgid, sizeof(msgid), "<%s.%s@%.*s>", id, rnd,
+			     at ? (int)strcspn(at + 1, "> ") : 9, at ? at + 1 : "localhost");
+		if (n < 0 || (size_t)n >= sizeof(msgid))
+			snprintf(err, errlen,
+				 "the Message-ID is longer than %zu bytes (the domain of smtp_from)",
+				 sizeof(msgid) - 1);
+		else
+			msg = mailtemplate_message(rendered, conf_str(CONF_SMTP_FROM), rcpt, date,
+						   msgid, err, errlen);
 	}
+out:
 	sodium_memzero(link, sizeof(link));
 	if (rendered)
 		sodium_memzero(rendered, strlen(rendered));
 	free(rendered);
 	free(text);
-	json_object_put(p);
+	json_put_wiped(p); /* json-c's copy of the token */
 	return msg;
 }
 
@@ -313,7 +339,7 @@ static int mailer_one(struct mailer *m)
 		} else {
 			m->sent++;
 			log_info("event=mail_sent id=%s template=%s attempts=%ld", id, tmpl,
-				 attempts + 1);
+				 attempts);
 			if (m->failing)
 				log_info("event=smtp_recovered");
 			m->failing = 0;
@@ -330,8 +356,8 @@ static int mailer_one(struct mailer *m)
 		snprintf(
 		    delay, sizeof(delay), "%ld",
 		    backoff_delay(conf_int(CONF_MAIL_POLL_MS), conf_int(CONF_MAIL_RETRY_MAX_MS),
-				  (unsigned)(attempts < 30 ? attempts : 30), randombytes_random()));
-		log_debug("event=mail_retry id=%s attempts=%ld retry_in_ms=%s", id, attempts + 1,
+				  (unsigned)(attempts <= 30 ? attempts - 1 : 30), randombytes_random()));
+		log_debug("event=mail_retry id=%s attempts=%ld retry_in_ms=%s", id, attempts,
 			  delay);
 		if (mailer_exec(m, "mark_failed", sql_failed, 3, fp) != 0)
 			rc = -1;
@@ -339,6 +365,8 @@ static int mailer_one(struct mailer *m)
 	if (msg)
 		sodium_memzero(msg, strlen(msg));
 	free(msg);
+	/* libpq's copy of params, the token text with it */
+	sodium_memzero(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
 	PQclear(res);
 	return rc;
 }
@@ -388,6 +416,8 @@ static void mailer_wait(struct mailer *m, long timeout_ms)
 		mailer_notified(m);
 }
 
+static int mailer_conf_check(char *err, size_t errlen);
+
 /* The main loop. */
 static void mailer_run(struct mailer *m)
 {
@@ -395,7 +425,7 @@ static void mailer_run(struct mailer *m)
 		long wait = conf_int(CONF_MAIL_POLL_MS);
 		int n = 0;
 
-		daemon_signals(NULL);
+		daemon_signals(mailer_conf_check);
 		if (mailer_db(m)) {
 			while (!daemon_stop && (n = mailer_one(m)) == 1)
 				;
@@ -428,6 +458,60 @@ static const char *url_for_log(const char *url, char *buf, size_t n)
 	return buf;
 }
 
+/* Is host (as CURLUPART_HOST gives it) this machine: localhost,
+ * 127.0.0.0/8 or [::1]? */
+static int host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n < sizeof(buf) + 2 && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return 0;
+}
+
+/* The mailer's own check of its configuration (at start, -t, reloads):
+ * with smtp_user set, the password goes only over TLS (smtps://,
+ * smtp_starttls) or to this machine.  0, or -1 with err. */
+static int mailer_conf_check(char *err, size_t errlen)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL;
+	int rc = -1;
+
+	if (!*conf_str(CONF_SMTP_USER))
+		return 0;
+	u = curl_url();
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, conf_str(CONF_SMTP_URL), 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		snprintf(err, errlen, "smtp_url is not a URL");
+	else if (strcasecmp(scheme, "smtps") == 0 || conf_bool(CONF_SMTP_STARTTLS) ||
+		 host_is_loopback(host))
+		rc = 0;
+	else
+		snprintf(err, errlen,
+			 "smtp_user is set: the password would cross the network in the clear; use "
+			 "smtps://, smtp_starttls = on, or an SMTP server on this host");
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 /* Options and configuration, then the loop until SIGTERM. */
 int main(int argc, char **argv)
 {
@@ -435,6 +519,7 @@ int main(int argc, char **argv)
 	char u[512], q[600], t[600];
 	int rc;
 
+	daemon_setup_check = mailer_conf_check;
 	rc = daemon_setup("magenta-mailer", "mailer", CONF_FOR_MAILER,
 			  "sends the MagentaUsers mail queue over SMTP (docs/registration.md)",
 			  argc, argv);

@@ -373,3 +373,198 @@ reset_pw() {
 	login alice "$USER_PW"
 	assert_code 200
 }
+
+# reg_as NAME EMAIL: register NAME with EMAIL; UID_, TOKEN of its login.
+reg_as() {
+	api POST /api/registration/register -H 'Content-Type: application/json' --data-binary \
+		"$(jq -cn --arg u "$1" --arg e "$2" --arg p "$USER_PW" '{username:$u,email:$e,password:$p,confirmPassword:$p}')"
+	assert_code 201 || return 1
+	UID_=$(field .userId)
+	wait_applied "$UID_" 1 || return 1
+	login "$1" "$USER_PW"
+	assert_code 200 || return 1
+	TOKEN=$(field .accessToken)
+}
+
+# set_email TOKEN EMAIL: PATCH the caller's address.
+set_email() {
+	as "$1" PATCH /api/registration/users/me \
+		"$(jq -cn --arg e "$2" --arg p "$USER_PW" '{email:$e,currentPassword:$p}')"
+	assert_code 200
+}
+
+@test "reset: an email change spends the open reset tokens (changing back does not revive them); a token of another address than the account's is refused" {
+	new_user alice
+	wait_mail alice@example.com
+	forgot alice@example.com
+	wait_mail alice@example.com 2
+	local tok
+	tok=$(token_of "$MAIL")
+	set_email "$TOKEN" alice2@example.com
+	[ "$(psql_users "SELECT used_at IS NOT NULL FROM email_tokens WHERE purpose = 'reset'")" = t ]
+	set_email "$TOKEN" alice@example.com
+	reset_pw "$tok" "$NEW_PW"
+	assert_code 400
+	[ "$(field .error)" = invalid_token ]
+	login alice "$USER_PW"
+	assert_code 200
+	# a live token sent to an address the account no longer has (written
+	# behind the service's back): refused all the same
+	forgot alice@example.com
+	wait_until 15 _mail_rows "template = 'password-reset'" 2
+	wait_mail alice@example.com 4
+	tok=$(token_of "$MAIL")
+	psql_users "UPDATE users SET email = 'alice3@example.com' WHERE id = '$UID_'" >/dev/null
+	reset_pw "$tok" "$NEW_PW"
+	assert_code 400
+	[ "$(field .error)" = invalid_token ]
+	psql_users "UPDATE users SET email = 'alice@example.com' WHERE id = '$UID_'" >/dev/null
+	reset_pw "$tok" "$NEW_PW"
+	assert_code 200
+}
+
+@test "reset: a password change spends the open reset tokens" {
+	new_user alice
+	wait_mail alice@example.com
+	forgot alice@example.com
+	wait_mail alice@example.com 2
+	local tok
+	tok=$(token_of "$MAIL")
+	as "$TOKEN" POST /api/registration/users/me/password \
+		"$(jq -cn --arg c "$USER_PW" --arg n "$NEW_PW" '{currentPassword:$c,newPassword:$n,confirmPassword:$n}')"
+	assert_code 200
+	[ "$(psql_users "SELECT used_at IS NOT NULL FROM email_tokens WHERE purpose = 'reset'")" = t ]
+	reset_pw "$tok" "yet another passphrase"
+	assert_code 400
+	[ "$(field .error)" = invalid_token ]
+	wait_applied "$UID_" 2
+	login alice "$NEW_PW"
+	assert_code 200
+}
+
+@test "rate: email changes count against resend:<user>: past mail_resend_limit the address changes, no mail is queued" {
+	new_user alice
+	wait_mail alice@example.com
+	local i
+	for i in 1 2 3 4; do
+		set_email "$TOKEN" "alice$i@example.com"
+	done
+	[ "$(json_of '[.email, .emailConfirmed]')" = '["alice4@example.com",false]' ]
+	[ "$(psql_users "SELECT email FROM users WHERE id = '$UID_'")" = alice4@example.com ]
+	# the registration's mail and three of the four changes'
+	[ "$(psql_users "SELECT string_agg(recipient, ',' ORDER BY id) FROM mail_outbox")" = alice@example.com,alice1@example.com,alice2@example.com,alice3@example.com ]
+	grep -q 'event=mail_rate_limited kind=confirm_email_change' "$STACK_DIR/log/lighttpd-error.log"
+	as "$TOKEN" POST /api/registration/users/me/confirm-email/resend
+	assert_code 429
+}
+
+@test "rate: confirmation mails count per address (mail_confirm_address_limit) at registration, email change and resend" {
+	auth_config mail_confirm_address_limit=2
+	reg_as usr1 v@example.com
+	set_email "$TOKEN" u1@example.com
+	reg_as usr2 v@example.com
+	set_email "$TOKEN" u2@example.com
+	# the third mail to v@: registered all the same, without a mail
+	reg_as usr3 v@example.com
+	[ "$(psql_users "SELECT count(*) FROM mail_outbox WHERE recipient = 'v@example.com'")" = 2 ]
+	[ "$(psql_users "SELECT count(*) FROM email_tokens WHERE user_id = '$UID_'")" = 0 ]
+	as "$TOKEN" POST /api/registration/users/me/confirm-email/resend
+	assert_code 429
+	[ "$(field .error)" = too_many_requests ]
+	set_email "$TOKEN" u3@example.com
+	# an email change to it: changed, no mail
+	set_email "$TOKEN" v@example.com
+	[ "$(psql_users "SELECT count(*) FROM mail_outbox WHERE recipient = 'v@example.com'")" = 2 ]
+	# a refused registration (409) is rolled back with its count
+	psql_users "DELETE FROM mail_rate_limits" >/dev/null
+	api POST /api/registration/register -H 'Content-Type: application/json' --data-binary \
+		"$(jq -cn --arg p "$USER_PW" '{username:"usr4",email:"v@example.com",password:$p,confirmPassword:$p}')"
+	assert_code 409
+	[ "$(psql_users "SELECT count(*) FROM mail_rate_limits WHERE key = 'confirm-address:v@example.com'")" = 0 ]
+}
+
+@test "login_require_confirmed_email: the right password of an unconfirmed account never locks it; once confirmed it logs in" {
+	auth_config login_require_confirmed_email=on lockout_threshold=2
+	api POST /api/registration/register -H 'Content-Type: application/json' --data-binary \
+		"$(jq -cn --arg p "$USER_PW" '{username:"alice",email:"alice@example.com",password:$p,confirmPassword:$p}')"
+	assert_code 201
+	UID_=$(field .userId)
+	wait_applied "$UID_" 1
+	local i
+	for i in 1 2 3 4 5; do
+		login alice "$USER_PW"
+		assert_code 403
+		[ "$(field .error)" = email_not_confirmed ]
+	done
+	[ "$(psql_auth "SELECT count(*) FROM login_lockouts WHERE user_id = '$UID_'")" = 0 ]
+	wait_mail alice@example.com
+	confirm "$(token_of "$MAIL")"
+	assert_code 200
+	wait_applied "$UID_" 2
+	login alice "$USER_PW"
+	assert_code 200
+}
+
+@test "mailer: with smtp_user, -t refuses plain SMTP to another host; smtps://, smtp_starttls or a loopback host are accepted" {
+	local bin=$MAGENTA_PREFIX/sbin/magenta-mailer
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 1 ]
+	[[ $output == *"event=config_error"*"smtp_user is set"* ]]
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://[2001:db8::1]:25 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 1 ]
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtps://mail.example.com:465 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 0 ]
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 MAGENTA_SMTP_STARTTLS=on "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 0 ]
+	local u
+	for u in smtp://127.0.0.2:25 smtp://localhost:25 smtp://[::1]:25; do
+		run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=$u "$bin" -f "$MAGENTA_CONFIG" -t
+		[ "$status" = 0 ]
+	done
+	run env MAGENTA_SMTP_URL=smtp://mail.example.com:25 "$bin" -f "$MAGENTA_CONFIG" -t
+	[ "$status" = 0 ]
+	# the same at start
+	run env MAGENTA_SMTP_USER=magenta MAGENTA_SMTP_URL=smtp://mail.example.com:587 "$bin" -f "$MAGENTA_CONFIG" -d
+	[ "$status" = 1 ]
+}
+
+_port_open() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+@test "mailer: an attempt counts when the row is leased: a mailer that dies while sending uses it up (mail_max_attempts)" {
+	stack_smtp_stop >/dev/null
+	# an SMTP server that accepts and never speaks: the delivery hangs
+	python3 -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); held = []
+while True: held.append(s.accept())' "$SMTP_PORT" >/dev/null 2>&1 3>&- &
+	local hang=$!
+	wait_until 15 _port_open "$SMTP_PORT"
+	new_user alice
+	# in flight: counted already, not failed
+	wait_until 15 _mail_rows "attempts = 1 AND last_error IS NULL AND sent_at IS NULL" 1
+	stack_daemon_kill mailer >/dev/null
+	kill "$hang"
+	wait "$hang" || true
+	stack_smtp_start >/dev/null
+	# its lease would end in 90 s: end it now
+	psql_users "UPDATE mail_outbox SET next_attempt_at = now()" >/dev/null
+	MAGENTA_MAIL_MAX_ATTEMPTS=1 stack_daemon_start mailer >/dev/null
+	# a newer mail goes out; the older one, its one attempt used, does not
+	new_user bob
+	wait_mail bob@example.com
+	[ -z "$(mails_to alice@example.com)" ]
+	[ "$(psql_users "SELECT attempts, sent_at IS NULL FROM mail_outbox WHERE recipient = 'alice@example.com'")" = '1|t' ]
+	stack_daemon_stop mailer >/dev/null
+	stack_daemon_start mailer >/dev/null
+}
+
+@test "mailer: a link longer than its buffer is a render error: the mail stays unsent with the reason" {
+	stack_daemon_stop mailer >/dev/null
+	MAGENTA_MAIL_LINK_BASE="http://127.0.0.1/$(printf 'a%.0s' {1..1100})" stack_daemon_start mailer >/dev/null
+	new_user alice
+	wait_until 15 _mail_rows "attempts >= 1 AND last_error LIKE 'the link is longer%' AND sent_at IS NULL" 1
+	[ -z "$(mails_to alice@example.com)" ]
+	grep -q 'event=mail_render_failed' "$STACK_DIR/log/mailer.log"
+	stack_daemon_stop mailer >/dev/null
+	stack_daemon_start mailer >/dev/null
+}

@@ -377,7 +377,12 @@ static enum code_check check_code(struct http_req *r, const char *uid, const cha
 		ok = totp_match(key, sizeof(key), code, clen, totp_step((int64_t)time(NULL)),
 				atoll(last_text), &matched);
 		sodium_memzero(key, sizeof(key));
-		if (!ok)
+		if (ok == TOTP_ERROR) {
+			log_error("event=mfa_code_failed user=%s msg=\"hmac failed\"", uid);
+			http_error(r, 500, "internal_error", "Internal error.", NULL);
+			return CODE_REPLIED;
+		}
+		if (ok != 1)
 			return CODE_WRONG;
 		snprintf(step, sizeof(step), "%lld", (long long)matched);
 		{
@@ -601,7 +606,12 @@ void h_mfa_totp_confirm(struct http_req *r)
 		goto out;
 	ok = totp_match(key, sizeof(key), code, clen, totp_step((int64_t)time(NULL)), -1, &matched);
 	sodium_memzero(key, sizeof(key));
-	if (!ok) {
+	if (ok == TOTP_ERROR) {
+		log_error("event=mfa_confirm_failed user=%s msg=\"hmac failed\"", uid);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		goto out;
+	}
+	if (ok != 1) {
 		log_info("event=mfa_confirm_failed user=%s", uid);
 		http_error(r, 400, "invalid_code", "The code is wrong.", "code");
 		goto out;

@@ -391,9 +391,13 @@ static enum code_check check_code(struct http_req *r, const char *uid, const cha
 		}
 	} else {
 		*kind = "recovery";
-		if (recovery_normalize(code, clen, norm) != 0)
+		/* norm holds a recovery code, even half-read: wiped on every way out */
+		if (recovery_normalize(code, clen, norm) != 0) {
+			sodium_memzero(norm, sizeof(norm));
 			return CODE_WRONG;
+		}
 		if (auth.mfa.n == 0) {
+			sodium_memzero(norm, sizeof(norm));
 			log_error("event=mfa_unavailable user=%s msg=\"no mfa_key_file\"", uid);
 			http_unavailable(r, conf_int(CONF_RETRY_AFTER));
 			return CODE_REPLIED;

@@ -37,10 +37,13 @@ int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len)
 	if (!cookie_next(http_param(r, "HTTP_COOKIE"), AUTH_REFRESH_COOKIE, tok, len))
 		return -1;
 	if (!cookie_origin_allowed(conf_str(CONF_REFRESH_COOKIE_ORIGINS), origin)) {
-		/* the origin is the browser's, not a secret: logged (bounded) for
-		 * the operator who forgot an origin in refresh_cookie_origins */
-		log_warnx("event=cookie_refused reason=origin path=%s origin=\"%.100s\"", r->path,
-			  origin ? origin : "");
+		char q[104];
+
+		/* the origin is the browser's, not a secret: logged (quoted,
+		 * escaped, bounded: any client can send any bytes) for the
+		 * operator who forgot an origin in refresh_cookie_origins */
+		log_warnx("event=cookie_refused reason=origin path=%s origin=%s", r->path,
+			  log_q(q, sizeof(q), origin ? origin : ""));
 		http_error(r, 403, "forbidden_origin",
 			   "A request authenticated by the refresh cookie must come from an "
 			   "allowed Origin.",

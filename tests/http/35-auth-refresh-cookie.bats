@@ -100,6 +100,11 @@ cookie_post() {
 	[ "$(psql_auth 'SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL')" = 0 ]
 	grep -q 'event=cookie_refused reason=origin path=/api/auth/refresh origin="https://evil.test"' \
 		"$STACK_DIR/log/lighttpd-error.log"
+	# the origin is the client's: quoted and escaped, it cannot forge a key
+	cookie_post /api/auth/refresh "$c" 'https://x.test" event=forged'
+	assert_code 403
+	grep -qF 'reason=origin path=/api/auth/refresh origin="https://x.test\" event=forged"' \
+		"$STACK_DIR/log/lighttpd-error.log"
 	# and it still works from the page's origin
 	cookie_post /api/auth/refresh "$c" "$ORIGIN_OK"
 	assert_code 200

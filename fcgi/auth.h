@@ -112,14 +112,16 @@ struct auth_login_result {
 
 /* One more attempt on the counter row c of login_lockouts or
  * login_devices, for an UPDATE's SET: the one after lockout_threshold
- * failures ($4) locks it for lockout_base ($5) doubled by each earlier
- * lock, at most lockout_max ($6). */
-#define SQL_COUNT_ATTEMPT                                                                          \
-	"  failures = CASE WHEN c.failures >= $4::int THEN 0 ELSE c.failures + 1 END,"             \
-	"  locks = CASE WHEN c.failures >= $4::int THEN c.locks + 1 ELSE c.locks END,"             \
-	"  locked_until = CASE WHEN c.failures >= $4::int THEN now() + make_interval(secs =>"      \
-	"   least($5::float8 * power(2::float8, least(c.locks, 30)), $6::float8))"                 \
+ * failures (parameter thr) locks it for lockout_base (base) doubled by
+ * each earlier lock, at most lockout_max (max). */
+#define SQL_COUNT_ATTEMPT_AT(thr, base, max)                                                       \
+	"  failures = CASE WHEN c.failures >= " thr "::int THEN 0 ELSE c.failures + 1 END,"        \
+	"  locks = CASE WHEN c.failures >= " thr "::int THEN c.locks + 1 ELSE c.locks END,"        \
+	"  locked_until = CASE WHEN c.failures >= " thr "::int THEN now() + make_interval(secs =>" \
+	"   least(" base "::float8 * power(2::float8, least(c.locks, 30)), " max "::float8))"      \
 	"   ELSE c.locked_until END"
+/* The same with the parameters $4, $5, $6. */
+#define SQL_COUNT_ATTEMPT SQL_COUNT_ATTEMPT_AT("$4", "$5", "$6")
 
 enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login_input *in,
 				     struct auth_login_result *out);

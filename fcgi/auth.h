@@ -161,6 +161,7 @@ struct auth_refresh_result {
 	char sid[TOKEN_ID_MAX + 1];
 	char refresh[REFRESH_STRLEN + 1]; /* the token to hand out */
 	long refresh_expires_in;
+	int remember;	      /* the session's rememberMe */
 	const char *scope_pg; /* the session's scope, "" for the JSON login's */
 	PGresult *res, *chain;
 };
@@ -232,11 +233,13 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 #define AUTH_REFRESH_COOKIE "magenta_refresh"
 #define AUTH_REFRESH_PATH "/api/auth/"
 
-/* The Set-Cookie line that gives the refresh token refresh for max_age
- * seconds, or (refresh NULL or "") removes the cookie; into out (wipe it
- * after use).  0 or -1 (does not fit). */
-int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age)
-    __attribute__((warn_unused_result));
+/* The Set-Cookie line that gives the refresh token refresh, for max_age
+ * seconds when persistent (the session's rememberMe), else as a session
+ * cookie the browser forgets when it closes; or (refresh NULL or "")
+ * removes the cookie.  Into out (wipe it after use).  0 or -1 (does not
+ * fit). */
+int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age,
+			     int persistent) __attribute__((warn_unused_result));
 
 /* 1 when refresh_cookie is on and the request carries a magenta_refresh
  * cookie. */

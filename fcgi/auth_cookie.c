@@ -13,10 +13,17 @@
 #include "cookie.h"
 #include "log.h"
 
-int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age)
+int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age,
+			     int persistent)
 {
 	if (!refresh || !*refresh)
 		return cookie_set_line(out, outlen, AUTH_REFRESH_COOKIE, "", AUTH_REFRESH_PATH, 0);
+	/* without rememberMe the token outlives the browser session only in
+	 * the database: the browser forgets it when it closes, as the user
+	 * asked by not ticking "remember me" */
+	if (!persistent)
+		return cookie_set_session_line(out, outlen, AUTH_REFRESH_COOKIE, refresh,
+					       AUTH_REFRESH_PATH);
 	return cookie_set_line(out, outlen, AUTH_REFRESH_COOKIE, refresh, AUTH_REFRESH_PATH,
 			       max_age > 0 ? max_age : 0);
 }

@@ -1049,7 +1049,7 @@ void h_mfa_verify(struct http_req *r)
 		size_t n = strlen(cookie);
 
 		if (auth_refresh_cookie_line(cookie + n, sizeof(cookie) - n, out.refresh,
-					     out.refresh_expires_in) != 0) {
+					     out.refresh_expires_in, in.remember) != 0) {
 			log_error("event=refresh_cookie_failed user=%s", uid);
 			http_error(r, 500, "internal_error", "Internal error.", NULL);
 			goto out;

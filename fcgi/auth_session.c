@@ -53,7 +53,7 @@ static const char sql_rotate[] =
     " RETURNING expires_at)"
     " SELECT old.session_id, old.user_id, old.username, old.email,"
     "  ceil(extract(epoch FROM new.expires_at - now()))::bigint, old.roles::text,"
-    "  old.security_stamp, old.scope::text FROM old, new";
+    "  old.security_stamp, old.scope::text, old.remember FROM old, new";
 static struct db_stmt st_rotate = {"rotate", sql_rotate, 6, 0};
 
 /* $1 hash, $2 refresh_grace, $3 the client presenting it (as $6 above):
@@ -64,7 +64,7 @@ static const char sql_inspect[] =
     "SELECT t.id, t.session_id, u.id, u.username, u.email, t.used_at IS NOT NULL,"
     " coalesce(t.used_at > now() - make_interval(secs => $2::int), false),"
     " t.expires_at > now(), coalesce(" AUTH_SESSION_LIVE ", false), u.roles::text,"
-    " u.security_stamp, s.scope::text"
+    " u.security_stamp, s.scope::text, s.remember"
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
     " LEFT JOIN auth_users u ON u.id = s.user_id"
     " WHERE t.token_hash = $1::bytea AND s.client_id IS NOT DISTINCT FROM $3";
@@ -82,7 +82,8 @@ enum {
 	I_LIVE,
 	I_ROLES,
 	I_STAMP,
-	I_SCOPE
+	I_SCOPE,
+	I_REMEMBER
 };
 
 /* $1 token id: its successors, oldest first. */
@@ -226,6 +227,7 @@ static enum auth_outcome refresh_not_rotated(struct http_req *r,
 				    PQgetvalue(res, 0, I_STAMP)};
 	snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, I_SESSION));
 	out->scope_pg = PQgetvalue(res, 0, I_SCOPE);
+	out->remember = PQgetvalue(res, 0, I_REMEMBER)[0] == 't';
 	out->refresh_expires_in = atol(PQgetvalue(chain, n - 1, 3));
 	rc = AUTH_OK;
 out:
@@ -277,6 +279,7 @@ enum auth_outcome auth_refresh_attempt(struct http_req *r, const unsigned char r
 					    PQgetvalue(res, 0, 6)};
 		snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, 0));
 		out->scope_pg = PQgetvalue(res, 0, 7);
+		out->remember = PQgetvalue(res, 0, 8)[0] == 't';
 		out->refresh_expires_in = atol(PQgetvalue(res, 0, 4));
 		metrics_refresh_rotation();
 		metrics_token(METRICS_TOKEN_REFRESH);
@@ -336,7 +339,7 @@ void h_refresh(struct http_req *r)
 		}
 		via_cookie = 1;
 		/* a refused cookie is removed, so the page stops sending it */
-		if (auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0) != 0)
+		if (auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0, 0) != 0)
 			clear[0] = '\0';
 	}
 	if (refresh_parse(tok, len, raw) != 0) {
@@ -348,8 +351,9 @@ void h_refresh(struct http_req *r)
 	}
 	switch (auth_refresh_attempt(r, raw, NULL, &out)) {
 	case AUTH_OK:
-		if (cookie_on && auth_refresh_cookie_line(line, sizeof(line), out.refresh,
-							  out.refresh_expires_in) != 0) {
+		if (cookie_on &&
+		    auth_refresh_cookie_line(line, sizeof(line), out.refresh,
+					     out.refresh_expires_in, out.remember) != 0) {
 			log_error("event=refresh_cookie_failed session=%s", out.sid);
 			http_error(r, 500, "internal_error", "Internal error.", NULL);
 			break;
@@ -451,7 +455,7 @@ void h_logout(struct http_req *r)
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	json_object_object_add(o, "message", json_object_new_string("Logged out."));
 	if (conf_bool(CONF_REFRESH_COOKIE) &&
-	    auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0) != 0)
+	    auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0, 0) != 0)
 		clear[0] = '\0';
 	http_reply(r, 200, *clear ? clear : NULL, o);
 out:

@@ -43,17 +43,29 @@ cookie_post() {
 	api POST "$1" -H "Cookie: other=1; magenta_refresh=$2" "${o[@]}" -d ''
 }
 
-@test "refresh cookie: login sets it (HttpOnly, Secure, SameSite=Strict, Path=/api/auth/, the token's life) and the body keeps refreshToken" {
+@test "refresh cookie: login sets it (HttpOnly, Secure, SameSite=Strict, Path=/api/auth/; the token's life with rememberMe, else a session cookie) and the body keeps refreshToken" {
 	login alice
 	assert_code 200
 	set_cookie
 	[ "$cookie" = "$(field .refreshToken)" ]
 	[ ${#cookie} = 43 ]
-	[[ $cookie_line == *"; Max-Age=$(field .refreshExpiresIn); Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]]
-	# rememberMe: the cookie lives as long as that token
+	# no rememberMe: a session cookie (no Max-Age), which the browser
+	# forgets when it closes
+	[ "$cookie_line" = "set-cookie: magenta_refresh=$cookie; Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]
+	# and its rotation stays one
+	cookie_post /api/auth/refresh "$cookie" "$ORIGIN_OK"
+	assert_code 200
+	set_cookie
+	[ "$cookie_line" = "set-cookie: magenta_refresh=$cookie; Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]
+	# rememberMe: the cookie lives as long as that token, rotated too
 	login alice "$AUTH_PW" '{"rememberMe":true}'
 	set_cookie
-	[[ $cookie_line == *"Max-Age=$(field .refreshExpiresIn);"* ]]
+	[[ $cookie_line == *"; Max-Age=$(field .refreshExpiresIn); Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]]
+	[ "$(field .refreshExpiresIn)" -gt 86400 ]
+	cookie_post /api/auth/refresh "$cookie" "$ORIGIN_OK"
+	assert_code 200
+	set_cookie
+	[[ $cookie_line == *"; Max-Age=$(field .refreshExpiresIn); Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]]
 	[ "$(field .refreshExpiresIn)" -gt 86400 ]
 }
 

@@ -245,12 +245,24 @@ int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long
  * cookie. */
 int auth_refresh_cookie_present(struct http_req *r);
 
-/* The refresh cookie's value as the request's refresh token (*tok, *len
- * point into the Cookie header): 0 when the request's Origin is one of
+/* The first refresh cookie's value as the request's refresh token (*tok,
+ * *len point into the Cookie header; *next is where auth_refresh_cookie_next
+ * goes on from): 0 when the request's Origin is one of
  * refresh_cookie_origins; -2 after a 403 forbidden_origin reply when it
  * is not (or there is none); -1 when there is no such cookie (nothing
  * replied). */
-int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len);
+int auth_refresh_cookie_get(struct http_req *r, const char **next, const char **tok, size_t *len);
+
+/* A request may carry several magenta_refresh cookies (a sibling
+ * subdomain's Domain cookie, a more specific Path; docs/auth.md "The
+ * refresh cookie"), in an order the browser picks: each is tried, up to
+ * this many. */
+#define AUTH_REFRESH_COOKIES_MAX 4
+
+/* The next refresh cookie after the one auth_refresh_cookie_get (or the
+ * previous call) gave: 0 with *tok, *len, *next moved on; -1 when there
+ * is none. */
+int auth_refresh_cookie_next(const char **next, const char **tok, size_t *len);
 
 /* Read "Authorization: Bearer TOKEN" and verify it (time checked unless
  * check_time is 0).  TOKEN_OK with *c filled and sub/sid checked to be

@@ -37,11 +37,12 @@ int auth_refresh_cookie_present(struct http_req *r)
 	       cookie_next(http_param(r, "HTTP_COOKIE"), AUTH_REFRESH_COOKIE, &v, &len) != NULL;
 }
 
-int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len)
+int auth_refresh_cookie_get(struct http_req *r, const char **next, const char **tok, size_t *len)
 {
 	const char *origin = http_param(r, "HTTP_ORIGIN");
 
-	if (!cookie_next(http_param(r, "HTTP_COOKIE"), AUTH_REFRESH_COOKIE, tok, len))
+	*next = cookie_next(http_param(r, "HTTP_COOKIE"), AUTH_REFRESH_COOKIE, tok, len);
+	if (!*next)
 		return -1;
 	if (!cookie_origin_allowed(conf_str(CONF_REFRESH_COOKIE_ORIGINS), origin)) {
 		char q[104];
@@ -57,5 +58,15 @@ int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len)
 			   NULL);
 		return -2;
 	}
+	return 0;
+}
+
+int auth_refresh_cookie_next(const char **next, const char **tok, size_t *len)
+{
+	const char *p = cookie_next(*next, AUTH_REFRESH_COOKIE, tok, len);
+
+	if (!p)
+		return -1;
+	*next = p;
 	return 0;
 }

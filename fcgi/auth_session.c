@@ -307,16 +307,19 @@ static int has_body(struct http_req *r)
 
 /* POST /api/auth/refresh: the body's refreshToken; with refresh_cookie,
  * else the magenta_refresh cookie (an empty body, or one without
- * refreshToken), from an allowed Origin only. */
+ * refreshToken), from an allowed Origin only: each of them, up to
+ * AUTH_REFRESH_COOKIES_MAX, until one rotates (another site's cookie of
+ * the same name may come first). */
 void h_refresh(struct http_req *r)
 {
 	struct json_object *body = NULL;
 	struct auth_refresh_result out;
-	const char *tok = NULL;
+	const char *tok = NULL, *next = NULL;
 	size_t len = 0;
 	unsigned char raw[REFRESH_RAWBYTES];
 	char line[256] = "", clear[160] = "";
-	int cookie_on = conf_bool(CONF_REFRESH_COOKIE), via_cookie = 0;
+	int cookie_on = conf_bool(CONF_REFRESH_COOKIE), via_cookie = 0, tried = 0;
+	enum auth_outcome rc;
 
 	memset(raw, 0, sizeof(raw));
 	memset(&out, 0, sizeof(out));
@@ -329,11 +332,11 @@ void h_refresh(struct http_req *r)
 			goto out;
 	}
 	if (!tok) {
-		int rc = auth_refresh_cookie_get(r, &tok, &len);
+		int got = auth_refresh_cookie_get(r, &next, &tok, &len);
 
-		if (rc == -2)
+		if (got == -2)
 			goto out;
-		if (rc == -1) {
+		if (got == -1) {
 			http_error(r, 400, "required", "refreshToken is required.", "refreshToken");
 			goto out;
 		}
@@ -342,14 +345,20 @@ void h_refresh(struct http_req *r)
 		if (auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0, 0) != 0)
 			clear[0] = '\0';
 	}
-	if (refresh_parse(tok, len, raw) != 0) {
-		log_info("event=refresh_failed reason=malformed%s",
-			 via_cookie ? " via=cookie" : "");
-		http_error_h(r, 401, *clear ? clear : NULL, "invalid_refresh_token",
-			     "The refresh token is invalid, expired or revoked.", "refreshToken");
-		goto out;
+	for (;;) {
+		rc = AUTH_REFUSED;
+		if (refresh_parse(tok, len, raw) != 0)
+			log_info("event=refresh_failed reason=malformed%s",
+				 via_cookie ? " via=cookie" : "");
+		else
+			rc = auth_refresh_attempt(r, raw, NULL, &out);
+		sodium_memzero(raw, sizeof(raw));
+		if (rc != AUTH_REFUSED || !via_cookie || ++tried >= AUTH_REFRESH_COOKIES_MAX ||
+		    auth_refresh_cookie_next(&next, &tok, &len) != 0)
+			break;
+		auth_refresh_result_clear(&out); /* the next cookie */
 	}
-	switch (auth_refresh_attempt(r, raw, NULL, &out)) {
+	switch (rc) {
 	case AUTH_OK:
 		if (cookie_on &&
 		    auth_refresh_cookie_line(line, sizeof(line), out.refresh,
@@ -401,7 +410,7 @@ static int revoke(struct http_req *r, struct db_stmt *st, const char *const *p, 
 void h_logout(struct http_req *r)
 {
 	struct json_object *body = NULL, *o;
-	const char *tok = NULL;
+	const char *tok = NULL, *next = NULL;
 	size_t len = 0;
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
 	char hash_hex[HASH_HEX];
@@ -425,7 +434,7 @@ void h_logout(struct http_req *r)
 			tok = NULL;
 	}
 	if (!tok && auth_refresh_cookie_present(r)) {
-		if (auth_refresh_cookie_get(r, &tok, &len) != 0)
+		if (auth_refresh_cookie_get(r, &next, &tok, &len) != 0)
 			goto out;
 		via = "refresh_cookie";
 	}
@@ -437,12 +446,18 @@ void h_logout(struct http_req *r)
 			   NULL);
 		goto out;
 	}
-	if (tok && refresh_parse(tok, len, raw) == 0) {
-		const char *p[1] = {hash_hex};
-		refresh_hash(hash, raw);
-		auth_bytea(hash_hex, hash, sizeof(hash));
-		if (revoke(r, &st_logout_refresh, p, via) != 0)
-			goto out;
+	/* the body's token, or every refresh cookie (up to
+	 * AUTH_REFRESH_COOKIES_MAX): which one is the page's is unknown */
+	for (int n = 0; tok && n < AUTH_REFRESH_COOKIES_MAX; n++) {
+		if (refresh_parse(tok, len, raw) == 0) {
+			const char *p[1] = {hash_hex};
+			refresh_hash(hash, raw);
+			auth_bytea(hash_hex, hash, sizeof(hash));
+			if (revoke(r, &st_logout_refresh, p, via) != 0)
+				goto out;
+		}
+		if (!next || auth_refresh_cookie_next(&next, &tok, &len) != 0)
+			break;
 	}
 	if (!absent && st == TOKEN_OK) {
 		const char *p[] = {c.sid, c.sub};

@@ -122,6 +122,31 @@ cookie_post() {
 	assert_code 200
 }
 
+@test "refresh cookie: every magenta_refresh cookie is tried (another site's, sent first, does not hide the page's)" {
+	login alice
+	local c planted
+	set_cookie
+	c=$cookie
+	# a sibling subdomain's Domain cookie (or one with a longer Path) comes
+	# first in the header: a malformed one, and an unknown token
+	planted=$(head -c 32 /dev/urandom | basenc --base64url | tr -d '=')
+	api POST /api/auth/refresh -H "Cookie: magenta_refresh=junk; magenta_refresh=$planted; magenta_refresh=$c" \
+		-H "Origin: $ORIGIN_OK" -d ''
+	assert_code 200
+	set_cookie
+	[ "$cookie" != "$c" ] && [ "$cookie" = "$(field .refreshToken)" ]
+	# logout takes each too: the page's session ends
+	api POST /api/auth/logout -H "Cookie: magenta_refresh=$planted; magenta_refresh=$cookie" \
+		-H "Origin: $ORIGIN_OK" -d ''
+	assert_code 200
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions")" = logout ]
+	# none of them good: 401, as with one
+	api POST /api/auth/refresh -H "Cookie: magenta_refresh=junk; magenta_refresh=$planted" \
+		-H "Origin: $ORIGIN_OK" -d ''
+	assert_code 401
+	[ "$(field .error)" = invalid_refresh_token ]
+}
+
 @test "refresh cookie: a body refreshToken is used as before, with or without Origin, whatever cookie comes along" {
 	login alice
 	local t

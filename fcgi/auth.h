@@ -112,14 +112,16 @@ struct auth_login_result {
 
 /* One more attempt on the counter row c of login_lockouts or
  * login_devices, for an UPDATE's SET: the one after lockout_threshold
- * failures ($4) locks it for lockout_base ($5) doubled by each earlier
- * lock, at most lockout_max ($6). */
-#define SQL_COUNT_ATTEMPT                                                                          \
-	"  failures = CASE WHEN c.failures >= $4::int THEN 0 ELSE c.failures + 1 END,"             \
-	"  locks = CASE WHEN c.failures >= $4::int THEN c.locks + 1 ELSE c.locks END,"             \
-	"  locked_until = CASE WHEN c.failures >= $4::int THEN now() + make_interval(secs =>"      \
-	"   least($5::float8 * power(2::float8, least(c.locks, 30)), $6::float8))"                 \
+ * failures (parameter thr) locks it for lockout_base (base) doubled by
+ * each earlier lock, at most lockout_max (max). */
+#define SQL_COUNT_ATTEMPT_AT(thr, base, max)                                                       \
+	"  failures = CASE WHEN c.failures >= " thr "::int THEN 0 ELSE c.failures + 1 END,"        \
+	"  locks = CASE WHEN c.failures >= " thr "::int THEN c.locks + 1 ELSE c.locks END,"        \
+	"  locked_until = CASE WHEN c.failures >= " thr "::int THEN now() + make_interval(secs =>" \
+	"   least(" base "::float8 * power(2::float8, least(c.locks, 30)), " max "::float8))"      \
 	"   ELSE c.locked_until END"
+/* The same with the parameters $4, $5, $6. */
+#define SQL_COUNT_ATTEMPT SQL_COUNT_ATTEMPT_AT("$4", "$5", "$6")
 
 enum auth_outcome auth_login_attempt(struct http_req *r, const struct auth_login_input *in,
 				     struct auth_login_result *out);
@@ -159,6 +161,7 @@ struct auth_refresh_result {
 	char sid[TOKEN_ID_MAX + 1];
 	char refresh[REFRESH_STRLEN + 1]; /* the token to hand out */
 	long refresh_expires_in;
+	int remember;	      /* the session's rememberMe */
 	const char *scope_pg; /* the session's scope, "" for the JSON login's */
 	PGresult *res, *chain;
 };
@@ -230,22 +233,36 @@ void auth_reply_login(struct http_req *r, const struct auth_user *u, const char 
 #define AUTH_REFRESH_COOKIE "magenta_refresh"
 #define AUTH_REFRESH_PATH "/api/auth/"
 
-/* The Set-Cookie line that gives the refresh token refresh for max_age
- * seconds, or (refresh NULL or "") removes the cookie; into out (wipe it
- * after use).  0 or -1 (does not fit). */
-int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age)
-    __attribute__((warn_unused_result));
+/* The Set-Cookie line that gives the refresh token refresh, for max_age
+ * seconds when persistent (the session's rememberMe), else as a session
+ * cookie the browser forgets when it closes; or (refresh NULL or "")
+ * removes the cookie.  Into out (wipe it after use).  0 or -1 (does not
+ * fit). */
+int auth_refresh_cookie_line(char *out, size_t outlen, const char *refresh, long max_age,
+			     int persistent) __attribute__((warn_unused_result));
 
 /* 1 when refresh_cookie is on and the request carries a magenta_refresh
  * cookie. */
 int auth_refresh_cookie_present(struct http_req *r);
 
-/* The refresh cookie's value as the request's refresh token (*tok, *len
- * point into the Cookie header): 0 when the request's Origin is one of
+/* The first refresh cookie's value as the request's refresh token (*tok,
+ * *len point into the Cookie header; *next is where auth_refresh_cookie_next
+ * goes on from): 0 when the request's Origin is one of
  * refresh_cookie_origins; -2 after a 403 forbidden_origin reply when it
  * is not (or there is none); -1 when there is no such cookie (nothing
  * replied). */
-int auth_refresh_cookie_get(struct http_req *r, const char **tok, size_t *len);
+int auth_refresh_cookie_get(struct http_req *r, const char **next, const char **tok, size_t *len);
+
+/* A request may carry several magenta_refresh cookies (a sibling
+ * subdomain's Domain cookie, a more specific Path; docs/auth.md "The
+ * refresh cookie"), in an order the browser picks: each is tried, up to
+ * this many. */
+#define AUTH_REFRESH_COOKIES_MAX 4
+
+/* The next refresh cookie after the one auth_refresh_cookie_get (or the
+ * previous call) gave: 0 with *tok, *len, *next moved on; -1 when there
+ * is none. */
+int auth_refresh_cookie_next(const char **next, const char **tok, size_t *len);
 
 /* Read "Authorization: Bearer TOKEN" and verify it (time checked unless
  * check_time is 0).  TOKEN_OK with *c filled and sub/sid checked to be

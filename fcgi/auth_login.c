@@ -521,7 +521,7 @@ void h_login(struct http_req *r)
 			size_t n = strlen(cookie);
 
 			if (auth_refresh_cookie_line(cookie + n, sizeof(cookie) - n, out.refresh,
-						     out.refresh_expires_in) != 0) {
+						     out.refresh_expires_in, in.remember) != 0) {
 				log_error("event=refresh_cookie_failed user=%s", out.u.id);
 				http_error(r, 500, "internal_error", "Internal error.", NULL);
 				break;

@@ -13,10 +13,11 @@
  * The secret is the auth service's own data (mfa_totp), sealed under
  * mfa_key_file; it never travels in an event (docs/auth.md, "Second
  * factor").  A code is accepted once: the step it matched is stored and no
- * code of that step or an earlier one is accepted again.  A wrong code, a
- * wrong password here, counts as a failed login of the account (or of the
- * trusted device the login came from): the lockout holds the second
- * factor's guesses as it holds the password's. */
+ * code of that step or an earlier one is accepted again.  A code, a
+ * password here, counts as an attempt of the account (or of the trusted
+ * device the login came from) before it is checked, as a login's password
+ * does, and a right one takes it back: the lockout holds the second
+ * factor's guesses as it holds the password's, parallel ones too. */
 #include "config.h"
 
 #include <stdio.h>
@@ -43,22 +44,31 @@
 
 /* ---------------------------------------------------------------- SQL */
 
+/* A failure counted with the parameters $2 lockout_threshold, $3
+ * lockout_base, $4 lockout_max. */
+#define SQL_COUNT_ATTEMPT_234 SQL_COUNT_ATTEMPT_AT("$2", "$3", "$4")
+
+/* A pending enrolment (secret made, not yet confirmed) lives this long
+ * and allows this many codes; then it is discarded: enrol again. */
+#define CONFIRM_TTL "600"
+#define CONFIRM_ATTEMPTS "5"
+#define SQL_PENDING_LIVE                                                                           \
+	" m.confirmed_at IS NULL AND m.created_at > now() - make_interval(secs => " CONFIRM_TTL    \
+	") AND m.confirm_attempts < " CONFIRM_ATTEMPTS
+
 /* $1 session id, $2 user id: the caller's user when the session is alive,
- * whether the account is locked by failures, and its TOTP state. */
+ * and its TOTP state (pending: an enrolment that can still be confirmed). */
 static struct db_stmt st_caller = {
     "mfa_caller",
     "SELECT u.id, u.password_hash, u.username,"
-    "  coalesce((SELECT l.locked_until > now() FROM login_lockouts l WHERE l.user_id = u.id),"
-    "   false),"
-    "  (SELECT ceil(extract(epoch FROM l.locked_until - now()))::bigint FROM login_lockouts l"
-    "   WHERE l.user_id = u.id),"
     "  m.secret_sealed, m.confirmed_at IS NOT NULL, coalesce(m.last_used_step, -1),"
-    "  (SELECT count(*) FROM mfa_recovery_codes c WHERE c.user_id = u.id AND c.used_at IS NULL)"
+    "  (SELECT count(*) FROM mfa_recovery_codes c WHERE c.user_id = u.id AND c.used_at IS NULL),"
+    "  coalesce(" SQL_PENDING_LIVE ", false)"
     " FROM sessions s JOIN auth_users u ON u.id = s.user_id"
     " LEFT JOIN mfa_totp m ON m.user_id = u.id"
     " WHERE s.id = $1 AND s.user_id = $2 AND" AUTH_SESSION_LIVE,
     2, 0};
-enum { C_ID, C_HASH, C_USERNAME, C_LOCKED, C_LOCKED_FOR, C_SEALED, C_CONFIRMED, C_LAST, C_LEFT };
+enum { C_ID, C_HASH, C_USERNAME, C_SEALED, C_CONFIRMED, C_LAST, C_LEFT, C_PENDING };
 
 /* $1 user, $2 sealed secret: a new pending enrolment (replacing a pending
  * one); no row when one is confirmed. */
@@ -66,8 +76,29 @@ static struct db_stmt st_enrol = {
     "mfa_enrol",
     "INSERT INTO mfa_totp AS m (user_id, secret_sealed) VALUES ($1, $2::bytea)"
     " ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed,"
-    "  last_used_step = NULL, created_at = now()"
+    "  last_used_step = NULL, created_at = now(), confirm_attempts = 0"
     " WHERE m.confirmed_at IS NULL RETURNING 1",
+    2, 0};
+
+/* $1 user: one more code tried on the live pending enrolment, counted
+ * before it is checked (parallel tries cannot pass the limit): its sealed
+ * secret and the codes tried with this one.  No row: none is pending, or
+ * it expired or used up its codes, and a dead one is removed. */
+static struct db_stmt st_confirm_try = {
+    "mfa_confirm_try",
+    "WITH t AS (UPDATE mfa_totp AS m SET confirm_attempts = m.confirm_attempts + 1"
+    "  WHERE m.user_id = $1 AND" SQL_PENDING_LIVE " RETURNING m.secret_sealed, m.confirm_attempts),"
+    " g AS (DELETE FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NULL"
+    "  AND NOT EXISTS (SELECT 1 FROM t))"
+    " SELECT secret_sealed, confirm_attempts FROM t",
+    1, 0};
+
+/* $1 user, $2 sealed secret: discard the pending enrolment whose last
+ * code was wrong. */
+static struct db_stmt st_confirm_discard = {
+    "mfa_confirm_discard",
+    "DELETE FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NULL"
+    " AND secret_sealed = $2::bytea",
     2, 0};
 
 /* $1 user, $2 step used, $3 the sealed secret the code was checked
@@ -109,27 +140,44 @@ static struct db_stmt st_disable = {"mfa_disable",
 				    " DELETE FROM mfa_totp WHERE user_id = $1",
 				    1, 0};
 
-/* $1 user, $2 device token hash (NULL: the account), $3 client address,
- * $4 lockout_threshold, $5 lockout_base, $6 lockout_max: one more failed
- * attempt, against the trusted device's row or the account's, and (for an
- * untrusted client) against its address. */
-static struct db_stmt st_count = {
-    "mfa_count_failure",
-    "WITH d AS (UPDATE login_devices AS c SET" SQL_COUNT_ATTEMPT
-    "  WHERE c.token_hash = $2::bytea AND c.user_id = $1::uuid"
-    "  AND (c.locked_until IS NULL OR c.locked_until <= now()) RETURNING 1),"
-    " a AS (INSERT INTO login_address_failures AS f (address, window_start, failures)"
-    "  SELECT $3::text, now(), 1 WHERE $2::bytea IS NULL"
-    "  ON CONFLICT (address) DO UPDATE SET"
-    "   failures = CASE WHEN f.window_start > now() - interval '1 minute'"
-    "    THEN f.failures + 1 ELSE 1 END,"
-    "   window_start = CASE WHEN f.window_start > now() - interval '1 minute'"
-    "    THEN f.window_start ELSE now() END)"
-    " INSERT INTO login_lockouts AS c (user_id, failures, locks, locked_until, updated_at)"
-    " SELECT $1::uuid, 1, 0, NULL, now() WHERE $2::bytea IS NULL"
-    " ON CONFLICT (user_id) DO UPDATE SET" SQL_COUNT_ATTEMPT ", updated_at = now()"
-    " WHERE c.locked_until IS NULL OR c.locked_until <= now()",
-    6, 0};
+/* $1 user, $2 lockout_threshold, $3 lockout_base, $4 lockout_max: one
+ * more attempt on the account, counted before the password is checked
+ * (as a login counts it, so that parallel guesses all count), and whether
+ * the account is locked now (by earlier failures or this attempt) with
+ * the seconds left. */
+static struct db_stmt st_pw_attempt = {
+    "mfa_password_attempt",
+    "WITH l AS (INSERT INTO login_lockouts AS c (user_id, failures, locks, locked_until,"
+    "  updated_at) VALUES ($1::uuid, 1, 0, NULL, now())"
+    "  ON CONFLICT (user_id) DO UPDATE SET" SQL_COUNT_ATTEMPT_234 ", updated_at = now()"
+    "  WHERE c.locked_until IS NULL OR c.locked_until <= now()"
+    "  RETURNING coalesce(c.locked_until > now(), false) AS locked, c.locked_until)"
+    " SELECT coalesce((SELECT locked FROM l), true),"
+    "  greatest(coalesce("
+    "   (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked),"
+    "   (SELECT ceil(extract(epoch FROM k.locked_until - now()))::bigint"
+    "    FROM login_lockouts k WHERE k.user_id = $1::uuid)), 1)",
+    4, 0};
+
+/* $1 user: take back the attempt st_pw_attempt counted (the password was
+ * right). */
+static struct db_stmt st_pw_takeback = {"mfa_password_takeback",
+					"UPDATE login_lockouts SET failures = failures - 1,"
+					" updated_at = now() WHERE user_id = $1 AND failures > 0",
+					1, 0};
+
+/* $1 client address: one more failure in its window, as a failed login
+ * counts it (untrusted clients only). */
+static struct db_stmt st_count_address = {
+    "mfa_count_address",
+    "INSERT INTO login_address_failures AS f (address, window_start, failures)"
+    " VALUES ($1, now(), 1)"
+    " ON CONFLICT (address) DO UPDATE SET"
+    "  failures = CASE WHEN f.window_start > now() - interval '1 minute'"
+    "   THEN f.failures + 1 ELSE 1 END,"
+    "  window_start = CASE WHEN f.window_start > now() - interval '1 minute'"
+    "   THEN f.window_start ELSE now() END",
+    1, 0};
 
 /* $1 user: is a confirmed TOTP enrolled? */
 static struct db_stmt st_enrolled = {
@@ -147,27 +195,55 @@ static struct db_stmt st_ticket = {
     " VALUES ($1::bytea, $2, $3, $4::boolean, $5::bytea, now() + make_interval(secs => $6::int))",
     6, 0};
 
-/* $1 ticket hash: one more attempt on a live ticket, and what completing
- * it needs: the user (as the login found it, still alive, unlocked by an
- * administrator, with the stamp of the login), their TOTP, the login's
- * remember and device, and whether that device's or the account's
- * failures lock it now. */
+/* $1 ticket hash, $2 lockout_threshold, $3 lockout_base, $4 lockout_max:
+ * one more attempt on a live ticket, and what completing it needs: the
+ * user (as the login found it, still alive, unlocked by an administrator,
+ * with the stamp of the login), their TOTP, the login's remember and
+ * trusted device (NULL when the login had none, or its row is gone or no
+ * longer live: then the account stands in for it, as at login).  The
+ * attempt is counted here, before the code is checked, against the
+ * device's row or the account's (dl, l: as a login counts), so that
+ * parallel verifies on several tickets cannot all read "unlocked"; a
+ * success takes it back (auth_login_session).  Then whether that row is
+ * locked now (by earlier failures or this attempt) and the seconds left. */
 static struct db_stmt st_ticket_use = {
     "mfa_ticket_use",
     "WITH t AS (UPDATE mfa_tickets SET attempts = attempts + 1"
     "  WHERE ticket_hash = $1::bytea AND expires_at > now() AND attempts < " TICKET_ATTEMPTS
-    "  RETURNING user_id, security_stamp, remember, device_hash)"
-    " SELECT u.id, u.username, u.email, u.security_stamp, u.roles::text,"
-    "  m.secret_sealed, coalesce(m.last_used_step, -1), t.remember, t.device_hash,"
-    "  CASE WHEN t.device_hash IS NULL THEN coalesce((SELECT l.locked_until > now()"
-    "    FROM login_lockouts l WHERE l.user_id = u.id), false)"
-    "   ELSE coalesce((SELECT v.locked_until > now() FROM login_devices v"
-    "    WHERE v.token_hash = t.device_hash), false) END"
-    " FROM t JOIN auth_users u ON u.id = t.user_id AND u.deleted_at IS NULL"
-    "  AND u.security_stamp = t.security_stamp"
-    "  AND NOT (u.lockout_enabled AND coalesce(u.lockout_end > now(), false))"
-    " JOIN mfa_totp m ON m.user_id = u.id AND m.confirmed_at IS NOT NULL",
-    1, 0};
+    "  RETURNING user_id, security_stamp, remember, device_hash),"
+    " u AS (SELECT u.id, u.username, u.email, u.security_stamp, u.roles::text AS roles,"
+    "  m.secret_sealed, coalesce(m.last_used_step, -1) AS last_step, t.remember,"
+    "  t.device_hash"
+    "  FROM t JOIN auth_users u ON u.id = t.user_id AND u.deleted_at IS NULL"
+    "   AND u.security_stamp = t.security_stamp"
+    "   AND NOT (u.lockout_enabled AND coalesce(u.lockout_end > now(), false))"
+    "  JOIN mfa_totp m ON m.user_id = u.id AND m.confirmed_at IS NOT NULL),"
+    " dv AS (SELECT v.token_hash FROM login_devices v JOIN u ON v.user_id = u.id"
+    "  WHERE v.token_hash = u.device_hash AND v.security_stamp = u.security_stamp"
+    "  AND v.expires_at > now()),"
+    " dl AS (UPDATE login_devices AS c SET" SQL_COUNT_ATTEMPT_234
+    "  FROM dv WHERE c.token_hash = dv.token_hash"
+    "  AND (c.locked_until IS NULL OR c.locked_until <= now())"
+    "  RETURNING coalesce(c.locked_until > now(), false) AS locked, c.locked_until),"
+    " l AS (INSERT INTO login_lockouts AS c (user_id, failures, locks, locked_until,"
+    "  updated_at)"
+    "  SELECT u.id, 1, 0, NULL, now() FROM u WHERE NOT EXISTS (SELECT 1 FROM dv)"
+    "  ON CONFLICT (user_id) DO UPDATE SET" SQL_COUNT_ATTEMPT_234 ", updated_at = now()"
+    "  WHERE c.locked_until IS NULL OR c.locked_until <= now()"
+    "  RETURNING coalesce(c.locked_until > now(), false) AS locked, c.locked_until)"
+    " SELECT u.id, u.username, u.email, u.security_stamp, u.roles, u.secret_sealed,"
+    "  u.last_step, u.remember, (SELECT token_hash FROM dv),"
+    "  CASE WHEN EXISTS (SELECT 1 FROM dv) THEN coalesce((SELECT locked FROM dl), true)"
+    "   ELSE coalesce((SELECT locked FROM l), true) END,"
+    "  greatest(coalesce("
+    "   (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM dl WHERE locked),"
+    "   (SELECT ceil(extract(epoch FROM locked_until - now()))::bigint FROM l WHERE locked),"
+    "   (SELECT ceil(extract(epoch FROM v.locked_until - now()))::bigint"
+    "    FROM login_devices v JOIN dv USING (token_hash)),"
+    "   (SELECT ceil(extract(epoch FROM k.locked_until - now()))::bigint"
+    "    FROM login_lockouts k WHERE k.user_id = u.id AND NOT EXISTS (SELECT 1 FROM dv))), 1)"
+    " FROM u",
+    4, 0};
 enum {
 	T_ID,
 	T_USERNAME,
@@ -178,7 +254,8 @@ enum {
 	T_LAST,
 	T_REMEMBER,
 	T_DEVICE,
-	T_LOCKED
+	T_LOCKED,
+	T_LOCKED_FOR
 };
 
 /* $1 ticket hash: spend it (no row: another request did). */
@@ -234,24 +311,46 @@ static int mfa_caller(struct http_req *r, struct token_claims *c, PGresult **res
 	return 0;
 }
 
-/* One more failure for user uid (device_hex: the trusted device's token
- * hash, or NULL) from addr; logged when it cannot be counted. */
-static void count_failure(const char *uid, const char *device_hex, const char *addr)
-{
+/* lockout_threshold, lockout_base and lockout_max as statement
+ * parameters. */
+struct lockout_params {
 	char thr[24], base[24], max[24];
+};
+
+static void lockout_params(struct lockout_params *l)
+{
+	snprintf(l->thr, sizeof(l->thr), "%ld", conf_int(CONF_LOCKOUT_THRESHOLD));
+	snprintf(l->base, sizeof(l->base), "%ld", conf_int(CONF_LOCKOUT_BASE));
+	snprintf(l->max, sizeof(l->max), "%ld", conf_int(CONF_LOCKOUT_MAX));
+}
+
+/* A failure already counted against the account or device; for an
+ * untrusted client (trusted 0) also against its address addr.  Logged
+ * when it cannot be counted. */
+static void count_failure(int trusted, const char *addr)
+{
 	PGresult *res;
 
-	snprintf(thr, sizeof(thr), "%ld", conf_int(CONF_LOCKOUT_THRESHOLD));
-	snprintf(base, sizeof(base), "%ld", conf_int(CONF_LOCKOUT_BASE));
-	snprintf(max, sizeof(max), "%ld", conf_int(CONF_LOCKOUT_MAX));
-	{
-		const char *p[] = {uid, device_hex, addr, thr, base, max};
-		res = db_exec_stmt(&auth.db, &st_count, p, 1);
+	if (!trusted) {
+		const char *p[] = {addr};
+		res = db_exec_stmt(&auth.db, &st_count_address, p, 1);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			db_log_error("mfa_count_address", res);
+		PQclear(res);
 	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		db_log_error("mfa_count_failure", res);
-	PQclear(res);
 	metrics_login(METRICS_LOGIN_FAILED);
+}
+
+/* Take back the attempt check_password counted for uid (its password was
+ * right, and nothing after it failed); logged when it cannot. */
+static void takeback_attempt(const char *uid)
+{
+	const char *p[] = {uid};
+	PGresult *res = db_exec_stmt(&auth.db, &st_pw_takeback, p, 1);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		db_log_error("mfa_password_takeback", res);
+	PQclear(res);
 }
 
 /* The client's address, as the login sees it. */
@@ -260,27 +359,52 @@ static void client_addr(struct http_req *r, char addr[CLIENTADDR_STRLEN])
 	clientaddr_get(auth.proxies, r->remote_addr, http_param(r, "HTTP_X_FORWARDED_FOR"), addr);
 }
 
+/* 429 too_many_attempts with Retry-After: left seconds (at least 1). */
+static void reply_locked(struct http_req *r, long left, const char *message)
+{
+	char hdr[48];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", left > 0 ? left : 1);
+	http_error_h(r, 429, hdr, "too_many_attempts", message, NULL);
+}
+
 /* The caller's password (member "password"), checked as a login checks
- * it: a locked account is refused without a verification (429), a wrong
- * password counts as a failure (403).  0, or -1 after the reply. */
+ * it: the attempt is counted first, in the statement that reads the lock
+ * (parallel guesses all count); a locked account is refused without a
+ * verification (429), a wrong password stays counted (403).  0 when the
+ * password is right, its attempt still counted: the caller takes it back
+ * (takeback_attempt) or lets a later failure keep it.  -1 after the
+ * reply. */
 static int check_password(struct http_req *r, PGresult *caller, const char *pw, size_t plen,
 			  const char *addr)
 {
 	const char *uid = PQgetvalue(caller, 0, C_ID);
+	struct lockout_params l;
+	PGresult *res;
+	int locked;
+	long left;
 
-	if (PQgetvalue(caller, 0, C_LOCKED)[0] == 't') {
-		char hdr[48];
-		long left = atol(PQgetvalue(caller, 0, C_LOCKED_FOR));
-
-		snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", left > 0 ? left : 1);
+	lockout_params(&l);
+	{
+		const char *p[] = {uid, l.thr, l.base, l.max};
+		res = db_exec_stmt(&auth.db, &st_pw_attempt, p, 0);
+	}
+	if (!db_ok(r, res, PGRES_TUPLES_OK, "mfa_password_attempt")) {
+		PQclear(res);
+		return -1;
+	}
+	locked = PQgetvalue(res, 0, 0)[0] == 't';
+	left = atol(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (locked) {
 		log_info("event=mfa_refused reason=locked user=%s addr=%s", uid, addr);
-		http_error_h(r, 429, hdr, "too_many_attempts",
-			     "Too many failed attempts; try again later.", NULL);
+		metrics_login(METRICS_LOGIN_LOCKED);
+		reply_locked(r, left, "Too many failed attempts; try again later.");
 		return -1;
 	}
 	if (pwhash_verify(PQgetvalue(caller, 0, C_HASH), pw, plen) != 0) {
 		log_info("event=mfa_refused reason=bad_password user=%s addr=%s", uid, addr);
-		count_failure(uid, NULL, addr);
+		count_failure(0, addr);
 		http_error(r, 403, "invalid_password", "The password is wrong.", "password");
 		return -1;
 	}
@@ -377,7 +501,12 @@ static enum code_check check_code(struct http_req *r, const char *uid, const cha
 		ok = totp_match(key, sizeof(key), code, clen, totp_step((int64_t)time(NULL)),
 				atoll(last_text), &matched);
 		sodium_memzero(key, sizeof(key));
-		if (!ok)
+		if (ok == TOTP_ERROR) {
+			log_error("event=mfa_code_failed user=%s msg=\"hmac failed\"", uid);
+			http_error(r, 500, "internal_error", "Internal error.", NULL);
+			return CODE_REPLIED;
+		}
+		if (ok != 1)
 			return CODE_WRONG;
 		snprintf(step, sizeof(step), "%lld", (long long)matched);
 		{
@@ -386,9 +515,13 @@ static enum code_check check_code(struct http_req *r, const char *uid, const cha
 		}
 	} else {
 		*kind = "recovery";
-		if (recovery_normalize(code, clen, norm) != 0)
+		/* norm holds a recovery code, even half-read: wiped on every way out */
+		if (recovery_normalize(code, clen, norm) != 0) {
+			sodium_memzero(norm, sizeof(norm));
 			return CODE_WRONG;
+		}
 		if (auth.mfa.n == 0) {
+			sodium_memzero(norm, sizeof(norm));
 			log_error("event=mfa_unavailable user=%s msg=\"no mfa_key_file\"", uid);
 			http_unavailable(r, conf_int(CONF_RETRY_AFTER));
 			return CODE_REPLIED;
@@ -477,12 +610,13 @@ void h_mfa_totp_status(struct http_req *r)
 	PGresult *res;
 
 	if (mfa_caller(r, &c, &res) == 0) {
-		int pending = !PQgetisnull(res, 0, C_SEALED);
-		int on = pending && PQgetvalue(res, 0, C_CONFIRMED)[0] == 't';
+		int on =
+		    !PQgetisnull(res, 0, C_SEALED) && PQgetvalue(res, 0, C_CONFIRMED)[0] == 't';
 
 		o = json_object_new_object();
 		json_object_object_add(o, "enabled", json_object_new_boolean(on));
-		json_object_object_add(o, "pending", json_object_new_boolean(pending && !on));
+		json_object_object_add(
+		    o, "pending", json_object_new_boolean(PQgetvalue(res, 0, C_PENDING)[0] == 't'));
 		json_object_object_add(
 		    o, "recoveryCodesLeft",
 		    json_object_new_int64(on ? atol(PQgetvalue(res, 0, C_LEFT)) : 0));
@@ -516,6 +650,7 @@ void h_mfa_totp_enrol(struct http_req *r)
 	client_addr(r, addr);
 	if (check_password(r, caller, pw, plen, addr) != 0)
 		goto out;
+	takeback_attempt(uid);
 	if (PQgetvalue(caller, 0, C_CONFIRMED)[0] == 't') {
 		http_error(r, 409, "mfa_enabled",
 			   "A second factor is already enabled; disable it first.", NULL);
@@ -576,9 +711,9 @@ void h_mfa_totp_confirm(struct http_req *r)
 	const char *code = NULL, *uid;
 	size_t clen = 0, n = 0;
 	int64_t matched = 0;
-	int ok;
+	int ok, tries;
 	struct token_claims c;
-	PGresult *caller = NULL, *res;
+	PGresult *caller = NULL, *try = NULL, *res;
 
 	memset(codes, 0, sizeof(codes));
 	if (mfa_caller(r, &c, &caller) != 0)
@@ -591,18 +726,45 @@ void h_mfa_totp_confirm(struct http_req *r)
 		goto out;
 	}
 	uid = PQgetvalue(caller, 0, C_ID);
-	if (PQgetisnull(caller, 0, C_SEALED) || PQgetvalue(caller, 0, C_CONFIRMED)[0] == 't') {
+	{
+		const char *p[] = {uid};
+		try = db_exec_stmt(&auth.db, &st_confirm_try, p, 0);
+	}
+	if (!db_ok(r, try, PGRES_TUPLES_OK, "mfa_confirm_try"))
+		goto out;
+	if (PQntuples(try) != 1) {
+		/* none, confirmed, expired (CONFIRM_TTL) or out of codes */
 		http_error(r, 409, "mfa_not_pending",
-			   "No enrolment waits for confirmation: POST /api/auth/mfa/totp first.",
+			   "No enrolment waits for confirmation (none, or it expired or had too "
+			   "many wrong codes): POST /api/auth/mfa/totp first.",
 			   NULL);
 		goto out;
 	}
-	if (open_secret(r, PQgetvalue(caller, 0, C_SEALED), uid, key) != 0)
+	tries = atoi(PQgetvalue(try, 0, 1));
+	if (open_secret(r, PQgetvalue(try, 0, 0), uid, key) != 0)
 		goto out;
 	ok = totp_match(key, sizeof(key), code, clen, totp_step((int64_t)time(NULL)), -1, &matched);
 	sodium_memzero(key, sizeof(key));
-	if (!ok) {
-		log_info("event=mfa_confirm_failed user=%s", uid);
+	if (ok == TOTP_ERROR) {
+		log_error("event=mfa_confirm_failed user=%s msg=\"hmac failed\"", uid);
+		http_error(r, 500, "internal_error", "Internal error.", NULL);
+		goto out;
+	}
+	if (ok != 1) {
+		log_info("event=mfa_confirm_failed user=%s attempts=%d", uid, tries);
+		if (tries >= atoi(CONFIRM_ATTEMPTS)) {
+			/* the last code this enrolment allowed: its secret goes */
+			const char *p[] = {uid, PQgetvalue(try, 0, 0)};
+
+			res = db_exec_stmt(&auth.db, &st_confirm_discard, p, 0);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				db_log_error("mfa_confirm_discard", res);
+			PQclear(res);
+			log_info("event=mfa_enrol_discarded user=%s reason=too_many_codes", uid);
+			http_error(r, 400, "invalid_code",
+				   "The code is wrong; too many wrong codes: enrol again.", "code");
+			goto out;
+		}
 		http_error(r, 400, "invalid_code", "The code is wrong.", "code");
 		goto out;
 	}
@@ -629,7 +791,7 @@ void h_mfa_totp_confirm(struct http_req *r)
 	arr[n] = '\0';
 	snprintf(step, sizeof(step), "%lld", (long long)matched);
 	{
-		const char *p[] = {uid, step, PQgetvalue(caller, 0, C_SEALED), arr};
+		const char *p[] = {uid, step, PQgetvalue(try, 0, 0), arr};
 		res = db_exec_stmt(&auth.db, &st_confirm, p, 0);
 	}
 	if (db_ok(r, res, PGRES_TUPLES_OK, "mfa_confirm")) {
@@ -653,6 +815,7 @@ out:
 	sodium_memzero(codes, sizeof(codes));
 	sodium_memzero(norm, sizeof(norm));
 	sodium_memzero(raw, sizeof(raw));
+	PQclear(try);
 	PQclear(caller);
 	json_object_put(errors);
 	json_put_wiped(body);
@@ -683,7 +846,10 @@ void h_mfa_totp_disable(struct http_req *r)
 	client_addr(r, addr);
 	if (check_password(r, caller, pw, plen, addr) != 0)
 		goto out;
+	/* the attempt stays counted until the code is right too (then
+	 * st_disable forgets the account's failures) */
 	if (PQgetisnull(caller, 0, C_SEALED) || PQgetvalue(caller, 0, C_CONFIRMED)[0] != 't') {
+		takeback_attempt(uid);
 		http_error(r, 409, "mfa_not_enabled", "No second factor is enabled.", NULL);
 		goto out;
 	}
@@ -693,7 +859,7 @@ void h_mfa_totp_disable(struct http_req *r)
 	case CODE_WRONG:
 		log_info("event=mfa_refused reason=bad_code kind=%s user=%s addr=%s", kind, uid,
 			 addr);
-		count_failure(uid, NULL, addr);
+		count_failure(0, addr);
 		http_error(r, 403, "invalid_code", "The code is wrong.", "code");
 		goto out;
 	case CODE_OK: break;
@@ -791,6 +957,7 @@ void h_mfa_verify(struct http_req *r)
 	size_t tlen = 0, clen = 0;
 	struct auth_login_input in;
 	struct auth_login_result out;
+	struct lockout_params l;
 	int use_cookie = conf_bool(CONF_DEVICE_COOKIE);
 	PGresult *res = NULL, *spent;
 
@@ -814,8 +981,9 @@ void h_mfa_verify(struct http_req *r)
 	refresh_hash(hash, raw);
 	sodium_memzero(raw, sizeof(raw));
 	auth_bytea(hash_hex, hash, sizeof(hash));
+	lockout_params(&l);
 	{
-		const char *p[] = {hash_hex};
+		const char *p[] = {hash_hex, l.thr, l.base, l.max};
 		res = db_exec_stmt(&auth.db, &st_ticket_use, p, 0);
 	}
 	if (!db_ok(r, res, PGRES_TUPLES_OK, "mfa_ticket_use"))
@@ -831,8 +999,8 @@ void h_mfa_verify(struct http_req *r)
 	if (PQgetvalue(res, 0, T_LOCKED)[0] == 't') {
 		log_info("event=mfa_verify_failed reason=locked user=%s addr=%s", uid, addr);
 		metrics_login(METRICS_LOGIN_LOCKED);
-		http_error(r, 429, "too_many_attempts",
-			   "Too many failed attempts; log in again later.", NULL);
+		reply_locked(r, atol(PQgetvalue(res, 0, T_LOCKED_FOR)),
+			     "Too many failed attempts; log in again later.");
 		goto out;
 	}
 	switch (check_code(r, uid, PQgetvalue(res, 0, T_SEALED), PQgetvalue(res, 0, T_LAST), code,
@@ -842,7 +1010,7 @@ void h_mfa_verify(struct http_req *r)
 		log_info("event=mfa_verify_failed reason=bad_code kind=%s user=%s addr=%s "
 			 "trusted=%d",
 			 kind, uid, addr, device_hex != NULL);
-		count_failure(uid, device_hex, addr);
+		count_failure(device_hex != NULL, addr);
 		http_error(r, 401, "invalid_code", "The code is wrong.", "code");
 		goto out;
 	case CODE_OK: break;
@@ -881,7 +1049,7 @@ void h_mfa_verify(struct http_req *r)
 		size_t n = strlen(cookie);
 
 		if (auth_refresh_cookie_line(cookie + n, sizeof(cookie) - n, out.refresh,
-					     out.refresh_expires_in) != 0) {
+					     out.refresh_expires_in, in.remember) != 0) {
 			log_error("event=refresh_cookie_failed user=%s", uid);
 			http_error(r, 500, "internal_error", "Internal error.", NULL);
 			goto out;

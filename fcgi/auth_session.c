@@ -53,7 +53,7 @@ static const char sql_rotate[] =
     " RETURNING expires_at)"
     " SELECT old.session_id, old.user_id, old.username, old.email,"
     "  ceil(extract(epoch FROM new.expires_at - now()))::bigint, old.roles::text,"
-    "  old.security_stamp, old.scope::text FROM old, new";
+    "  old.security_stamp, old.scope::text, old.remember FROM old, new";
 static struct db_stmt st_rotate = {"rotate", sql_rotate, 6, 0};
 
 /* $1 hash, $2 refresh_grace, $3 the client presenting it (as $6 above):
@@ -64,7 +64,7 @@ static const char sql_inspect[] =
     "SELECT t.id, t.session_id, u.id, u.username, u.email, t.used_at IS NOT NULL,"
     " coalesce(t.used_at > now() - make_interval(secs => $2::int), false),"
     " t.expires_at > now(), coalesce(" AUTH_SESSION_LIVE ", false), u.roles::text,"
-    " u.security_stamp, s.scope::text"
+    " u.security_stamp, s.scope::text, s.remember"
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
     " LEFT JOIN auth_users u ON u.id = s.user_id"
     " WHERE t.token_hash = $1::bytea AND s.client_id IS NOT DISTINCT FROM $3";
@@ -82,7 +82,8 @@ enum {
 	I_LIVE,
 	I_ROLES,
 	I_STAMP,
-	I_SCOPE
+	I_SCOPE,
+	I_REMEMBER
 };
 
 /* $1 token id: its successors, oldest first. */
@@ -226,6 +227,7 @@ static enum auth_outcome refresh_not_rotated(struct http_req *r,
 				    PQgetvalue(res, 0, I_STAMP)};
 	snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, I_SESSION));
 	out->scope_pg = PQgetvalue(res, 0, I_SCOPE);
+	out->remember = PQgetvalue(res, 0, I_REMEMBER)[0] == 't';
 	out->refresh_expires_in = atol(PQgetvalue(chain, n - 1, 3));
 	rc = AUTH_OK;
 out:
@@ -277,6 +279,7 @@ enum auth_outcome auth_refresh_attempt(struct http_req *r, const unsigned char r
 					    PQgetvalue(res, 0, 6)};
 		snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, 0));
 		out->scope_pg = PQgetvalue(res, 0, 7);
+		out->remember = PQgetvalue(res, 0, 8)[0] == 't';
 		out->refresh_expires_in = atol(PQgetvalue(res, 0, 4));
 		metrics_refresh_rotation();
 		metrics_token(METRICS_TOKEN_REFRESH);
@@ -304,16 +307,19 @@ static int has_body(struct http_req *r)
 
 /* POST /api/auth/refresh: the body's refreshToken; with refresh_cookie,
  * else the magenta_refresh cookie (an empty body, or one without
- * refreshToken), from an allowed Origin only. */
+ * refreshToken), from an allowed Origin only: each of them, up to
+ * AUTH_REFRESH_COOKIES_MAX, until one rotates (another site's cookie of
+ * the same name may come first). */
 void h_refresh(struct http_req *r)
 {
 	struct json_object *body = NULL;
 	struct auth_refresh_result out;
-	const char *tok = NULL;
+	const char *tok = NULL, *next = NULL;
 	size_t len = 0;
 	unsigned char raw[REFRESH_RAWBYTES];
 	char line[256] = "", clear[160] = "";
-	int cookie_on = conf_bool(CONF_REFRESH_COOKIE), via_cookie = 0;
+	int cookie_on = conf_bool(CONF_REFRESH_COOKIE), via_cookie = 0, tried = 0;
+	enum auth_outcome rc;
 
 	memset(raw, 0, sizeof(raw));
 	memset(&out, 0, sizeof(out));
@@ -326,30 +332,37 @@ void h_refresh(struct http_req *r)
 			goto out;
 	}
 	if (!tok) {
-		int rc = auth_refresh_cookie_get(r, &tok, &len);
+		int got = auth_refresh_cookie_get(r, &next, &tok, &len);
 
-		if (rc == -2)
+		if (got == -2)
 			goto out;
-		if (rc == -1) {
+		if (got == -1) {
 			http_error(r, 400, "required", "refreshToken is required.", "refreshToken");
 			goto out;
 		}
 		via_cookie = 1;
 		/* a refused cookie is removed, so the page stops sending it */
-		if (auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0) != 0)
+		if (auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0, 0) != 0)
 			clear[0] = '\0';
 	}
-	if (refresh_parse(tok, len, raw) != 0) {
-		log_info("event=refresh_failed reason=malformed%s",
-			 via_cookie ? " via=cookie" : "");
-		http_error_h(r, 401, *clear ? clear : NULL, "invalid_refresh_token",
-			     "The refresh token is invalid, expired or revoked.", "refreshToken");
-		goto out;
+	for (;;) {
+		rc = AUTH_REFUSED;
+		if (refresh_parse(tok, len, raw) != 0)
+			log_info("event=refresh_failed reason=malformed%s",
+				 via_cookie ? " via=cookie" : "");
+		else
+			rc = auth_refresh_attempt(r, raw, NULL, &out);
+		sodium_memzero(raw, sizeof(raw));
+		if (rc != AUTH_REFUSED || !via_cookie || ++tried >= AUTH_REFRESH_COOKIES_MAX ||
+		    auth_refresh_cookie_next(&next, &tok, &len) != 0)
+			break;
+		auth_refresh_result_clear(&out); /* the next cookie */
 	}
-	switch (auth_refresh_attempt(r, raw, NULL, &out)) {
+	switch (rc) {
 	case AUTH_OK:
-		if (cookie_on && auth_refresh_cookie_line(line, sizeof(line), out.refresh,
-							  out.refresh_expires_in) != 0) {
+		if (cookie_on &&
+		    auth_refresh_cookie_line(line, sizeof(line), out.refresh,
+					     out.refresh_expires_in, out.remember) != 0) {
 			log_error("event=refresh_cookie_failed session=%s", out.sid);
 			http_error(r, 500, "internal_error", "Internal error.", NULL);
 			break;
@@ -397,7 +410,7 @@ static int revoke(struct http_req *r, struct db_stmt *st, const char *const *p, 
 void h_logout(struct http_req *r)
 {
 	struct json_object *body = NULL, *o;
-	const char *tok = NULL;
+	const char *tok = NULL, *next = NULL;
 	size_t len = 0;
 	unsigned char raw[REFRESH_RAWBYTES], hash[REFRESH_HASHBYTES];
 	char hash_hex[HASH_HEX];
@@ -421,7 +434,7 @@ void h_logout(struct http_req *r)
 			tok = NULL;
 	}
 	if (!tok && auth_refresh_cookie_present(r)) {
-		if (auth_refresh_cookie_get(r, &tok, &len) != 0)
+		if (auth_refresh_cookie_get(r, &next, &tok, &len) != 0)
 			goto out;
 		via = "refresh_cookie";
 	}
@@ -433,12 +446,18 @@ void h_logout(struct http_req *r)
 			   NULL);
 		goto out;
 	}
-	if (tok && refresh_parse(tok, len, raw) == 0) {
-		const char *p[1] = {hash_hex};
-		refresh_hash(hash, raw);
-		auth_bytea(hash_hex, hash, sizeof(hash));
-		if (revoke(r, &st_logout_refresh, p, via) != 0)
-			goto out;
+	/* the body's token, or every refresh cookie (up to
+	 * AUTH_REFRESH_COOKIES_MAX): which one is the page's is unknown */
+	for (int n = 0; tok && n < AUTH_REFRESH_COOKIES_MAX; n++) {
+		if (refresh_parse(tok, len, raw) == 0) {
+			const char *p[1] = {hash_hex};
+			refresh_hash(hash, raw);
+			auth_bytea(hash_hex, hash, sizeof(hash));
+			if (revoke(r, &st_logout_refresh, p, via) != 0)
+				goto out;
+		}
+		if (!next || auth_refresh_cookie_next(&next, &tok, &len) != 0)
+			break;
 	}
 	if (!absent && st == TOKEN_OK) {
 		const char *p[] = {c.sid, c.sub};
@@ -451,7 +470,7 @@ void h_logout(struct http_req *r)
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	json_object_object_add(o, "message", json_object_new_string("Logged out."));
 	if (conf_bool(CONF_REFRESH_COOKIE) &&
-	    auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0) != 0)
+	    auth_refresh_cookie_line(clear, sizeof(clear), NULL, 0, 0) != 0)
 		clear[0] = '\0';
 	http_reply(r, 200, *clear ? clear : NULL, o);
 out:

@@ -22,6 +22,17 @@ int cookie_set_line(char *out, size_t outlen, const char *name, const char *valu
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+/* One Set-Cookie line with those attributes and no Max-Age. */
+int cookie_set_session_line(char *out, size_t outlen, const char *name, const char *value,
+			    const char *path)
+{
+	int n = snprintf(out, outlen,
+			 "Set-Cookie: %s=%s; Path=%s; Secure; HttpOnly; SameSite=Strict\r\n", name,
+			 value, path);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 static int blank(char c)
 {
 	return c == ' ' || c == '\t';

@@ -17,6 +17,11 @@
 int cookie_set_line(char *out, size_t outlen, const char *name, const char *value, const char *path,
 		    long max_age) __attribute__((warn_unused_result));
 
+/* The same line without Max-Age: a session cookie, which the browser
+ * drops when it closes.  0, or -1 when it does not fit. */
+int cookie_set_session_line(char *out, size_t outlen, const char *name, const char *value,
+			    const char *path) __attribute__((warn_unused_result));
+
 /* The next cookie named name in a Cookie request header, from p on
  * (header, or what the previous call returned): *val and *len are its
  * value (not NUL-terminated, blanks around it dropped), and the return is

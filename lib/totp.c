@@ -1,6 +1,7 @@
 /* totp: RFC 6238 codes and RFC 4648 base32. */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/hmac.h>
@@ -10,6 +11,13 @@
 
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+#ifdef TOTP_TEST_HOOKS
+int totp_test_fail_hmac;
+#define HMAC_FORCED_FAILURE totp_test_fail_hmac
+#else
+#define HMAC_FORCED_FAILURE 0
+#endif
+
 /* Floor division, so times before 1970 fall in their own steps. */
 int64_t totp_step(int64_t t)
 {
@@ -17,33 +25,40 @@ int64_t totp_step(int64_t t)
 }
 
 /* HMAC-SHA1 of the big-endian counter, dynamically truncated. */
-uint32_t totp_hotp(const unsigned char *key, size_t len, uint64_t counter, int digits)
+int totp_hotp(const unsigned char *key, size_t len, uint64_t counter, int digits, uint32_t *out)
 {
 	unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 	uint32_t bin, mod = 1;
 	int off;
 
+	*out = 0;
+	if (!key || len == 0 || len > INT_MAX || digits < 6 || digits > 8)
+		return -1;
 	for (int i = 7; i >= 0; i--) {
 		msg[i] = (unsigned char)(counter & 0xff);
 		counter >>= 8;
 	}
-	if (!HMAC(EVP_sha1(), key, (int)len, msg, sizeof(msg), mac, &maclen) || maclen < 20)
-		return UINT32_MAX; /* matches no code: not a number below 10^digits */
+	if (HMAC_FORCED_FAILURE ||
+	    !HMAC(EVP_sha1(), key, (int)len, msg, sizeof(msg), mac, &maclen) || maclen < 20) {
+		sodium_memzero(mac, sizeof(mac));
+		return -1;
+	}
 	off = mac[maclen - 1] & 0x0f;
 	bin = ((uint32_t)(mac[off] & 0x7f) << 24) | ((uint32_t)mac[off + 1] << 16) |
 	      ((uint32_t)mac[off + 2] << 8) | (uint32_t)mac[off + 3];
 	sodium_memzero(mac, sizeof(mac));
 	for (int i = 0; i < digits; i++)
 		mod *= 10;
-	return bin % mod;
+	*out = bin % mod;
+	return 0;
 }
 
 int totp_match(const unsigned char *key, size_t len, const char *code, size_t clen,
 	       int64_t now_step, int64_t last_step, int64_t *matched)
 {
 	char want[TOTP_DIGITS + 1], got[TOTP_DIGITS + 1];
-	int found = 0;
+	int found = 0, failed = 0;
 
 	if (clen != TOTP_DIGITS)
 		return 0;
@@ -55,8 +70,13 @@ int totp_match(const unsigned char *key, size_t len, const char *code, size_t cl
 	/* oldest first: of two matching steps (never, in practice), the
 	 * earlier is used, leaving the later one for the next code */
 	for (int64_t s = now_step - TOTP_WINDOW; s <= now_step + TOTP_WINDOW; s++) {
-		uint32_t v = totp_hotp(key, len, (uint64_t)s, TOTP_DIGITS);
+		uint32_t v;
 		int eq;
+
+		if (totp_hotp(key, len, (uint64_t)s, TOTP_DIGITS, &v) != 0) {
+			failed = 1; /* no candidate of this step: never a match */
+			continue;
+		}
 
 		for (int i = TOTP_DIGITS - 1; i >= 0; i--) {
 			want[i] = (char)('0' + v % 10);
@@ -70,7 +90,7 @@ int totp_match(const unsigned char *key, size_t len, const char *code, size_t cl
 	}
 	sodium_memzero(want, sizeof(want));
 	sodium_memzero(got, sizeof(got));
-	return found;
+	return failed ? TOTP_ERROR : found;
 }
 
 size_t totp_base32(char *out, const unsigned char *in, size_t len)

@@ -20,16 +20,28 @@
 /* The step of Unix time t (floor(t / TOTP_PERIOD)). */
 int64_t totp_step(int64_t t);
 
-/* RFC 4226 HOTP of key (len bytes) at counter, with digits digits (6 to
- * 8), as a number below 10^digits. */
-uint32_t totp_hotp(const unsigned char *key, size_t len, uint64_t counter, int digits);
+/* RFC 4226 HOTP of key (len bytes, 1 to INT_MAX) at counter, with digits
+ * digits (6 to 8): 0 with *out a number below 10^digits, or -1 (bad
+ * arguments, or HMAC failed) with *out 0.  A failure is never a code. */
+int totp_hotp(const unsigned char *key, size_t len, uint64_t counter, int digits, uint32_t *out)
+    __attribute__((warn_unused_result));
 
 /* Does code (exactly TOTP_DIGITS ASCII digits, len bytes) match key at
  * one of the steps now_step-TOTP_WINDOW .. now_step+TOTP_WINDOW that is
  * later than last_step (-1: none used yet)?  1 with *matched the step,
- * else 0.  Every candidate is computed and compared in constant time. */
+ * 0 when it does not, TOTP_ERROR when a code could not be computed (the
+ * caller answers 5xx: never a match).  Every candidate is computed and
+ * compared in constant time. */
+#define TOTP_ERROR (-1)
 int totp_match(const unsigned char *key, size_t len, const char *code, size_t clen,
-	       int64_t now_step, int64_t last_step, int64_t *matched);
+	       int64_t now_step, int64_t last_step, int64_t *matched)
+    __attribute__((warn_unused_result));
+
+#ifdef TOTP_TEST_HOOKS
+/* Unit tests only (never compiled into the programs): non-zero makes
+ * every HMAC fail. */
+extern int totp_test_fail_hmac;
+#endif
 
 /* Base32 (RFC 4648 alphabet, upper case, no padding) of len bytes into
  * out, which holds (len * 8 + 4) / 5 + 1 bytes; returns the length. */

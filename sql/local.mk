@@ -21,4 +21,5 @@ dist_sqlauth_DATA = \
 	sql/auth/017_account_lifecycle.sql \
 	sql/auth/018_oauth_clients.sql \
 	sql/auth/019_request_id.sql \
-	sql/auth/020_mfa.sql
+	sql/auth/020_mfa.sql \
+	sql/auth/021_mfa_confirm_attempts.sql

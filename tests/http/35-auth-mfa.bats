@@ -15,6 +15,14 @@ setup_file() {
 	auth_config lockout_threshold=3 lockout_base=2 lockout_max=4 "mfa_issuer = $MFA_ISSUER"
 }
 
+# a test that changed the configuration puts the file's back
+teardown() {
+	if [[ -n ${OWN_CONFIG:-} ]]; then
+		auth_config lockout_threshold=3 lockout_base=2 lockout_max=4 "mfa_issuer = $MFA_ISSUER"
+	fi
+	true
+}
+
 teardown_file() {
 	auth_config_restore
 }
@@ -158,7 +166,9 @@ failures() {
 	# the previous step's code is older than the one used: refused too
 	verify "$TICKET" "$(totp "$SECRET" -30)"
 	assert_code 401
-	# the next step's code is new
+	# the next step's code is new (the lock aside: this would be the
+	# fourth attempt, which threshold 3 refuses before it looks)
+	psql_auth "DELETE FROM login_lockouts" >/dev/null
 	verify "$TICKET" "$(totp "$SECRET" 30)"
 	assert_code 200
 }
@@ -177,13 +187,17 @@ failures() {
 	verify "$TICKET" 12345x
 	assert_code 401
 	[ "$(failures)" = 3 ]
-	# the fourth failure locks (threshold 3)
+	# the fourth attempt locks (threshold 3): counted before its code is
+	# checked, as a login's is, it is refused, with the lock's seconds left
 	verify "$TICKET" "$wrong"
-	assert_code 401
+	assert_code 429
+	[ "$(field .error)" = too_many_attempts ]
+	[[ $(header Retry-After) =~ ^[12]$ ]]
 	[ "$(psql_auth "SELECT locked_until > now() FROM login_lockouts WHERE user_id = '$UID_'")" = t ]
 	verify "$TICKET" "$right"
 	assert_code 429
 	[ "$(field .error)" = too_many_attempts ]
+	[[ $(header Retry-After) =~ ^[12]$ ]]
 	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE user_id = '$UID_'")" = 1 ] # the enrolling one
 	# and the login itself is locked
 	login Carol
@@ -286,6 +300,15 @@ failures() {
 	assert_code 400
 	[ "$(psql_auth "SELECT count(*) FROM mfa_totp WHERE confirmed_at IS NOT NULL")" = 1 ]
 	mfa_login Heidi
+	# the two failures and the login's attempt: the fourth attempt locks
+	# (threshold 3), before its password is checked
+	[ "$(failures)" = 3 ]
+	bearer "$AT" POST /api/auth/mfa/totp/disable "$(jq -cn --arg p "$AUTH_PW" --arg c "$(totp "$SECRET")" '{password:$p,code:$c}')"
+	assert_code 429
+	[ "$(field .error)" = too_many_attempts ]
+	[[ $(header Retry-After) =~ ^[12]$ ]]
+	[ "$(psql_auth "SELECT count(*) FROM mfa_totp WHERE confirmed_at IS NOT NULL")" = 1 ]
+	psql_auth "UPDATE login_lockouts SET locked_until = now()" >/dev/null
 	# the POST form, with the current code
 	bearer "$AT" POST /api/auth/mfa/totp/disable "$(jq -cn --arg p "$AUTH_PW" --arg c "$(totp "$SECRET")" '{password:$p,code:$c}')"
 	assert_code 200
@@ -366,6 +389,125 @@ print(pyotp.TOTP(q["secret"]).at(0) == pyotp.TOTP(sys.argv[2]).at(0))' "$uri" "$
 	[[ $dev2 =~ ^[A-Za-z0-9_-]{43}$ ]] && [ "$dev2" != "$dev" ]
 	# the device presented is replaced by the new one, its count gone with it
 	[ "$(psql_auth "SELECT count(*) || '/' || sum(failures) FROM login_devices WHERE user_id = '$UID_'")" = 1/0 ]
+}
+
+@test "mfa: a pending enrolment takes five wrong codes, then is discarded; it expires after ten minutes" {
+	wait_until 30 early_in_step
+	UID_=$(seed_user Nina nina@example.com)
+	login Nina
+	AT=$(field .accessToken)
+	pw=$(jq -cn --arg p "$AUTH_PW" '{password:$p}')
+	bearer "$AT" POST /api/auth/mfa/totp "$pw"
+	assert_code 200
+	SECRET=$(field .secret)
+	right=$(totp "$SECRET")
+	wrong=$(printf '%06d' $(((10#$right + 500000) % 1000000)))
+	for i in 1 2 3 4; do
+		bearer "$AT" POST /api/auth/mfa/totp/confirm "{\"code\":\"$wrong\"}"
+		assert_code 400
+		[ "$(field .error)" = invalid_code ]
+	done
+	[ "$(psql_auth "SELECT confirm_attempts FROM mfa_totp WHERE user_id = '$UID_'")" = 4 ]
+	bearer "$AT" GET /api/auth/mfa/totp
+	[ "$(field .pending)" = true ]
+	# the fifth wrong code is the last: the secret is gone
+	bearer "$AT" POST /api/auth/mfa/totp/confirm "{\"code\":\"$wrong\"}"
+	assert_code 400
+	[ "$(field .error)" = invalid_code ]
+	[ "$(psql_auth "SELECT count(*) FROM mfa_totp")" = 0 ]
+	bearer "$AT" GET /api/auth/mfa/totp
+	[ "$(field .pending)" = false ]
+	bearer "$AT" POST /api/auth/mfa/totp/confirm "{\"code\":\"$right\"}"
+	assert_code 409
+	[ "$(field .error)" = mfa_not_pending ]
+	# enrol again: a new secret and a new count
+	bearer "$AT" POST /api/auth/mfa/totp "$pw"
+	assert_code 200
+	SECRET=$(field .secret)
+	bearer "$AT" POST /api/auth/mfa/totp/confirm "{\"code\":\"$(printf '%06d' $(((10#$(totp "$SECRET") + 500000) % 1000000)))\"}"
+	assert_code 400
+	[ "$(psql_auth "SELECT confirm_attempts FROM mfa_totp WHERE user_id = '$UID_'")" = 1 ]
+	# ten minutes old: expired, even with the right code, and removed
+	psql_auth "UPDATE mfa_totp SET created_at = now() - interval '10 minutes 1 second'" >/dev/null
+	bearer "$AT" GET /api/auth/mfa/totp
+	[ "$(field .pending)" = false ]
+	bearer "$AT" POST /api/auth/mfa/totp/confirm "{\"code\":\"$(totp "$SECRET")\"}"
+	assert_code 409
+	[ "$(field .error)" = mfa_not_pending ]
+	[ "$(psql_auth "SELECT count(*) FROM mfa_totp")" = 0 ]
+	# nine minutes old: still confirmable
+	bearer "$AT" POST /api/auth/mfa/totp "$pw"
+	assert_code 200
+	SECRET=$(field .secret)
+	psql_auth "UPDATE mfa_totp SET created_at = now() - interval '9 minutes'" >/dev/null
+	bearer "$AT" POST /api/auth/mfa/totp/confirm "{\"code\":\"$(totp "$SECRET")\"}"
+	assert_code 200
+	[ "$(field .enabled)" = true ]
+}
+
+@test "mfa: parallel verifies on several tickets, parallel enrolments, cannot get past the threshold" {
+	# a lock that outlasts the burst on a loaded machine (as 30-auth-lockout)
+	OWN_CONFIG=1
+	auth_config lockout_threshold=3 lockout_base=60 lockout_max=60 "mfa_issuer = $MFA_ISSUER"
+	enrolled Olga olga@example.com
+	tickets=()
+	for i in $(seq 1 10); do
+		mfa_login Olga
+		tickets+=("$TICKET")
+		# the login's own attempt aside: the verifies' count is tested
+		psql_auth "DELETE FROM login_lockouts" >/dev/null
+	done
+	wrong=$(printf '%06d' $(((10#$(totp "$SECRET") + 500000) % 1000000)))
+	for t in "${tickets[@]}"; do
+		curl -s -o /dev/null -H 'Content-Type: application/json' \
+			--data-binary "$(jq -cn --arg t "$t" --arg c "$wrong" '{ticket:$t,code:$c}')" \
+			"$BASE_URL/api/auth/mfa/verify" &
+	done
+	wait
+	# each attempt was counted before its code was checked: exactly
+	# threshold of them were checked against an unlocked account
+	log=$STACK_DIR/log/lighttpd-error.log
+	checked=$(grep -c "event=mfa_verify_failed reason=bad_code kind=totp user=$UID_" "$log" || true)
+	locked=$(grep -c "event=mfa_verify_failed reason=locked user=$UID_" "$log" || true)
+	echo "verify: checked $checked, refused as locked $locked"
+	((checked == 3 && locked == 7))
+	[ "$(psql_auth "SELECT locks FROM login_lockouts WHERE user_id = '$UID_'")" = 1 ]
+	# the password at enrolment (and disabling) likewise
+	psql_auth "DELETE FROM login_lockouts" >/dev/null
+	for i in $(seq 1 10); do
+		curl -s -o /dev/null -H 'Content-Type: application/json' -H "Authorization: Bearer $AT" \
+			--data-binary '{"password":"wrong password"}' "$BASE_URL/api/auth/mfa/totp" &
+	done
+	wait
+	checked=$(grep -c "event=mfa_refused reason=bad_password user=$UID_" "$log" || true)
+	locked=$(grep -c "event=mfa_refused reason=locked user=$UID_" "$log" || true)
+	echo "enrol: checked $checked, refused as locked $locked"
+	((checked == 3 && locked == 7))
+}
+
+@test "mfa: a ticket whose trusted device is gone counts against the account" {
+	enrolled Pia pia@example.com
+	login Pia "$AUTH_PW" "$(jq -cn --arg d "$DEV" '{deviceToken:$d}')"
+	assert_code 403
+	ticket=$(field .mfaTicket)
+	[ "$(failures)" = 0 ]
+	# the device's row goes (expired and collected, or signed out) before the code
+	psql_auth "DELETE FROM login_devices WHERE user_id = '$UID_'" >/dev/null
+	right=$(totp "$SECRET")
+	verify "$ticket" "$(printf '%06d' $(((10#$right + 500000) % 1000000)))"
+	assert_code 401
+	[ "$(field .error)" = invalid_code ]
+	[ "$(failures)" = 1 ]
+	# and the account's lock holds it: at the threshold, the next attempt locks
+	psql_auth "UPDATE login_lockouts SET failures = 3 WHERE user_id = '$UID_'" >/dev/null
+	verify "$ticket" "$right"
+	assert_code 429
+	[ "$(field .error)" = too_many_attempts ]
+	psql_auth "UPDATE login_lockouts SET locked_until = now() WHERE user_id = '$UID_'" >/dev/null
+	verify "$ticket" "$right"
+	assert_code 200
+	# the success took the attempt back: the account's count is gone
+	[ "$(failures)" = 0 ]
 }
 
 @test "mfa: without mfa_key_file enrolment answers 503 and an enrolled login cannot finish; a replaced key keeps old secrets" {

@@ -43,17 +43,29 @@ cookie_post() {
 	api POST "$1" -H "Cookie: other=1; magenta_refresh=$2" "${o[@]}" -d ''
 }
 
-@test "refresh cookie: login sets it (HttpOnly, Secure, SameSite=Strict, Path=/api/auth/, the token's life) and the body keeps refreshToken" {
+@test "refresh cookie: login sets it (HttpOnly, Secure, SameSite=Strict, Path=/api/auth/; the token's life with rememberMe, else a session cookie) and the body keeps refreshToken" {
 	login alice
 	assert_code 200
 	set_cookie
 	[ "$cookie" = "$(field .refreshToken)" ]
 	[ ${#cookie} = 43 ]
-	[[ $cookie_line == *"; Max-Age=$(field .refreshExpiresIn); Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]]
-	# rememberMe: the cookie lives as long as that token
+	# no rememberMe: a session cookie (no Max-Age), which the browser
+	# forgets when it closes
+	[ "$cookie_line" = "set-cookie: magenta_refresh=$cookie; Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]
+	# and its rotation stays one
+	cookie_post /api/auth/refresh "$cookie" "$ORIGIN_OK"
+	assert_code 200
+	set_cookie
+	[ "$cookie_line" = "set-cookie: magenta_refresh=$cookie; Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]
+	# rememberMe: the cookie lives as long as that token, rotated too
 	login alice "$AUTH_PW" '{"rememberMe":true}'
 	set_cookie
-	[[ $cookie_line == *"Max-Age=$(field .refreshExpiresIn);"* ]]
+	[[ $cookie_line == *"; Max-Age=$(field .refreshExpiresIn); Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]]
+	[ "$(field .refreshExpiresIn)" -gt 86400 ]
+	cookie_post /api/auth/refresh "$cookie" "$ORIGIN_OK"
+	assert_code 200
+	set_cookie
+	[[ $cookie_line == *"; Max-Age=$(field .refreshExpiresIn); Path=/api/auth/; Secure; HttpOnly; SameSite=Strict" ]]
 	[ "$(field .refreshExpiresIn)" -gt 86400 ]
 }
 
@@ -100,9 +112,39 @@ cookie_post() {
 	[ "$(psql_auth 'SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL')" = 0 ]
 	grep -q 'event=cookie_refused reason=origin path=/api/auth/refresh origin="https://evil.test"' \
 		"$STACK_DIR/log/lighttpd-error.log"
+	# the origin is the client's: quoted and escaped, it cannot forge a key
+	cookie_post /api/auth/refresh "$c" 'https://x.test" event=forged'
+	assert_code 403
+	grep -qF 'reason=origin path=/api/auth/refresh origin="https://x.test\" event=forged"' \
+		"$STACK_DIR/log/lighttpd-error.log"
 	# and it still works from the page's origin
 	cookie_post /api/auth/refresh "$c" "$ORIGIN_OK"
 	assert_code 200
+}
+
+@test "refresh cookie: every magenta_refresh cookie is tried (another site's, sent first, does not hide the page's)" {
+	login alice
+	local c planted
+	set_cookie
+	c=$cookie
+	# a sibling subdomain's Domain cookie (or one with a longer Path) comes
+	# first in the header: a malformed one, and an unknown token
+	planted=$(head -c 32 /dev/urandom | basenc --base64url | tr -d '=')
+	api POST /api/auth/refresh -H "Cookie: magenta_refresh=junk; magenta_refresh=$planted; magenta_refresh=$c" \
+		-H "Origin: $ORIGIN_OK" -d ''
+	assert_code 200
+	set_cookie
+	[ "$cookie" != "$c" ] && [ "$cookie" = "$(field .refreshToken)" ]
+	# logout takes each too: the page's session ends
+	api POST /api/auth/logout -H "Cookie: magenta_refresh=$planted; magenta_refresh=$cookie" \
+		-H "Origin: $ORIGIN_OK" -d ''
+	assert_code 200
+	[ "$(psql_auth "SELECT revoked_reason FROM sessions")" = logout ]
+	# none of them good: 401, as with one
+	api POST /api/auth/refresh -H "Cookie: magenta_refresh=junk; magenta_refresh=$planted" \
+		-H "Origin: $ORIGIN_OK" -d ''
+	assert_code 401
+	[ "$(field .error)" = invalid_refresh_token ]
 }
 
 @test "refresh cookie: a body refreshToken is used as before, with or without Origin, whatever cookie comes along" {

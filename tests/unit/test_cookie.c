@@ -34,6 +34,12 @@ int main(void)
 			   "HttpOnly; SameSite=Strict\r\n") == 0);
 	CHECK(cookie_set_line(line, 40, "magenta_refresh", "abc", "/api/auth/", 60) == -1);
 	CHECK(cookie_set_line(line, sizeof(line), "a", "b", "/", -1) == -1);
+	/* a session cookie: no Max-Age */
+	CHECK(cookie_set_session_line(line, sizeof(line), "magenta_refresh", "abc", "/api/auth/") ==
+	      0);
+	CHECK(strcmp(line, "Set-Cookie: magenta_refresh=abc; Path=/api/auth/; Secure; HttpOnly; "
+			   "SameSite=Strict\r\n") == 0);
+	CHECK(cookie_set_session_line(line, 40, "magenta_refresh", "abc", "/api/auth/") == -1);
 
 	/* Cookie: every shape real clients send */
 	CHECK(strcmp(nth("magenta_refresh=tok", "magenta_refresh", 0), "tok") == 0);

@@ -10,6 +10,14 @@
 #include "t.h"
 #include "totp.h"
 
+/* totp_hotp's value, or UINT32_MAX when it fails. */
+static uint32_t hotp(const unsigned char *key, size_t len, uint64_t counter, int digits)
+{
+	uint32_t v;
+
+	return totp_hotp(key, len, counter, digits, &v) == 0 ? v : UINT32_MAX;
+}
+
 /* RFC 6238 appendix B, SHA-1 rows (8 digits). */
 static const struct {
 	long long t;
@@ -33,14 +41,13 @@ int main(void)
 	if (sodium_init() < 0)
 		return 99;
 	for (size_t i = 0; i < sizeof(rfc6238) / sizeof(rfc6238[0]); i++)
-		CHECK(totp_hotp(key, 20, (uint64_t)totp_step(rfc6238[i].t), 8) == rfc6238[i].code);
+		CHECK(hotp(key, 20, (uint64_t)totp_step(rfc6238[i].t), 8) == rfc6238[i].code);
 	for (unsigned i = 0; i < 10; i++)
-		CHECK(totp_hotp(key, 20, i, 6) == rfc4226[i]);
+		CHECK(hotp(key, 20, i, 6) == rfc4226[i]);
 	CHECK(totp_step(59) == 1 && totp_step(60) == 2 && totp_step(0) == 0 && totp_step(-1) == -1);
 
 	/* the 6-digit code at T = 1111111111 is the last six of 14050471 */
-	snprintf(code, sizeof(code), "%06u",
-		 totp_hotp(key, 20, (uint64_t)totp_step(1111111111), 6));
+	snprintf(code, sizeof(code), "%06u", hotp(key, 20, (uint64_t)totp_step(1111111111), 6));
 	CHECK(strcmp(code, "050471") == 0);
 	CHECK(totp_match(key, 20, code, 6, totp_step(1111111111), -1, &m) == 1);
 	CHECK(m == totp_step(1111111111));
@@ -58,6 +65,26 @@ int main(void)
 	CHECK(totp_match(key, 20, "05047a", 6, totp_step(1111111111), -1, &m) == 0);
 	CHECK(totp_match(key, 20, "050472", 6, totp_step(1111111111), -1, &m) == 0);
 	CHECK(totp_match(key, 20, "0504711", 7, totp_step(1111111111), -1, &m) == 0);
+
+	/* a code that cannot be computed is an error, never a match: not
+	 * the "967295" an unchecked UINT32_MAX would print as */
+	{
+		uint32_t v = 1;
+
+		CHECK(totp_hotp(key, 0, 1, 6, &v) == -1 && v == 0);
+		CHECK(totp_hotp(NULL, 20, 1, 6, &v) == -1 && v == 0);
+		CHECK(totp_hotp(key, 20, 1, 5, &v) == -1 && totp_hotp(key, 20, 1, 9, &v) == -1);
+		CHECK(totp_match(key, 0, code, 6, totp_step(1111111111), -1, &m) == TOTP_ERROR);
+		totp_test_fail_hmac = 1;
+		CHECK(totp_hotp(key, 20, 1, 6, &v) == -1 && v == 0);
+		m = 42;
+		CHECK(totp_match(key, 20, code, 6, totp_step(1111111111), -1, &m) == TOTP_ERROR);
+		CHECK(totp_match(key, 20, "967295", 6, totp_step(1111111111), -1, &m) ==
+		      TOTP_ERROR);
+		CHECK(m == 42);
+		totp_test_fail_hmac = 0;
+		CHECK(totp_match(key, 20, code, 6, totp_step(1111111111), -1, &m) == 1);
+	}
 
 	/* RFC 4648 section 10 */
 	{

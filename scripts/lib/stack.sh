@@ -1597,7 +1597,8 @@ _stack_apache_conf() {
 			<Directory "$STACK_DIR/www">
 			    Require all granted
 			</Directory>
-			LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" magenta
+			# the request line without its query: a mail link's holds a token
+			LogFormat "%h %l %u %t \\"%m %U %H\\" %>s %b %D" magenta
 			CustomLog "$STACK_DIR/log/apache-access.log" magenta
 
 			Define MAGENTA_RUNDIR "$STACK_DIR/sock-apache"

@@ -227,6 +227,10 @@ from_apache() {
 	assert_code 404
 	api GET /reset-passwordx
 	assert_code 404
+	# the token is not in the access log (Apache writes each line at once)
+	grep -q -F '"GET /confirm-email HTTP/1.1" 200' "$STACK_DIR/log/apache-access.log"
+	run grep -c -F abc_DEF-123 "$STACK_DIR/log/apache-access.log"
+	[ "$output" = 0 ]
 }
 
 @test "apache: 404 and 405 are JSON, and so are Apache's own errors (ErrorDocument)" {

@@ -96,6 +96,13 @@ assert_page_headers() {
 		assert_page_headers
 		grep -q '<script type="module" src="app.js"></script>' <<<"$body"
 	done
+	# the token is not in the access log (once the next request is there,
+	# this one is written too)
+	page /?logged=mark-60
+	wait_until 10 grep -q -F 'logged=mark-60' "$STACK_DIR/log/lighttpd-access.log"
+	run grep -c -F abc_DEF-123 "$STACK_DIR/log/lighttpd-access.log"
+	[ "$output" = 0 ]
+	grep -q -F '"GET /index.html?token=(not logged) HTTP/' "$STACK_DIR/log/lighttpd-access.log"
 	# the exact paths only
 	page /confirm-email/x
 	assert_code 404
@@ -216,4 +223,11 @@ _mails_to() { (($(grep -l -x -F "X-Sink-Rcpt-To: $1"$'\r' "$STACK_DIR"/mail/*.em
 	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserUpdated' AND payload->'changedFields' ? 'emailConfirmed'")" = 1 ]
 	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserUpdated' AND payload->'changedFields' ? 'passwordHash'")" -ge 1 ]
 	grep -q 'event=mail_rate_limited kind=resend' "$STACK_DIR/log/lighttpd-error.log"
+	# no token of the mails in a log (the browser's GETs carried them)
+	local tok n=0
+	for tok in $(grep -ho 'token=[A-Za-z0-9_-]*' "$STACK_DIR"/mail/*.eml | cut -d= -f2); do
+		n=$((n + 1))
+		if grep -r -l -F -- "$tok" "$STACK_DIR/log"; then return 1; fi
+	done
+	[ "$n" = 5 ]
 }

@@ -1,4 +1,6 @@
-// Magenta's page: sign up, sign in (username or email), profile, sign out.
+// Magenta's page: sign up, sign in (username or email), profile, sign out;
+// the mails' links (/confirm-email?token=, /reset-password?token=, served
+// as this page), a forgotten password, the confirmation sent again.
 //
 // Tokens: the access token lives in this module's memory only (never in
 // localStorage, sessionStorage or a readable cookie) and is renewed before
@@ -92,7 +94,7 @@ async function silentRefresh() {
 
 // ------------------------------------------------------------ views
 
-const VIEWS = ["loading", "signin", "signup", "profile"];
+const VIEWS = ["loading", "signin", "signup", "forgot", "confirm", "reset", "profile"];
 
 function say(text) {
   $("status").textContent = text || "";
@@ -205,6 +207,45 @@ onSubmit("form-signin", async (form) => {
   showErrors(form, r.status === 401 ? { message: "Wrong username, email or password." } : r.data, fallback);
 });
 
+// One answer whatever the address: the API's 202 says nothing of accounts.
+const FORGOT_SENT = "If the address is known, a mail is on its way: follow its link to choose a new password.";
+
+onSubmit("form-forgot", async (form) => {
+  const v = values(form);
+  const r = await call("POST", "/api/registration/password/forgot", { email: v.email });
+  if (r.status === 202) {
+    clearErrors(form);
+    form.reset();
+    say(FORGOT_SENT);
+    return;
+  }
+  let fallback = r.status ? "Could not send the link." : UNREACHABLE;
+  if (r.status === 429) fallback = "Too many requests. Wait a little and try again.";
+  showErrors(form, r.status === 429 ? null : r.data, fallback);
+});
+
+let resetToken = null; // the reset link's token, in memory once off the address bar
+
+onSubmit("form-reset", async (form) => {
+  const v = values(form);
+  const r = await call("POST", "/api/registration/password/reset", {
+    token: resetToken || "",
+    newPassword: v.newPassword,
+    confirmPassword: v.confirmPassword,
+  });
+  if (r.status === 200) {
+    resetToken = null;
+    clearErrors(form);
+    form.reset();
+    form.hidden = true;
+    say("Your password was changed. Sign in with the new one.");
+    $("rs-signin").focus();
+    return;
+  }
+  // a refused password leaves the token usable: the form stays
+  showErrors(form, r.data, r.status ? "Could not change the password." : UNREACHABLE);
+});
+
 onSubmit("form-display", async (form) => {
   const v = values(form);
   const headers = profileVersion !== null ? { "If-Match": `"${profileVersion}"` } : {};
@@ -260,6 +301,14 @@ function fillRegistration(d) {
   if (d.version !== undefined) profileVersion = d.version;
 }
 
+// Whether the address is confirmed (the registration service's word when
+// it answered, else the auth service's), and the resend button if not.
+function fillConfirmed(confirmed) {
+  $("p-confirmed").textContent = confirmed ? "Yes" : "No, not yet";
+  $("p-resend-box").hidden = confirmed;
+  $("p-resend-msg").textContent = "";
+}
+
 async function loadProfile(message) {
   const me = await authed("GET", "/api/auth/me");
   if (me.status !== 200 || !me.data) {
@@ -274,8 +323,32 @@ async function loadProfile(message) {
   $("p-display").textContent = "—";
   const reg = await authed("GET", "/api/registration/users/me");
   if (reg.status === 200) fillRegistration(reg.data);
+  fillConfirmed(reg.status === 200 && reg.data ? reg.data.emailConfirmed === true : me.data.emailConfirmed === true);
   show("profile", message);
 }
+
+$("p-resend").addEventListener("click", async () => {
+  const b = $("p-resend");
+  const msg = $("p-resend-msg");
+  b.disabled = true;
+  try {
+    const r = await authed("POST", "/api/registration/users/me/confirm-email/resend");
+    if (r.status === 202) {
+      msg.textContent = "A confirmation mail is on its way: follow its link.";
+    } else if (r.status === 409) {
+      fillConfirmed(true);
+      msg.textContent = "The address is confirmed already.";
+    } else if (r.status === 429) {
+      const wait = Number(r.res.headers.get("Retry-After"));
+      const mins = wait > 0 ? Math.ceil(wait / 60) : 0;
+      msg.textContent = "Too many confirmation mails" + (mins ? `: try again in ${mins} minute${mins === 1 ? "" : "s"}.` : "; try again later.");
+    } else {
+      msg.textContent = (r.data && r.data.message) || (r.status ? "Could not send the mail." : UNREACHABLE);
+    }
+  } finally {
+    b.disabled = false;
+  }
+});
 
 async function signOut(message) {
   // the access token ends its session; the cookie is sent and removed too
@@ -294,8 +367,56 @@ document.addEventListener("click", (ev) => {
 });
 $("nav-signout").addEventListener("click", () => signOut());
 
-// A page (re)load: a live refresh cookie signs in again at once.
+// ------------------------------------------------------------ the mails' links
+
+// The token of this address's ?token=, taken off the address bar (and so
+// out of the history) at once: it lives in memory only.
+function takeToken() {
+  const token = new URLSearchParams(location.search).get("token");
+  history.replaceState(null, "", "/");
+  return token;
+}
+
+// /confirm-email?token=T: confirm the address, say how it went.
+async function confirmEmail() {
+  const token = takeToken();
+  const out = $("cf-result");
+  show("confirm");
+  out.classList.remove("bad");
+  if (!token) {
+    out.classList.add("bad");
+    out.textContent = "This link has no token. Sign in and send the confirmation again from your profile.";
+    return;
+  }
+  out.textContent = "Confirming your address…";
+  const r = await call("POST", "/api/registration/confirm-email", { token });
+  if (r.status === 200) {
+    const email = r.data && r.data.email;
+    out.textContent = email ? `Your address ${email} is confirmed.` : "Your address is confirmed.";
+    return;
+  }
+  out.classList.add("bad");
+  const why = (r.data && r.data.message) || (r.status ? "The address could not be confirmed." : UNREACHABLE);
+  out.textContent = r.data && r.data.error === "invalid_token"
+    ? `${why} Sign in and send the confirmation again from your profile.`
+    : why;
+}
+
+// /reset-password?token=T: the new password's form.
+function resetPassword() {
+  resetToken = takeToken();
+  const form = $("form-reset");
+  clearErrors(form);
+  form.hidden = !resetToken;
+  show("reset", resetToken ? "" : "This link has no token. Ask for a new one.");
+  if (resetToken) $("rs-new").focus();
+}
+
+// A page (re)load: a mail's link, else a live refresh cookie signs in
+// again at once.
 (async () => {
+  if (location.pathname === "/confirm-email") return confirmEmail();
+  if (location.pathname === "/reset-password") return resetPassword();
   if (await refresh()) await loadProfile();
-  else show(location.hash === "#signup" ? "signup" : "signin");
+  else show(["#signup", "#forgot"].includes(location.hash) ? location.hash.slice(1) : "signin");
 })();

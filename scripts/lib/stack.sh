@@ -491,10 +491,11 @@ refresh_cookie_origins = https://localhost:$HTTPS_PORT https://127.0.0.1:$HTTPS_
 # the TOTP second factor's key (docs/auth.md, "Second factor"), made by
 # _stack_jwt_keys on first start
 mfa_key_file = $dir/keys/mfa.key
-# magenta-mailer: the private SMTP sink (stack_smtp_start), links to this stack
+# magenta-mailer: the private SMTP sink (stack_smtp_start); the links lead
+# to the web page over HTTPS (its /confirm-email and /reset-password)
 smtp_url = smtp://127.0.0.1:$SMTP_PORT
 smtp_from = Magenta <no-reply@magenta.test>
-mail_link_base = http://127.0.0.1:$HTTP_PORT
+mail_link_base = https://localhost:$HTTPS_PORT
 EOF
 	chmod 0600 "$dir/magenta.conf"
 	_STACK_LOADED=
@@ -1596,7 +1597,8 @@ _stack_apache_conf() {
 			<Directory "$STACK_DIR/www">
 			    Require all granted
 			</Directory>
-			LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" magenta
+			# the request line without its query: a mail link's holds a token
+			LogFormat "%h %l %u %t \\"%m %U %H\\" %>s %b %D" magenta
 			CustomLog "$STACK_DIR/log/apache-access.log" magenta
 
 			Define MAGENTA_RUNDIR "$STACK_DIR/sock-apache"

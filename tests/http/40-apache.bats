@@ -212,6 +212,27 @@ from_apache() {
 	[ -z "$(header Content-Security-Policy)" ]
 }
 
+@test "apache: the mails' links, /confirm-email and /reset-password, are the page with its headers; only those paths" {
+	local path csp
+	for path in '/confirm-email?token=abc_DEF-123' '/reset-password?token=abc' /reset-password; do
+		api GET "$path"
+		assert_code 200
+		[ "$(header Content-Type)" = "text/html; charset=utf-8" ]
+		grep -q '<title>Magenta</title>' <<<"$body"
+		csp=$(header Content-Security-Policy)
+		[[ $csp == *"script-src 'self'"* && $csp == *"frame-ancestors 'none'"* && $csp != *unsafe-inline* ]]
+		[ "$(header X-Content-Type-Options)" = nosniff ]
+	done
+	api GET /confirm-email/x
+	assert_code 404
+	api GET /reset-passwordx
+	assert_code 404
+	# the token is not in the access log (Apache writes each line at once)
+	grep -q -F '"GET /confirm-email HTTP/1.1" 200' "$STACK_DIR/log/apache-access.log"
+	run grep -c -F abc_DEF-123 "$STACK_DIR/log/apache-access.log"
+	[ "$output" = 0 ]
+}
+
 @test "apache: 404 and 405 are JSON, and so are Apache's own errors (ErrorDocument)" {
 	api GET /api/registration/no-such-thing
 	assert_code 404

@@ -4,7 +4,9 @@
 # (tests/tools/web-flow.py: sign up with a bad password, sign up, sign in,
 # profile, reload, display name, sign out, sign in with the email, change
 # the password, sign in with it, delete the account), with a
-# screenshot per step in $STACK_DIR/log/web-flow/.  Over HTTPS on the
+# screenshot per step in $STACK_DIR/log/web-flow/; then the mails' links
+# (/confirm-email, /reset-password, served as the page) followed in
+# Chromium from the SMTP sink's messages (web-flow.py --mail).  Over HTTPS on the
 # stack's port (the refresh cookie is Secure); Chromium reaches 127.0.0.1
 # only.
 
@@ -17,6 +19,8 @@ setup_file() {
 
 teardown_file() {
 	auth_config_restore
+	stack_daemon_stop mailer >/dev/null
+	stack_smtp_stop >/dev/null
 }
 
 # _eq WANT CMD...: CMD prints WANT.
@@ -83,6 +87,31 @@ assert_page_headers() {
 	[ "$code" != 200 ]
 }
 
+@test "web: the mails' links, /confirm-email and /reset-password, are the page (query kept), with its headers" {
+	local path
+	for path in /confirm-email /reset-password '/confirm-email?token=abc_DEF-123' '/reset-password?token=abc'; do
+		page "$path"
+		assert_code 200
+		[[ $(header Content-Type) == "text/html; charset=utf-8" ]]
+		assert_page_headers
+		grep -q '<script type="module" src="app.js"></script>' <<<"$body"
+	done
+	# the token is not in the access log (once the next request is there,
+	# this one is written too)
+	page /?logged=mark-60
+	wait_until 10 grep -q -F 'logged=mark-60' "$STACK_DIR/log/lighttpd-access.log"
+	run grep -c -F abc_DEF-123 "$STACK_DIR/log/lighttpd-access.log"
+	[ "$output" = 0 ]
+	grep -q -F '"GET /index.html?token=(not logged) HTTP/' "$STACK_DIR/log/lighttpd-access.log"
+	# the exact paths only
+	page /confirm-email/x
+	assert_code 404
+	page /reset-passwordx
+	assert_code 404
+	page /confirm-email.html
+	assert_code 404
+}
+
 @test "web: the API paths stay the programs' (JSON, their headers), not the page's" {
 	page /api/auth/health
 	assert_code 200
@@ -138,8 +167,9 @@ assert_page_headers() {
 	[ "$(psql_users "SELECT count(*) FROM outbox WHERE payload->>'eventType' = 'UserUpdated' AND payload->'changedFields' ? 'displayName'")" = 1 ]
 	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserUpdated'")" = 2 ]
 	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserDeleted'")" = 1 ]
-	# (the sign-out after the password change races with the consumer,
-	# which revokes that session too: either reason may win)
+	# the first sign-out is a logout; the session of the password change
+	# ends by the page's logout or by the consumer's new security stamp,
+	# whichever comes first
 	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_reason = 'logout'")" -ge 1 ]
 	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_reason IN ('logout', 'password_changed')")" -ge 2 ]
 	wait_until 20 _eq 0 psql_auth "SELECT count(*) FROM auth_users WHERE deleted_at IS NULL"
@@ -165,4 +195,39 @@ assert_page_headers() {
 	# the page's origin
 	[ "$(psql_auth "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL")" -ge 1 ]
 	[ "$(psql_auth "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")" = 1 ]
+}
+
+# ADDR has N mails in the sink.
+_mails_to() { (($(grep -l -x -F "X-Sink-Rcpt-To: $1"$'\r' "$STACK_DIR"/mail/*.eml 2>/dev/null | wc -l) == $2)); }
+
+@test "web: the mails' links in Chromium: confirm the address (resend, its 429), forgot password, reset with a bad then a good password, sign in" {
+	[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]
+	rm -f "$STACK_DIR"/mail/*.eml
+	stack_smtp_start >/dev/null
+	stack_daemon_start mailer >/dev/null
+	local shots=$STACK_DIR/log/web-flow-mail
+	rm -rf "$shots"
+	run timeout 300 /usr/bin/python3 "$BATS_TEST_DIRNAME/../tools/web-flow.py" --mail "$STACK_DIR/mail" \
+		"$HTTPS_URL/" "$(spki)" "$shots" carol_web carol.web@example.com
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "$(find "$shots" -name '[0-9][0-9]-mail-*.png' | wc -l)" = 8 ]
+	# seen from the server: the address confirmed (the registration
+	# then three resends, the fourth refused), one reset mail, none for the
+	# unknown address, the reset token spent and the new password set
+	[ "$(psql_users "SELECT email_confirmed FROM users WHERE username = 'carol_web'")" = t ]
+	_mails_to carol.web@example.com 5
+	_mails_to nobody.here@example.com 0
+	[ "$(psql_users "SELECT count(*) FROM email_tokens WHERE purpose = 'confirm' AND used_at IS NOT NULL")" -ge 1 ]
+	[ "$(psql_users "SELECT count(*) FROM email_tokens WHERE purpose = 'reset' AND used_at IS NOT NULL")" = 1 ]
+	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserUpdated' AND payload->'changedFields' ? 'emailConfirmed'")" = 1 ]
+	[ "$(psql_users "SELECT count(*) FROM outbox WHERE event_type = 'UserUpdated' AND payload->'changedFields' ? 'passwordHash'")" -ge 1 ]
+	grep -q 'event=mail_rate_limited kind=resend' "$STACK_DIR/log/lighttpd-error.log"
+	# no token of the mails in a log (the browser's GETs carried them)
+	local tok n=0
+	for tok in $(grep -ho 'token=[A-Za-z0-9_-]*' "$STACK_DIR"/mail/*.eml | cut -d= -f2); do
+		n=$((n + 1))
+		if grep -r -l -F -- "$tok" "$STACK_DIR/log"; then return 1; fi
+	done
+	[ "$n" = 5 ]
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """web-flow.py: drive Magenta's web page in headless Chromium (Selenium).
 
-usage: web-flow.py [--silent-refresh SECONDS] URL SPKI_HASH SHOT_DIR USERNAME EMAIL
+usage: web-flow.py [--silent-refresh SECONDS | --mail MAIL_DIR] URL SPKI_HASH SHOT_DIR USERNAME EMAIL
 
 URL is the page (https://localhost:PORT/), SPKI_HASH the base64 SHA-256 of
 the server certificate's public key: Chromium accepts that certificate,
@@ -17,11 +17,24 @@ a step checks that.  Prints one line per step; exit 0 when all passed,
 
 With --silent-refresh: sign in as USERNAME (who exists), then wait up to
 SECONDS for the page to renew its access token on its own timer.
+
+With --mail: the mails' links, read from MAIL_DIR (the SMTP sink's
+NNNNNN.eml files, tests/tools/smtp-sink.py): sign up, sign in (the profile
+says unconfirmed), send the confirmation again until the limit's 429
+shows, open the newest confirmation link (the address confirmed, the token
+gone from the address bar), sign in (the profile says confirmed), sign
+out, "Forgot password?" (an unknown address and EMAIL get the same
+answer), open the reset link, a bad new password first (its field error
+shows), then a good one, and sign in with it.
 """
+
+import glob
+import re
 
 import os
 import sys
 import time
+from urllib.parse import urlsplit
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -37,6 +50,20 @@ NEW_DISPLAY = "Alice in the Browser"
 
 class Failed(Exception):
     pass
+
+
+def mails(mail_dir, rcpt, subject):
+    """The links of the messages to rcpt with this subject, oldest first."""
+    links = []
+    for path in sorted(glob.glob(os.path.join(mail_dir, "*.eml"))):
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+        if "X-Sink-Rcpt-To: " + rcpt in head and "Subject: " + subject in head:
+            m = re.search(r"https?://\S+\?token=[A-Za-z0-9_-]+", text)
+            if m:
+                links.append(m.group(0))
+    return links
 
 
 def browser(spki):
@@ -262,6 +289,137 @@ class Flow:
         print("ok outside hosts are unreachable", flush=True)
 
 
+    def mail_link(self, email, subject, count=1):
+        """The newest link of subject's mails to email, once count came."""
+        links = wait("%d mail(s) '%s'" % (count, subject),
+                     lambda: (lambda l: l if len(l) >= count else None)(
+                         mails(self.mail_dir, email, subject)))
+        link = links[-1]
+        base = urlsplit(self.url)
+        got = urlsplit(link)
+        # the link leads to this page's origin, over HTTPS
+        if (got.scheme, got.netloc) != (base.scheme, base.netloc):
+            raise Failed("the mail's link is not on the page's origin: " + link)
+        return link, len(links)
+
+    def token_gone(self):
+        """The address bar holds no token any more (history.replaceState)."""
+        wait("the token off the address bar", lambda: "token" not in self.d.current_url)
+
+    def mail_flow(self, username, email):
+        d = self.d
+        d.get(self.url)
+        self.visible("signin")
+
+        # 1. sign up, 2. sign in: not confirmed yet, the resend button shows
+        self.el("nav-signup").click()
+        self.visible("signup")
+        self.fill("su-username", username)
+        self.fill("su-email", email)
+        self.fill("su-password", PASSWORD)
+        self.fill("su-confirm", PASSWORD)
+        self.el("su-submit").click()
+        wait("the sign-up message", lambda: "created" in self.text("status"))
+        self.sign_in(username, username)
+        wait("unconfirmed", lambda: self.text("p-confirmed") == "No, not yet")
+        if not self.el("p-resend").is_displayed():
+            raise Failed("no resend button for an unconfirmed address")
+        self.shot("mail-unconfirmed")
+
+        # 3. send the confirmation again, keyboard only, until the limit
+        # (mail_resend_limit) answers 429: shown by the button
+        sent = 0
+        for _ in range(6):
+            self.el("p-resend").send_keys(Keys.SPACE)
+            msg = wait("the resend's answer",
+                       lambda: self.el("p-resend").is_enabled() and self.text("p-resend-msg"))
+            if "Too many" in msg:
+                break
+            if "on its way" not in msg:
+                raise Failed("unexpected resend answer: " + msg)
+            sent += 1
+            # the next answer must be a new one
+            d.execute_script("document.getElementById('p-resend-msg').textContent = ''")
+        else:
+            raise Failed("the resend was never limited")
+        if sent < 1:
+            raise Failed("no resend was accepted")
+        self.shot("mail-resend-limited")
+
+        # 4. the newest confirmation mail's link, in a fresh load of the page
+        link, n = self.mail_link(email, "Confirm your email address", 1 + sent)
+        if "/confirm-email?token=" not in link:
+            raise Failed("not a confirmation link: " + link)
+        d.get(link)
+        self.visible("confirm")
+        wait("the address confirmed", lambda: "is confirmed" in self.text("cf-result"))
+        self.token_gone()
+        self.shot("mail-confirmed")
+
+        # 5. the link to sign in; the profile says confirmed, no resend
+        self.el("cf-signin").click()
+        self.visible("signin")
+        self.sign_in(username, username)
+        wait("confirmed", lambda: self.text("p-confirmed") == "Yes")
+        if self.el("p-resend").is_displayed():
+            raise Failed("the resend button shows for a confirmed address")
+        self.shot("mail-profile-confirmed")
+
+        # 6. sign out; "Forgot password?": the same answer for an unknown
+        # address and for this one
+        self.el("nav-signout").click()
+        self.visible("signin")
+        self.el("si-forgot").click()
+        self.visible("forgot")
+        self.fill("fo-email", "nobody.here@example.com")
+        self.el("fo-submit").click()
+        unknown = wait("the forgot answer", lambda: self.text("status"))
+        if "on its way" not in unknown:
+            raise Failed("unexpected forgot answer: " + unknown)
+        d.execute_script("document.getElementById('status').textContent = ''")
+        self.fill("fo-email", email).send_keys(Keys.RETURN)
+        known = wait("the forgot answer", lambda: self.text("status"))
+        if known != unknown:
+            raise Failed("the forgot answers differ: %r / %r" % (unknown, known))
+        self.shot("mail-forgot")
+
+        # 7. the reset mail's link: a bad password first (its field error)
+        link, _ = self.mail_link(email, "Reset your password")
+        if "/reset-password?token=" not in link:
+            raise Failed("not a reset link: " + link)
+        d.get(link)
+        self.visible("reset")
+        self.token_gone()
+        self.fill("rs-new", "short")
+        self.fill("rs-confirm", "short")
+        self.el("rs-submit").click()
+        err = wait("the new password's error", lambda: self.text("rs-new-err"))
+        if "12" not in err:
+            raise Failed("unexpected new-password error: " + err)
+        pw = self.el("rs-new")
+        if pw.get_attribute("aria-invalid") != "true":
+            raise Failed("the new password field is not marked invalid")
+        if "rs-new-err" not in pw.get_attribute("aria-describedby"):
+            raise Failed("the error is not tied to the field")
+        if d.switch_to.active_element != pw:
+            raise Failed("focus did not go to the field in error")
+        self.shot("mail-reset-bad-password")
+
+        # 8. the new password is set (the refused one left the token usable)
+        self.fill("rs-new", NEW_PASSWORD)
+        self.fill("rs-confirm", NEW_PASSWORD).send_keys(Keys.RETURN)
+        wait("the password-changed message", lambda: "password was changed" in self.text("status"))
+        if self.el("form-reset").is_displayed():
+            raise Failed("the reset form still shows")
+        self.shot("mail-reset-done")
+
+        # 9. sign in with it (once the change reached the auth service)
+        self.el("rs-signin").click()
+        self.visible("signin")
+        self.sign_in(username, username, NEW_PASSWORD)
+        wait("confirmed", lambda: self.text("p-confirmed") == "Yes")
+        self.shot("mail-signed-in-new-password")
+
     def silent(self, username, timeout):
         """Sign in, then wait for the page to renew its access token by
         itself (the access token's life is short in this run)."""
@@ -278,9 +436,12 @@ class Flow:
 
 def main():
     args = sys.argv[1:]
-    silent = None
-    if args[:1] == ["--silent-refresh"]:
+    silent = mail_dir = None
+    if args[:1] == ["--silent-refresh"] and len(args) > 1:
         silent = float(args[1])
+        args = args[2:]
+    elif args[:1] == ["--mail"] and len(args) > 1:
+        mail_dir = args[1]
         args = args[2:]
     if len(args) != 5:
         print(__doc__, file=sys.stderr)
@@ -289,9 +450,12 @@ def main():
     os.makedirs(shots, exist_ok=True)
     d = browser(spki)
     f = Flow(d, url, shots)
+    f.mail_dir = mail_dir
     try:
         if silent is not None:
             f.silent(username, silent)
+        elif mail_dir is not None:
+            f.mail_flow(username, email)
         else:
             f.run(username, email)
     except (Failed, WebDriverException) as e:

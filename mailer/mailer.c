@@ -123,8 +123,16 @@ static int smtp_send(const char *rcpt, const char *message, char *err, size_t er
 		return -1;
 	}
 	from[0] = '<';
-	strcat(from, ">");
-	snprintf(to, sizeof(to), "<%s>", rcpt);
+	{
+		size_t n = strlen(from); /* the address left room for '>' */
+
+		from[n] = '>';
+		from[n + 1] = '\0';
+	}
+	if ((size_t)snprintf(to, sizeof(to), "<%s>", rcpt) >= sizeof(to)) {
+		snprintf(err, errlen, "recipient too long");
+		return -1;
+	}
 	c = curl_easy_init();
 	if (!c) {
 		snprintf(err, errlen, "curl_easy_init failed");

@@ -110,7 +110,7 @@ load ../lib/common
 _workers_replaced() {
 	local k
 	mapfile -t k < <(pgrep -P "$1")
-	[ "${#k[@]}" = "$3" ] && ! printf '%s\n' "${k[@]}" | grep -qx "$2"
+	[ "${#k[@]}" = "$3" ] && ! printf '%s\n' "${k[@]}" | grep -qx -e "$2"
 }
 
 # _slots_of SERVICE PID: "SLOTS SEMID" from that program's argon2 line

@@ -76,7 +76,7 @@ reset_pw() {
 	wait_mail alice@example.com
 	grep -q -x $'Subject: Confirm your email address\r' "$MAIL"
 	grep -q -x $'From: Magenta <no-reply@magenta.test>\r' "$MAIL"
-	grep -q -F "$HTTPS_URL/confirm-email?token=" "$MAIL"
+	grep -q -F -e "$HTTPS_URL/confirm-email?token=" "$MAIL"
 	grep -q -F 'Hello alice,' "$MAIL"
 	local tok
 	tok=$(token_of "$MAIL")
@@ -178,7 +178,7 @@ reset_pw() {
 	[ "$body" = "$known" ]
 	wait_mail alice@example.com 2
 	grep -q -x $'Subject: Reset your password\r' "$MAIL"
-	grep -q -F "$HTTPS_URL/reset-password?token=" "$MAIL"
+	grep -q -F -e "$HTTPS_URL/reset-password?token=" "$MAIL"
 	[ "$(psql_users "SELECT count(*) FROM mail_outbox WHERE recipient = 'nobody@example.com'")" = 0 ]
 	[ "$(psql_users "SELECT count(*) FROM email_tokens WHERE purpose = 'reset'")" = 1 ]
 	# mail_forgot_address_limit (3): more requests are answered alike, unmailed

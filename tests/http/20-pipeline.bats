@@ -234,7 +234,7 @@ outcome() {
 	[ "$reasons" = "invalid_field: data.email,invalid_field: version,missing_field: data.passwordHash,unsupported_schema: schemaVersion" ]
 	[ "$(psql_auth "SELECT count(*) FROM auth_users")" = 0 ]
 	# hashes never reach the log
-	! grep -qF "$PIPE_HASH" "$STACK_DIR/log/consumer.log" || false
+	! grep -qF -e "$PIPE_HASH" "$STACK_DIR/log/consumer.log" || false
 }
 
 @test "pipeline: dlq replay publishes a dead letter again and removes it once confirmed" {

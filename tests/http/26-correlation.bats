@@ -55,7 +55,7 @@ processed_req() {
 	[ "$(jq -r .properties.message_id <<<"$msg")" = "$eid" ]
 	[ "$(jq -r .properties.correlation_id <<<"$msg")" = "$rid" ]
 	[ "$(jq -r '.properties.headers["x-request-id"]' <<<"$msg")" = "$rid" ]
-	! jq -r .payload <<<"$msg" | grep -qF "$rid"
+	! jq -r .payload <<<"$msg" | grep -qF -e "$rid"
 }
 
 # trace_ok KEY: magentactl trace KEY exits 0.

@@ -222,9 +222,9 @@ _slot_taken_by_login() {
 	log=$STACK_DIR/log/lighttpd-error.log
 	wait_until 5 grep -q 'event=refresh_ok' "$log"
 	! grep -qF 'a wrong password for the log check' "$log" || false
-	! grep -qF "$AUTH_PW" "$log" || false
-	! grep -qF "$rt" "$log" || false
-	! grep -qF "${at%%.*}.${at#*.}" "$log" || false
+	! grep -qF -e "$AUTH_PW" "$log" || false
+	! grep -qF -e "$rt" "$log" || false
+	! grep -qF -e "${at%%.*}.${at#*.}" "$log" || false
 	! grep -qF '$argon2id$' "$log" || false
 }
 

@@ -57,6 +57,6 @@ renamed() {
 	# the server's line is written before the client hears of the error
 	wait_until 5 grep -q 'ERROR:  duplicate key value violates unique constraint "users_email_key"' \
 		"$STACK_DIR/log/postgresql.log"
-	! grep -F "$mail" "$STACK_DIR/log/postgresql.log" || false
+	! grep -F -e "$mail" "$STACK_DIR/log/postgresql.log" || false
 	! grep -q 'DETAIL:  Key ' "$STACK_DIR/log/postgresql.log" || false
 }

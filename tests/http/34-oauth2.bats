@@ -24,7 +24,7 @@ teardown() {
 	# the hash, never the secret
 	[ "$(psql_auth "SELECT encode(secret_hash, 'hex') FROM oauth_clients WHERE client_id = '$id'")" = \
 		"$(printf '%s' "$secret" | sha256sum | cut -d' ' -f1)" ]
-	! psql_auth "SELECT * FROM oauth_clients" | grep -qF "$secret"
+	! psql_auth "SELECT * FROM oauth_clients" | grep -qF -e "$secret"
 	# public, with fewer scopes
 	out=$(ctl client add cli-app --public --scope "openid email" --json)
 	[ "$(jq -c '[.public, .clientSecret, .scope]' <<<"$out")" = '[true,null,"openid email"]' ]
@@ -40,7 +40,7 @@ teardown() {
 	[ "$status" = 0 ]
 	[ "$(jq -c '[.[] | .name] ' <<<"$output")" = '["Plain one","Resource server","Web shop","cli-app"]' ]
 	[ "$(jq -c '[.[] | .grants | length]' <<<"$output")" = '[2,0,2,2]' ]
-	! grep -qF "$secret" <<<"$output"
+	! grep -qF -e "$secret" <<<"$output"
 	run ctl client list
 	[ "$status" = 0 ]
 	[[ $output == *"$id"*"confidential"*"Web shop"* ]]
@@ -603,7 +603,7 @@ login_kid() {
 	t0=$SECONDS
 	# standby: published within a second, not signing yet
 	wait_until 5 bash -c "[ \$(curl -fsS '$BASE_URL/.well-known/jwks.json' | jq '.keys | length') = 2 ]"
-	new=$(jwks_kids | tr ' ' '\n' | grep -vx "$old")
+	new=$(jwks_kids | tr ' ' '\n' | grep -vxF -e "$old")
 	[ -n "$new" ]
 	if ((SECONDS - t0 < 5)); then
 		[ "$(login_kid)" = "$old" ]

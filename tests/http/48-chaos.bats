@@ -33,7 +33,7 @@ count_of() {
 	grep -q '^chaos: load done in .*; 6 of 6 faults injected$' <<<"$output"
 	for what in 'kill -9 relay' 'kill -9 consumer' 'kill -9 RabbitMQ' 'kill -9 PostgreSQL' \
 		'kill -9 FastCGI worker' 'RabbitMQ stopped for 10 s'; do
-		grep -q "$what" "$CHAOS_DIR/faults.log"
+		grep -q -e "$what" "$CHAOS_DIR/faults.log"
 	done
 	# the lifecycle was in the load: changes and deletions acknowledged
 	grep -Eq '^chaos:   password +ok [1-9]' <<<"$output"

@@ -21,7 +21,7 @@ lib_libmagenta_a_SOURCES = \
 	lib/json.c lib/json.h \
 	lib/keyring.c lib/keyring.h \
 	lib/log.c lib/log.h \
-	lib/mailtemplate.c lib/mailtemplate.h \
+	lib/mailtemplate.c lib/mailtemplate.h lib/strbuf.c lib/strbuf.h \
 	lib/mailtoken.c lib/mailtoken.h \
 	lib/daemon_metrics.c lib/daemon_metrics.h \
 	lib/metrics.c lib/metrics.h lib/metrics_route.c \

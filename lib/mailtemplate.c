@@ -8,45 +8,13 @@
 #include <sodium.h>
 
 #include "mailtemplate.h"
-
-/* A growing string; oom latches. */
-struct mt_buf {
-	char *s;
-	size_t len, cap;
-	int oom;
-};
-
-/* Append n bytes. */
-static void mt_add(struct mt_buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 512) + n;
-		char *p = realloc(b->s, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-/* Append a string. */
-static void mt_str(struct mt_buf *b, const char *s)
-{
-	mt_add(b, s, strlen(s));
-}
+#include "strbuf.h"
 
 /* The buffer's string, or NULL (freed) when it ran out of memory. */
-static char *mt_take(struct mt_buf *b, char *err, size_t errlen)
+static char *mt_take(struct strbuf *b, char *err, size_t errlen)
 {
 	if (b->oom || !b->s) {
-		free(b->s);
+		strbuf_release(b);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -57,7 +25,7 @@ static char *mt_take(struct mt_buf *b, char *err, size_t errlen)
 char *mailtemplate_render(const char *tmpl, const struct mail_var *vars, size_t n, char *err,
 			  size_t errlen)
 {
-	struct mt_buf b = {0};
+	struct strbuf b = {0};
 	const char *p = tmpl;
 
 	for (size_t i = 0; i < n; i++) {
@@ -66,16 +34,16 @@ char *mailtemplate_render(const char *tmpl, const struct mail_var *vars, size_t 
 			return NULL;
 		}
 	}
-	mt_add(&b, "", 0);
+	strbuf_add(&b, "", 0);
 	for (;;) {
 		const char *open = strstr(p, "{{"), *close;
 		size_t i, nlen;
 
 		if (!open) {
-			mt_str(&b, p);
+			strbuf_addstr(&b, p);
 			break;
 		}
-		mt_add(&b, p, (size_t)(open - p));
+		strbuf_add(&b, p, (size_t)(open - p));
 		close = strstr(open + 2, "}}");
 		if (!close) {
 			snprintf(err, errlen, "'{{' without '}}'");
@@ -93,14 +61,14 @@ char *mailtemplate_render(const char *tmpl, const struct mail_var *vars, size_t 
 			free(b.s);
 			return NULL;
 		}
-		mt_str(&b, vars[i].value);
+		strbuf_addstr(&b, vars[i].value);
 		p = close + 2;
 	}
 	return mt_take(&b, err, errlen);
 }
 
 /* Append s, encoded as RFC 2047 words when it is not printable ASCII. */
-static void mt_header_text(struct mt_buf *b, const char *s)
+static void mt_header_text(struct strbuf *b, const char *s)
 {
 	int ascii = 1;
 
@@ -108,7 +76,7 @@ static void mt_header_text(struct mt_buf *b, const char *s)
 		if (*c < 0x20 || *c > 0x7e)
 			ascii = 0;
 	if (ascii) {
-		mt_str(b, s);
+		strbuf_addstr(b, s);
 		return;
 	}
 	/* 45 bytes a word: 60 base64 characters, within the 75 of a word */
@@ -122,9 +90,9 @@ static void mt_header_text(struct mt_buf *b, const char *s)
 			take--;
 		sodium_bin2base64(enc, sizeof(enc), (const unsigned char *)s + off, take,
 				  sodium_base64_VARIANT_ORIGINAL);
-		mt_str(b, off ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
-		mt_str(b, enc);
-		mt_str(b, "?=");
+		strbuf_addstr(b, off ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
+		strbuf_addstr(b, enc);
+		strbuf_addstr(b, "?=");
 		off += take;
 	}
 }
@@ -133,7 +101,7 @@ static void mt_header_text(struct mt_buf *b, const char *s)
 char *mailtemplate_message(const char *rendered, const char *from, const char *to, const char *date,
 			   const char *msgid, char *err, size_t errlen)
 {
-	struct mt_buf b = {0};
+	struct strbuf b = {0};
 	const char *subj, *eol, *body;
 	char *subject;
 
@@ -167,29 +135,29 @@ char *mailtemplate_message(const char *rendered, const char *from, const char *t
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	mt_str(&b, "From: ");
-	mt_str(&b, from);
-	mt_str(&b, "\r\nTo: ");
-	mt_str(&b, to);
-	mt_str(&b, "\r\nSubject: ");
+	strbuf_addstr(&b, "From: ");
+	strbuf_addstr(&b, from);
+	strbuf_addstr(&b, "\r\nTo: ");
+	strbuf_addstr(&b, to);
+	strbuf_addstr(&b, "\r\nSubject: ");
 	mt_header_text(&b, subject);
-	mt_str(&b, "\r\nDate: ");
-	mt_str(&b, date);
-	mt_str(&b, "\r\nMessage-ID: ");
-	mt_str(&b, msgid);
-	mt_str(&b, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	strbuf_addstr(&b, "\r\nDate: ");
+	strbuf_addstr(&b, date);
+	strbuf_addstr(&b, "\r\nMessage-ID: ");
+	strbuf_addstr(&b, msgid);
+	strbuf_addstr(&b, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
 		   "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n");
 	free(subject);
 	for (const char *p = body; *p; p++) {
 		if (*p == '\r' && p[1] == '\n')
 			continue; /* written with its LF */
 		if (*p == '\n')
-			mt_add(&b, "\r\n", 2);
+			strbuf_add(&b, "\r\n", 2);
 		else
-			mt_add(&b, p, 1);
+			strbuf_add(&b, p, 1);
 	}
 	if (b.len < 2 || memcmp(b.s + b.len - 2, "\r\n", 2) != 0)
-		mt_add(&b, "\r\n", 2);
+		strbuf_add(&b, "\r\n", 2);
 	return mt_take(&b, err, errlen);
 }
 

@@ -34,6 +34,7 @@
 #include "eventsig.h"
 #include "log.h"
 #include "metrics_listen.h"
+#include "strbuf.h"
 
 #define APP_ID "magenta-relay"
 #define CONFIRM_TIMEOUT_MS 5000
@@ -87,49 +88,16 @@ static const char sql_sweep[] =
 	" WHERE published_at < now() - $1::integer * interval '1 day'"
 	" ORDER BY published_at LIMIT " SWEEP_CHUNK ")";
 
-/* A growing text buffer for array literals. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	int oom;
-};
-
-/* Append n bytes. */
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 256) + n;
-		char *p = realloc(b->s, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-/* Append a string. */
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
 /* Append s as a double-quoted array element. */
-static void buf_elem(struct buf *b, const char *s)
+static void buf_elem(struct strbuf *b, const char *s)
 {
-	buf_add(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
-			buf_add(b, "\\", 1);
-		buf_add(b, s, 1);
+			strbuf_add(b, "\\", 1);
+		strbuf_add(b, s, 1);
 	}
-	buf_add(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 }
 
 /* The PostgreSQL connection, (re)connected (and listening: db_on_connect
@@ -239,7 +207,7 @@ static int relay_batch(struct relay *r)
 	PGresult *res = NULL;
 	struct mq_out *out = NULL;
 	struct wire *wire = NULL;
-	struct buf ok_ids = { 0 }, bad_ids = { 0 }, bad_errs = { 0 }, bad_delays = { 0 };
+	struct strbuf ok_ids = { 0 }, bad_ids = { 0 }, bad_errs = { 0 }, bad_delays = { 0 };
 	int n = 0, rc = -1, nok = 0, nbad = 0, pub_rc;
 	char first_err[96] = "";
 
@@ -297,10 +265,10 @@ static int relay_batch(struct relay *r)
 	relay_count(out, n, clock_mono() - t0);
 	relay_drop_nacked(r, out, n);
 
-	buf_str(&ok_ids, "{");
-	buf_str(&bad_ids, "{");
-	buf_str(&bad_errs, "{");
-	buf_str(&bad_delays, "{");
+	strbuf_addstr(&ok_ids, "{");
+	strbuf_addstr(&bad_ids, "{");
+	strbuf_addstr(&bad_errs, "{");
+	strbuf_addstr(&bad_delays, "{");
 	for (int i = 0; i < n; i++) {
 		const char *id = PQgetvalue(res, i, 0);
 		long attempts = strtol(PQgetvalue(res, i, 6), NULL, 10);
@@ -308,8 +276,8 @@ static int relay_batch(struct relay *r)
 		const char *err;
 
 		if (out[i].outcome == MQ_ACKED) {
-			buf_str(&ok_ids, nok++ ? "," : "");
-			buf_str(&ok_ids, id);
+			strbuf_addstr(&ok_ids, nok++ ? "," : "");
+			strbuf_addstr(&ok_ids, id);
 			continue;
 		}
 		if (out[i].outcome == MQ_PENDING) {
@@ -330,18 +298,18 @@ static int relay_batch(struct relay *r)
 				  "retry_in_ms=%s",
 				  out[i].message_id, attempts + 1, log_q(q, sizeof(q), err), delay);
 		}
-		buf_str(&bad_ids, nbad ? "," : "");
-		buf_str(&bad_errs, nbad ? "," : "");
-		buf_str(&bad_delays, nbad ? "," : "");
+		strbuf_addstr(&bad_ids, nbad ? "," : "");
+		strbuf_addstr(&bad_errs, nbad ? "," : "");
+		strbuf_addstr(&bad_delays, nbad ? "," : "");
 		nbad++;
-		buf_str(&bad_ids, id);
+		strbuf_addstr(&bad_ids, id);
 		buf_elem(&bad_errs, err);
-		buf_str(&bad_delays, delay);
+		strbuf_addstr(&bad_delays, delay);
 	}
-	buf_str(&ok_ids, "}");
-	buf_str(&bad_ids, "}");
-	buf_str(&bad_errs, "}");
-	buf_str(&bad_delays, "}");
+	strbuf_addstr(&ok_ids, "}");
+	strbuf_addstr(&bad_ids, "}");
+	strbuf_addstr(&bad_errs, "}");
+	strbuf_addstr(&bad_delays, "}");
 	if (ok_ids.oom || bad_ids.oom || bad_errs.oom || bad_delays.oom) {
 		log_error("event=out_of_memory");
 		goto out;
@@ -394,10 +362,10 @@ out:
 		free(wire[i].body);
 	free(wire);
 	free(out);
-	free(ok_ids.s);
-	free(bad_ids.s);
-	free(bad_errs.s);
-	free(bad_delays.s);
+	strbuf_release(&ok_ids);
+	strbuf_release(&bad_ids);
+	strbuf_release(&bad_errs);
+	strbuf_release(&bad_delays);
 	PQclear(res);
 	return rc;
 }

@@ -76,6 +76,9 @@ endif
 EXTRA_DIST += tests/http tests/lib tests/tools/event-tool.py tests/tools/amqp-try.py tests/tools/smtp-sink.py \
 	tests/tools/fcgi-slow.py tests/tools/prom-text.py
 
+UNIT_TESTS += tests/unit/test_strbuf
+tests_unit_test_strbuf_SOURCES = tests/unit/test_strbuf.c tests/unit/t.h
+tests_unit_test_strbuf_LDADD = $(MAGENTA_LIBS)
 UNIT_TESTS += tests/unit/test_form
 tests_unit_test_form_SOURCES = tests/unit/test_form.c tests/unit/t.h
 tests_unit_test_form_LDADD = $(MAGENTA_LIBS)
